@@ -1,0 +1,49 @@
+"""The small interface every storage backend offers.
+
+A backend is a versioned tree of files (paths are POSIX, relative to the
+repository root, e.g. ``data/schedules/…``). Writers never merge: they read a
+fresh state, compute the whole change from it, and ask the backend to commit
+it *on top of exactly that state*. When someone else moved the branch first
+the commit is refused (``commit`` returns False) and the caller recomputes on
+the new state. That one rule is what makes two ticks, or a tick and a laptop,
+safe to run at the same time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Protocol
+
+#: path -> new content, or None to delete the file.
+Changes = Mapping[str, bytes | None]
+
+
+class Backend(Protocol):
+    """A versioned file tree that accepts compare-and-swap commits."""
+
+    def describe(self) -> str:
+        """A short human description, e.g. ``git clone at ./repo`` (never a token)."""
+        ...
+
+    def refresh(self) -> None:
+        """Bring the local view up to the newest state of the remote, if any."""
+        ...
+
+    def read(self, path: str) -> bytes | None:
+        """The content of ``path`` in the current view, or None if absent."""
+        ...
+
+    def list(self, prefix: str) -> list[str]:
+        """Every file path below the directory ``prefix`` in the current view, sorted."""
+        ...
+
+    def commit(self, changes: Changes, message: str) -> bool:
+        """Commit ``changes`` on top of the current view and publish it.
+
+        Returns True when the commit landed (and was pushed, when there is a
+        remote). Returns False when the remote moved since the last
+        ``refresh``; the backend has then dropped the attempted commit and
+        refreshed, so the caller can recompute and try again. Raises
+        BackendError for anything else.
+        """
+        ...

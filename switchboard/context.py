@@ -1,0 +1,49 @@
+"""Turning settings into the objects a command works with."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from switchboard.backends.base import Backend
+from switchboard.config import Settings
+from switchboard.crypto import Codec, codec_from_env
+from switchboard.exceptions import ConfigError
+from switchboard.letta import LettaClient
+from switchboard.store import Store
+
+
+def open_backend(settings: Settings) -> Backend:
+    """The GitHub API backend when a repository name is set, else the local clone."""
+    if settings.github_repo:
+        if not settings.github_token:
+            raise ConfigError(
+                f"--github {settings.github_repo} needs GITHUB_TOKEN (a token with contents: write "
+                f"on that repository) — set it, or work in a clone with --repo"
+            )
+        from switchboard.backends.github import GitHubBackend  # PyGithub only when asked for
+
+        return GitHubBackend(settings.github_repo, settings.github_token)
+    from switchboard.backends.git import GitBackend
+
+    return GitBackend(Path(settings.repo or ".").resolve())
+
+
+def open_codec(settings: Settings) -> Codec:
+    """The codec for the configured keys (or dev mode)."""
+    import os
+
+    env = dict(os.environ)
+    if settings.encryption_key:
+        env["SWITCHBOARD_ENCRYPTION_KEY"] = settings.encryption_key
+    return codec_from_env(env)
+
+
+def open_store(settings: Settings) -> Store:
+    """The encrypted store the settings point at."""
+    codec = open_codec(settings)
+    return Store(open_backend(settings), codec)
+
+
+def letta_client(base_url: str, api_key: str | None) -> LettaClient:
+    """A Letta client with the default transport (the tick's client factory)."""
+    return LettaClient(base_url, api_key)

@@ -1,0 +1,94 @@
+"""Every error switchboard raises on purpose.
+
+SwitchboardError                 base; its message is safe to show a user
+├── ConfigError                  a setting is missing or malformed
+│   └── EncryptionKeyError       SWITCHBOARD_ENCRYPTION_KEY missing or not Fernet
+├── DecryptError                 a file under data/ does not open with the keys given
+├── InvalidInputError            a value a user gave (id, agent id, message, body…)
+│   ├── TimeParseError           a phrase we cannot read as an instant or a schedule
+│   └── UnknownZoneError         a time zone that is not an IANA name
+├── NotFoundError                no schedule with that id (for this tenant)
+├── BackendError                 the repository could not be read or written
+│   └── GitError                 a git command failed
+├── GitHubError                  the GitHub API refused or failed
+└── LettaError                   Letta answered with an error, or not at all
+    ├── LettaTransientError      worth retrying: connection, timeout, 429, 502/503/504
+    └── LettaPermanentError      not worth retrying: 400, 401, 403, 404, 422
+
+Messages say what failed, show the offending value when it is not a secret,
+and say what to do next. They never contain a key, a token or message text.
+"""
+
+from __future__ import annotations
+
+
+class SwitchboardError(Exception):
+    """Base of every error switchboard raises on purpose; safe to print."""
+
+
+class ConfigError(SwitchboardError):
+    """A setting is missing or malformed."""
+
+
+class EncryptionKeyError(ConfigError):
+    """SWITCHBOARD_ENCRYPTION_KEY is missing or is not a list of Fernet keys."""
+
+
+class DecryptError(SwitchboardError):
+    """A file under data/ cannot be opened with the keys given."""
+
+
+class InvalidInputError(SwitchboardError):
+    """A value given by a user is not acceptable."""
+
+
+class TimeParseError(InvalidInputError):
+    """A phrase cannot be read as an instant or as a recurring schedule."""
+
+
+class UnknownZoneError(InvalidInputError):
+    """A time zone name is not a known IANA zone."""
+
+
+class NotFoundError(SwitchboardError):
+    """No schedule (or result) with that id exists for this tenant."""
+
+
+class BackendError(SwitchboardError):
+    """The repository that holds data/ could not be read or written."""
+
+
+class GitError(BackendError):
+    """A git command failed."""
+
+
+class GitHubError(BackendError):
+    """The GitHub API refused a request or could not be reached."""
+
+
+class LettaError(SwitchboardError):
+    """Letta answered with an error, or did not answer."""
+
+    def __init__(self, message: str, *, status: int | None = None, detail: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.detail = detail
+
+
+class LettaTransientError(LettaError):
+    """A failure worth retrying: connection refused, timeout, 429, 502, 503, 504."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        detail: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, status=status, detail=detail)
+        self.retry_after = retry_after
+
+
+class LettaPermanentError(LettaError):
+    """A failure not worth retrying: 400, 401, 403, 404, 422."""

@@ -1,0 +1,286 @@
+"""Schedules and results: the records switchboard stores, validated.
+
+Three records live under ``data/``: a one-time schedule, a recurring schedule
+and a delivery result. Each has a *public* view (what the CLI, the REST API
+and ``--json`` show) and a *stored* view that also carries the Letta key and
+base URL the delivery will use. Stored views only ever exist encrypted.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_serializer,
+    field_validator,
+)
+
+from switchboard.exceptions import InvalidInputError
+
+#: Bump when the stored shape changes; ``store`` refuses what it cannot read.
+FORMAT_VERSION = 1
+
+#: Default ceiling for a message's size in UTF-8 bytes (override with SWITCHBOARD_MAX_MESSAGE_BYTES).
+MAX_MESSAGE_BYTES = 64 * 1024
+
+Role = Literal["user", "system", "assistant"]
+Status = Literal["active", "paused"]
+ResultStatus = Literal["delivered", "failed", "requeued"]
+Kind = Literal["one-time", "recurring"]
+
+
+def new_id() -> str:
+    """A fresh schedule id (a random UUID, as text)."""
+    return str(uuid.uuid4())
+
+
+def check_id(value: str) -> str:
+    """Return ``value`` as a canonical UUID string, or raise InvalidInputError.
+
+    Ids become path components, so anything that is not exactly a UUID is
+    refused here, before any path is built from it.
+    """
+    try:
+        parsed = uuid.UUID(str(value))
+    except (ValueError, AttributeError, TypeError):
+        shown = str(value)[:60]
+        raise InvalidInputError(
+            f'"{shown}" is not a schedule id — ids are UUIDs such as '
+            f'"3f2b9c1e-8d4a-4b6e-9f0a-1c2d3e4f5a6b" (see `switchboard onetime list`)'
+        ) from None
+    if str(parsed) != str(value).lower():
+        raise InvalidInputError(
+            f'"{str(value)[:60]}" is not a schedule id — write it as a plain UUID '
+            f'such as "{parsed}"'
+        )
+    return str(parsed)
+
+
+def utc(value: datetime) -> datetime:
+    """The same instant in UTC; refuses naive datetimes."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("a time must carry a UTC offset")
+    return value.astimezone(timezone.utc)
+
+
+def iso(value: datetime | None) -> str | None:
+    """ISO 8601 with an explicit offset (UTC inside)."""
+    return None if value is None else utc(value).isoformat()
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True, validate_default=True)
+
+    @field_serializer("*", when_used="json")
+    def _instants_in_utc(self, value: Any) -> Any:
+        return iso(value) if isinstance(value, datetime) else value
+
+
+class _Schedule(_Record):
+    id: str = Field(default_factory=new_id)
+    agent_id: str
+    message: str
+    role: Role = "user"
+    created_at: AwareDatetime
+    # Stored only (never shown): the caller's Letta key and server.
+    api_key: str | None = Field(default=None, repr=False)
+    base_url: str = "https://api.letta.com"
+    # A tick that is delivering this schedule right now (see tick.py).
+    claimed_by: str | None = None
+    claimed_at: AwareDatetime | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _uuid(cls, value: str) -> str:
+        return check_id(value)
+
+    @field_validator("agent_id")
+    @classmethod
+    def _agent(cls, value: str) -> str:
+        return check_agent_id(value)
+
+    @field_validator("message")
+    @classmethod
+    def _message(cls, value: str) -> str:
+        return check_message(value)
+
+    @field_validator("created_at", "claimed_at")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else utc(value)
+
+
+class OneTimeSchedule(_Schedule):
+    """A message to deliver once, at ``execute_at``."""
+
+    kind: Literal["one-time"] = "one-time"
+    execute_at: AwareDatetime
+    attempts: int = 0
+
+    @field_validator("execute_at")
+    @classmethod
+    def _execute_utc(cls, value: datetime) -> datetime:
+        return utc(value)
+
+    def public(self) -> dict[str, Any]:
+        """The shape the CLI and the REST API show."""
+        return {
+            "id": self.id,
+            "agent_id": self.agent_id,
+            "message": self.message,
+            "role": self.role,
+            "execute_at": iso(self.execute_at),
+            "created_at": iso(self.created_at),
+        }
+
+
+class RecurringSchedule(_Schedule):
+    """A message to deliver at every fire of a cron expression in a time zone."""
+
+    kind: Literal["recurring"] = "recurring"
+    cron: str
+    timezone: str = "UTC"
+    last_run: AwareDatetime | None = None
+    status: Status = "active"
+    paused_reason: str | None = None
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        from switchboard.timeparse import validate_cron
+
+        return validate_cron(value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from switchboard.timeparse import zone
+
+        zone(value)
+        return value
+
+    @field_validator("last_run")
+    @classmethod
+    def _last_utc(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else utc(value)
+
+    @property
+    def anchor(self) -> datetime:
+        """The instant after which the next fire is looked for."""
+        return self.last_run or self.created_at
+
+    def next_run(self) -> datetime | None:
+        """The next fire after the last one (None while paused)."""
+        if self.status == "paused":
+            return None
+        from switchboard.due import next_fire
+
+        return next_fire(self.cron, self.timezone, self.anchor)
+
+    def public(self) -> dict[str, Any]:
+        """The shape the CLI and the REST API show."""
+        return {
+            "id": self.id,
+            "agent_id": self.agent_id,
+            "message": self.message,
+            "role": self.role,
+            "cron": self.cron,
+            "timezone": self.timezone,
+            "created_at": iso(self.created_at),
+            "last_run": iso(self.last_run),
+            "next_run": iso(self.next_run()),
+            "status": self.status,
+            "paused_reason": self.paused_reason,
+        }
+
+
+Schedule = OneTimeSchedule | RecurringSchedule
+
+
+class Result(_Record):
+    """The outcome of one delivery attempt that ended a pass's work on a schedule."""
+
+    schedule_id: str
+    schedule_type: Kind
+    status: ResultStatus
+    run_id: str | None = None
+    agent_id: str
+    message: str | None = Field(default=None, repr=False)
+    scheduled_for: AwareDatetime
+    executed_at: AwareDatetime
+    lateness_s: float = 0.0
+    skipped: int = 0
+    attempt: int = 1
+    http_status: int | None = None
+    error: str | None = None
+
+    @field_validator("schedule_id")
+    @classmethod
+    def _uuid(cls, value: str) -> str:
+        return check_id(value)
+
+    @field_validator("scheduled_for", "executed_at")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        return utc(value)
+
+    def public(self, *, with_message: bool = False) -> dict[str, Any]:
+        """The shape the CLI shows (the REST API adds the message)."""
+        shown = self.model_dump(mode="json", exclude={"message"})
+        if with_message:
+            shown["message"] = self.message
+        return shown
+
+
+def check_agent_id(value: str) -> str:
+    """An agent id: non-empty, at most 128 characters, no whitespace or '/'."""
+    text = str(value)
+    if not text:
+        raise ValueError("agent id is empty — pass the id of a Letta agent, e.g. agent-1234…")
+    if len(text) > 128:
+        raise ValueError("agent id is longer than 128 characters — pass the id of a Letta agent")
+    if any(ch.isspace() for ch in text) or "/" in text or "\\" in text:
+        raise ValueError(
+            f'agent id "{text[:60]}" contains whitespace or a slash — pass the id of a Letta agent'
+        )
+    return text
+
+
+def check_message(value: str, *, limit: int | None = None) -> str:
+    """A message: non-empty and at most ``limit`` bytes of UTF-8."""
+    import os
+
+    if not value or not value.strip():
+        raise ValueError("message is empty — give the text the agent should receive")
+    ceiling = limit or int(os.environ.get("SWITCHBOARD_MAX_MESSAGE_BYTES", MAX_MESSAGE_BYTES))
+    size = len(value.encode("utf-8"))
+    if size > ceiling:
+        raise ValueError(
+            f"message is {size} bytes of UTF-8, more than the limit of {ceiling} — shorten it"
+        )
+    return value
+
+
+def build(model: type[_Record], **fields: Any) -> Any:
+    """Construct a record, turning pydantic's errors into one InvalidInputError."""
+    try:
+        return model(**fields)
+    except ValidationError as exc:
+        raise InvalidInputError(describe_validation(exc)) from None
+
+
+def describe_validation(exc: ValidationError) -> str:
+    """One line naming each invalid field, without echoing the input value."""
+    parts = []
+    for error in exc.errors(include_input=False, include_url=False):
+        where = ".".join(str(p) for p in error["loc"]) or "value"
+        msg = str(error["msg"]).removeprefix("Value error, ")
+        parts.append(f"{where}: {msg}")
+    return "; ".join(parts)

@@ -1,0 +1,305 @@
+"""The data/ tree: where each record lives, and how it is read and written.
+
+    data/tenant.key.enc                                           tenant secret
+    data/schedules/recurring/{tenant}/{id}.json.enc
+    data/schedules/one-time/{YYYY-MM-DD}/{HH}/{tenant}/{id}.json.enc   UTC bucket
+    data/results/{tenant}/{schedule_id}/{executed_at}-{nonce}.json.enc
+
+Every file is an envelope ``{"format": 1, "record": {...}}`` encrypted with
+the codec. Paths hold only UUIDs, UTC dates and keyed hashes: nothing in a
+path or a file tells a reader without the key what is scheduled.
+
+Writes go through ``Store.transact``: read a fresh state, compute the change
+from it, commit it on exactly that state, and start over when someone else
+committed first (see backends/base.py).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, TypeVar
+
+from switchboard.backends.base import Backend
+from switchboard.crypto import Codec, new_tenant_secret, tenant_of
+from switchboard.exceptions import BackendError, DecryptError, NotFoundError
+from switchboard.models import (
+    FORMAT_VERSION,
+    OneTimeSchedule,
+    RecurringSchedule,
+    Result,
+    Schedule,
+    check_id,
+    utc,
+)
+
+DATA = "data"
+ONE_TIME = f"{DATA}/schedules/one-time"
+RECURRING = f"{DATA}/schedules/recurring"
+RESULTS = f"{DATA}/results"
+TENANT_KEY = f"{DATA}/tenant.key.enc"
+
+T = TypeVar("T")
+
+
+def bucket(instant: datetime) -> str:
+    """The one-time bucket of an instant: its UTC date and hour."""
+    at = utc(instant)
+    return f"{at:%Y-%m-%d}/{at:%H}"
+
+
+def one_time_path(tenant: str, schedule: OneTimeSchedule, suffix: str) -> str:
+    """Where a one-time schedule lives."""
+    return f"{ONE_TIME}/{bucket(schedule.execute_at)}/{tenant}/{schedule.id}{suffix}"
+
+
+def recurring_path(tenant: str, schedule_id: str, suffix: str) -> str:
+    """Where a recurring schedule lives."""
+    return f"{RECURRING}/{tenant}/{schedule_id}{suffix}"
+
+
+def result_path(tenant: str, result: Result, suffix: str, nonce: str | None = None) -> str:
+    """Where a result lives: sorted by time within its schedule's folder."""
+    stamp = f"{utc(result.executed_at):%Y%m%dT%H%M%S%fZ}"
+    return f"{RESULTS}/{tenant}/{result.schedule_id}/{stamp}-{nonce or secrets.token_hex(4)}{suffix}"
+
+
+def result_time(path: str) -> datetime | None:
+    """The executed_at instant encoded in a result file's name."""
+    name = path.rsplit("/", 1)[-1]
+    try:
+        return datetime.strptime(name[:23], "%Y%m%dT%H%M%S%fZ").replace(tzinfo=timezone.utc)
+    except ValueError:
+        return None
+
+
+def schedule_id_of(path: str) -> str:
+    """The schedule id a schedule file's name carries."""
+    return path.rsplit("/", 1)[-1].split(".", 1)[0]
+
+
+def tenant_of_path(path: str) -> str:
+    """The tenant folder a schedule or result path sits in."""
+    parts = path.split("/")
+    if path.startswith(RESULTS):
+        return parts[2]
+    return parts[-2]
+
+
+@dataclass
+class Store:
+    """The encrypted data/ tree on a backend."""
+
+    backend: Backend
+    codec: Codec
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    # -- encoding -------------------------------------------------------
+
+    def encode(self, record: OneTimeSchedule | RecurringSchedule | Result) -> bytes:
+        """Envelope and encrypt a record."""
+        body = {"format": FORMAT_VERSION, "record": record.model_dump(mode="json")}
+        return self.codec.encrypt(json.dumps(body, separators=(",", ":")).encode("utf-8"))
+
+    def decode(self, path: str, raw: bytes) -> dict[str, Any]:
+        """Decrypt and unwrap a record's fields."""
+        try:
+            body = json.loads(self.codec.decrypt(raw, path=path))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise DecryptError(f"{path} is not a switchboard record — remove it or restore it from git") from None
+        version = body.get("format") if isinstance(body, dict) else None
+        if version != FORMAT_VERSION:
+            raise DecryptError(
+                f"{path} has format {version!r}; this switchboard reads format {FORMAT_VERSION} — "
+                f"upgrade switchboard"
+            )
+        record = body["record"]
+        assert isinstance(record, dict)
+        return record
+
+    def _read(self, path: str) -> dict[str, Any]:
+        raw = self.backend.read(path)
+        if raw is None:
+            raise NotFoundError(f"{path} vanished while it was being read — run the command again")
+        return self.decode(path, raw)
+
+    # -- tenants --------------------------------------------------------
+
+    def tenant_secret(self) -> bytes | None:
+        """The tenant secret, when the tree has one yet."""
+        raw = self.backend.read(TENANT_KEY)
+        if raw is None:
+            return None
+        return self.codec.decrypt(raw, path=TENANT_KEY)
+
+    def tenant(self, api_key: str | None) -> str | None:
+        """The tenant folder of a Letta key, or None before the tree has a secret."""
+        secret = self.tenant_secret()
+        return None if secret is None else tenant_of(secret, api_key or "")
+
+    # -- reading --------------------------------------------------------
+
+    def files(self, prefix: str) -> list[str]:
+        """Record files below ``prefix`` written by this codec."""
+        return [p for p in self.backend.list(prefix) if p.endswith(self.codec.suffix)]
+
+    def one_time_files(self, *, tenant: str | None = None, through: datetime | None = None) -> list[str]:
+        """One-time schedule files, optionally of one tenant and in buckets up to ``through``'s hour."""
+        last = bucket(through) if through is not None else None
+        found = []
+        for path in self.files(ONE_TIME):
+            parts = path.split("/")  # data schedules one-time DATE HOUR TENANT FILE
+            if tenant is not None and parts[5] != tenant:
+                continue
+            if last is not None and f"{parts[3]}/{parts[4]}" > last:
+                continue
+            found.append(path)
+        return found
+
+    def recurring_files(self, *, tenant: str | None = None) -> list[str]:
+        """Recurring schedule files, optionally of one tenant."""
+        prefix = RECURRING if tenant is None else f"{RECURRING}/{tenant}"
+        return self.files(prefix)
+
+    def load_one_time(self, path: str) -> OneTimeSchedule:
+        """Read a one-time schedule."""
+        return OneTimeSchedule.model_validate(self._read(path))
+
+    def load_recurring(self, path: str) -> RecurringSchedule:
+        """Read a recurring schedule."""
+        return RecurringSchedule.model_validate(self._read(path))
+
+    def load(self, path: str) -> Schedule:
+        """Read a schedule of either kind."""
+        return self.load_one_time(path) if path.startswith(ONE_TIME) else self.load_recurring(path)
+
+    def one_time(self, tenant: str | None) -> list[OneTimeSchedule]:
+        """A tenant's one-time schedules, due first."""
+        if tenant is None:
+            return []
+        items = [self.load_one_time(p) for p in self.one_time_files(tenant=tenant)]
+        return sorted(items, key=lambda s: (s.execute_at, s.id))
+
+    def recurring(self, tenant: str | None) -> list[RecurringSchedule]:
+        """A tenant's recurring schedules, oldest first."""
+        if tenant is None:
+            return []
+        items = [self.load_recurring(p) for p in self.recurring_files(tenant=tenant)]
+        return sorted(items, key=lambda s: (s.created_at, s.id))
+
+    def locate(self, tenant: str | None, schedule_id: str, kind: str | None = None) -> str:
+        """The path of a tenant's schedule; NotFoundError when there is none."""
+        schedule_id = check_id(schedule_id)
+        name = f"{schedule_id}{self.codec.suffix}"
+        if tenant is not None:
+            if kind in (None, "recurring"):
+                path = recurring_path(tenant, schedule_id, self.codec.suffix)
+                if self.backend.read(path) is not None:
+                    return path
+            if kind in (None, "one-time"):
+                for path in self.one_time_files(tenant=tenant):
+                    if path.endswith("/" + name):
+                        return path
+        what = {"one-time": "one-time schedule", "recurring": "recurring schedule"}.get(kind or "", "schedule")
+        raise NotFoundError(f"no {what} with id {schedule_id} for this Letta key — list them with `switchboard {kind or 'onetime'} list`")
+
+    def owner_of(self, schedule_id: str) -> str | None:
+        """The tenant that holds a schedule id, whoever it is (for 403 versus 404)."""
+        name = f"/{check_id(schedule_id)}{self.codec.suffix}"
+        for path in self.files(f"{DATA}/schedules"):
+            if path.endswith(name):
+                return tenant_of_path(path)
+        return None
+
+    def result_files(self, tenant: str | None, schedule_id: str | None = None) -> list[str]:
+        """A tenant's result files (of one schedule), oldest first."""
+        if tenant is None:
+            return []
+        prefix = f"{RESULTS}/{tenant}"
+        if schedule_id is not None:
+            prefix += f"/{check_id(schedule_id)}"
+        files = self.files(prefix)
+        return sorted(files, key=lambda p: (p.rsplit("/", 1)[-1], p))
+
+    def results(self, tenant: str | None, schedule_id: str | None = None, *, limit: int | None = None) -> list[Result]:
+        """A tenant's results, newest first."""
+        files = list(reversed(self.result_files(tenant, schedule_id)))
+        if limit is not None:
+            files = files[:limit]
+        return [Result.model_validate(self._read(p)) for p in files]
+
+    # -- writing --------------------------------------------------------
+
+    def transact(self, message: str, compute: Callable[[Transaction], T], *, attempts: int = 8) -> T:
+        """Refresh, compute a change, commit it on that state; retry when beaten to it."""
+        rng = random.Random()
+        for attempt in range(1, attempts + 1):
+            self.backend.refresh()
+            tx = Transaction(self)
+            value = compute(tx)
+            if not tx.changes or self.backend.commit(dict(tx.changes), message):
+                return value
+            # Someone else committed first: back off a little (jittered) and recompute.
+            time.sleep(min(2.0, 0.05 * 2**attempt) * rng.random())
+        raise BackendError(
+            f"gave up after {attempts} attempts: the repository kept changing under us — try again"
+        )
+
+
+@dataclass
+class Transaction:
+    """A change being computed on one state of the tree."""
+
+    store: Store
+    changes: dict[str, bytes | None] = field(default_factory=dict)
+
+    def tenant(self, api_key: str | None) -> str:
+        """The tenant folder of a key, making the tree's tenant secret on first use."""
+        secret = self.store.tenant_secret()
+        if secret is None:
+            pending = self.changes.get(TENANT_KEY)
+            if pending is None:
+                secret = new_tenant_secret()
+                self.changes[TENANT_KEY] = self.store.codec.encrypt(secret)
+            else:
+                secret = self.store.codec.decrypt(pending)
+        return tenant_of(secret, api_key or "")
+
+    def save(self, schedule: Schedule) -> str:
+        """Write a schedule where it belongs; returns its path."""
+        tenant = self.tenant(schedule.api_key)
+        suffix = self.store.codec.suffix
+        if isinstance(schedule, OneTimeSchedule):
+            path = one_time_path(tenant, schedule, suffix)
+        else:
+            path = recurring_path(tenant, schedule.id, suffix)
+        self.changes[path] = self.store.encode(schedule)
+        return path
+
+    def delete(self, path: str) -> None:
+        """Remove a file."""
+        self.changes[path] = None
+
+    def put(self, path: str, content: bytes) -> None:
+        """Write raw bytes (already encrypted) to a path."""
+        self.changes[path] = content
+
+    def add_result(self, result: Result, api_key: str | None, *, nonce: str | None = None) -> str:
+        """Append a result for the tenant of ``api_key``."""
+        path = result_path(self.tenant(api_key), result, self.store.codec.suffix, nonce)
+        self.changes[path] = self.store.encode(result)
+        return path
+
+
+def prune_results(store: Store, now: datetime, keep: timedelta) -> Iterator[str]:
+    """Result files older than ``keep`` (by the time in their names)."""
+    cutoff = utc(now) - keep
+    for path in store.files(RESULTS):
+        when = result_time(path)
+        if when is not None and when < cutoff:
+            yield path
