@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import sys
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -91,14 +90,14 @@ def store_of(ctx: typer.Context) -> Any:
 def parse_now(value: str | None) -> datetime:
     """``--now`` as an aware UTC datetime, or the real clock."""
     if value is None:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise InvalidInputError(f'--now "{value}" is not ISO 8601 — e.g. 2026-03-10T15:20:00Z') from None
     if parsed.tzinfo is None:
         raise InvalidInputError(f'--now "{value}" has no UTC offset — add Z or +01:00')
-    return parsed.astimezone(timezone.utc)
+    return parsed.astimezone(UTC)
 
 
 def print_json(data: Any) -> None:
@@ -130,7 +129,7 @@ def show_schedules(items: Sequence[Schedule], as_json: bool, title: str) -> None
     rows = []
     for s in items:
         p = s.public()
-        when = p.get("execute_at") or f'{p["cron"]} ({p["timezone"]}) next {p["next_run"] or "-"}'
+        when = p.get("execute_at") or f"{p['cron']} ({p['timezone']}) next {p['next_run'] or '-'}"
         rows.append([p["id"], p["agent_id"], p["role"], when, p.get("status", "pending"), _short(p["message"])])
     table(title, ["id", "agent", "role", "when", "status", "message"], rows)
 
@@ -144,8 +143,16 @@ def show_results(items: Sequence[Result], as_json: bool) -> None:
         typer.echo("No results yet.")
         return
     rows = [
-        [r.schedule_id, r.schedule_type, r.status, r.run_id or "-", r.agent_id, r.scheduled_for.isoformat(),
-         r.executed_at.isoformat(), r.error or ""]
+        [
+            r.schedule_id,
+            r.schedule_type,
+            r.status,
+            r.run_id or "-",
+            r.agent_id,
+            r.scheduled_for.isoformat(),
+            r.executed_at.isoformat(),
+            r.error or "",
+        ]
         for r in items
     ]
     table("Results", ["schedule", "type", "status", "run id", "agent", "scheduled for", "executed at", "error"], rows)
@@ -207,7 +214,13 @@ def keys_rotate(ctx: typer.Context, as_json: bool = JSON_OPT) -> None:
 
 
 def _send(
-    ctx: typer.Context, agent_id: str, message: str, execute_at: str | None, tz: str, role: str, now: str | None,
+    ctx: typer.Context,
+    agent_id: str,
+    message: str,
+    execute_at: str | None,
+    tz: str,
+    role: str,
+    now: str | None,
     as_json: bool,
 ) -> None:
     from switchboard.service import add_one_time
@@ -223,8 +236,14 @@ def _send(
     from switchboard.context import open_store
 
     schedule = add_one_time(
-        open_store(conf), api_key=conf.api_key, base_url=conf.base_url, agent_id=agent_id, message=message,
-        execute_at=when, now=clock, role=role,
+        open_store(conf),
+        api_key=conf.api_key,
+        base_url=conf.base_url,
+        agent_id=agent_id,
+        message=message,
+        execute_at=when,
+        now=clock,
+        role=role,
     )
     if as_json:
         print_json(schedule.public())
@@ -238,7 +257,9 @@ def send(
     ctx: typer.Context,
     agent_id: str = AGENT_OPT,
     message: str = MESSAGE_OPT,
-    execute_at: str = typer.Option(None, "--execute-at", "--at", help='When: "tomorrow at 9am", "in 5 minutes", ISO 8601. Default: now.'),
+    execute_at: str = typer.Option(
+        None, "--execute-at", "--at", help='When: "tomorrow at 9am", "in 5 minutes", ISO 8601. Default: now.'
+    ),
     tz: str = TZ_OPT,
     role: str = ROLE_OPT,
     now: str = NOW_OPT,
@@ -254,7 +275,9 @@ def onetime_create(
     ctx: typer.Context,
     agent_id: str = AGENT_OPT,
     message: str = MESSAGE_OPT,
-    execute_at: str = typer.Option(None, "--execute-at", "--at", help='When: "tomorrow at 9am", ISO 8601… Default: now.'),
+    execute_at: str = typer.Option(
+        None, "--execute-at", "--at", help='When: "tomorrow at 9am", ISO 8601… Default: now.'
+    ),
     tz: str = TZ_OPT,
     role: str = ROLE_OPT,
     now: str = NOW_OPT,
@@ -275,21 +298,29 @@ def onetime_list(ctx: typer.Context, as_json: bool = JSON_OPT) -> None:
 
 @onetime_app.command("get")
 @handled
-def onetime_get(ctx: typer.Context, schedule_id: str = typer.Argument(..., metavar="ID"), as_json: bool = JSON_OPT) -> None:
+def onetime_get(
+    ctx: typer.Context, schedule_id: str = typer.Argument(..., metavar="ID"), as_json: bool = JSON_OPT
+) -> None:
     """One one-time schedule."""
     from switchboard.service import get_schedule
 
-    show_schedules([get_schedule(store_of(ctx), settings(ctx).api_key, schedule_id, "one-time")], as_json, "One-time schedule")
+    show_schedules(
+        [get_schedule(store_of(ctx), settings(ctx).api_key, schedule_id, "one-time")], as_json, "One-time schedule"
+    )
 
 
 @onetime_app.command("delete")
 @handled
-def onetime_delete(ctx: typer.Context, schedule_id: str = typer.Argument(..., metavar="ID"), as_json: bool = JSON_OPT) -> None:
+def onetime_delete(
+    ctx: typer.Context, schedule_id: str = typer.Argument(..., metavar="ID"), as_json: bool = JSON_OPT
+) -> None:
     """Delete a one-time schedule."""
     from switchboard.service import delete_schedule
 
     gone = delete_schedule(store_of(ctx), settings(ctx).api_key, schedule_id, "one-time")
-    print_json({"message": "Schedule deleted", "id": gone.id}) if as_json else typer.echo(f"Deleted one-time {gone.id}.")
+    print_json({"message": "Schedule deleted", "id": gone.id}) if as_json else typer.echo(
+        f"Deleted one-time {gone.id}."
+    )
 
 
 # -- recurring -------------------------------------------------------------------
@@ -301,7 +332,9 @@ def recurring_create(
     ctx: typer.Context,
     agent_id: str = AGENT_OPT,
     message: str = MESSAGE_OPT,
-    cron: str = typer.Option(..., "--cron", "--every", help='"every weekday at 10am", "every 15 minutes" or cron "0 10 * * 1-5".'),
+    cron: str = typer.Option(
+        ..., "--cron", "--every", help='"every weekday at 10am", "every 15 minutes" or cron "0 10 * * 1-5".'
+    ),
     tz: str = TZ_OPT,
     role: str = ROLE_OPT,
     now: str = NOW_OPT,
@@ -315,8 +348,15 @@ def recurring_create(
     expression, zone = parse_recurring(cron, tz=tz)
     conf = settings(ctx)
     schedule = add_recurring(
-        open_store(conf), api_key=conf.api_key, base_url=conf.base_url, agent_id=agent_id, message=message,
-        cron=expression, timezone=zone, now=parse_now(now), role=role,
+        open_store(conf),
+        api_key=conf.api_key,
+        base_url=conf.base_url,
+        agent_id=agent_id,
+        message=message,
+        cron=expression,
+        timezone=zone,
+        now=parse_now(now),
+        role=role,
     )
     if as_json:
         print_json(schedule.public())
@@ -335,21 +375,29 @@ def recurring_list(ctx: typer.Context, as_json: bool = JSON_OPT) -> None:
 
 @recurring_app.command("get")
 @handled
-def recurring_get(ctx: typer.Context, schedule_id: str = typer.Argument(..., metavar="ID"), as_json: bool = JSON_OPT) -> None:
+def recurring_get(
+    ctx: typer.Context, schedule_id: str = typer.Argument(..., metavar="ID"), as_json: bool = JSON_OPT
+) -> None:
     """One recurring schedule."""
     from switchboard.service import get_schedule
 
-    show_schedules([get_schedule(store_of(ctx), settings(ctx).api_key, schedule_id, "recurring")], as_json, "Recurring schedule")
+    show_schedules(
+        [get_schedule(store_of(ctx), settings(ctx).api_key, schedule_id, "recurring")], as_json, "Recurring schedule"
+    )
 
 
 @recurring_app.command("delete")
 @handled
-def recurring_delete(ctx: typer.Context, schedule_id: str = typer.Argument(..., metavar="ID"), as_json: bool = JSON_OPT) -> None:
+def recurring_delete(
+    ctx: typer.Context, schedule_id: str = typer.Argument(..., metavar="ID"), as_json: bool = JSON_OPT
+) -> None:
     """Delete a recurring schedule."""
     from switchboard.service import delete_schedule
 
     gone = delete_schedule(store_of(ctx), settings(ctx).api_key, schedule_id, "recurring")
-    print_json({"message": "Schedule deleted", "id": gone.id}) if as_json else typer.echo(f"Deleted recurring {gone.id}.")
+    print_json({"message": "Schedule deleted", "id": gone.id}) if as_json else typer.echo(
+        f"Deleted recurring {gone.id}."
+    )
 
 
 def _pause(ctx: typer.Context, schedule_id: str, paused: bool, now: str | None, as_json: bool) -> None:
@@ -364,14 +412,24 @@ def _pause(ctx: typer.Context, schedule_id: str, paused: bool, now: str | None, 
 
 @recurring_app.command("pause")
 @handled
-def recurring_pause(ctx: typer.Context, schedule_id: str = typer.Argument(..., metavar="ID"), now: str = NOW_OPT, as_json: bool = JSON_OPT) -> None:
+def recurring_pause(
+    ctx: typer.Context,
+    schedule_id: str = typer.Argument(..., metavar="ID"),
+    now: str = NOW_OPT,
+    as_json: bool = JSON_OPT,
+) -> None:
     """Stop a recurring schedule from firing (it is kept)."""
     _pause(ctx, schedule_id, True, now, as_json)
 
 
 @recurring_app.command("resume")
 @handled
-def recurring_resume(ctx: typer.Context, schedule_id: str = typer.Argument(..., metavar="ID"), now: str = NOW_OPT, as_json: bool = JSON_OPT) -> None:
+def recurring_resume(
+    ctx: typer.Context,
+    schedule_id: str = typer.Argument(..., metavar="ID"),
+    now: str = NOW_OPT,
+    as_json: bool = JSON_OPT,
+) -> None:
     """Let a paused recurring schedule fire again, from now on."""
     _pause(ctx, schedule_id, False, now, as_json)
 
@@ -395,7 +453,9 @@ def results_list(
 
 @results_app.command("get")
 @handled
-def results_get(ctx: typer.Context, schedule_id: str = typer.Argument(..., metavar="SCHEDULE_ID"), as_json: bool = JSON_OPT) -> None:
+def results_get(
+    ctx: typer.Context, schedule_id: str = typer.Argument(..., metavar="SCHEDULE_ID"), as_json: bool = JSON_OPT
+) -> None:
     """The results of one schedule, newest first."""
     from switchboard.service import list_results
 
@@ -449,16 +509,26 @@ def tick(
     dry_run: bool = typer.Option(False, "--dry-run", help="Say what is due; send and commit nothing."),
     watch: bool = typer.Option(False, "--watch", help="Run a pass every --interval seconds until stopped."),
     interval: float = typer.Option(60.0, "--interval", min=1.0, help="Seconds between passes with --watch."),
-    hold_up_to: str = typer.Option(None, "--hold-up-to", help="After a pass, wait up to this long (e.g. 4m) for what falls due next."),
-    fail_on_permanent: bool = typer.Option(True, "--fail-on-permanent/--no-fail-on-permanent", help="Exit 1 when a delivery failed for good."),
+    hold_up_to: str = typer.Option(
+        None, "--hold-up-to", help="After a pass, wait up to this long (e.g. 4m) for what falls due next."
+    ),
+    fail_on_permanent: bool = typer.Option(
+        True, "--fail-on-permanent/--no-fail-on-permanent", help="Exit 1 when a delivery failed for good."
+    ),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Deliver everything due (one pass), and commit the results."""
     from switchboard.runner import run_tick_command
 
     code = run_tick_command(
-        settings(ctx), now=now, dry_run=dry_run, watch=watch, interval=interval, hold_up_to=hold_up_to,
-        fail_on_permanent=fail_on_permanent, as_json=as_json,
+        settings(ctx),
+        now=now,
+        dry_run=dry_run,
+        watch=watch,
+        interval=interval,
+        hold_up_to=hold_up_to,
+        fail_on_permanent=fail_on_permanent,
+        as_json=as_json,
     )
     if code:
         raise typer.Exit(code)
@@ -472,7 +542,9 @@ def tick(
 def import_cmd(
     ctx: typer.Context,
     file: Path = typer.Argument(..., help="JSON from the hosted service's list endpoints."),
-    tz: str = typer.Option("UTC", "--tz", help="Zone for recurring schedules that name none (the hosted service used UTC)."),
+    tz: str = typer.Option(
+        "UTC", "--tz", help="Zone for recurring schedules that name none (the hosted service used UTC)."
+    ),
     now: str = NOW_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
@@ -493,7 +565,12 @@ def import_cmd(
 
     conf = settings(ctx)
     one, rec = import_schedules(
-        open_store(conf), payload, api_key=conf.api_key, base_url=conf.base_url, now=parse_now(now), timezone=tz,
+        open_store(conf),
+        payload,
+        api_key=conf.api_key,
+        base_url=conf.base_url,
+        now=parse_now(now),
+        timezone=tz,
         progress=progress,
     )
     if as_json:
@@ -576,7 +653,9 @@ def init(ctx: typer.Context, as_json: bool = JSON_OPT) -> None:
 @app.command("demo")
 @handled
 def demo(
-    agent_id: str = typer.Option(None, "--agent-id", help="With LETTA_API_KEY and LETTA_BASE_URL: send to this real agent."),
+    agent_id: str = typer.Option(
+        None, "--agent-id", help="With LETTA_API_KEY and LETTA_BASE_URL: send to this real agent."
+    ),
 ) -> None:
     """Watch the whole product work, offline, in a throwaway repository."""
     from switchboard.demo import run_demo
@@ -616,4 +695,3 @@ def run() -> None:
 if __name__ == "__main__":  # pragma: no cover
     run()
 
-_ = (os, timedelta)

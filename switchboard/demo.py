@@ -13,8 +13,9 @@ import os
 import subprocess
 import tempfile
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from switchboard.backends.git import GitBackend
 from switchboard.context import letta_client
@@ -48,7 +49,7 @@ def make_repository(top: Path) -> Path:
 def run_demo(*, agent_id: str | None = None, out: Echo = print, now: datetime | None = None) -> list[str]:
     """Narrate and run the main job once; returns the Letta run ids it got."""
     real_url, real_key = os.environ.get("LETTA_BASE_URL"), os.environ.get("LETTA_API_KEY")
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     with tempfile.TemporaryDirectory(prefix="switchboard-demo-") as tmp:
         clone = make_repository(Path(tmp))
         out("1. A throwaway repository stands in for your private GitHub repository:")
@@ -80,20 +81,23 @@ def run_demo(*, agent_id: str | None = None, out: Echo = print, now: datetime | 
 def _schedule_and_tick(
     store: Store, clone: Path, agent_id: str, base_url: str, api_key: str | None, now: datetime, out: Echo
 ) -> list[str]:
-    common = {"api_key": api_key, "base_url": base_url, "agent_id": agent_id}
+    common: dict[str, Any] = {"api_key": api_key, "base_url": base_url, "agent_id": agent_id}
     out("4. Three schedules, from plain English:")
-    due_now = add_one_time(store, **common, message="Demo: a message sent right away",
-                           execute_at=parse_instant("now", now=now), now=now)
+    due_now = add_one_time(
+        store, **common, message="Demo: a message sent right away", execute_at=parse_instant("now", now=now), now=now
+    )
     out(f'   - "now"                       → one-time {due_now.id}, due {due_now.execute_at:%H:%M} UTC')
     written = now - timedelta(hours=3)
     overdue_at = parse_instant("in 1 hour", now=written)
-    overdue = add_one_time(store, **common, message="Demo: a message GitHub's scheduler was late for",
-                           execute_at=overdue_at, now=written)
+    overdue = add_one_time(
+        store, **common, message="Demo: a message GitHub's scheduler was late for", execute_at=overdue_at, now=written
+    )
     out(f'   - "in 1 hour", written 3h ago → one-time {overdue.id}, due {overdue_at:%H:%M} UTC (2 hours overdue:')
     out("     GitHub runs scheduled workflows late and sometimes not at all; the tick catches up on every old bucket)")
     cron, tz = parse_recurring("every 5 minutes")
-    recurring = add_recurring(store, **common, message="Demo: a recurring check-in", cron=cron, timezone=tz,
-                              now=now - timedelta(minutes=12))
+    recurring = add_recurring(
+        store, **common, message="Demo: a recurring check-in", cron=cron, timezone=tz, now=now - timedelta(minutes=12)
+    )
     out(f'   - "every 5 minutes"           → recurring {recurring.id}, cron "{cron}" in {tz}, made 12 minutes ago')
     out("     (it missed two fires: the tick sends it once and records how many it skipped)")
 
@@ -103,8 +107,10 @@ def _schedule_and_tick(
 
     out("6. The tick (what the GitHub Actions workflow runs every 30 minutes):")
     report = run_pass(store, now, letta_client, TickOptions())
-    out(f"   claimed {len(report.planned)} due schedules in one commit, delivered {report.count('delivered')}, "
-        f"then committed the results")
+    out(
+        f"   claimed {len(report.planned)} due schedules in one commit, delivered {report.count('delivered')}, "
+        f"then committed the results"
+    )
     results = list_results(store, api_key)
     out("7. The results, as `switchboard results list` shows them:")
     out(f"   {'status':10} {'type':10} {'run id':42} {'late':>6} {'skipped':>7}")

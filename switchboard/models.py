@@ -9,7 +9,7 @@ base URL the delivery will use. Stored views only ever exist encrypted.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import (
@@ -57,8 +57,7 @@ def check_id(value: str) -> str:
         ) from None
     if str(parsed) != str(value).lower():
         raise InvalidInputError(
-            f'"{str(value)[:60]}" is not a schedule id — write it as a plain UUID '
-            f'such as "{parsed}"'
+            f'"{str(value)[:60]}" is not a schedule id — write it as a plain UUID such as "{parsed}"'
         )
     return str(parsed)
 
@@ -67,7 +66,7 @@ def utc(value: datetime) -> datetime:
     """The same instant in UTC; refuses naive datetimes."""
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("a time must carry a UTC offset")
-    return value.astimezone(timezone.utc)
+    return value.astimezone(UTC)
 
 
 def iso(value: datetime | None) -> str | None:
@@ -247,9 +246,7 @@ def check_agent_id(value: str) -> str:
     if len(text) > 128:
         raise ValueError("agent id is longer than 128 characters — pass the id of a Letta agent")
     if any(ch.isspace() for ch in text) or "/" in text or "\\" in text:
-        raise ValueError(
-            f'agent id "{text[:60]}" contains whitespace or a slash — pass the id of a Letta agent'
-        )
+        raise ValueError(f'agent id "{text[:60]}" contains whitespace or a slash — pass the id of a Letta agent')
     return text
 
 
@@ -262,9 +259,7 @@ def check_message(value: str, *, limit: int | None = None) -> str:
     ceiling = limit or int(os.environ.get("SWITCHBOARD_MAX_MESSAGE_BYTES", MAX_MESSAGE_BYTES))
     size = len(value.encode("utf-8"))
     if size > ceiling:
-        raise ValueError(
-            f"message is {size} bytes of UTF-8, more than the limit of {ceiling} — shorten it"
-        )
+        raise ValueError(f"message is {size} bytes of UTF-8, more than the limit of {ceiling} — shorten it")
     return value
 
 

@@ -14,7 +14,7 @@ import re
 import sys
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from switchboard.config import Settings
 from switchboard.exceptions import InvalidInputError, SwitchboardError
@@ -55,8 +55,10 @@ def summary_markdown(report: TickReport) -> str:
         "",
     ]
     if report.results:
-        lines += ["| schedule | type | agent | status | run id | scheduled for | late (s) | skipped |",
-                  "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+        lines += [
+            "| schedule | type | agent | status | run id | scheduled for | late (s) | skipped |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        ]
         for r in report.results:
             lines.append(
                 f"| `{r.schedule_id}` | {r.schedule_type} | `{r.agent_id}` | {r.status} | `{r.run_id or '-'}` | "
@@ -97,13 +99,18 @@ def show(report: TickReport, as_json: bool, echo: Callable[[str], None]) -> None
         late = f", {r.lateness_s:.0f}s late" if r.lateness_s >= 1 else ""
         skipped = f", {r.skipped} earlier fires skipped" if r.skipped else ""
         reason = f" — {r.error}" if r.error else ""
-        echo(f"  {r.status:9} {r.schedule_type:9} {r.schedule_id} agent {r.agent_id} run {r.run_id or '-'}{late}{skipped}{reason}")
+        echo(
+            f"  {r.status:9} {r.schedule_type:9} {r.schedule_id} agent {r.agent_id} "
+            f"run {r.run_id or '-'}{late}{skipped}{reason}"
+        )
 
 
 def _planned_line(job: Job) -> str:
     skipped = f" (coalescing {job.skipped} missed fires)" if job.skipped else ""
-    return (f"  would send {job.schedule.kind} {job.schedule.id} to {job.schedule.agent_id}, "
-            f"due {job.scheduled_for.isoformat()}{skipped}")
+    return (
+        f"  would send {job.schedule.kind} {job.schedule.id} to {job.schedule.agent_id}, "
+        f"due {job.scheduled_for.isoformat()}{skipped}"
+    )
 
 
 def run_tick_command(
@@ -118,13 +125,19 @@ def run_tick_command(
     as_json: bool,
     echo: Callable[[str], None] = print,
     sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> int:
     """Run the passes the flags ask for; returns the exit status."""
     from switchboard.cli import parse_now
     from switchboard.context import letta_client, open_store
 
-    mask([settings.encryption_key or os.environ.get("SWITCHBOARD_ENCRYPTION_KEY"), settings.api_key, settings.github_token])
+    mask(
+        [
+            settings.encryption_key or os.environ.get("SWITCHBOARD_ENCRYPTION_KEY"),
+            settings.api_key,
+            settings.github_token,
+        ]
+    )
     hold = parse_duration(hold_up_to) if hold_up_to else timedelta(0)
     if now is not None and (watch or hold):
         raise InvalidInputError("--now pretends a fixed time: it cannot be combined with --watch or --hold-up-to")

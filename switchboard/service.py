@@ -7,6 +7,8 @@ prints, parses natural language, or reads the clock.
 
 from __future__ import annotations
 
+import contextlib
+
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
@@ -110,7 +112,9 @@ def delete_schedule(store: Store, api_key: str | None, schedule_id: str, kind: s
     return store.transact(f"switchboard: delete {kind or 'schedule'} {schedule_id}", compute)
 
 
-def set_paused(store: Store, api_key: str | None, schedule_id: str, *, paused: bool, now: datetime) -> RecurringSchedule:
+def set_paused(
+    store: Store, api_key: str | None, schedule_id: str, *, paused: bool, now: datetime
+) -> RecurringSchedule:
     """Pause or resume a recurring schedule; one commit.
 
     Resuming counts from ``now``: fires missed while paused are not sent.
@@ -216,22 +220,23 @@ def _import_one(
         "api_key": api_key,
         "base_url": base_url,
     }
+    # The hosted service's ids are UUIDs and are kept; anything else gets a new one.
     if item.get("id"):
-        try:
+        with contextlib.suppress(InvalidInputError):
             common["id"] = check_id(str(item["id"]))
-        except InvalidInputError:
-            pass  # the hosted service's ids are UUIDs; anything else gets a new one
     try:
         if "cron" in item:
-            return build(
+            recurring: RecurringSchedule = build(
                 RecurringSchedule,
                 **common,
                 cron=item["cron"],
                 timezone=item.get("timezone") or timezone,
                 last_run=item.get("last_run"),
             )
+            return recurring
         if "execute_at" in item:
-            return build(OneTimeSchedule, **common, execute_at=item["execute_at"])
+            one_time: OneTimeSchedule = build(OneTimeSchedule, **common, execute_at=item["execute_at"])
+            return one_time
     except (InvalidInputError, NotFoundError) as exc:
         raise InvalidInputError(f"item {index}: {exc} — nothing was imported") from None
     raise InvalidInputError(f"item {index} has neither execute_at nor cron — nothing was imported")

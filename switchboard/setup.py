@@ -11,8 +11,8 @@ from switchboard.store import TENANT_KEY, Store, Transaction
 
 ENABLE_STEPS = (
     "Scheduled workflows start disabled in repositories made from a template or a fork: open the "
-    "repository's Actions tab, press \"I understand my workflows, go ahead and enable them\", then open "
-    "the \"tick\" workflow and press \"Enable workflow\" (or run `gh workflow enable tick.yml`)."
+    'repository\'s Actions tab, press "I understand my workflows, go ahead and enable them", then open '
+    'the "tick" workflow and press "Enable workflow" (or run `gh workflow enable tick.yml`).'
 )
 
 
@@ -46,9 +46,7 @@ def init_repository(settings: Settings) -> dict[str, Any]:
         steps.append("Keep a copy somewhere safe: without it nobody, you included, can read the schedules.")
     else:
         steps.append("Using the encryption key from SWITCHBOARD_ENCRYPTION_KEY / the config file.")
-    steps.append(
-        ("Committed" if made else "Found") + f" the tenant secret {TENANT_KEY} in {store.backend.describe()}."
-    )
+    steps.append(("Committed" if made else "Found") + f" the tenant secret {TENANT_KEY} in {store.backend.describe()}.")
     steps += [
         "Next:",
         "  1. Set the repository secret SWITCHBOARD_ENCRYPTION_KEY to the key "

@@ -22,7 +22,7 @@ import secrets
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from switchboard.backends.base import Backend
@@ -73,7 +73,7 @@ def result_time(path: str) -> datetime | None:
     """The executed_at instant encoded in a result file's name."""
     name = path.rsplit("/", 1)[-1]
     try:
-        return datetime.strptime(name[:23], "%Y%m%dT%H%M%S%fZ").replace(tzinfo=timezone.utc)
+        return datetime.strptime(name[:23], "%Y%m%dT%H%M%S%fZ").replace(tzinfo=UTC)
     except ValueError:
         return None
 
@@ -115,8 +115,7 @@ class Store:
         version = body.get("format") if isinstance(body, dict) else None
         if version != FORMAT_VERSION:
             raise DecryptError(
-                f"{path} has format {version!r}; this switchboard reads format {FORMAT_VERSION} — "
-                f"upgrade switchboard"
+                f"{path} has format {version!r}; this switchboard reads format {FORMAT_VERSION} — upgrade switchboard"
             )
         record = body["record"]
         assert isinstance(record, dict)
@@ -206,7 +205,10 @@ class Store:
                     if path.endswith("/" + name):
                         return path
         what = {"one-time": "one-time schedule", "recurring": "recurring schedule"}.get(kind or "", "schedule")
-        raise NotFoundError(f"no {what} with id {schedule_id} for this Letta key — list them with `switchboard {kind or 'onetime'} list`")
+        raise NotFoundError(
+            f"no {what} with id {schedule_id} for this Letta key — "
+            f"list them with `switchboard {kind or 'onetime'} list`"
+        )
 
     def owner_of(self, schedule_id: str) -> str | None:
         """The tenant that holds a schedule id, whoever it is (for 403 versus 404)."""
@@ -246,9 +248,7 @@ class Store:
                 return value
             # Someone else committed first: back off a little (jittered) and recompute.
             time.sleep(min(2.0, 0.05 * 2**attempt) * rng.random())
-        raise BackendError(
-            f"gave up after {attempts} attempts: the repository kept changing under us — try again"
-        )
+        raise BackendError(f"gave up after {attempts} attempts: the repository kept changing under us — try again")
 
 
 @dataclass

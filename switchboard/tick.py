@@ -191,7 +191,9 @@ def select_due(
     return sorted(due, key=lambda j: (j.scheduled_for, j.schedule.created_at, j.schedule.id))
 
 
-def due_candidates(store: Store, now: datetime) -> tuple[list[tuple[str, OneTimeSchedule]], list[tuple[str, RecurringSchedule]]]:
+def due_candidates(
+    store: Store, now: datetime
+) -> tuple[list[tuple[str, OneTimeSchedule]], list[tuple[str, RecurringSchedule]]]:
     """Load what might be due: one-time buckets up to now's hour, every recurring schedule."""
     one_time = [(p, store.load_one_time(p)) for p in store.one_time_files(through=now)]
     recurring = [(p, store.load_recurring(p)) for p in store.recurring_files()]
@@ -290,7 +292,12 @@ def _deliver_agent(
     return outcomes
 
 
-def deliver(jobs: Sequence[Job], client_factory: ClientFactory, options: TickOptions, sleep: Callable[[float], None] = time.sleep) -> list[Outcome]:
+def deliver(
+    jobs: Sequence[Job],
+    client_factory: ClientFactory,
+    options: TickOptions,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[Outcome]:
     """Deliver every job: agents in parallel, each agent's jobs in order."""
     by_agent: dict[tuple[str, str], list[Job]] = defaultdict(list)
     for job in jobs:
@@ -308,7 +315,9 @@ def deliver(jobs: Sequence[Job], client_factory: ClientFactory, options: TickOpt
 # -- 3. record -------------------------------------------------------------
 
 
-def _result(outcome: Outcome, now: datetime, attempt: int, *, status: str | None = None, error: str | None = None) -> Result:
+def _result(
+    outcome: Outcome, now: datetime, attempt: int, *, status: str | None = None, error: str | None = None
+) -> Result:
     job = outcome.job
     return Result(
         schedule_id=job.schedule.id,
@@ -344,7 +353,13 @@ def _apply(tx: Transaction, outcome: Outcome, pass_id: str, now: datetime, optio
                 tx.delete(job.path)
         elif outcome.status == "requeued" and now - job.scheduled_for > options.give_up_after:
             hours = options.give_up_after.total_seconds() / 3600
-            result = _result(outcome, now, attempt, status="failed", error=f"gave up after {hours:g} hours of transient failures: {outcome.error}")
+            result = _result(
+                outcome,
+                now,
+                attempt,
+                status="failed",
+                error=f"gave up after {hours:g} hours of transient failures: {outcome.error}",
+            )
             if ours:
                 tx.delete(job.path)
         elif ours:
@@ -366,7 +381,9 @@ def _apply(tx: Transaction, outcome: Outcome, pass_id: str, now: datetime, optio
     return None if outcome.status == "deferred" else result
 
 
-def record(store: Store, outcomes: Sequence[Outcome], pass_id: str, now: datetime, options: TickOptions) -> list[Result]:
+def record(
+    store: Store, outcomes: Sequence[Outcome], pass_id: str, now: datetime, options: TickOptions
+) -> list[Result]:
     """Commit every outcome and its result in one commit; retries on failure."""
 
     def compute(tx: Transaction) -> list[Result]:

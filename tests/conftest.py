@@ -114,7 +114,9 @@ def standin() -> Iterator[LettaStandIn]:
 
 
 @pytest.fixture
-def cli_env(tmp_path: Path, repo: Repo, key: str, standin: LettaStandIn, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+def cli_env(
+    tmp_path: Path, repo: Repo, key: str, standin: LettaStandIn, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, str]:
     """Environment for running the CLI against ``repo`` and ``standin``."""
     env = {
         "SWITCHBOARD_ENCRYPTION_KEY": key,
@@ -124,7 +126,13 @@ def cli_env(tmp_path: Path, repo: Repo, key: str, standin: LettaStandIn, monkeyp
         "XDG_CONFIG_HOME": str(tmp_path / "config"),
         "HOME": str(tmp_path / "home"),
     }
-    for name in ("SWITCHBOARD_DEV_MODE", "SWITCHBOARD_GITHUB_REPO", "GITHUB_TOKEN", "GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY"):
+    for name in (
+        "SWITCHBOARD_DEV_MODE",
+        "SWITCHBOARD_GITHUB_REPO",
+        "GITHUB_TOKEN",
+        "GITHUB_ACTIONS",
+        "GITHUB_STEP_SUMMARY",
+    ):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -136,6 +144,10 @@ def run_cli(*args: str, env: dict[str, str], cwd: Path | None = None) -> subproc
     full = {k: v for k, v in os.environ.items() if not k.startswith(("SWITCHBOARD_", "LETTA_", "GITHUB_"))}
     full.update(env)
     return subprocess.run(
-        [sys.executable, "-m", "switchboard", *args], cwd=cwd or ROOT, env=full, capture_output=True, text=True,
+        [sys.executable, "-m", "switchboard", *args],
+        cwd=cwd or ROOT,
+        env=full,
+        capture_output=True,
+        text=True,
         timeout=120,
     )

@@ -79,9 +79,7 @@ class GitBackend:
         """The checked-out branch."""
         out = self._git("symbolic-ref", "--quiet", "--short", "HEAD", check=False)
         if out.returncode != 0:
-            raise GitError(
-                f"{self.root} has a detached HEAD — check out a branch (e.g. `git switch main`)"
-            )
+            raise GitError(f"{self.root} has a detached HEAD — check out a branch (e.g. `git switch main`)")
         return out.stdout.strip()
 
     def _has_commits(self) -> bool:
@@ -165,9 +163,7 @@ class GitBackend:
         if pushed.returncode == 0:
             return True
         if first:
-            raise GitError(
-                f"could not push the first commit to {self.remote_name}: {_scrub(pushed.stderr)}"
-            )
+            raise GitError(f"could not push the first commit to {self.remote_name}: {_scrub(pushed.stderr)}")
         # Undo our commit either way, so the clone never holds a change the remote lacks.
         self._git("reset", "--quiet", "--keep", "HEAD~1")
         if not _REJECTED.search(pushed.stderr):
