@@ -8,7 +8,6 @@ prints, parses natural language, or reads the clock.
 from __future__ import annotations
 
 import contextlib
-
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
