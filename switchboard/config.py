@@ -15,6 +15,7 @@ from typing import Any
 from switchboard.exceptions import ConfigError
 
 DEFAULT_BASE_URL = "https://api.letta.com"
+DEFAULT_GITHUB_API_URL = "https://api.github.com"
 
 #: setting name -> environment variable
 ENVIRONMENT = {
@@ -24,6 +25,7 @@ ENVIRONMENT = {
     "github_token": "GITHUB_TOKEN",
     "repo": "SWITCHBOARD_REPO",
     "github_repo": "SWITCHBOARD_GITHUB_REPO",
+    "github_api_url": "SWITCHBOARD_GITHUB_API_URL",
 }
 
 SECRET_SETTINGS = {"encryption_key", "api_key", "github_token"}
@@ -39,6 +41,7 @@ class Settings:
     github_token: str | None = None
     repo: str | None = None
     github_repo: str | None = None
+    github_api_url: str = DEFAULT_GITHUB_API_URL
 
     def shown(self) -> dict[str, Any]:
         """The settings with secrets reduced to whether they are set."""
@@ -94,4 +97,5 @@ def resolve(flags: dict[str, str | None] | None = None, environ: dict[str, str] 
         if value:
             values[name] = value
     values["base_url"] = (values.get("base_url") or DEFAULT_BASE_URL).rstrip("/")
+    values["github_api_url"] = (values.get("github_api_url") or DEFAULT_GITHUB_API_URL).rstrip("/")
     return Settings(**values)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from switchboard.backends.base import Backend
 from switchboard.config import Settings
@@ -10,6 +11,9 @@ from switchboard.crypto import Codec, codec_from_env
 from switchboard.exceptions import ConfigError
 from switchboard.letta import LettaClient
 from switchboard.store import Store
+
+if TYPE_CHECKING:
+    from switchboard.backends.github import GitHubBackend
 
 
 def open_backend(settings: Settings) -> Backend:
@@ -20,12 +24,27 @@ def open_backend(settings: Settings) -> Backend:
                 f"--github {settings.github_repo} needs GITHUB_TOKEN (a token with contents: write "
                 f"on that repository) — set it, or work in a clone with --repo"
             )
-        from switchboard.backends.github import GitHubBackend  # PyGithub only when asked for
-
-        return GitHubBackend(settings.github_repo, settings.github_token)
+        return open_github(settings, settings.github_repo, settings.github_token)
     from switchboard.backends.git import GitBackend
 
     return GitBackend(Path(settings.repo or ".").resolve())
+
+
+def open_github(settings: Settings, repo: str, token: str, branch: str | None = None) -> GitHubBackend:
+    """A GitHubBackend for ``repo`` at ``settings.github_api_url`` (SWITCHBOARD_GITHUB_API_URL)."""
+    from urllib.parse import urlsplit
+
+    from switchboard.backends.github import GitHubBackend  # PyGithub only when asked for
+
+    # GitHub asks for a second between writes; a loopback API (a stand-in, a local proxy) is not GitHub.
+    loopback = urlsplit(settings.github_api_url).hostname in ("127.0.0.1", "localhost", "::1")
+    return GitHubBackend(
+        repo,
+        token,
+        branch=branch,
+        base_url=settings.github_api_url,
+        seconds_between_writes=None if loopback else 1.0,
+    )
 
 
 def open_codec(settings: Settings) -> Codec:

@@ -159,7 +159,9 @@ def describe_cron(cron: str) -> str:
         # Imported here: only explain and list need it, and it reads locale files.
         from cron_descriptor import Options, get_description
 
-        description: str = get_description(cron, Options(locale_code="en_US"))
+        # English whatever the machine's locale (and no warning when it has none): needs cron-descriptor 2.
+        options = Options(locale_code="en_US", use_24hour_time_format=False)
+        description: str = get_description(cron, options)
     except Exception:  # a description is a courtesy: it must never break explain or list
         return cron
     return description
