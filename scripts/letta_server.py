@@ -291,6 +291,7 @@ _SCRUBBED_ENV_PREFIXES = (
     "OTEL_",
     "SENTRY_",
     "DD_",
+    "COMPOSIO_",
     "PYTHON",
     "VIRTUAL_ENV",
 )
@@ -381,9 +382,28 @@ def _server_env(home: Path, password: str, model_url: str) -> dict[str, str]:
             "LETTA_SERVER_SECURE": "true",
             "LETTA_SERVER_PASSWORD": password,
             "PYTHONUNBUFFERED": "1",
+            # composio (imported by letta) phones home on import and at exit:
+            # a version check against PyPI and a Sentry DSN fetch. Off, so
+            # the server stays on loopback (see also _quiet_composio).
+            "COMPOSIO_DISABLE_VERSION_CHECK": "true",
+            "COMPOSIO_DISABLE_SENTRY": "true",
+            "COMPOSIO_CACHE_DIR": str(home / ".composio"),
         }
     )
     return env
+
+
+def _quiet_composio(home: Path) -> None:
+    """Pre-seed composio's cache so its atexit hook does not fetch a Sentry DSN.
+
+    That hook runs whatever the environment says; it skips the fetch only
+    when ``user_data.json`` already names a DSN (any non-null value).
+    """
+    cache = home / ".composio"
+    cache.mkdir(parents=True, exist_ok=True)
+    user_data = cache / "user_data.json"
+    if not user_data.exists():
+        user_data.write_text(json.dumps({"sentry": {"dsn": ""}}))
 
 
 def _start_fake_model(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
@@ -428,6 +448,7 @@ def start_server(
     workdir = Path(workdir).resolve()
     home = workdir / "home"
     home.mkdir(parents=True, exist_ok=True)
+    _quiet_composio(home)
     state_path = Path(state_file) if state_file else workdir / "state.json"
     state_path.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()

@@ -9,9 +9,13 @@ FastAPI and PyGithub are imported only by the commands that need them, so
 from __future__ import annotations
 
 import functools
+import importlib
 import json
+import os
+import re
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,7 +25,7 @@ import typer
 from switchboard import config as config_mod
 from switchboard.config import Settings
 from switchboard.exceptions import InvalidInputError, SwitchboardError
-from switchboard.models import Result, Schedule
+from switchboard.models import OneTimeSchedule, RecurringSchedule, Result, Schedule, iso
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -50,6 +54,9 @@ MESSAGE_OPT = typer.Option(..., "--message", "-m", help="The text the agent rece
 ROLE_OPT = typer.Option("user", "--role", help="user, system or assistant.")
 TZ_OPT = typer.Option("UTC", "--tz", help="IANA time zone the phrase is read in, e.g. Europe/Berlin.")
 NOW_OPT = typer.Option(None, "--now", help="Pretend it is this ISO 8601 instant (for trying things out).")
+NO_DISPATCH_OPT = typer.Option(
+    False, "--no-dispatch", help="Do not start the tick workflow; leave the message to the scheduled tick."
+)
 
 
 # -- plumbing ----------------------------------------------------------------
@@ -105,57 +112,220 @@ def print_json(data: Any) -> None:
     typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
 
-def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    """A rich table for people."""
-    from rich.console import Console
-    from rich.table import Table
+@dataclass(frozen=True)
+class Column:
+    """A table column: ``keep`` ranks what a narrow terminal keeps; ``cut`` text may end in "…"."""
 
-    out = Table(title=title, title_justify="left")
-    for column in columns:
-        out.add_column(column, overflow="fold")
-    for row in rows:
-        out.add_row(*["" if cell is None else str(cell) for cell in row])
-    Console().print(out)
+    header: str
+    keep: int = 5
+    cut: bool = False
+    right: bool = False
 
 
-def show_schedules(items: Sequence[Schedule], as_json: bool, title: str) -> None:
-    """Schedules as JSON or as a table."""
+#: Gap between columns, and the narrowest a cut column gets.
+_GAP, _MIN_CUT = 2, 12
+
+
+def render_table(title: str, columns: Sequence[Column], rows: Sequence[Sequence[str]], width: int | None) -> list[str]:
+    """Plain-text table lines; within ``width`` by cutting text columns, then hiding the least kept ones.
+
+    Ids, times and statuses are never cut. ``width`` None (not a terminal) means no limit.
+    """
+    from rich.cells import cell_len, set_cell_size
+
+    shown = list(range(len(columns)))
+    natural = [max([cell_len(c.header)] + [cell_len(r[i]) for r in rows]) for i, c in enumerate(columns)]
+    least = [min(natural[i], max(_MIN_CUT, cell_len(c.header))) if c.cut else natural[i] for i, c in enumerate(columns)]
+
+    def total(sizes: Sequence[int]) -> int:
+        return sum(sizes[i] for i in shown) + _GAP * (len(shown) - 1)
+
+    if width is not None:
+        while len(shown) > 1 and total(least) > width:
+            shown.remove(min(shown, key=lambda i: (columns[i].keep, -i)))
+    sizes = list(natural)
+    if width is not None:
+        # Cut the widest text column first, one cell at a time, until the table fits.
+        while total(sizes) > width:
+            cuttable = [i for i in shown if sizes[i] > least[i]]
+            if not cuttable:
+                break
+            widest = max(cuttable, key=lambda i: sizes[i])
+            sizes[widest] -= 1
+
+    def cell(text: str, i: int) -> str:
+        if cell_len(text) > sizes[i]:
+            text = set_cell_size(text, sizes[i] - 1) + "…"
+        pad = " " * (sizes[i] - cell_len(text))
+        return pad + text if columns[i].right else text + pad
+
+    def line(cells: Sequence[str]) -> str:
+        return (" " * _GAP).join(cell(cells[i], i) for i in shown).rstrip()
+
+    hidden = len(columns) - len(shown)
+    note = (
+        f"  ({hidden} column{'s' if hidden != 1 else ''} hidden: widen the terminal, or use --json)" if hidden else ""
+    )
+    return [
+        title + note,
+        line([c.header for c in columns]),
+        line(["─" * sizes[i] for i in range(len(columns))]),
+        *(line(row) for row in rows),
+    ]
+
+
+def table(title: str, columns: Sequence[Column], rows: Sequence[Sequence[Any]]) -> None:
+    """Print a table: fitted to a terminal; piped or redirected, never cut."""
+    import shutil
+
+    width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+    cells = [["-" if value is None else str(value) for value in row] for row in rows]
+    # A message's line breaks would break the table's rows.
+    cells = [[" ".join(value.split()) for value in row] for row in cells]
+    typer.echo("\n".join(render_table(title, columns, cells, width)))
+
+
+def when(instant: datetime | None, zone_name: str = "UTC") -> str:
+    """An instant for people: minutes, in a zone, with the zone's abbreviation."""
+    if instant is None:
+        return "-"
+    from switchboard.timeparse import zone
+
+    local = instant.astimezone(zone(zone_name))
+    return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
+
+
+def show_schedules(items: Sequence[Schedule], as_json: bool, title: str, *, hint: str = "") -> None:
+    """Schedules as JSON or as a table (one kind at a time); ``hint`` follows an empty list."""
     if as_json:
         print_json([s.public() for s in items])
         return
     if not items:
-        typer.echo(f"No {title.lower()}.")
+        typer.echo(f"No {title.lower()} for this Letta key.{hint}")
         return
-    rows = []
-    for s in items:
-        p = s.public()
-        when = p.get("execute_at") or f"{p['cron']} ({p['timezone']}) next {p['next_run'] or '-'}"
-        rows.append([p["id"], p["agent_id"], p["role"], when, p.get("status", "pending"), _short(p["message"])])
-    table(title, ["id", "agent", "role", "when", "status", "message"], rows)
+    roles = any(s.role != "user" for s in items)
+    role_column = [Column("role", keep=2)] if roles else []
+    rows: list[list[str]] = []
+    if isinstance(items[0], OneTimeSchedule):
+        columns = [Column("id", keep=9), Column("due", keep=8), *role_column]
+        columns += [Column("message", keep=5, cut=True), Column("agent", keep=4, cut=True)]
+        for s in items:
+            assert isinstance(s, OneTimeSchedule)
+            rows.append([s.id, when(s.execute_at), *([s.role] if roles else []), _short(s.message), s.agent_id])
+    else:
+        columns = [Column("id", keep=9), Column("cron", keep=8), Column("next run", keep=8), Column("status", keep=7)]
+        columns += [Column("zone", keep=6, cut=True), *role_column]
+        columns += [Column("message", keep=5, cut=True), Column("agent", keep=4, cut=True)]
+        for s in items:
+            assert isinstance(s, RecurringSchedule)
+            status = s.status if s.claimed_by is None else f"{s.status}, sending"
+            rows.append(
+                [
+                    s.id,
+                    s.cron,
+                    when(s.next_run(), s.timezone),
+                    status,
+                    s.timezone,
+                    *([s.role] if roles else []),
+                    _short(s.message),
+                    s.agent_id,
+                ]
+            )
+    table(f"{title} ({len(items)})", columns, rows)
 
 
-def show_results(items: Sequence[Result], as_json: bool) -> None:
-    """Results as JSON or as a table."""
+def show_schedule(item: Schedule, as_json: bool) -> None:
+    """One schedule as a JSON object, or field by field with the whole message."""
+    if as_json:
+        print_json(item.public())
+        return
+    fields: list[tuple[str, str]] = [("agent", item.agent_id), ("role", item.role)]
+    if isinstance(item, OneTimeSchedule):
+        title = f"One-time schedule {item.id}"
+        fields.append(("due", f"{when(item.execute_at)} ({iso(item.execute_at)})"))
+    else:
+        from switchboard.timeparse import describe_cron
+
+        title = f"Recurring schedule {item.id}"
+        fields += [
+            ("schedule", f"{item.cron} in {item.timezone} — {describe_cron(item.cron)}"),
+            ("next run", when(item.next_run(), item.timezone)),
+            ("last run", when(item.last_run, item.timezone)),
+            ("status", item.status + (f" ({item.paused_reason})" if item.paused_reason else "")),
+        ]
+    fields.append(("created", when(item.created_at)))
+    typer.echo(title)
+    for name, value in fields:
+        typer.echo(f"  {name:<9} {value}")
+    lines = item.message.splitlines() or [""]
+    typer.echo(f"  {'message':<9} {lines[0]}")
+    for line in lines[1:]:
+        typer.echo(f"  {'':<9} {line}")
+
+
+def show_results(items: Sequence[Result], as_json: bool, *, schedule_id: str | None = None, hint: str = "") -> None:
+    """Results as JSON or as a table, newest first; ``hint`` follows an empty list."""
     if as_json:
         print_json([r.public() for r in items])
         return
     if not items:
-        typer.echo("No results yet.")
+        typer.echo(f"No results yet for this Letta key: nothing has been delivered (see `switchboard tick`).{hint}")
         return
+    one = schedule_id is not None
+    columns = [Column("sent", keep=9)]
+    if not one:
+        columns += [Column("schedule", keep=6), Column("type", keep=3)]
+    columns += [Column("status", keep=8), Column("run id", keep=7), Column("late", keep=5, right=True)]
+    columns += [Column("note", keep=4, cut=True)]
     rows = [
         [
-            r.schedule_id,
-            r.schedule_type,
+            when(r.executed_at),
+            *([] if one else [r.schedule_id, r.schedule_type]),
             r.status,
             r.run_id or "-",
-            r.agent_id,
-            r.scheduled_for.isoformat(),
-            r.executed_at.isoformat(),
-            r.error or "",
+            _late(r.lateness_s),
+            _note(r),
         ]
         for r in items
     ]
-    table("Results", ["schedule", "type", "status", "run id", "agent", "scheduled for", "executed at", "error"], rows)
+    title = f"Results of {schedule_id}" if one else f"Results, newest first ({len(items)})"
+    table(title, columns, rows)
+
+
+def _late(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.0f}s"
+    minutes = round(seconds / 60)
+    return f"{minutes}m" if minutes < 120 else f"{minutes // 60}h{minutes % 60:02d}m"
+
+
+def _note(result: Result) -> str:
+    parts = []
+    if result.skipped:
+        parts.append(f"{result.skipped} missed fire{'s' if result.skipped != 1 else ''} skipped")
+    if result.error:
+        parts.append(result.error)
+    return "; ".join(parts)
+
+
+def warn_without_key(conf: Settings) -> None:
+    """Say, on stderr, that a schedule made without a Letta key is delivered without one."""
+    if not conf.api_key:
+        typer.echo(
+            "Warning: LETTA_API_KEY is not set, so this schedule carries no Letta key: fine for a Letta server "
+            "without a password; for Letta Cloud set LETTA_API_KEY (or `switchboard config set-api-key`).",
+            err=True,
+        )
+
+
+def key_hint(conf: Settings) -> str:
+    """For an empty list without a Letta key: schedules are kept per key, so say how to set one."""
+    if conf.api_key:
+        return ""
+    return (
+        "\nLETTA_API_KEY is not set, and schedules are kept per Letta key: set it "
+        "(or run `switchboard config set-api-key`)."
+    )
 
 
 def _short(text: str, width: int = 40) -> str:
@@ -222,33 +392,42 @@ def _send(
     role: str,
     now: str | None,
     as_json: bool,
+    dispatch: bool = True,
 ) -> None:
     from switchboard.service import add_one_time
+    from switchboard.timeparse import zone
 
+    zone(tz)  # an unknown --tz is an error even when no time is given
     clock = parse_now(now)
     if execute_at is None:
-        when = clock
+        at = clock
     else:
         from switchboard.timeparse import parse_instant
 
-        when = parse_instant(execute_at, tz=tz, now=clock)
+        at = parse_instant(execute_at, tz=tz, now=clock)
     conf = settings(ctx)
     from switchboard.context import open_store
 
+    store = open_store(conf)
     schedule = add_one_time(
-        open_store(conf),
+        store,
         api_key=conf.api_key,
         base_url=conf.base_url,
         agent_id=agent_id,
         message=message,
-        execute_at=when,
+        execute_at=at,
         now=clock,
         role=role,
     )
+    warn_without_key(conf)
     if as_json:
         print_json(schedule.public())
     else:
-        typer.echo(f"Scheduled one-time {schedule.id} for {schedule.execute_at.isoformat()} (agent {agent_id}).")
+        due = "now" if schedule.execute_at <= clock else f"for {when(schedule.execute_at)}"
+        local = "" if tz == "UTC" or schedule.execute_at <= clock else f" = {when(schedule.execute_at, tz)}"
+        typer.echo(f"Scheduled one-time {schedule.id} {due}{local} (agent {agent_id}).")
+    if dispatch:
+        _after_send(conf, store, schedule.execute_at, clock, as_json)
 
 
 @app.command("send")
@@ -264,9 +443,10 @@ def send(
     role: str = ROLE_OPT,
     now: str = NOW_OPT,
     as_json: bool = JSON_OPT,
+    no_dispatch: bool = NO_DISPATCH_OPT,
 ) -> None:
     """Schedule a message once (now, when no time is given)."""
-    _send(ctx, agent_id, message, execute_at, tz, role, now, as_json)
+    _send(ctx, agent_id, message, execute_at, tz, role, now, as_json, not no_dispatch)
 
 
 @onetime_app.command("create")
@@ -282,9 +462,10 @@ def onetime_create(
     role: str = ROLE_OPT,
     now: str = NOW_OPT,
     as_json: bool = JSON_OPT,
+    no_dispatch: bool = NO_DISPATCH_OPT,
 ) -> None:
     """Schedule a message once (the same as `send`)."""
-    _send(ctx, agent_id, message, execute_at, tz, role, now, as_json)
+    _send(ctx, agent_id, message, execute_at, tz, role, now, as_json, not no_dispatch)
 
 
 @onetime_app.command("list")
@@ -293,7 +474,8 @@ def onetime_list(ctx: typer.Context, as_json: bool = JSON_OPT) -> None:
     """Your pending one-time schedules."""
     from switchboard.service import list_one_time
 
-    show_schedules(list_one_time(store_of(ctx), settings(ctx).api_key), as_json, "One-time schedules")
+    conf = settings(ctx)
+    show_schedules(list_one_time(store_of(ctx), conf.api_key), as_json, "One-time schedules", hint=key_hint(conf))
 
 
 @onetime_app.command("get")
@@ -304,9 +486,7 @@ def onetime_get(
     """One one-time schedule."""
     from switchboard.service import get_schedule
 
-    show_schedules(
-        [get_schedule(store_of(ctx), settings(ctx).api_key, schedule_id, "one-time")], as_json, "One-time schedule"
-    )
+    show_schedule(get_schedule(store_of(ctx), settings(ctx).api_key, schedule_id, "one-time"), as_json)
 
 
 @onetime_app.command("delete")
@@ -358,10 +538,13 @@ def recurring_create(
         now=parse_now(now),
         role=role,
     )
+    warn_without_key(conf)
     if as_json:
         print_json(schedule.public())
     else:
-        typer.echo(f"Scheduled recurring {schedule.id}: {expression} in {zone}, next {schedule.public()['next_run']}.")
+        typer.echo(
+            f"Scheduled recurring {schedule.id}: {expression} in {zone}, next run {when(schedule.next_run(), zone)}."
+        )
 
 
 @recurring_app.command("list")
@@ -370,7 +553,8 @@ def recurring_list(ctx: typer.Context, as_json: bool = JSON_OPT) -> None:
     """Your recurring schedules."""
     from switchboard.service import list_recurring
 
-    show_schedules(list_recurring(store_of(ctx), settings(ctx).api_key), as_json, "Recurring schedules")
+    conf = settings(ctx)
+    show_schedules(list_recurring(store_of(ctx), conf.api_key), as_json, "Recurring schedules", hint=key_hint(conf))
 
 
 @recurring_app.command("get")
@@ -381,9 +565,7 @@ def recurring_get(
     """One recurring schedule."""
     from switchboard.service import get_schedule
 
-    show_schedules(
-        [get_schedule(store_of(ctx), settings(ctx).api_key, schedule_id, "recurring")], as_json, "Recurring schedule"
-    )
+    show_schedule(get_schedule(store_of(ctx), settings(ctx).api_key, schedule_id, "recurring"), as_json)
 
 
 @recurring_app.command("delete")
@@ -403,11 +585,15 @@ def recurring_delete(
 def _pause(ctx: typer.Context, schedule_id: str, paused: bool, now: str | None, as_json: bool) -> None:
     from switchboard.service import set_paused
 
-    schedule = set_paused(store_of(ctx), settings(ctx).api_key, schedule_id, paused=paused, now=parse_now(now))
+    clock = parse_now(now)
+    schedule = set_paused(store_of(ctx), settings(ctx).api_key, schedule_id, paused=paused, now=clock)
     if as_json:
         print_json(schedule.public())
+    elif paused:
+        typer.echo(f"Recurring {schedule.id} is paused: it will not fire until `switchboard recurring resume`.")
     else:
-        typer.echo(f"Recurring {schedule.id} is {schedule.status}.")
+        nxt = when(schedule.next_run(), schedule.timezone)
+        typer.echo(f"Recurring {schedule.id} is active; next run {nxt} (fires missed while paused are not sent).")
 
 
 @recurring_app.command("pause")
@@ -448,7 +634,9 @@ def results_list(
     """Every delivery, newest first, with Letta's run id."""
     from switchboard.service import list_results
 
-    show_results(list_results(store_of(ctx), settings(ctx).api_key, schedule_id=schedule_id, limit=limit), as_json)
+    conf = settings(ctx)
+    items = list_results(store_of(ctx), conf.api_key, schedule_id=schedule_id, limit=limit)
+    show_results(items, as_json, hint=key_hint(conf))
 
 
 @results_app.command("get")
@@ -457,12 +645,15 @@ def results_get(
     ctx: typer.Context, schedule_id: str = typer.Argument(..., metavar="SCHEDULE_ID"), as_json: bool = JSON_OPT
 ) -> None:
     """The results of one schedule, newest first."""
-    from switchboard.service import list_results
+    from switchboard.service import results_of
 
-    items = list_results(store_of(ctx), settings(ctx).api_key, schedule_id=schedule_id)
-    if not items and not as_json:
-        raise fail(f"no results for schedule {schedule_id} yet — it has not been delivered (see `switchboard tick`)")
-    show_results(items, as_json)
+    items, pending = results_of(store_of(ctx), settings(ctx).api_key, schedule_id)
+    if items or as_json:
+        show_results(items, as_json, schedule_id=schedule_id)
+    elif isinstance(pending, OneTimeSchedule):
+        typer.echo(f"No results yet for {pending.id}: it is due {when(pending.execute_at)}.")
+    elif pending is not None:
+        typer.echo(f"No results yet for {pending.id}: its next run is {when(pending.next_run(), pending.timezone)}.")
 
 
 # -- explain -------------------------------------------------------------------------
@@ -543,14 +734,17 @@ def import_cmd(
     ctx: typer.Context,
     file: Path = typer.Argument(..., help="JSON from the hosted service's list endpoints."),
     tz: str = typer.Option(
-        "UTC", "--tz", help="Zone for recurring schedules that name none (the hosted service used UTC)."
+        "UTC",
+        "--tz",
+        help="Zone for an execute_at without an offset, and for recurring schedules that name none "
+        "(the hosted service used UTC).",
     ),
     now: str = NOW_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
-    """Import schedules exported from the hosted service, in one commit."""
+    """Import schedules exported from the hosted service, in one commit (importing again adds nothing)."""
     from switchboard.context import open_store
-    from switchboard.service import import_schedules
+    from switchboard.service import PROGRESS_EVERY, import_schedules
 
     try:
         payload = json.loads(file.read_text(encoding="utf-8"))
@@ -559,12 +753,17 @@ def import_cmd(
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise fail(f"{file} is not readable JSON ({exc.__class__.__name__}) — nothing was imported") from None
 
-    def progress(done: int, total: int) -> None:
-        if total >= 500 and not as_json:
-            typer.echo(f"  prepared {done}/{total}", err=True)
+    def progress(stage: str, done: int, total: int) -> None:
+        # On stderr, so --json keeps stdout for JSON; small files need no running commentary.
+        if total < PROGRESS_EVERY:
+            return
+        if stage == "committing":
+            typer.echo(f"  committing {total} files in one commit…", err=True)
+        else:
+            typer.echo(f"  {stage} {done}/{total}", err=True)
 
     conf = settings(ctx)
-    one, rec = import_schedules(
+    done = import_schedules(
         open_store(conf),
         payload,
         api_key=conf.api_key,
@@ -574,9 +773,15 @@ def import_cmd(
         progress=progress,
     )
     if as_json:
-        print_json({"one_time": one, "recurring": rec})
+        print_json(done.as_json())
+        return
+    already = f"; {done.unchanged} were already there and were left as they are" if done.unchanged else ""
+    if done.one_time or done.recurring:
+        typer.echo(
+            f"Imported {done.one_time} one-time and {done.recurring} recurring schedules in one commit{already}."
+        )
     else:
-        typer.echo(f"Imported {one} one-time and {rec} recurring schedules in one commit.")
+        typer.echo(f"Nothing to import{already}.")
 
 
 # -- config ----------------------------------------------------------------------------------
@@ -590,9 +795,16 @@ def _set(name: str, value: str) -> None:
 
 @config_app.command("set-api-key")
 @handled
-def config_set_api_key(key: str = typer.Argument(..., help="Your Letta API key.")) -> None:
+def config_set_api_key(
+    key: str = typer.Argument(None, help="Your Letta API key (leave it out to be asked, unechoed)."),
+) -> None:
     """Save the Letta API key in the user config file."""
-    _set("api_key", key)
+    if key is None:
+        # Asked for rather than typed on the command line, the key stays out of the shell history.
+        key = typer.prompt("Letta API key", hide_input=True, err=True)
+    if not key.strip():
+        raise fail("the Letta API key is empty — copy it from the Letta dashboard (API keys)")
+    _set("api_key", key.strip())
 
 
 @config_app.command("set-url")
@@ -629,8 +841,10 @@ def config_show(ctx: typer.Context, as_json: bool = JSON_OPT) -> None:
     shown["config_file"] = str(config_mod.config_path())
     if as_json:
         print_json(shown)
-    else:
-        table("Settings", ["setting", "value"], [[k, v] for k, v in shown.items()])
+        return
+    unset = {"repo": "not set: the git root of the current directory", "github_repo": "not set: use a clone"}
+    rows = [[k, unset.get(k, "not set") if v is None else v] for k, v in shown.items()]
+    table("Settings (flags > environment > config file)", [Column("setting", keep=9), Column("value", cut=True)], rows)
 
 
 # -- init / demo -------------------------------------------------------------------------------
@@ -638,16 +852,49 @@ def config_show(ctx: typer.Context, as_json: bool = JSON_OPT) -> None:
 
 @app.command("init")
 @handled
-def init(ctx: typer.Context, as_json: bool = JSON_OPT) -> None:
-    """Make a key (unless one is set) and the repository's tenant secret, and say what to do next."""
+def init(
+    ctx: typer.Context,
+    github: str = typer.Option(
+        None, "--github", help="OWNER/NAME: set up this GitHub repository through the API (secret, workflow)."
+    ),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Make a key (unless one is set) and the tenant secret; on GitHub, store the secret and enable the tick."""
+    import dataclasses
+
     from switchboard.setup import init_repository
 
-    outcome = init_repository(settings(ctx))
+    conf = settings(ctx)
+    outcome = init_repository(dataclasses.replace(conf, github_repo=github) if github else conf)
     if as_json:
         print_json({k: v for k, v in outcome.items() if k != "steps"} | {"steps": outcome["steps"]})
         return
     for step in outcome["steps"]:
         typer.echo(step)
+
+
+@app.command("serve")
+@handled
+def serve(
+    ctx: typer.Context,
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0: every interface)."),
+    port: int = typer.Option(8000, "--port", min=0, max=65535, help="TCP port."),
+    tick_every: float = typer.Option(
+        None, "--tick-every", min=1.0, help="Also deliver what falls due: a tick pass every S seconds, in-process."
+    ),
+) -> None:
+    """Serve the REST API: the hosted service's endpoints, Letta's schedule API and a web page."""
+    try:
+        import uvicorn
+
+        from switchboard.api import create_app
+    except ModuleNotFoundError as exc:
+        raise fail(f"serve needs {exc.name} — pip install 'letta-switchboard[api]'") from None
+
+    api = create_app(settings(ctx), tick_every=tick_every)
+    ticking = f", a tick pass every {tick_every:g}s" if tick_every else " (no ticking: add --tick-every 60)"
+    typer.echo(f"switchboard API on http://{host}:{port} — web page at /, docs at /docs{ticking}", err=True)
+    uvicorn.run(api, host=host, port=port, log_level="info", server_header=False)
 
 
 @app.command("demo")
@@ -663,27 +910,153 @@ def demo(
     run_demo(agent_id=agent_id, out=typer.echo)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point: usage errors become one Error: line with exit status 1, too."""
-    import click
+# -- dispatch / doctor (GitHub) -----------------------------------------------------------------
 
+
+def _after_send(conf: Settings, store: Any, execute_at: datetime, now: datetime, as_json: bool) -> None:
+    """Start the tick workflow for a message due before the next scheduled tick; never fails the send."""
+    from switchboard.dispatch import after_send
+
+    notice = after_send(conf, store.backend, execute_at, now)
+    if notice is None:
+        return
+    if notice.warning:
+        typer.echo(f"Warning: {notice.text}", err=True)
+    else:
+        typer.echo(notice.text, err=as_json)
+
+
+@app.command("dispatch")
+@handled
+def dispatch(
+    ctx: typer.Context,
+    wait: bool = typer.Option(False, "--wait", help="Follow the run until it completes; exit 1 unless it succeeds."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="The tick only shows what is due; sends nothing."),
+    hold: str = typer.Option("0m", "--hold", help="Keep the job open this long for what falls due (at most 30m)."),
+    timeout: float = typer.Option(
+        None, "--timeout", min=1.0, help="With --wait: give up after this many seconds (default: hold + 15 min)."
+    ),
+    poll: float = typer.Option(5.0, "--poll", min=0.1, help="With --wait: seconds between looks at the run."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Start the tick workflow now (workflow_dispatch) instead of waiting for its schedule."""
+    from switchboard.dispatch import check_hold, dispatch_tick, open_actions, runs_url, wait_for_run
+    from switchboard.runner import parse_duration
+
+    held = check_hold(parse_duration(hold))
+    actions = open_actions(settings(ctx))
+    before = actions.last_workflow_run("tick.yml") if wait else None
+    inputs = dispatch_tick(actions, hold=held, dry_run=dry_run)
+    out: dict[str, Any] = {"repository": actions.repo, "ref": actions.branch, "inputs": inputs, "run": None}
+    if not as_json:
+        shown = ", ".join(f"{k}={v}" for k, v in inputs.items()) or "no inputs"
+        typer.echo(
+            f"Started the tick workflow in {actions.repo} on {actions.branch} ({shown}). {runs_url(actions.repo)}"
+        )
+    if wait:
+        limit = timeout if timeout is not None else held.total_seconds() + 15 * 60
+
+        def progress(run: dict[str, Any]) -> None:
+            if not as_json:
+                typer.echo(f"  {run.get('status')}: {run.get('html_url')}")
+
+        run = wait_for_run(actions, before, timeout=limit, poll=poll, on_change=progress)
+        out["run"] = run
+        if as_json:
+            print_json(out)
+        if run.get("conclusion") != "success":
+            raise fail(f"the tick run ended {run.get('conclusion')} — open {run.get('html_url')} for its log")
+        if not as_json:
+            typer.echo(f"The tick run succeeded: {run.get('html_url')}")
+        return
+    if as_json:
+        print_json(out)
+
+
+@app.command("doctor")
+@handled
+def doctor(ctx: typer.Context, now: str = NOW_OPT, as_json: bool = JSON_OPT) -> None:
+    """Check the key, Letta, the repository and the tick workflow; print the fix for each problem."""
+    from switchboard.doctor import healthy, run_checks
+
+    checks = run_checks(settings(ctx), now=parse_now(now))
+    ok = healthy(checks)
+    if as_json:
+        print_json({"ok": ok, "checks": [c.as_json() for c in checks]})
+    else:
+        marks = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL", "skip": "skip"}
+        for check in checks:
+            typer.echo(f"[{marks.get(check.status, check.status)}] {check.name}: {check.detail}")
+            if check.fix and check.status != "ok":
+                typer.echo(f"       fix: {check.fix}")
+        typer.echo("All checks passed." if ok else "Some checks failed: see the fixes above.")
+    if not ok:
+        raise typer.Exit(1)
+
+
+#: The click typer runs on: its own copy (typer >= 0.29) or the click package; found via a public name.
+_click = importlib.import_module(typer.BadParameter.__module__)
+_EXITS: tuple[type[BaseException], ...] = tuple({typer.Exit, getattr(_click, "Exit", typer.Exit)})
+_ABORTS: tuple[type[BaseException], ...] = tuple({typer.Abort, getattr(_click, "Abort", typer.Abort)})
+_EXTRA_ARGS = re.compile(r"^Got unexpected extra argument(?:s|\(s\))? \((.*)\)", re.DOTALL)
+
+
+def usage_message(exc: Exception) -> str:
+    """A click usage error as one line that never repeats stray arguments (they may be message text)."""
+    message = " ".join(str(exc.format_message()).split())  # type: ignore[attr-defined]
+    extra = _EXTRA_ARGS.match(message)
+    if extra:
+        count = len(extra.group(1).split())
+        message = (
+            f"{count} unexpected extra argument{'s' if count != 1 else ''} — put a value with spaces in quotes, "
+            f'e.g. --message "Good morning"'
+        )
+    message = message[:1].lower() + message[1:].rstrip(".")
+    ctx = getattr(exc, "ctx", None)
+    return f"{message} — see `{ctx.command_path} --help`" if ctx is not None else message
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: usage errors, and anything unexpected, become one Error: line with exit status 1, too."""
     try:
-        app(args=argv, prog_name="switchboard", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.exceptions.Abort:
+        # Not standalone, click *returns* the code of a typer.Exit instead of raising it.
+        code = app(args=argv, prog_name="switchboard", standalone_mode=False)
+        if isinstance(code, int) and not isinstance(code, bool):
+            return code
+    except _EXITS as exc:
+        return int(getattr(exc, "exit_code", 1))
+    except _ABORTS:
         typer.echo("Error: aborted", err=True)
         return 1
-    except click.exceptions.UsageError as exc:
-        hint = f" — see `{exc.ctx.command_path} --help`" if exc.ctx else ""
-        typer.echo(f"Error: {exc.format_message()}{hint}", err=True)
+    except _click.NoArgsIsHelpError as exc:
+        # `switchboard onetime` alone: show what it offers (typer may have printed it already).
+        text = exc.format_message()
+        if text.strip():
+            typer.echo(text)
+        return 0
+    except _click.UsageError as exc:
+        typer.echo(f"Error: {usage_message(exc)}", err=True)
         return 1
-    except click.exceptions.ClickException as exc:
-        typer.echo(f"Error: {exc.format_message()}", err=True)
+    except _click.ClickException as exc:
+        typer.echo(f"Error: {' '.join(exc.format_message().split())}", err=True)
         return 1
     except KeyboardInterrupt:
         typer.echo("Error: interrupted", err=True)
         return 130
+    except BrokenPipeError:
+        # `switchboard results list | head`: the reader left; say nothing more on a closed pipe.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except Exception as exc:
+        if os.environ.get("SWITCHBOARD_DEBUG"):
+            raise
+        # No traceback and no exception text: either may hold a message or a key.
+        typer.echo(
+            f"Error: unexpected {type(exc).__name__} — this is a bug in switchboard; run again with "
+            f"SWITCHBOARD_DEBUG=1 to see the traceback, and please report it",
+            err=True,
+        )
+        return 1
     return 0
 
 
@@ -694,4 +1067,3 @@ def run() -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     run()
-

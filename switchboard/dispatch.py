@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -81,7 +82,7 @@ def cadence(crons: Iterable[str], now: datetime, *, window: timedelta = timedelt
     ordered = sorted(instants)
     if len(ordered) < 2:
         return window
-    return max(b - a for a, b in zip(ordered, ordered[1:], strict=False))
+    return max(b - a for a, b in pairwise(ordered))
 
 
 def format_hold(hold: timedelta) -> str:

@@ -8,7 +8,9 @@ base URL the delivery will use. Stored views only ever exist encrypted.
 
 from __future__ import annotations
 
+import os
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -18,6 +20,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_serializer,
     field_validator,
 )
@@ -29,6 +32,11 @@ FORMAT_VERSION = 1
 
 #: Default ceiling for a message's size in UTF-8 bytes (override with SWITCHBOARD_MAX_MESSAGE_BYTES).
 MAX_MESSAGE_BYTES = 64 * 1024
+MAX_MESSAGE_ENV = "SWITCHBOARD_MAX_MESSAGE_BYTES"
+
+#: Validation context for records read back from data/: they were checked when they were made,
+#: so a limit lowered since (SWITCHBOARD_MAX_MESSAGE_BYTES) must not make stored schedules unreadable.
+STORED = {"stored": True}
 
 Role = Literal["user", "system", "assistant"]
 Status = Literal["active", "paused"]
@@ -107,7 +115,9 @@ class _Schedule(_Record):
 
     @field_validator("message")
     @classmethod
-    def _message(cls, value: str) -> str:
+    def _message(cls, value: str, info: ValidationInfo) -> str:
+        if info.context and info.context.get("stored"):
+            return value
         return check_message(value)
 
     @field_validator("created_at", "claimed_at")
@@ -122,6 +132,8 @@ class OneTimeSchedule(_Schedule):
     kind: Literal["one-time"] = "one-time"
     execute_at: AwareDatetime
     attempts: int = 0
+    # When transient failures began (the tick gives up a while after it).
+    failing_since: AwareDatetime | None = None
 
     @field_validator("execute_at")
     @classmethod
@@ -149,6 +161,8 @@ class RecurringSchedule(_Schedule):
     last_run: AwareDatetime | None = None
     status: Status = "active"
     paused_reason: str | None = None
+    # When it was last resumed: fires missed while paused are not sent (last_run stays the real last fire).
+    resumed_at: AwareDatetime | None = None
 
     @field_validator("cron")
     @classmethod
@@ -165,7 +179,7 @@ class RecurringSchedule(_Schedule):
         zone(value)
         return value
 
-    @field_validator("last_run")
+    @field_validator("last_run", "resumed_at")
     @classmethod
     def _last_utc(cls, value: datetime | None) -> datetime | None:
         return None if value is None else utc(value)
@@ -173,7 +187,7 @@ class RecurringSchedule(_Schedule):
     @property
     def anchor(self) -> datetime:
         """The instant after which the next fire is looked for."""
-        return self.last_run or self.created_at
+        return max(self.last_run or self.created_at, self.resumed_at or self.created_at)
 
     def next_run(self) -> datetime | None:
         """The next fire after the last one (None while paused)."""
@@ -245,21 +259,41 @@ def check_agent_id(value: str) -> str:
         raise ValueError("agent id is empty — pass the id of a Letta agent, e.g. agent-1234…")
     if len(text) > 128:
         raise ValueError("agent id is longer than 128 characters — pass the id of a Letta agent")
-    if any(ch.isspace() for ch in text) or "/" in text or "\\" in text:
-        raise ValueError(f'agent id "{text[:60]}" contains whitespace or a slash — pass the id of a Letta agent')
+    if any(ch.isspace() or not ch.isprintable() for ch in text) or "/" in text or "\\" in text:
+        shown = text[:60].encode("unicode_escape").decode("ascii")
+        raise ValueError(
+            f'agent id "{shown}" contains whitespace, a control character or a slash — pass the id of a Letta '
+            f"agent, e.g. agent-1234…"
+        )
     return text
 
 
-def check_message(value: str, *, limit: int | None = None) -> str:
-    """A message: non-empty and at most ``limit`` bytes of UTF-8."""
-    import os
+def max_message_bytes(environ: Mapping[str, str] | None = None) -> int:
+    """The message size limit: SWITCHBOARD_MAX_MESSAGE_BYTES, else 64 KiB."""
+    env = os.environ if environ is None else environ
+    text = env.get(MAX_MESSAGE_ENV, "").strip()
+    if not text:
+        return MAX_MESSAGE_BYTES
+    try:
+        limit = int(text)
+    except ValueError:
+        limit = 0
+    if limit < 1:
+        raise InvalidInputError(f'{MAX_MESSAGE_ENV}="{text[:40]}" is not a positive number of bytes — e.g. 65536')
+    return limit
 
-    if not value or not value.strip():
+
+def check_message(value: str, *, limit: int | None = None) -> str:
+    """A message: non-empty and at most ``limit`` bytes of UTF-8 (default: max_message_bytes())."""
+    if not isinstance(value, str) or not value.strip():
         raise ValueError("message is empty — give the text the agent should receive")
-    ceiling = limit or int(os.environ.get("SWITCHBOARD_MAX_MESSAGE_BYTES", MAX_MESSAGE_BYTES))
-    size = len(value.encode("utf-8"))
+    ceiling = limit or max_message_bytes()
+    size = len(value.encode("utf-8", errors="surrogatepass"))
     if size > ceiling:
-        raise ValueError(f"message is {size} bytes of UTF-8, more than the limit of {ceiling} — shorten it")
+        raise ValueError(
+            f"message is {size} bytes of UTF-8, more than the limit of {ceiling} — shorten it "
+            f"(or raise {MAX_MESSAGE_ENV})"
+        )
     return value
 
 
@@ -272,10 +306,21 @@ def build(model: type[_Record], **fields: Any) -> Any:
 
 
 def describe_validation(exc: ValidationError) -> str:
-    """One line naming each invalid field, without echoing the input value."""
+    """One line naming each invalid field, without echoing the input value.
+
+    Our own checks already name the field and say what to do; pydantic's
+    built-in ones get the field name in front.
+    """
     parts = []
     for error in exc.errors(include_input=False, include_url=False):
         where = ".".join(str(p) for p in error["loc"]) or "value"
-        msg = str(error["msg"]).removeprefix("Value error, ")
-        parts.append(f"{where}: {msg}")
+        msg = str(error["msg"])
+        if error["type"] == "value_error":
+            parts.append(msg.removeprefix("Value error, "))
+        elif error["type"] == "literal_error":
+            parts.append(f"{where} must be {error.get('ctx', {}).get('expected', 'one of the allowed values')}")
+        elif error["type"] == "missing":
+            parts.append(f"{where} is missing")
+        else:
+            parts.append(f"{where}: {msg[:1].lower()}{msg[1:]}")
     return "; ".join(parts)

@@ -4,6 +4,9 @@
 (one, one plus holds for what falls due soon, or forever with ``--watch``),
 and shows what they did: a table or JSON on stdout and, inside GitHub
 Actions, a Markdown job summary. Neither shows message text or keys.
+
+Results older than ``SWITCHBOARD_RESULT_RETENTION`` (a duration such as
+``90d``, the default, or ``2160h``) are pruned by the passes.
 """
 
 from __future__ import annotations
@@ -13,35 +16,60 @@ import os
 import re
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 
+from switchboard import alerts
 from switchboard.config import Settings
 from switchboard.exceptions import InvalidInputError, SwitchboardError
-from switchboard.tick import Job, TickOptions, TickReport, next_due, run_pass
+from switchboard.tick import ClientFactory, Job, RecentRuns, TickOptions, TickReport, next_due, run_pass
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|secs|seconds?|m|min|mins|minutes?|h|hours?)?\s*$", re.I)
+_DURATION = re.compile(
+    r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|secs|seconds?|m|min|mins|minutes?|h|hours?|d|days?)?\s*$", re.IGNORECASE
+)
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+#: How long results are kept (a duration such as 90d or 2160h); the tick prunes older ones.
+RETENTION_ENV = "SWITCHBOARD_RESULT_RETENTION"
+#: Secrets besides the settings that the tick reads from the environment.
+_SECRET_ENV = ("SWITCHBOARD_ENCRYPTION_KEY", "SWITCHBOARD_WEBHOOK_URL")
 
 
-def parse_duration(text: str) -> timedelta:
-    """'4m', '90s', '1h', '0' -> a timedelta."""
+def parse_duration(text: str, *, days: bool = False) -> timedelta:
+    """'4m', '90s', '1h', '0' (and with ``days``, '90d') -> a timedelta."""
     match = _DURATION.match(text or "")
-    if not match:
-        raise InvalidInputError(f'"{text}" is not a duration — use e.g. 90s, 4m or 1h')
-    amount = float(match.group(1))
-    unit = (match.group(2) or "s").lower()[0]
-    return timedelta(seconds=amount * {"s": 1, "m": 60, "h": 3600}[unit])
+    unit = (match.group(2) or "s").lower()[0] if match else ""
+    if not match or (unit == "d" and not days):
+        example = "90d or 2160h" if days else "90s, 4m or 1h"
+        raise InvalidInputError(f'"{text}" is not a duration — use e.g. {example}')
+    return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[unit])
+
+
+class Masker:
+    """Asks GitHub Actions to hide secrets in every later log line, each value once."""
+
+    def __init__(self, environ: dict[str, str] | None = None) -> None:
+        """Mask only when GITHUB_ACTIONS is true in ``environ`` (default: the process environment)."""
+        env = os.environ if environ is None else environ
+        self.enabled = env.get("GITHUB_ACTIONS", "").lower() == "true"
+        self._seen: set[str] = set()
+
+    def __call__(self, values: Iterable[str | None]) -> None:
+        """Mask every value (a comma-separated key list counts as its parts too)."""
+        if not self.enabled:
+            return
+        for value in values:
+            for part in {value or "", *(value or "").split(",")}:
+                part = part.strip()
+                if part and part not in self._seen:
+                    self._seen.add(part)
+                    # The runner reads workflow commands from stderr too, and --json keeps stdout for JSON.
+                    print(f"::add-mask::{part}", file=sys.stderr, flush=True)
 
 
 def mask(values: list[str | None]) -> None:
     """Ask GitHub Actions to hide these values in every log line from now on."""
-    if os.environ.get("GITHUB_ACTIONS", "").lower() != "true":
-        return
-    for value in values:
-        for part in (value or "").split(","):
-            if part.strip():
-                # The runner reads workflow commands from stderr too, and --json keeps stdout for JSON.
-                print(f"::add-mask::{part.strip()}", file=sys.stderr, flush=True)
+    Masker()(values)
 
 
 def summary_markdown(report: TickReport) -> str:
@@ -54,16 +82,19 @@ def summary_markdown(report: TickReport) -> str:
         f"deferred **{data['deferred']}**.",
         "",
     ]
-    if report.results:
+    shown = [*report.recovered, *report.results]
+    if shown:
         lines += [
             "| schedule | type | agent | status | run id | scheduled for | late (s) | skipped |",
             "| --- | --- | --- | --- | --- | --- | --- | --- |",
         ]
-        for r in report.results:
+        for r in shown:
             lines.append(
                 f"| `{r.schedule_id}` | {r.schedule_type} | `{r.agent_id}` | {r.status} | `{r.run_id or '-'}` | "
                 f"{r.scheduled_for:%Y-%m-%d %H:%M} | {r.lateness_s:.0f} | {r.skipped} |"
             )
+        if report.recovered:
+            lines += ["", f"{len(report.recovered)} of these were sent by an earlier tick that could not record them."]
     elif report.dry_run and report.planned:
         lines.append(f"Dry run: {len(report.planned)} due, nothing sent.")
     else:
@@ -79,10 +110,10 @@ def write_summary(report: TickReport) -> None:
             handle.write(summary_markdown(report))
 
 
-def show(report: TickReport, as_json: bool, echo: Callable[[str], None]) -> None:
-    """Print a report for people, or as JSON."""
+def show(report: TickReport, as_json: bool, echo: Callable[[str], None], *, compact: bool = False) -> None:
+    """Print a report for people, or as JSON (one line each with ``compact``)."""
     if as_json:
-        echo(json.dumps(report.as_json(), indent=2))
+        echo(json.dumps(report.as_json(), indent=None if compact else 2))
         return
     if report.dry_run:
         if not report.planned:
@@ -95,7 +126,9 @@ def show(report: TickReport, as_json: bool, echo: Callable[[str], None]) -> None
         f"Tick at {report.now.isoformat()}: delivered {data['delivered']}, failed {data['failed']}, "
         f"put back {data['requeued']}, deferred {data['deferred']}."
     )
-    for r in report.results:
+    if report.recovered:
+        echo(f"  recorded {len(report.recovered)} outcomes an earlier tick could not push:")
+    for r in [*report.recovered, *report.results]:
         late = f", {r.lateness_s:.0f}s late" if r.lateness_s >= 1 else ""
         skipped = f", {r.skipped} earlier fires skipped" if r.skipped else ""
         reason = f" — {r.error}" if r.error else ""
@@ -103,6 +136,8 @@ def show(report: TickReport, as_json: bool, echo: Callable[[str], None]) -> None
             f"  {r.status:9} {r.schedule_type:9} {r.schedule_id} agent {r.agent_id} "
             f"run {r.run_id or '-'}{late}{skipped}{reason}"
         )
+    if report.pruned:
+        echo(f"  pruned {report.pruned} results past the retention period")
 
 
 def _planned_line(job: Job) -> str:
@@ -111,6 +146,18 @@ def _planned_line(job: Job) -> str:
         f"  would send {job.schedule.kind} {job.schedule.id} to {job.schedule.agent_id}, "
         f"due {job.scheduled_for.isoformat()}{skipped}"
     )
+
+
+def tick_options(
+    dry_run: bool, masker: Callable[[Iterable[str | None]], None], environ: dict[str, str] | None = None
+) -> TickOptions:
+    """The pass options for the command: retention from SWITCHBOARD_RESULT_RETENTION, keys masked."""
+    env = os.environ if environ is None else environ
+    text = env.get(RETENTION_ENV, "").strip()
+    retention = parse_duration(text, days=True) if text else TickOptions.retention
+    if retention <= timedelta(0):
+        raise InvalidInputError(f"{RETENTION_ENV} must be longer than 0 — e.g. 90d")
+    return TickOptions(dry_run=dry_run, on_secrets=masker, retention=retention)
 
 
 def run_tick_command(
@@ -126,52 +173,64 @@ def run_tick_command(
     echo: Callable[[str], None] = print,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    client_factory: ClientFactory | None = None,
 ) -> int:
-    """Run the passes the flags ask for; returns the exit status."""
+    """Run the passes the flags ask for; returns the exit status.
+
+    One pass, then (with ``--hold-up-to``) a pass for each thing that falls
+    due before the hold ends, or (with ``--watch``) a pass every ``interval``
+    seconds until interrupted. Exit status 1 when a delivery failed for good
+    and ``fail_on_permanent``; a TickError (sent but not recorded) propagates.
+    """
     from switchboard.cli import parse_now
     from switchboard.context import letta_client, open_store
 
-    mask(
-        [
-            settings.encryption_key or os.environ.get("SWITCHBOARD_ENCRYPTION_KEY"),
-            settings.api_key,
-            settings.github_token,
-        ]
-    )
+    masker = Masker()
+    masker([settings.encryption_key, settings.api_key, settings.github_token, *map(os.environ.get, _SECRET_ENV)])
     hold = parse_duration(hold_up_to) if hold_up_to else timedelta(0)
     if now is not None and (watch or hold):
         raise InvalidInputError("--now pretends a fixed time: it cannot be combined with --watch or --hold-up-to")
     store = open_store(settings)
-    options = TickOptions(dry_run=dry_run, on_claimed=lambda jobs: mask([j.schedule.api_key for j in jobs]))
+    options = tick_options(dry_run, masker)
+    factory = client_factory or letta_client
+    recent = RecentRuns()  # passes of this command wait for each other's runs
 
     reports: list[TickReport] = []
 
     def one_pass(at: datetime) -> TickReport:
-        report = run_pass(store, at, letta_client, options)
+        report = run_pass(store, at, factory, options, sleep=sleep, recent=recent)
         if not as_json or watch:
-            show(report, as_json, echo)
+            show(report, as_json, echo, compact=watch)
         write_summary(report)
+        alerts.notify(report)  # opt-in webhook (SWITCHBOARD_WEBHOOK_URL); never raises
         reports.append(report)
         return report
 
     if watch:
-        while True:
-            try:
-                one_pass(clock())
-            except SwitchboardError as exc:
-                print(f"Error: {exc} (retrying in {interval:g}s)", file=sys.stderr, flush=True)
-            sleep(interval)
+        try:
+            while True:
+                try:
+                    one_pass(clock())
+                except SwitchboardError as exc:
+                    print(f"Error: {exc} (retrying in {interval:g}s)", file=sys.stderr, flush=True)
+                sleep(interval)
+        except KeyboardInterrupt:
+            # Ctrl-C or a stop from systemd: the pass under way has recorded what it sent.
+            return 0
 
     started = clock()
     report = one_pass(parse_now(now) if now is not None else started)
     failed = report.permanent_failures
     deadline = started + hold
+    waited_for = started
     while hold and not dry_run:
         current = clock()
-        upcoming = next_due(store, current)
+        # Strictly after what we last waited for: a fire another tick claimed is not waited for twice.
+        upcoming = next_due(store, max(current, waited_for), on_secrets=masker)
         if upcoming is None or upcoming > deadline:
             break
         sleep(max(0.0, (upcoming - current).total_seconds()))
+        waited_for = upcoming
         failed += one_pass(max(clock(), upcoming)).permanent_failures
     if as_json:
         # One JSON document however many passes the hold ran.
@@ -184,8 +243,9 @@ def merge(reports: list[TickReport]) -> dict[str, object]:
     merged = reports[0].as_json()
     for report in reports[1:]:
         extra = report.as_json()
-        for name in ("delivered", "failed", "requeued", "deferred"):
+        for name in ("delivered", "failed", "requeued", "deferred", "pruned"):
             merged[name] = int(merged[name]) + int(extra[name])  # type: ignore[call-overload]
-        merged["results"] = [*merged["results"], *extra["results"]]  # type: ignore[misc]
+        for name in ("results", "recovered"):
+            merged[name] = [*merged[name], *extra[name]]  # type: ignore[misc]
     merged["passes"] = len(reports)
     return merged

@@ -7,8 +7,9 @@ prints, parses natural language, or reads the clock.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterable, Mapping
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -22,7 +23,7 @@ from switchboard.models import (
     check_id,
     utc,
 )
-from switchboard.store import ONE_TIME, RECURRING, Store, Transaction
+from switchboard.store import Store, Transaction, schedule_id_of
 
 
 def add_one_time(
@@ -124,12 +125,15 @@ def set_paused(
         path = store.locate(store.tenant(api_key), schedule_id, "recurring")
         current = store.load_recurring(path)
         if paused:
+            if current.status == "paused":
+                return current  # already paused: keep its reason, commit nothing
             updated = current.model_copy(update={"status": "paused", "paused_reason": "paused by request"})
         else:
-            anchor = max(current.anchor, utc(now))
-            updated = current.model_copy(update={"status": "active", "paused_reason": None, "last_run": anchor})
-        if updated != current:
-            tx.save(updated)
+            if current.status == "active":
+                return current
+            # last_run stays the real last fire; resumed_at makes the fires missed while paused not count.
+            updated = current.model_copy(update={"status": "active", "paused_reason": None, "resumed_at": utc(now)})
+        tx.save(updated)
         return updated
 
     verb = "pause" if paused else "resume"
@@ -142,6 +146,26 @@ def list_results(
     """The caller's results, newest first."""
     store.backend.refresh()
     return store.results(store.tenant(api_key), schedule_id, limit=limit)
+
+
+def results_of(store: Store, api_key: str | None, schedule_id: str) -> tuple[list[Result], Schedule | None]:
+    """One schedule's results, newest first, and the schedule while it is still pending.
+
+    NotFoundError when the caller has neither a result nor a schedule with that id.
+    """
+    schedule_id = check_id(schedule_id)
+    store.backend.refresh()
+    tenant = store.tenant(api_key)
+    results = store.results(tenant, schedule_id)
+    try:
+        pending: Schedule | None = store.load(store.locate(tenant, schedule_id))
+    except NotFoundError:
+        if not results:
+            raise NotFoundError(
+                f"no schedule and no results with id {schedule_id} for this Letta key — see `switchboard results list`"
+            ) from None
+        pending = None
+    return results, pending
 
 
 def rotate_keys(store: Store) -> int:
@@ -165,6 +189,29 @@ def rotate_keys(store: Store) -> int:
     return store.transact("switchboard: re-encrypt data/ with the newest key", compute)
 
 
+#: Stable ids for imported schedules whose own id is not a UUID (the same file imports to the same ids).
+IMPORT_NAMESPACE = uuid.UUID("5b0f7c1e-2f7d-4d7e-9a55-3c1d2b8e6f40")
+
+#: import_schedules reports progress every this many items.
+PROGRESS_EVERY = 500
+
+#: progress(stage, done, total): stage is "checked", "encrypted" or "committing".
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class Imported:
+    """What an import did."""
+
+    one_time: int
+    recurring: int
+    unchanged: int = 0
+
+    def as_json(self) -> dict[str, int]:
+        """The counts, for --json."""
+        return {"one_time": self.one_time, "recurring": self.recurring, "unchanged": self.unchanged}
+
+
 def import_schedules(
     store: Store,
     payload: Any,
@@ -173,23 +220,48 @@ def import_schedules(
     base_url: str,
     now: datetime,
     timezone: str = "UTC",
-    progress: Callable[[int, int], None] | None = None,
-) -> tuple[int, int]:
-    """Import the hosted service's list output in one commit; returns (one-time, recurring) counts."""
+    progress: Progress | None = None,
+) -> Imported:
+    """Import the hosted service's list output in one commit (all or nothing).
+
+    Ids are kept (a non-UUID id becomes a UUID derived from it), so importing
+    the same file again adds nothing: schedules already there are left as they
+    are. An ``execute_at`` without an offset is read in ``timezone``; the
+    hosted service's own timestamps (``created_at``, ``last_run``) without one
+    are UTC, as it wrote them.
+    """
+    from switchboard.timeparse import zone
+
+    zone(timezone)  # an unknown --tz is one clear error before anything else
     items = _import_items(payload)
+    total = len(items)
     built: list[Schedule] = []
     for index, item in enumerate(items, start=1):
         built.append(_import_one(item, index, api_key=api_key, base_url=base_url, now=now, timezone=timezone))
-        if progress is not None and (index % 500 == 0 or index == len(items)):
-            progress(index, len(items))
+        if progress is not None and (index % PROGRESS_EVERY == 0 or index == total):
+            progress("checked", index, total)
+    ids = [s.id for s in built]
+    if len(set(ids)) != len(ids):
+        twice = next(i for i in ids if ids.count(i) > 1)
+        raise InvalidInputError(f"the file has two schedules with the id {twice} — nothing was imported")
 
-    def compute(tx: Transaction) -> None:
-        for schedule in built:
+    def compute(tx: Transaction) -> list[Schedule]:
+        tenant = tx.tenant(api_key)
+        present = {
+            schedule_id_of(p) for p in [*store.one_time_files(tenant=tenant), *store.recurring_files(tenant=tenant)]
+        }
+        added = [s for s in built if s.id not in present]
+        for index, schedule in enumerate(added, start=1):
             tx.save(schedule)
+            if progress is not None and (index % PROGRESS_EVERY == 0 or index == len(added)):
+                progress("encrypted", index, len(added))
+        if progress is not None and added:
+            progress("committing", len(added), len(added))
+        return added
 
-    store.transact(f"switchboard: import {len(built)} schedules", compute)
-    one_time = sum(1 for s in built if isinstance(s, OneTimeSchedule))
-    return one_time, len(built) - one_time
+    added = store.transact(f"switchboard: import {len(built)} schedules", compute)
+    one_time = sum(1 for s in added if isinstance(s, OneTimeSchedule))
+    return Imported(one_time, len(added) - one_time, len(built) - len(added))
 
 
 def _import_items(payload: Any) -> list[Mapping[str, Any]]:
@@ -211,45 +283,60 @@ def _import_items(payload: Any) -> list[Mapping[str, Any]]:
 def _import_one(
     item: Mapping[str, Any], index: int, *, api_key: str | None, base_url: str, now: datetime, timezone: str
 ) -> Schedule:
-    common: dict[str, Any] = {
-        "agent_id": item.get("agent_id", ""),
-        "message": item.get("message", ""),
-        "role": item.get("role", "user"),
-        "created_at": item.get("created_at") or utc(now),
-        "api_key": api_key,
-        "base_url": base_url,
-    }
-    # The hosted service's ids are UUIDs and are kept; anything else gets a new one.
-    if item.get("id"):
-        with contextlib.suppress(InvalidInputError):
-            common["id"] = check_id(str(item["id"]))
     try:
+        common: dict[str, Any] = {
+            "id": _import_id(item.get("id")),
+            "agent_id": item.get("agent_id", ""),
+            "message": item.get("message", ""),
+            "role": item.get("role", "user"),
+            "created_at": _instant(item.get("created_at"), "UTC", "created_at", now) or utc(now),
+            "api_key": api_key,
+            "base_url": base_url,
+        }
         if "cron" in item:
             recurring: RecurringSchedule = build(
                 RecurringSchedule,
                 **common,
                 cron=item["cron"],
                 timezone=item.get("timezone") or timezone,
-                last_run=item.get("last_run"),
+                last_run=_instant(item.get("last_run"), "UTC", "last_run", now),
+                # The hosted service sent every fire until now: catching up on them would send them twice.
+                resumed_at=utc(now),
             )
             return recurring
         if "execute_at" in item:
-            one_time: OneTimeSchedule = build(OneTimeSchedule, **common, execute_at=item["execute_at"])
+            execute_at = _instant(item["execute_at"], timezone, "execute_at", now)
+            one_time: OneTimeSchedule = build(OneTimeSchedule, **common, execute_at=execute_at)
             return one_time
     except (InvalidInputError, NotFoundError) as exc:
         raise InvalidInputError(f"item {index}: {exc} — nothing was imported") from None
     raise InvalidInputError(f"item {index} has neither execute_at nor cron — nothing was imported")
 
 
-def kind_of(path: str) -> str:
-    """The kind of schedule a path holds."""
-    if path.startswith(ONE_TIME):
-        return "one-time"
-    if path.startswith(RECURRING):
-        return "recurring"
-    raise ValueError(path)
+def _import_id(value: Any) -> str:
+    """The hosted service's ids are UUIDs and are kept; any other id maps to a stable UUID."""
+    if value is None or value == "":
+        return str(uuid.uuid4())
+    text = str(value)
+    try:
+        return check_id(text)
+    except InvalidInputError:
+        return str(uuid.uuid5(IMPORT_NAMESPACE, text))
 
 
-def schedules_of(items: Iterable[Schedule]) -> list[dict[str, Any]]:
-    """Public views of schedules."""
-    return [s.public() for s in items]
+def _instant(value: Any, timezone: str, name: str, now: datetime) -> datetime | None:
+    """An ISO 8601 value as an aware instant; without an offset it is read in ``timezone``."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise InvalidInputError(f"{name} is not an ISO 8601 time such as 2026-03-11T09:00:00Z")
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise InvalidInputError(f'{name} "{value[:40]}" is not an ISO 8601 time such as 2026-03-11T09:00:00Z') from None
+    if parsed.tzinfo is not None:
+        return parsed
+    from switchboard.timeparse import parse_instant
+
+    # A wall time in a zone is read as every command reads it (a DST gap moves it to the first valid instant).
+    return parse_instant(parsed.isoformat(), tz=timezone, now=now)

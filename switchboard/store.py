@@ -1,12 +1,13 @@
 """The data/ tree: where each record lives, and how it is read and written.
 
-    data/tenant.key.enc                                           tenant secret
+    data/tenant.key.enc                                           tenant secret (data/tenant.key in dev mode)
     data/schedules/recurring/{tenant}/{id}.json.enc
     data/schedules/one-time/{YYYY-MM-DD}/{HH}/{tenant}/{id}.json.enc   UTC bucket
     data/results/{tenant}/{schedule_id}/{executed_at}-{nonce}.json.enc
 
 Every file is an envelope ``{"format": 1, "record": {...}}`` encrypted with
-the codec. Paths hold only UUIDs, UTC dates and keyed hashes: nothing in a
+the codec (plain ``.json`` files, and ``data/tenant.key``, in dev mode, so the
+two never read each other's files). Paths hold only UUIDs, UTC dates and keyed hashes: nothing in a
 path or a file tells a reader without the key what is scheduled.
 
 Writes go through ``Store.transact``: read a fresh state, compute the change
@@ -25,16 +26,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+from pydantic import ValidationError
+
 from switchboard.backends.base import Backend
 from switchboard.crypto import Codec, new_tenant_secret, tenant_of
 from switchboard.exceptions import BackendError, DecryptError, NotFoundError
 from switchboard.models import (
     FORMAT_VERSION,
+    STORED,
     OneTimeSchedule,
     RecurringSchedule,
     Result,
     Schedule,
     check_id,
+    describe_validation,
     utc,
 )
 
@@ -43,14 +48,22 @@ ONE_TIME = f"{DATA}/schedules/one-time"
 RECURRING = f"{DATA}/schedules/recurring"
 RESULTS = f"{DATA}/results"
 TENANT_KEY = f"{DATA}/tenant.key.enc"
+#: The tenant secret of a dev-mode (plaintext) tree.
+TENANT_KEY_PLAIN = f"{DATA}/tenant.key"
 
 T = TypeVar("T")
+R = TypeVar("R", OneTimeSchedule, RecurringSchedule, Result)
 
 
 def bucket(instant: datetime) -> str:
     """The one-time bucket of an instant: its UTC date and hour."""
     at = utc(instant)
     return f"{at:%Y-%m-%d}/{at:%H}"
+
+
+def tenant_key_path(codec: Codec) -> str:
+    """Where the tenant secret lives for this codec."""
+    return TENANT_KEY_PLAIN if codec.plaintext else TENANT_KEY
 
 
 def one_time_path(tenant: str, schedule: OneTimeSchedule, suffix: str) -> str:
@@ -73,7 +86,8 @@ def result_time(path: str) -> datetime | None:
     """The executed_at instant encoded in a result file's name."""
     name = path.rsplit("/", 1)[-1]
     try:
-        return datetime.strptime(name[:23], "%Y%m%dT%H%M%S%fZ").replace(tzinfo=UTC)
+        # The stamp is 22 characters (YYYYmmddTHHMMSSffffffZ); the nonce follows a "-".
+        return datetime.strptime(name[:22], "%Y%m%dT%H%M%S%fZ").replace(tzinfo=UTC)
     except ValueError:
         return None
 
@@ -112,14 +126,23 @@ class Store:
             body = json.loads(self.codec.decrypt(raw, path=path))
         except (UnicodeDecodeError, json.JSONDecodeError):
             raise DecryptError(f"{path} is not a switchboard record — remove it or restore it from git") from None
-        version = body.get("format") if isinstance(body, dict) else None
+        if not isinstance(body, dict) or not isinstance(body.get("record"), dict):
+            raise DecryptError(f"{path} is not a switchboard record — remove it or restore it from git")
+        version = body.get("format")
         if version != FORMAT_VERSION:
             raise DecryptError(
                 f"{path} has format {version!r}; this switchboard reads format {FORMAT_VERSION} — upgrade switchboard"
             )
-        record = body["record"]
-        assert isinstance(record, dict)
+        record: dict[str, Any] = body["record"]
         return record
+
+    def _validate(self, model: type[R], path: str, fields: dict[str, Any]) -> R:
+        try:
+            return model.model_validate(fields, context=STORED)
+        except ValidationError as exc:
+            raise DecryptError(
+                f"{path} holds an invalid record ({describe_validation(exc)}) — remove it or restore it from git"
+            ) from None
 
     def _read(self, path: str) -> dict[str, Any]:
         raw = self.backend.read(path)
@@ -129,12 +152,17 @@ class Store:
 
     # -- tenants --------------------------------------------------------
 
+    @property
+    def tenant_key(self) -> str:
+        """The path of the tenant secret (data/tenant.key.enc; data/tenant.key in dev mode)."""
+        return tenant_key_path(self.codec)
+
     def tenant_secret(self) -> bytes | None:
         """The tenant secret, when the tree has one yet."""
-        raw = self.backend.read(TENANT_KEY)
+        raw = self.backend.read(self.tenant_key)
         if raw is None:
             return None
-        return self.codec.decrypt(raw, path=TENANT_KEY)
+        return self.codec.decrypt(raw, path=self.tenant_key)
 
     def tenant(self, api_key: str | None) -> str | None:
         """The tenant folder of a Letta key, or None before the tree has a secret."""
@@ -153,6 +181,8 @@ class Store:
         found = []
         for path in self.files(ONE_TIME):
             parts = path.split("/")  # data schedules one-time DATE HOUR TENANT FILE
+            if len(parts) != 7:
+                continue  # not where switchboard puts a schedule: not ours to read
             if tenant is not None and parts[5] != tenant:
                 continue
             if last is not None and f"{parts[3]}/{parts[4]}" > last:
@@ -163,15 +193,15 @@ class Store:
     def recurring_files(self, *, tenant: str | None = None) -> list[str]:
         """Recurring schedule files, optionally of one tenant."""
         prefix = RECURRING if tenant is None else f"{RECURRING}/{tenant}"
-        return self.files(prefix)
+        return [p for p in self.files(prefix) if p.count("/") == 4]  # data/schedules/recurring/TENANT/FILE
 
     def load_one_time(self, path: str) -> OneTimeSchedule:
         """Read a one-time schedule."""
-        return OneTimeSchedule.model_validate(self._read(path))
+        return self._validate(OneTimeSchedule, path, self._read(path))
 
     def load_recurring(self, path: str) -> RecurringSchedule:
         """Read a recurring schedule."""
-        return RecurringSchedule.model_validate(self._read(path))
+        return self._validate(RecurringSchedule, path, self._read(path))
 
     def load(self, path: str) -> Schedule:
         """Read a schedule of either kind."""
@@ -233,7 +263,7 @@ class Store:
         files = list(reversed(self.result_files(tenant, schedule_id)))
         if limit is not None:
             files = files[:limit]
-        return [Result.model_validate(self._read(p)) for p in files]
+        return [self._validate(Result, p, self._read(p)) for p in files]
 
     # -- writing --------------------------------------------------------
 
@@ -257,18 +287,16 @@ class Transaction:
 
     store: Store
     changes: dict[str, bytes | None] = field(default_factory=dict)
+    _secret: bytes | None = field(default=None, repr=False)
 
     def tenant(self, api_key: str | None) -> str:
         """The tenant folder of a key, making the tree's tenant secret on first use."""
-        secret = self.store.tenant_secret()
-        if secret is None:
-            pending = self.changes.get(TENANT_KEY)
-            if pending is None:
-                secret = new_tenant_secret()
-                self.changes[TENANT_KEY] = self.store.codec.encrypt(secret)
-            else:
-                secret = self.store.codec.decrypt(pending)
-        return tenant_of(secret, api_key or "")
+        if self._secret is None:
+            self._secret = self.store.tenant_secret()
+        if self._secret is None:
+            self._secret = new_tenant_secret()
+            self.changes[self.store.tenant_key] = self.store.codec.encrypt(self._secret)
+        return tenant_of(self._secret, api_key or "")
 
     def save(self, schedule: Schedule) -> str:
         """Write a schedule where it belongs; returns its path."""

@@ -424,6 +424,16 @@ def reference_fires(cron: str, tz: str, after: datetime, count: int) -> list[dat
     return out
 
 
+def fires_through(cron: str, tz: str, after: datetime, end: datetime) -> list[datetime]:
+    """Every fire in (after, end], fetched a page at a time so rare crons stay cheap."""
+    out: list[datetime] = []
+    while True:
+        page = fires(cron, tz, out[-1] if out else after, 200)
+        out.extend(f for f in page if f <= end)
+        if len(page) < 200 or page[-1] > end:
+            return out
+
+
 @PROPERTY
 @given(cron=crons, tz=zones, after=instants)
 def test_fires_are_strictly_increasing_and_chain_through_next_fire(cron: str, tz: str, after: datetime) -> None:
@@ -490,13 +500,7 @@ def test_replay_delivers_or_counts_every_fire_exactly_once(
             skipped += fire.skipped
             after = fire.scheduled_for
 
-    expected: list[datetime] = []
-    for fire in fires(cron, tz, created, 10_000):
-        if fire > end:
-            break
-        expected.append(fire)
-    else:
-        assert len(expected) < 10_000, "window too wide for the test"
+    expected = fires_through(cron, tz, created, end)
     assert len(set(delivered)) == len(delivered)
     assert set(delivered) <= set(expected)
     assert len(delivered) + skipped == len(expected)
@@ -509,11 +513,7 @@ def test_replay_delivers_or_counts_every_fire_exactly_once(
 def test_skipped_matches_walking_the_fires(cron: str, tz: str, after: datetime, span: int) -> None:
     now = after + timedelta(minutes=span, seconds=30)
     fire = due_fire(cron, tz, after, now)
-    walked = []
-    for f in fires(cron, tz, after, 10_000):
-        if f > now:
-            break
-        walked.append(f)
+    walked = fires_through(cron, tz, after, now)
     if not walked:
         assert fire is None
     else:

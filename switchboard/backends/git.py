@@ -5,14 +5,28 @@ those paths, and pushes. When the push is refused because someone else
 pushed first, the commit is undone (``reset --keep`` touches only the files
 it wrote), the clone is brought up to the remote, and ``commit`` returns
 False so the caller recomputes its change on the new state.
+
+Two switchboard processes may share one clone (a ``tick --watch`` and a
+command typed on the same machine): they take turns through a lock file in
+the git directory, and a commit is refused (False) when the clone's branch
+moved since the caller's ``refresh``, just as when the remote moved.
+Anything else that fails after the files were written puts them back, so a
+failed command leaves the clone as it found it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+
+try:  # POSIX; elsewhere processes sharing a clone are not serialised
+    import fcntl
+except ImportError:  # pragma: no cover
+    fcntl = None  # type: ignore[assignment]
 
 from switchboard.backends.base import Changes
 from switchboard.exceptions import GitError
@@ -48,20 +62,29 @@ class GitBackend:
 
     def __init__(self, root: Path, *, remote: str = "origin") -> None:
         self.root = Path(root)
+        if not self.root.is_dir():
+            raise GitError(
+                f"{self.root} does not exist or is not a folder — pass --repo PATH of your clone "
+                f"(or set SWITCHBOARD_REPO)"
+            )
         if not (self.root / ".git").exists():
             self.root = find_root(self.root)
         self.remote_name = remote
         self._has_remote = remote in self._git("remote").stdout.split()
+        self._lock_path = self.root / self._git("rev-parse", "--git-dir").stdout.strip() / "switchboard.lock"
+        self._base = self._head()
 
     # -- plumbing -------------------------------------------------------
 
     def _git(self, *args: str, check: bool = True, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         env = dict(os.environ, GIT_TERMINAL_PROMPT="0", LC_ALL="C")
-        # A fresh machine may have no identity; a clone's own config wins when set.
-        env.setdefault("GIT_AUTHOR_NAME", "switchboard")
-        env.setdefault("GIT_AUTHOR_EMAIL", "switchboard@localhost")
-        env.setdefault("GIT_COMMITTER_NAME", env["GIT_AUTHOR_NAME"])
-        env.setdefault("GIT_COMMITTER_EMAIL", env["GIT_AUTHOR_EMAIL"])
+        if args[0] == "commit" and not self._has_identity():
+            # A fresh machine may have no identity. Only then: GIT_AUTHOR_* would beat the clone's
+            # own user.name (the tick workflow sets github-actions[bot] there).
+            env.setdefault("GIT_AUTHOR_NAME", "switchboard")
+            env.setdefault("GIT_AUTHOR_EMAIL", "switchboard@localhost")
+            env.setdefault("GIT_COMMITTER_NAME", env["GIT_AUTHOR_NAME"])
+            env.setdefault("GIT_COMMITTER_EMAIL", env["GIT_AUTHOR_EMAIL"])
         proc = subprocess.run(
             ["git", *args],
             cwd=self.root,
@@ -74,6 +97,15 @@ class GitBackend:
             raise GitError(f"git {args[0]} failed: {_scrub(proc.stderr or proc.stdout)}")
         return proc
 
+    def _has_identity(self) -> bool:
+        """Whether git can name an author here (config, or GIT_AUTHOR_*/EMAIL in the environment)."""
+        if os.environ.get("GIT_AUTHOR_EMAIL") or os.environ.get("EMAIL"):
+            return True
+        found = subprocess.run(
+            ["git", "config", "user.email"], cwd=self.root, capture_output=True, text=True, check=False
+        )
+        return found.returncode == 0 and bool(found.stdout.strip())
+
     @property
     def branch(self) -> str:
         """The checked-out branch."""
@@ -82,8 +114,25 @@ class GitBackend:
             raise GitError(f"{self.root} has a detached HEAD — check out a branch (e.g. `git switch main`)")
         return out.stdout.strip()
 
+    def _head(self) -> str | None:
+        out = self._git("rev-parse", "--verify", "--quiet", "HEAD", check=False)
+        return out.stdout.strip() if out.returncode == 0 else None
+
     def _has_commits(self) -> bool:
-        return self._git("rev-parse", "--verify", "--quiet", "HEAD", check=False).returncode == 0
+        return self._head() is not None
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Take turns with other switchboard processes working in this clone."""
+        if fcntl is None:  # pragma: no cover
+            yield
+            return
+        with open(self._lock_path, "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     # -- Backend --------------------------------------------------------
 
@@ -99,6 +148,11 @@ class GitBackend:
 
     def refresh(self) -> None:
         """Fast-forward (or rebase local commits) onto the remote branch."""
+        with self._locked():
+            self._refresh()
+            self._base = self._head()
+
+    def _refresh(self) -> None:
         if not self._has_remote:
             return
         branch = self.branch
@@ -145,18 +199,49 @@ class GitBackend:
         return found
 
     def commit(self, changes: Changes, message: str) -> bool:
-        """Write, commit and push ``changes``; False when the push was refused."""
+        """Write, commit and push ``changes``; False when the branch or the remote moved first."""
         if not changes:
             return True
-        for path, content in changes.items():
-            self._write(path, content)
-        paths = "\n".join(changes) + "\n"
-        self._git("add", "--all", "--pathspec-from-file=-", stdin=paths)
-        staged = self._git("diff", "--cached", "--quiet", check=False)
-        if staged.returncode == 0:
-            return True  # nothing actually changed
-        first = not self._has_commits()
-        self._git("commit", "--quiet", "--no-verify", "-m", message, "--pathspec-from-file=-", stdin=paths)
+        with self._locked():
+            if self._head() != self._base:
+                # Another process committed in this clone since our refresh: recompute on its state.
+                self._refresh()
+                self._base = self._head()
+                return False
+            first = self._commit_locally(changes, message)
+            if first is None:
+                return True  # nothing actually changed
+            landed = self._push(first=first)
+            self._base = self._head()
+            return landed
+
+    def _commit_locally(self, changes: Changes, message: str) -> bool | None:
+        """Commit ``changes`` on HEAD: None when nothing changed, else whether it is the first commit.
+
+        On any failure the files are put back as they were.
+        """
+        before = {path: self.read(path) for path in changes}
+        try:
+            tracked = self._tracked(changes)
+            for path, content in changes.items():
+                self._write(path, content)
+            # Deleting a path git never knew gives no pathspec git would accept.
+            paths = [p for p, content in changes.items() if content is not None or p in tracked]
+            if not paths:
+                return None
+            listing = "\n".join(paths) + "\n"
+            self._git("add", "--all", "--pathspec-from-file=-", stdin=listing)
+            if self._git("diff", "--cached", "--quiet", "--", *_tops(paths), check=False).returncode == 0:
+                return None
+            first = not self._has_commits()
+            self._git("commit", "--quiet", "--no-verify", "-m", message, "--pathspec-from-file=-", stdin=listing)
+            return first
+        except BaseException:
+            self._restore(before)
+            raise
+
+    def _push(self, *, first: bool) -> bool:
+        """Push HEAD; when refused, undo the commit and catch up (False)."""
         if not self._has_remote:
             return True
         pushed = self._git("push", "--quiet", self.remote_name, f"HEAD:refs/heads/{self.branch}", check=False)
@@ -171,8 +256,23 @@ class GitBackend:
                 f"the push to {self.remote_name} failed and nothing was changed: "
                 f"{_scrub(pushed.stderr)} — check the remote is reachable, then retry"
             )
-        self.refresh()
+        self._refresh()
         return False
+
+    def _tracked(self, paths: Iterable[str]) -> set[str]:
+        """Which of ``paths`` git tracks (one ls-files per call, not one per path)."""
+        wanted = set(paths)
+        listed = self._git("ls-files", "-z", "--", *_tops(wanted)).stdout
+        return set(listed.split("\0")) & wanted
+
+    def _restore(self, before: dict[str, bytes | None]) -> None:
+        """Put files back as they were and unstage them (after a failed commit)."""
+        for path, content in before.items():
+            with contextlib.suppress(OSError):
+                self._write(path, content)
+        tracked = sorted(self._tracked(before))
+        if tracked:
+            self._git("reset", "--quiet", "--pathspec-from-file=-", stdin="\n".join(tracked) + "\n", check=False)
 
     def _write(self, path: str, content: bytes | None) -> None:
         target = self.root / path
@@ -197,3 +297,8 @@ class GitBackend:
             except OSError:
                 return
             directory = directory.parent
+
+
+def _tops(paths: Iterable[str]) -> list[str]:
+    """The top-level folders of repository paths (short pathspecs for many files)."""
+    return sorted({p.split("/", 1)[0] for p in paths})

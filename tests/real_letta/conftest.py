@@ -12,6 +12,8 @@ Environment:
 - ``LETTA_SERVER_VENV``: where the server venv lives (default under ``~/.cache``).
 - ``SWITCHBOARD_LETTA_INSTALL_TIMEOUT``: seconds the fixture may spend
   installing (default 1800); CI installs beforehand, so this is for laptops.
+- ``SWITCHBOARD_LETTA_START_TIMEOUT``: seconds to wait for ``/v1/health/``
+  (default 120; start-up takes about 20 s on an idle 2-core machine).
 """
 
 from __future__ import annotations
@@ -149,8 +151,9 @@ def _ensure_installed_or_skip() -> None:
         pytest.skip("SWITCHBOARD_SKIP_REAL_LETTA=1")
     if harness.is_installed():
         return
-    # Normally pytest_collection_finish already tried; this covers a fixture
-    # requested from elsewhere (and then pays the install inside a test).
+    # Normally pytest_collection_finish already tried; this covers a test in
+    # this folder that uses the fixture without the marker (it then pays the
+    # install inside its own timeout).
     problem = _install_problem or _install()
     if problem:
         pytest.skip(problem)
@@ -162,7 +165,10 @@ def real_letta(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealLetta]:
     _ensure_installed_or_skip()
     workdir = tmp_path_factory.mktemp("letta-server")
     try:
-        info = harness.start_server(workdir)
+        info = harness.start_server(
+            workdir,
+            health_timeout=float(os.environ.get("SWITCHBOARD_LETTA_START_TIMEOUT", harness.HEALTH_TIMEOUT)),
+        )
     except harness.LettaServerError as exc:
         pytest.fail(f"real Letta server did not start: {exc}", pytrace=False)
     # atexit as well as the finally: an interrupted session (Ctrl-C during

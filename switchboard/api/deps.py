@@ -1,0 +1,225 @@
+"""What every route shares: options, the app's state, errors, and the FastAPI dependencies.
+
+``ApiState`` is made once per app by ``create_app`` and hangs on
+``app.state.switchboard``. Its store is a :class:`LockedStore`: the routes hold
+its lock around every service call and the ticker's commits take it too, so
+one process never runs two git operations on the clone at once (another
+process, or GitHub Actions, is handled by the store's compare-and-swap commits).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from switchboard.api.auth import (
+    Caller,
+    InvalidKeyError,
+    KeyChecker,
+    LettaUnavailableError,
+    RateLimiter,
+    key_hash,
+    retry_after_header,
+)
+from switchboard.exceptions import ConfigError, InvalidInputError, NotFoundError
+from switchboard.models import check_id
+from switchboard.store import RESULTS, Store
+from switchboard.tick import ClientFactory
+
+T = TypeVar("T")
+
+KIB = 1024
+
+
+def _env_number(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f'{name}="{raw}" is not a number — e.g. {name}={default:g}') from None
+
+
+@dataclass(frozen=True)
+class ApiOptions:
+    """Limits and cache times of the API; every number has a default and an environment variable."""
+
+    #: SWITCHBOARD_API_RATE_PER_MINUTE: requests per minute per tenant (0 turns the limit off).
+    rate_per_minute: float = 600.0
+    #: SWITCHBOARD_API_BURST: requests a tenant may make at once.
+    burst: int = 120
+    #: SWITCHBOARD_API_MAX_BODY_BYTES: larger request bodies get 413.
+    max_body_bytes: int = 256 * KIB
+    #: SWITCHBOARD_API_KEY_CACHE_SECONDS: how long an accepted key is trusted without asking Letta.
+    key_ok_ttl: float = 300.0
+    #: SWITCHBOARD_API_BAD_KEY_CACHE_SECONDS: how long a refused key is refused without asking Letta.
+    key_bad_ttl: float = 30.0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ApiOptions:
+        """Options from the environment, defaults for what is not set."""
+        env = os.environ if environ is None else environ
+        base = cls()
+        return cls(
+            rate_per_minute=_env_number(env, "SWITCHBOARD_API_RATE_PER_MINUTE", base.rate_per_minute),
+            burst=int(_env_number(env, "SWITCHBOARD_API_BURST", base.burst)),
+            max_body_bytes=int(_env_number(env, "SWITCHBOARD_API_MAX_BODY_BYTES", base.max_body_bytes)),
+            key_ok_ttl=_env_number(env, "SWITCHBOARD_API_KEY_CACHE_SECONDS", base.key_ok_ttl),
+            key_bad_ttl=_env_number(env, "SWITCHBOARD_API_BAD_KEY_CACHE_SECONDS", base.key_bad_ttl),
+        )
+
+
+@dataclass
+class LockedStore(Store):
+    """A Store whose transactions hold one in-process lock (re-entrant: routes hold it too)."""
+
+    lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+
+    def transact(self, message: str, compute: Callable[[Any], T], *, attempts: int = 8) -> T:
+        """``Store.transact`` under the lock."""
+        with self.lock:
+            return super().transact(message, compute, attempts=attempts)
+
+
+class ApiError(Exception):
+    """An error answer: status, ``detail`` (a string, or FastAPI-style field errors) and headers."""
+
+    def __init__(self, status: int, detail: Any, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(detail if isinstance(detail, str) else "invalid request")
+        self.status = status
+        self.detail = detail
+        self.headers = dict(headers or {})
+
+
+def field_error(where: str, message: str, *, place: str = "body") -> ApiError:
+    """A 422 naming one field (``where`` may be dotted: "schedule.cron_expression")."""
+    return ApiError(422, [{"type": "value_error", "loc": [place, *where.split(".")], "msg": message}])
+
+
+@dataclass
+class ApiState:
+    """Everything the routes need, made once per app."""
+
+    store: LockedStore
+    base_url: str
+    keys: KeyChecker
+    limiter: RateLimiter
+    options: ApiOptions
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    letta_client: ClientFactory | None = None
+    ticker: Any = None  # switchboard.api.ticker.Ticker, when --tick-every is given
+
+    @property
+    def lock(self) -> threading.RLock:
+        """The store's lock: hold it around every service call."""
+        return self.store.lock
+
+    def now(self) -> datetime:
+        """The current instant (the injected clock)."""
+        return self.clock()
+
+
+def get_state(request: Request) -> ApiState:
+    """The app's ApiState."""
+    state: ApiState = request.app.state.switchboard
+    return state
+
+
+bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="LettaApiKey",
+    description="Your Letta API key, as for Letta itself: `Authorization: Bearer <key>`.",
+)
+
+UNAUTHENTICATED = {"WWW-Authenticate": "Bearer"}
+
+
+def _limit(state: ApiState, bucket: str) -> None:
+    wait = state.limiter.take(bucket)
+    if wait is not None:
+        raise ApiError(
+            429,
+            f"too many requests — wait {retry_after_header(wait)}s (at most {state.limiter.per_minute:g} a minute)",
+            {"Retry-After": retry_after_header(wait)},
+        )
+
+
+def authenticated(
+    credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
+    state: ApiState = Depends(get_state),
+) -> Caller:
+    """The caller, from ``Authorization: Bearer <Letta key>``: 401, 429 or 503 otherwise."""
+    if credentials is None or not credentials.credentials.strip():
+        raise ApiError(401, "Not authenticated: send Authorization: Bearer <your Letta API key>", UNAUTHENTICATED)
+    api_key = credentials.credentials.strip()
+    # Limit before asking Letta, so a flood with one key costs Letta nothing.
+    _limit(state, "key:" + key_hash(api_key))
+    try:
+        return state.keys.check(api_key)
+    except InvalidKeyError:
+        raise ApiError(401, "Invalid Letta API key", UNAUTHENTICATED) from None
+    except LettaUnavailableError as exc:
+        raise ApiError(503, str(exc), {"Retry-After": "5"}) from None
+
+
+def client_limited(request: Request, state: ApiState = Depends(get_state)) -> None:
+    """Rate-limit a route that needs no key by the client's address."""
+    host = request.client.host if request.client else "unknown"
+    _limit(state, "ip:" + host)
+
+
+def path_id(schedule_id: str, what: str = "Schedule") -> str:
+    """A schedule id from a path, as a canonical UUID; 404 for anything else (no path is built from it)."""
+    try:
+        return check_id(schedule_id)
+    except InvalidInputError:
+        raise ApiError(404, f"{what} not found — schedule ids are UUIDs") from None
+
+
+def query_id(value: str, name: str) -> str:
+    """A schedule id from the query string; 422 when it is not a UUID."""
+    try:
+        return check_id(value)
+    except InvalidInputError as exc:
+        raise field_error(name, str(exc), place="query") from None
+
+
+def missing(state: ApiState, caller: Caller, schedule_id: str, what: str = "Schedule") -> ApiError:
+    """403 when another tenant holds ``schedule_id`` (a schedule or its results), else 404."""
+    store = state.store
+    with state.lock:
+        mine = store.tenant(caller.key)
+        owner = store.owner_of(schedule_id)
+        if owner is None:
+            owner = result_owner(store, schedule_id, exclude=mine)
+    if owner is not None and owner != mine:
+        return ApiError(403, "Forbidden: that schedule belongs to another Letta API key")
+    return ApiError(404, f"{what} not found")
+
+
+def result_owner(store: Store, schedule_id: str, *, exclude: str | None = None) -> str | None:
+    """A tenant other than ``exclude`` holding results of ``schedule_id`` (a finished one-time's owner)."""
+    needle = f"/{schedule_id}/"
+    for path in store.files(RESULTS):
+        if needle in path:
+            tenant = path.split("/")[2]
+            if tenant != exclude:
+                return tenant
+    return None
+
+
+def locked(state: ApiState, call: Callable[[], T]) -> T:
+    """Run a service call under the store's lock, NotFoundError becoming a plain 404."""
+    with state.lock:
+        try:
+            return call()
+        except NotFoundError:
+            raise ApiError(404, "Not found") from None

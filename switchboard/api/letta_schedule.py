@@ -1,0 +1,211 @@
+"""Letta Cloud's schedule API, served from the same store, for self-hosted Letta users.
+
+Letta Cloud has ``/v1/agents/{agent_id}/schedule``; self-hosted Letta servers
+do not. These routes answer in Cloud's shapes (the types of the official
+``letta-client`` SDK, which has them from 1.7.0 on), so a program that calls
+``client.agents.schedule.create/list/retrieve/delete`` works with
+``Letta(base_url=<this server>)``::
+
+    POST   /v1/agents/{agent_id}/schedule                          -> {id, next_scheduled_at}
+    GET    /v1/agents/{agent_id}/schedule?limit=&after=            -> {has_next_page, scheduled_messages}
+    GET    /v1/agents/{agent_id}/schedule/{scheduled_message_id}   -> scheduled message
+    DELETE /v1/agents/{agent_id}/schedule/{scheduled_message_id}   -> {success: true}
+
+A schedule made here is an ordinary switchboard schedule (one message, text
+only) and shows in the hosted-service endpoints and the CLI as well. What
+switchboard cannot honour is refused rather than dropped: more than one
+message, image content, ``callback_url``, ``max_steps``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query
+
+from switchboard import service
+from switchboard.api.auth import Caller
+from switchboard.api.deps import (
+    ApiError,
+    ApiState,
+    authenticated,
+    field_error,
+    get_state,
+    missing,
+    path_id,
+    query_id,
+)
+from switchboard.api.hosted import AUTH_RESPONSES, BY_ID_RESPONSES, CREATE_RESPONSES, parsed
+from switchboard.api.schemas import (
+    OneTimeSpec,
+    ScheduleCreateIn,
+    ScheduleCreateOut,
+    ScheduleDeleteOut,
+    ScheduledMessage,
+    ScheduleListOut,
+)
+from switchboard.exceptions import NotFoundError
+from switchboard.models import OneTimeSchedule, Schedule, check_agent_id, check_message, iso
+from switchboard.timeparse import parse_recurring
+
+router = APIRouter(prefix="/v1/agents/{agent_id}/schedule", tags=["Letta schedule API"])
+
+
+def _agent(agent_id: str) -> str:
+    try:
+        return check_agent_id(agent_id)
+    except ValueError as exc:
+        raise field_error("agent_id", str(exc), place="path") from None
+
+
+def _millis(instant: datetime) -> int:
+    return round(instant.timestamp() * 1000)
+
+
+def scheduled_message(schedule: Schedule) -> dict[str, Any]:
+    """A switchboard schedule in Letta's ScheduledMessage shape."""
+    spec: dict[str, Any]
+    if isinstance(schedule, OneTimeSchedule):
+        spec = {"type": "one-time", "scheduled_at": _millis(schedule.execute_at)}
+        upcoming = iso(schedule.execute_at)
+    else:
+        spec = {"type": "recurring", "cron_expression": schedule.cron, "timezone": schedule.timezone}
+        upcoming = iso(schedule.next_run())
+    return {
+        "id": schedule.id,
+        "agent_id": schedule.agent_id,
+        "message": {"messages": [{"role": schedule.role, "content": [{"type": "text", "text": schedule.message}]}]},
+        "next_scheduled_time": upcoming,
+        "schedule": spec,
+    }
+
+
+@router.post("", response_model=ScheduleCreateOut, responses=CREATE_RESPONSES, summary="Schedule a message")
+def create(
+    agent_id: str, body: ScheduleCreateIn, caller: Caller = Depends(authenticated), state: ApiState = Depends(get_state)
+) -> dict[str, Any]:
+    """Schedule a message to the agent once (``scheduled_at``, unix ms) or on a cron (``cron_expression``)."""
+    agent = _agent(agent_id)
+    if body.callback_url is not None:
+        raise field_error("callback_url", "switchboard does not call back — omit callback_url")
+    if body.max_steps is not None:
+        raise field_error("max_steps", "switchboard sends with the agent's own step limit — omit max_steps")
+    first = body.messages[0]
+    try:
+        text = check_message(first.text())
+    except ValueError as exc:
+        raise field_error("messages", str(exc)) from None
+    now = state.now()
+    schedule: Schedule
+    with state.lock:
+        if isinstance(body.schedule, OneTimeSpec):
+            schedule = service.add_one_time(
+                state.store,
+                api_key=caller.key,
+                base_url=state.base_url,
+                agent_id=agent,
+                message=text,
+                execute_at=body.schedule.instant(),
+                now=now,
+                role=first.role,
+            )
+            upcoming = iso(schedule.execute_at)
+        else:
+            spec = body.schedule
+            cron, zone = parsed(
+                "schedule.cron_expression", lambda: parse_recurring(spec.cron_expression, tz=spec.timezone)
+            )
+            schedule = service.add_recurring(
+                state.store,
+                api_key=caller.key,
+                base_url=state.base_url,
+                agent_id=agent,
+                message=text,
+                cron=cron,
+                timezone=zone,
+                now=now,
+                role=first.role,
+            )
+            upcoming = iso(schedule.next_run())
+    return {"id": schedule.id, "next_scheduled_at": upcoming}
+
+
+@router.get("", response_model=ScheduleListOut, responses=AUTH_RESPONSES, summary="List scheduled messages")
+def list_scheduled(
+    agent_id: str,
+    limit: int = Query(50, ge=1, le=1000, description="At most this many."),
+    after: str | None = Query(None, description="Start after the scheduled message with this id."),
+    caller: Caller = Depends(authenticated),
+    state: ApiState = Depends(get_state),
+) -> dict[str, Any]:
+    """The agent's scheduled messages (yours only), oldest first."""
+    agent = _agent(agent_id)
+    with state.lock:
+        one_time = service.list_one_time(state.store, caller.key)
+        recurring = service.list_recurring(state.store, caller.key)
+    every: list[Schedule] = [*one_time, *recurring]
+    items = [s for s in every if s.agent_id == agent]
+    items.sort(key=lambda s: (s.created_at, s.id))
+    start = 0
+    if after is not None:
+        cursor = query_id(after, "after")
+        positions = [i for i, s in enumerate(items) if s.id == cursor]
+        if not positions:
+            raise field_error("after", f"no scheduled message {cursor} for this agent", place="query")
+        start = positions[0] + 1
+    chosen = items[start : start + limit]
+    return {
+        "has_next_page": start + limit < len(items),
+        "scheduled_messages": [scheduled_message(s) for s in chosen],
+    }
+
+
+def _find(state: ApiState, caller: Caller, agent: str, sid: str) -> Schedule:
+    try:
+        with state.lock:
+            schedule = service.get_schedule(state.store, caller.key, sid)
+    except NotFoundError:
+        raise missing(state, caller, sid, "Scheduled message") from None
+    if schedule.agent_id != agent:
+        raise ApiError(404, "Scheduled message not found for this agent")
+    return schedule
+
+
+@router.get(
+    "/{scheduled_message_id}", response_model=ScheduledMessage, responses=BY_ID_RESPONSES,
+    summary="Retrieve a scheduled message",
+)  # fmt: skip
+def retrieve(
+    agent_id: str,
+    scheduled_message_id: str,
+    caller: Caller = Depends(authenticated),
+    state: ApiState = Depends(get_state),
+) -> dict[str, Any]:
+    """One of the agent's scheduled messages."""
+    agent = _agent(agent_id)
+    sid = path_id(scheduled_message_id, "Scheduled message")
+    return scheduled_message(_find(state, caller, agent, sid))
+
+
+@router.delete(
+    "/{scheduled_message_id}", response_model=ScheduleDeleteOut, responses=BY_ID_RESPONSES,
+    summary="Delete a scheduled message",
+)  # fmt: skip
+def delete(
+    agent_id: str,
+    scheduled_message_id: str,
+    caller: Caller = Depends(authenticated),
+    state: ApiState = Depends(get_state),
+) -> dict[str, Any]:
+    """Delete one of the agent's scheduled messages."""
+    agent = _agent(agent_id)
+    sid = path_id(scheduled_message_id, "Scheduled message")
+    with state.lock:
+        schedule = _find(state, caller, agent, sid)
+        kind = "one-time" if isinstance(schedule, OneTimeSchedule) else "recurring"
+        try:
+            service.delete_schedule(state.store, caller.key, sid, kind)
+        except NotFoundError:
+            raise ApiError(404, "Scheduled message not found") from None
+    return {"success": True}

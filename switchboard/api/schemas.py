@@ -1,0 +1,348 @@
+"""Request and response bodies of the REST API, as pydantic models.
+
+Two families:
+
+- the hosted service's shapes (``OneTimeIn``/``OneTimeOut``, ``RecurringIn``/
+  ``RecurringOut``, ``ResultOut``, ``Deleted``), kept field for field so its
+  clients only change their base URL; new fields are only ever added;
+- Letta Cloud's schedule API (``ScheduleCreateIn``, ``ScheduledMessage``,
+  ``ScheduleListOut``…), named after the types of the official ``letta-client``
+  SDK (``letta_client.types.agents.schedule_*``).
+
+Response models are what FastAPI filters every answer through, so a field that
+is not declared here (``api_key`` above all) can never reach a client.
+Validation errors never echo the input: the message text is the user's own.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from switchboard.models import check_agent_id, check_message
+
+Role = Literal["user", "system", "assistant"]
+
+#: What ``check_agent_id`` accepts, written as a JSON-schema pattern for the docs and fuzzers.
+AGENT_ID_PATTERN = r"^[^\s/\\]{1,128}$"
+#: A message must contain something other than white space.
+MESSAGE_PATTERN = r"\S"
+
+_AGENT_DOC = "The Letta agent to message, e.g. agent-3f2b9c1e-…"
+_ZONE_DOC = "IANA time zone the phrase is read in (and, for recurring schedules, the cron runs in)."
+
+
+def _zone_name(value: str) -> str:
+    from switchboard.exceptions import UnknownZoneError
+    from switchboard.timeparse import zone
+
+    try:
+        return zone(value).key
+    except UnknownZoneError as exc:
+        raise ValueError(str(exc)) from None
+
+
+class _In(BaseModel):
+    # Unknown fields are ignored: old clients of the hosted service sent "api_key" in the body,
+    # and it must neither fail the request nor be used for anything.
+    model_config = ConfigDict(extra="ignore")
+
+
+class _ScheduleIn(_In):
+    agent_id: str = Field(
+        description=_AGENT_DOC, json_schema_extra={"pattern": AGENT_ID_PATTERN, "minLength": 1, "maxLength": 128}
+    )
+    message: str = Field(description="The text the agent receives.", json_schema_extra={"pattern": MESSAGE_PATTERN})
+    role: Role = Field("user", description="user, system or assistant.")
+    timezone: str = Field("UTC", description=_ZONE_DOC, examples=["UTC", "Europe/Berlin"])
+
+    @field_validator("agent_id")
+    @classmethod
+    def _agent(cls, value: str) -> str:
+        return check_agent_id(value)
+
+    @field_validator("message")
+    @classmethod
+    def _message(cls, value: str) -> str:
+        return check_message(value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        return _zone_name(value)
+
+
+class OneTimeIn(_ScheduleIn):
+    """Body of ``POST /schedules/one-time``."""
+
+    execute_at: str | None = Field(
+        None,
+        description='When: ISO 8601 ("2026-03-11T09:00:00+01:00") or natural language ("tomorrow at 9am", '
+        '"in 5 minutes"), read in `timezone`. Omitted: now.',
+        examples=["2026-03-11T09:00:00Z", "tomorrow at 9am"],
+    )
+
+
+class RecurringIn(_ScheduleIn):
+    """Body of ``POST /schedules/recurring``."""
+
+    cron: str = Field(
+        description='A 5-field cron expression ("0 10 * * 1-5") or natural language ("every weekday at 10am"), '
+        "in `timezone`.",
+        examples=["0 10 * * 1-5", "every weekday at 10am"],
+    )
+
+
+class OneTimeOut(BaseModel):
+    """A one-time schedule, as the hosted service showed it."""
+
+    id: str
+    agent_id: str
+    message: str
+    role: Role
+    execute_at: str = Field(description="ISO 8601 instant, UTC.")
+    created_at: str
+
+
+class RecurringOut(BaseModel):
+    """A recurring schedule: the hosted service's fields plus timezone, next_run and status."""
+
+    id: str
+    agent_id: str
+    message: str
+    role: Role
+    cron: str
+    timezone: str
+    created_at: str
+    last_run: str | None
+    next_run: str | None = Field(description="The next fire (ISO 8601, UTC); null while paused.")
+    status: Literal["active", "paused"]
+    paused_reason: str | None
+
+
+class ResultOut(BaseModel):
+    """One delivery: the hosted service's result fields plus status, timing and error."""
+
+    schedule_id: str
+    schedule_type: Literal["one-time", "recurring"]
+    status: Literal["delivered", "failed", "requeued"]
+    run_id: str | None = Field(description="Letta's run id (GET {LETTA_BASE_URL}/v1/runs/{run_id}).")
+    agent_id: str
+    message: str | None
+    scheduled_for: str
+    executed_at: str
+    lateness_s: float
+    skipped: int = Field(description="Earlier fires of a recurring schedule that were missed and coalesced.")
+    attempt: int
+    http_status: int | None
+    error: str | None
+
+
+class Deleted(BaseModel):
+    """The answer to a DELETE of the hosted service's endpoints."""
+
+    message: Literal["Schedule deleted"] = "Schedule deleted"
+
+
+class Detail(BaseModel):
+    """An error: ``{"detail": "…"}``."""
+
+    detail: str
+
+
+class FieldError(BaseModel):
+    """One invalid field: where it is and what is wrong (never the value given)."""
+
+    type: str
+    loc: list[str | int]
+    msg: str
+
+
+class ValidationDetail(BaseModel):
+    """A 422: one item per invalid field."""
+
+    detail: list[FieldError]
+
+
+class ExplainOut(BaseModel):
+    """How a phrase is understood (``switchboard explain --json``)."""
+
+    kind: Literal["one-time", "recurring"]
+    timezone: str
+    warnings: list[str]
+    execute_at: str | None = None
+    local: str | None = None
+    cron: str | None = None
+    description: str | None = None
+    next: list[str] | None = None
+    next_local: list[str] | None = None
+
+
+class TickStatus(BaseModel):
+    """What the built-in ticker has done."""
+
+    every_s: float
+    passes: int
+    failures: int
+    running: bool
+    last_started: str | None
+    last_finished: str | None
+    last_error: str | None
+    delivered: int
+
+
+class Health(BaseModel):
+    """``GET /health``."""
+
+    status: Literal["ok"]
+    version: str
+    ticker: TickStatus | None
+
+
+# -- Letta Cloud's schedule API ------------------------------------------------------------
+
+
+class LettaMessageIn(BaseModel):
+    """One of ``messages``: Letta's MessageCreate (text content only)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    role: Role
+    content: str | list[dict[str, Any]]
+    name: str | None = None
+    otid: str | None = None
+    sender_id: str | None = None
+    type: Literal["message"] | None = None
+
+    def text(self) -> str:
+        """The message's text: a string as is, text parts joined by newlines."""
+        if isinstance(self.content, str):
+            return self.content
+        texts = []
+        for part in self.content:
+            kind = part.get("type", "text")
+            if kind != "text" or not isinstance(part.get("text"), str):
+                raise ValueError(f'content part of type "{kind}" is not supported — switchboard sends text only')
+            texts.append(part["text"])
+        return "\n".join(texts)
+
+
+class OneTimeSpec(BaseModel):
+    """``{"type": "one-time", "scheduled_at": <unix milliseconds>}``."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    type: Literal["one-time"] = "one-time"
+    scheduled_at: float = Field(description="Unix time in milliseconds.")
+
+    @field_validator("scheduled_at")
+    @classmethod
+    def _instant(cls, value: float) -> float:
+        if not math.isfinite(value):
+            raise ValueError("scheduled_at must be a finite number of milliseconds since 1970-01-01T00:00:00Z")
+        try:
+            datetime.fromtimestamp(value / 1000, UTC)
+        except (OverflowError, ValueError, OSError):
+            raise ValueError(
+                "scheduled_at is out of range — give unix time in milliseconds, e.g. 1767261600000"
+            ) from None
+        return value
+
+    def instant(self) -> datetime:
+        """The aware UTC instant."""
+        return datetime.fromtimestamp(self.scheduled_at / 1000, UTC)
+
+
+class RecurringSpec(BaseModel):
+    """``{"type": "recurring", "cron_expression": "…"}`` (plus switchboard's optional ``timezone``)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    type: Literal["recurring"]
+    cron_expression: str = Field(description='5-field cron, or natural language ("every weekday at 10am").')
+    timezone: str = Field("UTC", description="switchboard extension: the zone the cron runs in.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        return _zone_name(value)
+
+
+class ScheduleCreateIn(BaseModel):
+    """Body of ``POST /v1/agents/{agent_id}/schedule`` (letta_client ScheduleCreateParams)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    messages: list[LettaMessageIn] = Field(min_length=1, max_length=1, description="Exactly one message.")
+    schedule: OneTimeSpec | RecurringSpec
+    callback_url: str | None = Field(None, description="Not supported: must be omitted.")
+    include_return_message_types: list[str] | None = Field(None, description="Accepted and ignored (async run).")
+    max_steps: float | None = Field(None, description="Not supported: must be omitted.")
+
+
+class ScheduleCreateOut(BaseModel):
+    """letta_client ScheduleCreateResponse."""
+
+    id: str
+    next_scheduled_at: str | None
+
+
+class TextPart(BaseModel):
+    """A text content part."""
+
+    type: Literal["text"] = "text"
+    text: str
+
+
+class LettaMessageOut(BaseModel):
+    """A stored message in Letta's MessageCreate shape."""
+
+    role: Role
+    content: list[TextPart]
+
+
+class ScheduledMessageBody(BaseModel):
+    """``message`` of a scheduled message."""
+
+    messages: list[LettaMessageOut]
+
+
+class OneTimeSpecOut(BaseModel):
+    """A one-time schedule in Letta's shape."""
+
+    type: Literal["one-time"] = "one-time"
+    scheduled_at: float
+
+
+class RecurringSpecOut(BaseModel):
+    """A recurring schedule in Letta's shape (plus ``timezone``)."""
+
+    type: Literal["recurring"] = "recurring"
+    cron_expression: str
+    timezone: str
+
+
+class ScheduledMessage(BaseModel):
+    """letta_client ScheduleRetrieveResponse / one item of ScheduleListResponse."""
+
+    id: str
+    agent_id: str
+    message: ScheduledMessageBody
+    next_scheduled_time: str | None
+    schedule: OneTimeSpecOut | RecurringSpecOut
+
+
+class ScheduleListOut(BaseModel):
+    """letta_client ScheduleListResponse."""
+
+    has_next_page: bool
+    scheduled_messages: list[ScheduledMessage]
+
+
+class ScheduleDeleteOut(BaseModel):
+    """letta_client ScheduleDeleteResponse."""
+
+    success: Literal[True] = True

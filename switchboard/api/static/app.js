@@ -1,0 +1,313 @@
+// letta-switchboard's web page: plain DOM, no framework, no build step.
+// The Letta key lives in `apiKey` (and in sessionStorage only if asked): never a cookie or localStorage.
+// Everything shown comes from the API and is written with textContent, never as HTML.
+"use strict";
+
+const SESSION_KEY = "switchboard.letta_key";
+let apiKey = null;
+let previewed = null; // the inputs the last successful preview was for
+
+const $ = (id) => document.getElementById(id);
+
+class ApiFailure extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+function describe(data, status) {
+  if (data && typeof data.detail === "string") return data.detail;
+  if (data && Array.isArray(data.detail)) {
+    return data.detail
+      .map((item) => `${(item.loc || []).filter((p) => p !== "body" && p !== "query").join(".")}: ${item.msg}`)
+      .join("; ");
+  }
+  return `the server answered ${status}`;
+}
+
+async function call(method, path, body, { auth = true } = {}) {
+  const headers = { Accept: "application/json" };
+  if (auth) headers.Authorization = `Bearer ${apiKey}`;
+  const init = { method, headers, credentials: "omit", cache: "no-store" };
+  if (body !== undefined) {
+    headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(path, init);
+  } catch (err) {
+    throw new ApiFailure(0, "could not reach the switchboard server");
+  }
+  let data = null;
+  try {
+    data = await response.json();
+  } catch (err) {
+    data = null;
+  }
+  if (!response.ok) throw new ApiFailure(response.status, describe(data, response.status));
+  return data;
+}
+
+function notice(text) {
+  const box = $("notice");
+  box.textContent = text || "";
+  box.hidden = !text;
+}
+
+function local(iso) {
+  if (!iso) return "—";
+  const when = new Date(iso);
+  return Number.isNaN(when.getTime()) ? iso : when.toLocaleString();
+}
+
+function cell(row, text, className) {
+  const td = document.createElement("td");
+  td.textContent = text === null || text === undefined ? "" : String(text);
+  if (className) td.className = className;
+  row.appendChild(td);
+  return td;
+}
+
+function button(label, action, id) {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.textContent = label;
+  b.dataset.action = action;
+  b.dataset.id = id;
+  b.className = "secondary";
+  return b;
+}
+
+function fill(table, rows, columns, empty) {
+  const body = $(table).querySelector("tbody");
+  body.replaceChildren();
+  if (!rows.length) {
+    const tr = document.createElement("tr");
+    cell(tr, empty, "empty").colSpan = columns;
+    body.appendChild(tr);
+  }
+  return body;
+}
+
+function short(text, width = 60) {
+  const line = String(text).split(/\s+/).join(" ");
+  return line.length <= width ? line : `${line.slice(0, width - 1)}…`;
+}
+
+async function refresh() {
+  const [oneTime, recurring, results] = await Promise.all([
+    call("GET", "/schedules/one-time"),
+    call("GET", "/schedules/recurring"),
+    call("GET", "/results?limit=50"),
+  ]);
+
+  const one = fill("one-time-table", oneTime, 6, "nothing scheduled");
+  for (const s of oneTime) {
+    const tr = document.createElement("tr");
+    tr.dataset.id = s.id;
+    cell(tr, s.id, "id");
+    cell(tr, s.agent_id, "id");
+    cell(tr, local(s.execute_at));
+    cell(tr, s.role);
+    cell(tr, short(s.message));
+    cell(tr, "").appendChild(button("Delete", "delete-one-time", s.id));
+    one.appendChild(tr);
+  }
+
+  const rec = fill("recurring-table", recurring, 7, "nothing recurring");
+  for (const s of recurring) {
+    const tr = document.createElement("tr");
+    tr.dataset.id = s.id;
+    cell(tr, s.id, "id");
+    cell(tr, s.agent_id, "id");
+    cell(tr, `${s.cron} (${s.timezone})`);
+    cell(tr, local(s.next_run));
+    cell(tr, s.status, "status");
+    cell(tr, short(s.message));
+    const actions = cell(tr, "");
+    actions.appendChild(
+      s.status === "paused" ? button("Resume", "resume", s.id) : button("Pause", "pause", s.id),
+    );
+    actions.appendChild(button("Delete", "delete-recurring", s.id));
+    rec.appendChild(tr);
+  }
+
+  const res = fill("results-table", results, 6, "no deliveries yet");
+  for (const r of results) {
+    const tr = document.createElement("tr");
+    tr.dataset.scheduleId = r.schedule_id;
+    cell(tr, r.schedule_id, "id");
+    cell(tr, r.status, "status");
+    cell(tr, r.run_id || "—", "id run-id");
+    cell(tr, r.agent_id, "id");
+    cell(tr, local(r.executed_at));
+    cell(tr, r.error || "");
+    res.appendChild(tr);
+  }
+}
+
+async function useKey(key) {
+  const status = $("key-status");
+  apiKey = key.trim();
+  if (!apiKey) {
+    status.textContent = "Paste your Letta API key first.";
+    status.className = "error";
+    return;
+  }
+  status.textContent = "Checking the key…";
+  status.className = "";
+  try {
+    await refresh();
+  } catch (err) {
+    apiKey = null;
+    $("main").hidden = true;
+    status.textContent = err.status === 401 ? "Letta did not accept that key." : err.message;
+    status.className = "error";
+    return;
+  }
+  if ($("remember").checked) sessionStorage.setItem(SESSION_KEY, apiKey);
+  else sessionStorage.removeItem(SESSION_KEY);
+  $("key").value = "";
+  status.textContent = "Key accepted.";
+  status.className = "ok";
+  $("main").hidden = false;
+  notice("");
+}
+
+function forgetKey() {
+  apiKey = null;
+  sessionStorage.removeItem(SESSION_KEY);
+  $("key").value = "";
+  $("main").hidden = true;
+  $("key-status").textContent = "Key forgotten.";
+  $("key-status").className = "";
+}
+
+function currentInputs() {
+  return JSON.stringify([$("kind").value, $("when").value.trim(), $("tz").value.trim()]);
+}
+
+function invalidatePreview() {
+  previewed = null;
+  $("save").disabled = true;
+}
+
+async function preview() {
+  const out = $("preview-out");
+  const kind = $("kind").value;
+  const when = $("when").value.trim();
+  const tz = $("tz").value.trim() || "UTC";
+  invalidatePreview();
+  out.className = "preview";
+  if (!when && kind === "one-time") {
+    out.textContent = "Sent as soon as it is saved (no time given).";
+    previewed = currentInputs();
+    $("save").disabled = false;
+    return;
+  }
+  const params = new URLSearchParams({ tz });
+  params.set(kind === "one-time" ? "at" : "every", when);
+  try {
+    const data = await call("GET", `/explain?${params}`, undefined, { auth: false });
+    const lines = [];
+    if (data.kind === "one-time") {
+      lines.push(`Once, at ${data.execute_at} (UTC) = ${data.local} (${data.timezone}).`);
+    } else {
+      lines.push(`Recurring: ${data.cron} in ${data.timezone} — ${data.description}.`);
+      lines.push(`Next: ${data.next_local.slice(0, 3).join(", ")}`);
+    }
+    for (const warning of data.warnings || []) lines.push(`Note: ${warning}`);
+    out.textContent = lines.join("\n");
+    previewed = currentInputs();
+    $("save").disabled = false;
+  } catch (err) {
+    out.textContent = err.message;
+    out.className = "preview error";
+  }
+}
+
+async function save(event) {
+  event.preventDefault();
+  if (previewed !== currentInputs()) {
+    await preview();
+    return;
+  }
+  const kind = $("kind").value;
+  const when = $("when").value.trim();
+  const body = {
+    agent_id: $("agent").value.trim(),
+    message: $("message").value,
+    role: $("role").value,
+    timezone: $("tz").value.trim() || "UTC",
+  };
+  if (kind === "one-time") {
+    if (when) body.execute_at = when;
+  } else {
+    body.cron = when;
+  }
+  try {
+    const made = await call("POST", kind === "one-time" ? "/schedules/one-time" : "/schedules/recurring", body);
+    $("preview-out").textContent = `Saved ${kind} schedule ${made.id}.`;
+    $("message").value = "";
+    invalidatePreview();
+    notice("");
+    await refresh();
+  } catch (err) {
+    $("preview-out").textContent = err.message;
+    $("preview-out").className = "preview error";
+  }
+}
+
+async function act(event) {
+  const target = event.target.closest("button[data-action]");
+  if (!target) return;
+  const id = target.dataset.id;
+  const routes = {
+    "delete-one-time": ["DELETE", `/schedules/one-time/${encodeURIComponent(id)}`],
+    "delete-recurring": ["DELETE", `/schedules/recurring/${encodeURIComponent(id)}`],
+    pause: ["POST", `/schedules/recurring/${encodeURIComponent(id)}/pause`],
+    resume: ["POST", `/schedules/recurring/${encodeURIComponent(id)}/resume`],
+  };
+  const route = routes[target.dataset.action];
+  if (!route) return;
+  target.disabled = true;
+  try {
+    await call(route[0], route[1]);
+    notice("");
+    await refresh();
+  } catch (err) {
+    notice(err.message);
+    target.disabled = false;
+  }
+}
+
+function start() {
+  try {
+    $("tz").value = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+  } catch (err) {
+    $("tz").value = "UTC";
+  }
+  $("key-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    useKey($("key").value);
+  });
+  $("forget-key").addEventListener("click", forgetKey);
+  $("preview").addEventListener("click", preview);
+  $("create-form").addEventListener("submit", save);
+  for (const id of ["kind", "when", "tz"]) $(id).addEventListener("input", invalidatePreview);
+  $("kind").addEventListener("change", () => {
+    invalidatePreview();
+    $("when").placeholder = $("kind").value === "one-time" ? "tomorrow at 9am" : "every weekday at 10am";
+  });
+  $("refresh").addEventListener("click", () => refresh().catch((err) => notice(err.message)));
+  $("main").addEventListener("click", act);
+  const kept = sessionStorage.getItem(SESSION_KEY);
+  if (kept) {
+    $("remember").checked = true;
+    useKey(kept);
+  }
+}
+
+document.addEventListener("DOMContentLoaded", start);

@@ -1,0 +1,127 @@
+"""The tick loop inside ``switchboard serve --tick-every S``, for single-box hosting.
+
+One background thread runs ``tick.run_pass`` with the real clock (or the
+app's injected one) every ``every`` seconds: the first pass at once, then one
+interval after each pass *ended*, so passes never overlap. A pass that fails
+is logged (its type and switchboard's own message, which never holds a key or
+message text) and the next interval simply tries again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from switchboard.exceptions import SwitchboardError
+from switchboard.store import Store
+from switchboard.tick import ClientFactory, TickOptions, run_pass
+
+log = logging.getLogger("switchboard.ticker")
+
+
+class Ticker:
+    """Runs a tick pass every ``every`` seconds in a daemon thread until stopped."""
+
+    def __init__(
+        self,
+        store: Store,
+        every: float,
+        client_factory: ClientFactory,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        options: TickOptions | None = None,
+    ) -> None:
+        """Prepare the loop; nothing runs before :meth:`start`."""
+        if every <= 0:
+            raise ValueError("the tick interval must be positive")
+        self.store = store
+        self.every = every
+        self.client_factory = client_factory
+        self.clock = clock
+        self.options = options or TickOptions()
+        self.passes = 0
+        self.failures = 0
+        self.delivered = 0
+        self.last_started: datetime | None = None
+        self.last_finished: datetime | None = None
+        self.last_error: str | None = None
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._running = threading.Lock()
+
+    def start(self) -> None:
+        """Start the thread (once)."""
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._loop, name="switchboard-ticker", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Ask the loop to end and wait for a pass under way to finish (up to ``timeout``)."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def poke(self) -> None:
+        """Run the next pass now instead of at the end of the interval."""
+        self._wake.set()
+
+    def run_once(self) -> None:
+        """One pass, now, in the caller's thread (one at a time, shared with the loop)."""
+        with self._running:
+            self._pass()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self.run_once()
+            self._wake.wait(self.every)
+            self._wake.clear()
+
+    def _pass(self) -> None:
+        started = self.clock()
+        self.last_started = started
+        try:
+            report = run_pass(self.store, started, self.client_factory, self.options)
+        except SwitchboardError as exc:
+            self.failures += 1
+            # /health is public: it shows the kind of failure; the log has switchboard's (safe) message.
+            self.last_error = type(exc).__name__
+            log.error("tick pass failed (%s: %s) — retrying in %gs", type(exc).__name__, exc, self.every)
+        except Exception as exc:  # a thread that dies stops all delivery: log and go on
+            self.failures += 1
+            self.last_error = type(exc).__name__
+            # Only the type: a foreign exception's text may quote anything, a message included.
+            log.error("tick pass failed unexpectedly (%s) — retrying in %gs", type(exc).__name__, self.every)
+        else:
+            self.last_error = None
+            delivered = report.count("delivered")
+            self.delivered += delivered
+            if report.outcomes:
+                log.info(
+                    "tick: delivered %d, failed %d, put back %d, deferred %d",
+                    delivered,
+                    report.permanent_failures,
+                    report.count("requeued"),
+                    report.count("deferred"),
+                )
+        finally:
+            self.passes += 1
+            self.last_finished = self.clock()
+
+    def status(self) -> dict[str, Any]:
+        """What the loop has done, for ``GET /health``."""
+        return {
+            "every_s": self.every,
+            "passes": self.passes,
+            "failures": self.failures,
+            "running": self._thread is not None and self._thread.is_alive(),
+            "last_started": self.last_started.isoformat() if self.last_started else None,
+            "last_finished": self.last_finished.isoformat() if self.last_finished else None,
+            "last_error": self.last_error,
+            "delivered": self.delivered,
+        }
