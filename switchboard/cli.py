@@ -64,7 +64,8 @@ NO_DISPATCH_OPT = typer.Option(
 
 def fail(message: str) -> typer.Exit:
     """Print one Error: line and give the exit to raise."""
-    typer.echo(f"Error: {message}", err=True)
+    # One line, always: a value quoted in the message may hold a line break.
+    typer.echo("Error: " + " ".join(message.splitlines()), err=True)
     return typer.Exit(1)
 
 

@@ -60,6 +60,7 @@ _USER_AGENT = "letta-switchboard"
 # Letta's details are quoted in one-line messages; a whole HTML page or a long
 # validation list would drown the part that says what to do.
 _MAX_DETAIL = 300
+_MAX_CONNECTIONS = 100
 
 
 @dataclass(frozen=True)
@@ -325,6 +326,11 @@ class LettaClient:
             timeout=httpx.Timeout(timeout),
             transport=transport,
             follow_redirects=False,
+            # As many kept-alive connections as connections: httpcore 1.0.9 closes
+            # "surplus" idle ones while another thread is about to use them (EBADF,
+            # encode/httpcore#1110) once a shared client has more than the keep-alive
+            # limit open, and the tick shares one client among its threads.
+            limits=httpx.Limits(max_connections=_MAX_CONNECTIONS, max_keepalive_connections=_MAX_CONNECTIONS),
         )
 
     def __repr__(self) -> str:

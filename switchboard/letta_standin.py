@@ -559,22 +559,54 @@ class LettaStandIn:
                 "leave it out to get one, or pass validate_ids=False"
             )
         now = _iso(_now())
+        # Every property of 0.16.8's AgentState, as FastAPI's response_model writes them
+        # (tests/real_letta/test_standin_parity.py compares them with a real server's).
         agent: dict[str, Any] = {
             "id": agent_id,
             "name": name or f"standin-{agent_id[6:14]}",
             "created_at": now,
             "updated_at": now,
+            "created_by_id": None,
+            "last_updated_by_id": None,
             "system": "A stand-in agent: messages sent here reach no model.",
             "agent_type": "memgpt_v2_agent",
             "llm_config": {"model": "stand-in", "model_endpoint_type": "openai", "context_window": 32000},
             "embedding_config": None,
+            "model": None,
+            "embedding": None,
+            "model_settings": None,
+            "compaction_settings": None,
+            "response_format": None,
             "memory": {"blocks": [], "file_blocks": [], "prompt_template": ""},
             "blocks": [],
             "tools": [],
+            "tool_rules": None,
+            "tool_exec_environment_variables": [],
+            "secrets": [],
             "sources": [],
             "tags": [],
+            "message_ids": [],
             "metadata": None,
             "description": "letta-switchboard stand-in (not a real Letta server)",
+            "project_id": None,
+            "template_id": None,
+            "base_template_id": None,
+            "deployment_id": None,
+            "entity_id": None,
+            "identity_ids": [],
+            "identities": [],
+            "pending_approval": None,
+            "message_buffer_autoclear": False,
+            "enable_sleeptime": None,
+            "multi_agent_group": None,
+            "managed_group": None,
+            "last_run_completion": None,
+            "last_run_duration_ms": None,
+            "last_stop_reason": None,
+            "timezone": None,
+            "max_files_open": None,
+            "per_file_view_window_char_limit": None,
+            "hidden": None,
         }
         with self._lock:
             self._agents[agent_id] = agent
@@ -713,7 +745,7 @@ class LettaStandIn:
             scripted = self._next_scripted(send_to)
             if scripted is not None:
                 if scripted.drop and scripted.accept:
-                    self._accept(send_to, token, raw)
+                    self._accept(send_to, raw)
                 return scripted
         if segments[:2] == ["v1", "health"] and len(segments) == 2:
             return _Reply(200, {"version": STANDIN_VERSION, "status": "ok"}) if method == "GET" else _not_allowed()
@@ -730,7 +762,7 @@ class LettaStandIn:
             if len(rest) == 1:
                 return self._get_agent(rest[0]) if method == "GET" else _not_allowed()
             if rest[1:] == ["messages", "async"]:
-                return self._accept(rest[0], token, raw) if method == "POST" else _not_allowed()
+                return self._accept(rest[0], raw) if method == "POST" else _not_allowed()
             if rest[1:] == ["messages"]:
                 return self._history(rest[0], query) if method == "GET" else _not_allowed()
         if segments[:2] == ["v1", "runs"] and len(segments) == 3:
@@ -805,7 +837,7 @@ class LettaStandIn:
             agent = self._agents.get(agent_id)
         return _Reply(200, dict(agent)) if agent is not None else _Reply(404, {"detail": "Agent not found"})
 
-    def _accept(self, agent_id: str, token: str | None, raw: bytes) -> _Reply:
+    def _accept(self, agent_id: str, raw: bytes) -> _Reply:
         messages, body, errors = _parse_async_body(raw)
         if self.validate_ids:
             # FastAPI reports path and body errors together, path first.

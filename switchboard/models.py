@@ -55,19 +55,24 @@ def check_id(value: str) -> str:
     Ids become path components, so anything that is not exactly a UUID is
     refused here, before any path is built from it.
     """
+    text = str(value)
+    shown = shown_value(text)
     try:
-        parsed = uuid.UUID(str(value))
+        parsed = uuid.UUID(text)
     except (ValueError, AttributeError, TypeError):
-        shown = str(value)[:60]
         raise InvalidInputError(
-            f'"{shown}" is not a schedule id — ids are UUIDs such as '
-            f'"3f2b9c1e-8d4a-4b6e-9f0a-1c2d3e4f5a6b" (see `switchboard onetime list`)'
+            f'"{shown}" is not a schedule id — ids are UUIDs such as "3f2b9c1e-8d4a-4b6e-9f0a-1c2d3e4f5a6b" '
+            f"(see `switchboard onetime list` or `switchboard recurring list`)"
         ) from None
-    if str(parsed) != str(value).lower():
-        raise InvalidInputError(
-            f'"{str(value)[:60]}" is not a schedule id — write it as a plain UUID such as "{parsed}"'
-        )
+    if str(parsed) != text.lower():
+        raise InvalidInputError(f'"{shown}" is not a schedule id — write it as a plain UUID such as "{parsed}"')
     return str(parsed)
+
+
+def shown_value(text: str, limit: int = 60) -> str:
+    """A value a user gave, safe to quote in a one-line error: cut short, control characters escaped."""
+    cut = text[:limit] + ("…" if len(text) > limit else "")
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in cut)
 
 
 def utc(value: datetime) -> datetime:
@@ -260,7 +265,7 @@ def check_agent_id(value: str) -> str:
     if len(text) > 128:
         raise ValueError("agent id is longer than 128 characters — pass the id of a Letta agent")
     if any(ch.isspace() or not ch.isprintable() for ch in text) or "/" in text or "\\" in text:
-        shown = text[:60].encode("unicode_escape").decode("ascii")
+        shown = shown_value(text)
         raise ValueError(
             f'agent id "{shown}" contains whitespace, a control character or a slash — pass the id of a Letta '
             f"agent, e.g. agent-1234…"

@@ -28,9 +28,9 @@ from switchboard.exceptions import DecryptError, SwitchboardError
 from switchboard.store import TENANT_KEY, Store, Transaction
 
 ENABLE_STEPS = (
-    "Scheduled workflows start disabled in repositories made from a template or a fork: open the "
-    'repository\'s Actions tab, press "I understand my workflows, go ahead and enable them", then open '
-    'the "tick" workflow and press "Enable workflow" (or run `gh workflow enable tick.yml`).'
+    "Scheduled workflows can start disabled (in a fork they always do): open the repository's Actions "
+    'tab (in a fork, press "I understand my workflows, go ahead and enable them" first), then open the '
+    '"tick" workflow and press "Enable workflow" (or run `gh workflow enable tick.yml`).'
 )
 
 

@@ -235,10 +235,9 @@ class Store:
                     if path.endswith("/" + name):
                         return path
         what = {"one-time": "one-time schedule", "recurring": "recurring schedule"}.get(kind or "", "schedule")
-        raise NotFoundError(
-            f"no {what} with id {schedule_id} for this Letta key — "
-            f"list them with `switchboard {kind or 'onetime'} list`"
-        )
+        lists = {"one-time": "`switchboard onetime list`", "recurring": "`switchboard recurring list`"}
+        where = lists.get(kind or "", f"{lists['one-time']} or {lists['recurring']}")
+        raise NotFoundError(f"no {what} with id {schedule_id} for this Letta key — list them with {where}")
 
     def owner_of(self, schedule_id: str) -> str | None:
         """The tenant that holds a schedule id, whoever it is (for 403 versus 404)."""
@@ -274,6 +273,7 @@ class Store:
             self.backend.refresh()
             tx = Transaction(self)
             value = compute(tx)
+            _stage_index(tx)
             if not tx.changes or self.backend.commit(dict(tx.changes), message):
                 return value
             # Someone else committed first: back off a little (jittered) and recompute.
@@ -288,6 +288,8 @@ class Transaction:
     store: Store
     changes: dict[str, bytes | None] = field(default_factory=dict)
     _secret: bytes | None = field(default=None, repr=False)
+    #: Recurring schedules saved, and index repairs, for index.stage (run by Store.transact before committing).
+    index_notes: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def tenant(self, api_key: str | None) -> str:
         """The tenant folder of a key, making the tree's tenant secret on first use."""
@@ -306,6 +308,7 @@ class Transaction:
             path = one_time_path(tenant, schedule, suffix)
         else:
             path = recurring_path(tenant, schedule.id, suffix)
+            self.index_notes[path] = schedule  # so index.stage need not decrypt what we just encrypted
         self.changes[path] = self.store.encode(schedule)
         return path
 
@@ -322,6 +325,13 @@ class Transaction:
         path = result_path(self.tenant(api_key), result, self.store.codec.suffix, nonce)
         self.changes[path] = self.store.encode(result)
         return path
+
+
+def _stage_index(tx: Transaction) -> None:
+    """Keep the recurring next-fire index true in the same commit (see index.py)."""
+    from switchboard.index import stage  # late: only commits need it (and its cron imports)
+
+    stage(tx)
 
 
 def prune_results(store: Store, now: datetime, keep: timedelta) -> Iterator[str]:

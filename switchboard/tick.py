@@ -40,7 +40,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from switchboard.due import due_fire, next_fire
+from switchboard import index as fire_index
+from switchboard.due import due_fire
 from switchboard.exceptions import (
     BackendError,
     LettaPermanentError,
@@ -48,7 +49,7 @@ from switchboard.exceptions import (
     SwitchboardError,
 )
 from switchboard.letta import LettaClient, Run, send_with_retry
-from switchboard.models import OneTimeSchedule, RecurringSchedule, Result, Schedule, utc
+from switchboard.models import STORED, OneTimeSchedule, RecurringSchedule, Result, Schedule, utc
 from switchboard.store import Store, Transaction, prune_results
 
 #: The otid namespace: the same fire of the same schedule always carries the same otid.
@@ -81,7 +82,10 @@ class TickOptions:
     send_window: timedelta | None = None
     give_up_after: timedelta = timedelta(hours=72)
     retention: timedelta = timedelta(days=90)
-    record_attempts: int = 5
+    #: Tries at pushing the record (backing off 0.5 s, 1 s, …) before the pass raises TickError.
+    record_attempts: int = 3
+    #: Pushes per record attempt when the remote keeps moving (or keeps refusing).
+    commit_attempts: int = 8
     #: Called with the claimed jobs before anything is sent.
     on_claimed: Callable[[list[Job]], None] | None = None
     #: Called with every Letta key the pass decrypts, before any is used (the runner masks them).
@@ -212,12 +216,15 @@ def select_due(
 
 
 def due_candidates(
-    store: Store, now: datetime
+    store: Store, now: datetime, tx: Transaction | None = None
 ) -> tuple[list[tuple[str, OneTimeSchedule]], list[tuple[str, RecurringSchedule]]]:
-    """Load what might be due: one-time buckets up to now's hour, every recurring schedule."""
-    one_time = [(p, store.load_one_time(p)) for p in store.one_time_files(through=now)]
-    recurring = [(p, store.load_recurring(p)) for p in store.recurring_files()]
-    return one_time, recurring
+    """Load what might be due: one-time buckets up to now's hour, recurring files the index says to open.
+
+    Whatever a full scan would find due (or busy) is among them (see index.py);
+    index repairs found on the way are noted in ``tx``, to commit with it.
+    """
+    one_time = [(p, store.load_one_time(p)) for p in fire_index.due_one_time_files(store, now)]
+    return one_time, fire_index.due_recurring(store, now, tx)
 
 
 def _reveal(on_secrets: Callable[[list[str]], None] | None, schedules: Iterable[Schedule]) -> None:
@@ -225,8 +232,8 @@ def _reveal(on_secrets: Callable[[list[str]], None] | None, schedules: Iterable[
         on_secrets(sorted({s.api_key for s in schedules if s.api_key}))
 
 
-def _load_due(store: Store, now: datetime, options: TickOptions) -> list[Job]:
-    one_time, recurring = due_candidates(store, now)
+def _load_due(store: Store, now: datetime, options: TickOptions, tx: Transaction | None = None) -> list[Job]:
+    one_time, recurring = due_candidates(store, now, tx)
     _reveal(options.on_secrets, [s for _, s in one_time] + [s for _, s in recurring])
     return select_due(one_time, recurring, now, claim_ttl=options.claim_ttl)
 
@@ -235,26 +242,7 @@ def next_due(
     store: Store, after: datetime, *, on_secrets: Callable[[list[str]], None] | None = None
 ) -> datetime | None:
     """The earliest instant after ``after`` at which something falls due (None: nothing is scheduled)."""
-    best: datetime | None = None
-    loaded: list[Schedule] = []
-    for path in store.one_time_files():
-        one = store.load_one_time(path)
-        loaded.append(one)
-        if one.execute_at > after and (best is None or one.execute_at < best):
-            best = one.execute_at
-    for path in store.recurring_files():
-        rec = store.load_recurring(path)
-        loaded.append(rec)
-        if rec.status != "active":
-            continue
-        try:
-            when = next_fire(rec.cron, rec.timezone, max(rec.anchor, after))
-        except SwitchboardError:
-            continue  # a cron that never fires again (31 February) has no next fire to wait for
-        if best is None or when < best:
-            best = when
-    _reveal(on_secrets, loaded)
-    return best
+    return fire_index.next_due(store, after, on_secrets=on_secrets)
 
 
 # -- 2. deliver -----------------------------------------------------------
@@ -311,10 +299,16 @@ class _Clients:
             client.close()
 
 
-def _wait_idle(client: LettaClient, run: Run, options: TickOptions, sleep: Callable[[float], None]) -> bool:
-    """Wait (bounded) until ``run`` has left created/running; False if it did not in time."""
+def _wait_idle(
+    client: LettaClient,
+    run: Run,
+    options: TickOptions,
+    sleep: Callable[[float], None],
+    stop: threading.Event | None = None,
+) -> bool:
+    """Wait (bounded) until ``run`` has left created/running; False if it did not in time (or the pass stops)."""
     deadline = time.monotonic() + options.run_wait
-    while True:
+    while stop is None or not stop.is_set():
         try:
             if client.get_run(run.id).status not in BUSY:
                 return True
@@ -325,6 +319,7 @@ def _wait_idle(client: LettaClient, run: Run, options: TickOptions, sleep: Calla
         if time.monotonic() >= deadline:
             return False
         sleep(options.run_poll)
+    return False
 
 
 @dataclass
@@ -343,6 +338,14 @@ class _Sink:
             return list(self.outcomes)
 
 
+def _with_detail(exc: LettaPermanentError) -> str:
+    """The error with Letta's own detail (already scrubbed of key and text), when it is not quoted yet."""
+    text = str(exc)
+    if exc.detail and exc.detail not in text:
+        text += f" (Letta said: {exc.detail})"
+    return text
+
+
 def _deliver_agent(
     jobs: Sequence[Job],
     clients: _Clients,
@@ -354,8 +357,25 @@ def _deliver_agent(
     send_until: float,
 ) -> None:
     """Deliver one agent's jobs in order, one at a time; every job ends with one outcome."""
-    known = recent.get(jobs[0].agent_key)
-    previous: tuple[str | None, Run] | None = known
+    try:
+        _deliver_in_order(jobs, clients, options, sleep, recent, sink, stop, send_until)
+    except BaseException:
+        # An interrupt or a bug: no other agent should start a delivery after this one.
+        stop.set()
+        raise
+
+
+def _deliver_in_order(
+    jobs: Sequence[Job],
+    clients: _Clients,
+    options: TickOptions,
+    sleep: Callable[[float], None],
+    recent: RecentRuns,
+    sink: _Sink,
+    stop: threading.Event,
+    send_until: float,
+) -> None:
+    previous = recent.get(jobs[0].agent_key)
 
     def defer_from(index: int) -> None:
         for job in jobs[index:]:
@@ -370,7 +390,7 @@ def _deliver_agent(
             client = clients.get(sched.base_url, sched.api_key)
             if previous is not None:
                 waiting_on = clients.get(sched.base_url, previous[0])
-                if not _wait_idle(waiting_on, previous[1], options, sleep):
+                if not _wait_idle(waiting_on, previous[1], options, sleep, stop):
                     defer_from(index)
                     return
             run = send_with_retry(
@@ -386,7 +406,7 @@ def _deliver_agent(
             )
         except LettaPermanentError as exc:
             # No run was made; `previous` (if any) is still the one to wait for.
-            sink.put(Outcome(job, "failed", http_status=exc.status, error=str(exc)))
+            sink.put(Outcome(job, "failed", http_status=exc.status, error=_with_detail(exc)))
         except LettaTransientError as exc:
             sink.put(Outcome(job, "requeued", http_status=exc.status, error=str(exc)))
             # Letta is not answering this agent: keep the rest for the next pass.
@@ -565,7 +585,7 @@ def record(
     attempts = max(1, options.record_attempts)
     for attempt in range(attempts):
         try:
-            return store.transact(message, compute)
+            return store.transact(message, compute, attempts=max(1, options.commit_attempts))
         except BackendError:
             if attempt == attempts - 1:
                 raise
@@ -636,10 +656,11 @@ def _read_unrecorded(store: Store, path: Path) -> tuple[str, datetime, list[Outc
     outcomes = []
     for item in body["outcomes"]:
         data = item["schedule"]
+        # Checked when it was made: a limit lowered since must not make it unreadable (STORED).
         schedule: Schedule = (
-            OneTimeSchedule.model_validate(data)
+            OneTimeSchedule.model_validate(data, context=STORED)
             if data.get("kind") == "one-time"
-            else RecurringSchedule.model_validate(data)
+            else RecurringSchedule.model_validate(data, context=STORED)
         )
         job = Job(item["path"], schedule, datetime.fromisoformat(item["scheduled_for"]), int(item["skipped"]))
         run = None if item["run"] is None else Run(**item["run"])
@@ -705,7 +726,7 @@ def claim(store: Store, now: datetime, pass_id: str, options: TickOptions) -> li
 
     def compute(tx: Transaction) -> list[Job]:
         claimed = []
-        for job in _load_due(store, now, options):
+        for job in _load_due(store, now, options, tx):
             mine = job.schedule.model_copy(update={"claimed_by": pass_id, "claimed_at": now})
             tx.save(mine)
             claimed.append(Job(job.path, mine, job.scheduled_for, job.skipped))

@@ -83,7 +83,12 @@ def test_a_one_time_without_type_is_one_time(api: ApiServer) -> None:
         )
 
 
-def test_list_pages_with_limit_and_after_per_agent(api: ApiServer) -> None:
+def test_list_pages_with_limit_and_after_per_agent(repo: Repo, key: str) -> None:
+    with serve_api(repo, key) as api:  # the real clock: the list is in creation order
+        _pages(api)
+
+
+def _pages(api: ApiServer) -> None:
     path = f"/v1/agents/{api.agent}/schedule"
     other_agent = api.standin.add_agent()
     with api.client() as client:

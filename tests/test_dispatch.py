@@ -356,7 +356,7 @@ def test_send_from_a_github_clone_without_a_token_says_how(
 ) -> None:
     on_github(repo)
     agent = standin.add_agent()
-    code, out, err = cli(capsys, "send", "--agent-id", agent, "-m", "No token", "--now", "2030-03-10T10:50:00Z")
+    code, _out, err = cli(capsys, "send", "--agent-id", agent, "-m", "No token", "--now", "2030-03-10T10:50:00Z")
     assert code == 0
     assert err == (
         "Warning: Not starting the tick workflow: GITHUB_TOKEN is not set — the scheduled tick at 11:17 UTC "

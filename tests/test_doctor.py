@@ -328,6 +328,6 @@ def test_doctor_shows_no_secret(
 ) -> None:
     key = generate_key()
     monkeypatch.setenv("SWITCHBOARD_ENCRYPTION_KEY", key)
-    code, out, err = cli(capsys, "--github", REPO, "doctor")
+    _code, out, err = cli(capsys, "--github", REPO, "doctor")
     for secret in (key, LETTA_KEY, TOKEN):
         assert secret not in out + err

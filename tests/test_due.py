@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -37,8 +38,9 @@ def z(text: str) -> datetime:
     return value
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    """An instant written in UTC."""
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 def local_walls(instants: list[datetime], tz: str) -> list[str]:
@@ -174,7 +176,8 @@ class TestCronForms:
 
     def test_day_of_month_or_day_of_week(self) -> None:
         # Both restricted: standard cron fires on either (the 1st, or any Monday).
-        assert fires("0 0 1 * 1", "UTC", z("2026-05-28T00:00Z"), 3) == [utc(2026, 6, 1), utc(2026, 6, 8), utc(2026, 6, 15)]
+        got = fires("0 0 1 * 1", "UTC", z("2026-06-20T00:00Z"), 4)
+        assert got == [utc(2026, 6, 22), utc(2026, 6, 29), utc(2026, 7, 1), utc(2026, 7, 6)]  # 07-01 is a Wednesday
 
     def test_macros(self) -> None:
         assert next_fire("@daily", "UTC", z("2026-05-28T10:00Z")) == utc(2026, 5, 29)
@@ -365,6 +368,7 @@ def test_buckets_through() -> None:
 
 ZONES = ["UTC", NY, "Europe/Berlin", "Australia/Lord_Howe", "Asia/Kolkata", "America/Havana", "Pacific/Apia"]
 
+
 def _cron(minute: str, hour: str, dom: str, month: str, dow: str) -> str:
     if dom != "*" and dow != "*" and any(c in dom + dow for c in "LW#"):
         dom = "*"  # a combination due.py refuses (see test_both_day_fields_with_special_forms_are_refused)
@@ -440,9 +444,9 @@ def test_fires_are_strictly_increasing_and_chain_through_next_fire(cron: str, tz
     got = fires(cron, tz, after, 12)
     assert got, "every generated cron fires at least once a year"
     assert got[0] > after
-    assert all(a < b for a, b in zip(got, got[1:], strict=False))
+    assert all(a < b for a, b in pairwise(got))
     assert got[0] == next_fire(cron, tz, after)
-    for previous, current in zip(got, got[1:], strict=False):
+    for previous, current in pairwise(got):
         assert next_fire(cron, tz, previous) == current
     for fire in got:
         assert fire.tzinfo is UTC
@@ -526,3 +530,23 @@ def test_buckets_through_keeps_exactly_the_hours_up_to_now(instant: datetime, ho
     buckets = [bucket_of(instant + timedelta(hours=h)) for h in hours]
     got = buckets_through(instant, buckets)
     assert got == sorted(bucket_of(instant + timedelta(hours=h)) for h in hours if h <= 0)
+
+
+daily_crons = st.builds(
+    _cron,
+    st.sampled_from(["0", "30", "59"]),
+    st.sampled_from(["0", "1", "2", "23", "1,2"]),
+    st.sampled_from(["*", "*", "1", "L", "15W", "*/3", "28-31"]),
+    st.sampled_from(["*", "*", "3", "3,4,10,11", "*/4"]),
+    st.sampled_from(["*", "*", "0", "1-5", "L5", "1#2"]),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cron=daily_crons, tz=zones, after=instants, days=st.integers(0, 800))
+def test_skipped_over_long_spans_matches_walking_the_fires(cron: str, tz: str, after: datetime, days: int) -> None:
+    # Months of missed fires cross several DST changes and month ends: the per-day count must agree.
+    now = after + timedelta(days=days, minutes=7)
+    walked = fires_through(cron, tz, after, now)
+    fire = due_fire(cron, tz, after, now)
+    assert fire == (Fire(walked[-1], len(walked) - 1) if walked else None)

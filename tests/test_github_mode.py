@@ -117,7 +117,7 @@ def test_one_time_commands(cli: Run, github: RacingStandIn, standin: LettaStandI
     made2 = as_json(cli, "onetime", "create", "--agent-id", agent, "-m", "Second", "--at", "2031-05-05T09:00:00Z")
     listed = as_json(cli, "onetime", "list")
     assert [s["id"] for s in listed] == [made["id"], made2["id"]]
-    assert as_json(cli, "onetime", "get", made["id"])[0]["message"] == "Stand-up in 5"
+    assert as_json(cli, "onetime", "get", made["id"])["message"] == "Stand-up in 5"
     assert as_json(cli, "onetime", "delete", made["id"]) == {"message": "Schedule deleted", "id": made["id"]}
     assert [s["id"] for s in as_json(cli, "onetime", "list")] == [made2["id"]]
     code, _, err = cli("onetime", "get", made["id"])
@@ -135,7 +135,7 @@ def test_recurring_commands(cli: Run, github: RacingStandIn, standin: LettaStand
     assert made["next_run"] == "2030-01-01T09:00:00+00:00"
     assert len(data_files(github, RECURRING)) == 1
     assert [s["id"] for s in as_json(cli, "recurring", "list")] == [made["id"]]
-    assert as_json(cli, "recurring", "get", made["id"])[0]["status"] == "active"
+    assert as_json(cli, "recurring", "get", made["id"])["status"] == "active"
     assert as_json(cli, "recurring", "pause", made["id"], "--now", "2030-01-01T00:00:00Z")["status"] == "paused"
     assert as_json(cli, "recurring", "resume", made["id"], "--now", "2030-01-02T00:00:00Z")["status"] == "active"
     assert as_json(cli, "recurring", "delete", made["id"])["id"] == made["id"]
@@ -204,7 +204,7 @@ def test_import_through_the_api(cli: Run, github: RacingStandIn, standin: LettaS
     file = tmp_path / "export.json"
     file.write_text(json.dumps(exported))
     commits = github.commit_count()
-    assert as_json(cli, "import", str(file)) == {"one_time": 1, "recurring": 1}
+    assert as_json(cli, "import", str(file)) == {"one_time": 1, "recurring": 1, "unchanged": 0}
     assert github.commit_count() == commits + 1  # one commit for the whole import
     assert [s["id"] for s in as_json(cli, "onetime", "list")] == [exported[0]["id"]]
     assert [s["id"] for s in as_json(cli, "recurring", "list")] == [exported[1]["id"]]

@@ -16,7 +16,6 @@ import random
 import re
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -384,9 +383,15 @@ def test_connection_refused_is_transient_and_recovers(standin: LettaStandIn, cli
 def test_down_while_kept_alive_refuses_and_retry_waits(standin: LettaStandIn, client: LettaClient, agent: str) -> None:
     client.check_key()  # leaves a kept-alive connection in the pool
     standin.down()
-    threading.Timer(0.3, standin.up).start()
-    run = send_with_retry(client, agent, TEXT, base_delay=0.4, max_delay=1, rng=random.Random(3))
-    assert run.agent_id == agent
+    waits: list[float] = []
+
+    def sleep_then_come_back(seconds: float) -> None:
+        waits.append(seconds)
+        standin.up()
+
+    run = send_with_retry(client, agent, TEXT, sleep=sleep_then_come_back)
+    assert run.agent_id == agent and len(waits) == 1
+    assert [d.run_id for d in standin.deliveries] == [run.id]
 
 
 def test_dropped_connection_is_transient(standin: LettaStandIn, client: LettaClient, agent: str) -> None:
@@ -442,7 +447,7 @@ def test_no_error_ever_shows_the_key_or_the_text(scenario: str) -> None:
 
 
 def test_get_run_progresses_to_completed_and_the_message_shows_in_history() -> None:
-    with LettaStandIn(api_keys={KEY}, run_duration=0.3) as server, LettaClient(server.base_url, KEY) as client:
+    with LettaStandIn(api_keys={KEY}, run_duration=1.0) as server, LettaClient(server.base_url, KEY) as client:
         agent = server.add_agent()
         run = client.send_message(agent, TEXT, otid="o-hist")
         assert run.status == "created" and not run.done
@@ -504,19 +509,18 @@ def test_run_from_json_rejects_what_is_not_a_run() -> None:
 
 
 def test_overlaps_are_detected_in_flight_and_while_a_run_is_running() -> None:
-    with LettaStandIn(latency=0.3) as server:
+    with LettaStandIn(latency=0.5) as server:
         a, b = server.add_agent(), server.add_agent()
         with LettaClient(server.base_url, None) as client, ThreadPoolExecutor(3) as pool:
             list(pool.map(lambda agent: client.send_message(agent, TEXT), [a, a, b]))
         assert server.overlaps == [a]
 
-    with LettaStandIn(run_duration=0.4) as server, LettaClient(server.base_url, None) as client:
+    with LettaStandIn(run_duration=1.0) as server, LettaClient(server.base_url, None) as client:
         agent = server.add_agent()
-        first = client.send_message(agent, TEXT)
-        client.send_message(agent, TEXT)  # the first run is still running
+        client.send_message(agent, TEXT)
+        second = client.send_message(agent, TEXT)  # the first run is still running
         assert server.overlaps == [agent]
-        wait_for_run(client, first.id, timeout=5, poll_interval=0.05)
-        time.sleep(0.45)
+        wait_for_run(client, second.id, timeout=5, poll_interval=0.05)
         client.send_message(agent, TEXT)  # both runs are done by now
         assert server.overlaps == [agent]
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import httpx
 import pytest
+import tick_support
 from tick_support import (
     FAST,
     LETTA_KEY,
@@ -23,7 +24,12 @@ from switchboard.letta import LettaClient
 from switchboard.letta_standin import DROP
 from switchboard.tick import UNRECORDED_DIR, Job, TickError, TickOptions, deliver, run_pass
 
-pytest_plugins = ["tick_support"]
+# The fixtures `world`, `letta` and `git_template`.
+world_fixture, letta_fixture, git_template_fixture = (
+    tick_support.world_fixture,
+    tick_support.letta_fixture,
+    tick_support.git_template_fixture,
+)
 
 UNKNOWN_AGENT = f"agent-{uuid.UUID(int=0x1234, version=4)}"
 
@@ -179,8 +185,8 @@ def test_404_fails_the_one_time_and_pauses_the_recurring_until_resumed(world: Wo
     for schedule in (daily, once):
         result = results[schedule.id]
         assert (result.status, result.http_status) == ("failed", 404)
-        assert result.error and "Agent not found" not in result.error  # the client's own 404 sentence…
-        assert UNKNOWN_AGENT in result.error and "not found" in result.error  # … naming the agent
+        # The client's own sentence naming the agent, and Letta's detail.
+        assert result.error and UNKNOWN_AGENT in result.error and "(Letta said: Agent not found)" in result.error
     assert results[daily.id].scheduled_for == T0 - timedelta(hours=3)  # 09:00 UTC
     paused = world.remote_schedule(daily.id)
     assert paused is not None and paused.status == "paused"  # type: ignore[union-attr]
@@ -202,7 +208,9 @@ def test_404_fails_the_one_time_and_pauses_the_recurring_until_resumed(world: Wo
 
 def test_a_letta_outage_across_passes_loses_nothing(world: World) -> None:
     once = world.one_time(T0, message="must arrive once")
-    every_6h = world.recurring("0 */6 * * *", created=T0 - timedelta(minutes=1), message="every six hours")
+    every_6h = world.recurring(
+        "0 */6 * * *", created=T0 - timedelta(minutes=1), agent=world.letta.agents[1], message="every six hours"
+    )
     world.seed(once, every_6h)
     world.letta.down()
 

@@ -559,10 +559,8 @@ def test_a_due_message_is_delivered_summarised_and_pushed(
     # Pushed: the claim and the record, by the identity the workflow sets, and the schedule is gone.
     log = fork.remote_log("%s|%an")
     assert len(log) == before + 2
-    assert (
-        log[0].startswith("switchboard: tick ") and "delivered 1" in log[0] and log[0].endswith("|github-actions[bot]")
-    )
-    assert log[1].startswith("switchboard: claim") and log[1].endswith("|github-actions[bot]")
+    assert all(line.endswith("|github-actions[bot]") for line in log[:2])
+    assert "claim" in log[1] and "delivered 1" in log[0]
     files = fork.remote_files()
     assert not [f for f in files if f.startswith("data/schedules/one-time/")]
     assert [f for f in files if f.startswith("data/results/") and f"/{schedule_id}/" in f]

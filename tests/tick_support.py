@@ -8,7 +8,9 @@ nothing patches a clock. ``Sleeps`` records the waits a pass asks for instead
 of sleeping them, so backoff and Retry-After cost no wall time.
 
 (Helpers are imported from here rather than from ``conftest``: with
-``tests/real_letta/conftest.py`` around, ``import conftest`` is ambiguous.)
+``tests/real_letta/conftest.py`` around, ``import conftest`` is ambiguous. A
+test module imports the ``*_fixture`` functions to use the fixtures ``world``,
+``letta`` and ``git_template``.)
 """
 
 from __future__ import annotations
@@ -100,8 +102,8 @@ def make_template(top: Path) -> Path:
     return top
 
 
-@pytest.fixture(scope="session")
-def git_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+@pytest.fixture(scope="session", name="git_template")
+def git_template_fixture(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Made once per session; each world copies it."""
     return make_template(tmp_path_factory.mktemp("tick-template"))
 
@@ -276,8 +278,8 @@ class World:
         (self.remote / "hooks" / "pre-receive").unlink(missing_ok=True)
 
 
-@pytest.fixture
-def letta() -> Iterator[LettaStandIn]:
+@pytest.fixture(name="letta")
+def letta_fixture() -> Iterator[LettaStandIn]:
     """A Letta stand-in accepting LETTA_KEY and OTHER_KEY, with three agents."""
     server = LettaStandIn(api_keys={LETTA_KEY, OTHER_KEY}).start()
     for _ in range(3):
@@ -288,8 +290,8 @@ def letta() -> Iterator[LettaStandIn]:
         server.stop()
 
 
-@pytest.fixture
-def world(tmp_path: Path, git_template: Path, letta: LettaStandIn) -> World:
+@pytest.fixture(name="world")
+def world_fixture(tmp_path: Path, git_template: Path, letta: LettaStandIn) -> World:
     """A fresh remote (a copy of the template) with one clone, and the stand-in."""
     shutil.copytree(git_template / "remote.git", tmp_path / "remote.git", symlinks=True)
     key = generate_key()

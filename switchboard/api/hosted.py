@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from switchboard import service
 from switchboard.api.auth import Caller
@@ -105,6 +105,8 @@ def page(
     return chosen
 
 
+#: Ids are UUIDs; anything else is a 404 (no such schedule), answered before any path is built from it.
+SCHEDULE_ID = Path(description="The schedule's id (a UUID).", json_schema_extra={"format": "uuid"})
 LIMIT = Query(None, ge=1, le=1000, description="At most this many (all when omitted).")
 AFTER = Query(None, description="Start after the schedule with this id (the last of the previous page).")
 
@@ -154,7 +156,7 @@ def list_one_time(
 
 @router.get("/schedules/one-time/{schedule_id}", response_model=OneTimeOut, responses=BY_ID_RESPONSES)
 def get_one_time(
-    schedule_id: str, caller: Caller = Depends(authenticated), state: ApiState = Depends(get_state)
+    schedule_id: str = SCHEDULE_ID, caller: Caller = Depends(authenticated), state: ApiState = Depends(get_state)
 ) -> dict[str, Any]:
     """One of your one-time schedules."""
     return _get(state, caller, schedule_id, "one-time").public()
@@ -162,7 +164,7 @@ def get_one_time(
 
 @router.delete("/schedules/one-time/{schedule_id}", response_model=Deleted, responses=BY_ID_RESPONSES)
 def delete_one_time(
-    schedule_id: str, caller: Caller = Depends(authenticated), state: ApiState = Depends(get_state)
+    schedule_id: str = SCHEDULE_ID, caller: Caller = Depends(authenticated), state: ApiState = Depends(get_state)
 ) -> dict[str, str]:
     """Delete one of your one-time schedules."""
     _delete(state, caller, schedule_id, "one-time")
@@ -213,7 +215,7 @@ def list_recurring(
 
 @router.get("/schedules/recurring/{schedule_id}", response_model=RecurringOut, responses=BY_ID_RESPONSES)
 def get_recurring(
-    schedule_id: str, caller: Caller = Depends(authenticated), state: ApiState = Depends(get_state)
+    schedule_id: str = SCHEDULE_ID, caller: Caller = Depends(authenticated), state: ApiState = Depends(get_state)
 ) -> dict[str, Any]:
     """One of your recurring schedules."""
     return _get(state, caller, schedule_id, "recurring").public()
@@ -221,7 +223,7 @@ def get_recurring(
 
 @router.delete("/schedules/recurring/{schedule_id}", response_model=Deleted, responses=BY_ID_RESPONSES)
 def delete_recurring(
-    schedule_id: str, caller: Caller = Depends(authenticated), state: ApiState = Depends(get_state)
+    schedule_id: str = SCHEDULE_ID, caller: Caller = Depends(authenticated), state: ApiState = Depends(get_state)
 ) -> dict[str, str]:
     """Delete one of your recurring schedules."""
     _delete(state, caller, schedule_id, "recurring")
@@ -230,7 +232,7 @@ def delete_recurring(
 
 @router.post("/schedules/recurring/{schedule_id}/pause", response_model=RecurringOut, responses=BY_ID_RESPONSES)
 def pause_recurring(
-    schedule_id: str, caller: Caller = Depends(authenticated), state: ApiState = Depends(get_state)
+    schedule_id: str = SCHEDULE_ID, caller: Caller = Depends(authenticated), state: ApiState = Depends(get_state)
 ) -> dict[str, Any]:
     """Stop a recurring schedule from firing; it is kept."""
     return _pause(state, caller, schedule_id, paused=True).public()
@@ -238,7 +240,7 @@ def pause_recurring(
 
 @router.post("/schedules/recurring/{schedule_id}/resume", response_model=RecurringOut, responses=BY_ID_RESPONSES)
 def resume_recurring(
-    schedule_id: str, caller: Caller = Depends(authenticated), state: ApiState = Depends(get_state)
+    schedule_id: str = SCHEDULE_ID, caller: Caller = Depends(authenticated), state: ApiState = Depends(get_state)
 ) -> dict[str, Any]:
     """Let a paused schedule fire again, from now on (fires missed while paused are not sent)."""
     return _pause(state, caller, schedule_id, paused=False).public()
@@ -266,7 +268,7 @@ def list_results(
 
 @router.get("/results/{schedule_id}", response_model=ResultOut, responses=BY_ID_RESPONSES, tags=["results"])
 def latest_result(
-    schedule_id: str, caller: Caller = Depends(authenticated), state: ApiState = Depends(get_state)
+    schedule_id: str = SCHEDULE_ID, caller: Caller = Depends(authenticated), state: ApiState = Depends(get_state)
 ) -> dict[str, Any]:
     """The latest result of one of your schedules (as the hosted service answered)."""
     sid = path_id(schedule_id, "Result")
@@ -281,7 +283,7 @@ def latest_result(
     "/results/{schedule_id}/history", response_model=list[ResultOut], responses=BY_ID_RESPONSES, tags=["results"]
 )
 def result_history(
-    schedule_id: str,
+    schedule_id: str = SCHEDULE_ID,
     limit: int | None = Query(None, ge=1, le=10_000, description="At most this many (all when omitted)."),
     caller: Caller = Depends(authenticated),
     state: ApiState = Depends(get_state),

@@ -22,7 +22,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 
 from switchboard import service
 from switchboard.api.auth import Caller
@@ -48,6 +48,8 @@ from switchboard.api.schemas import (
 from switchboard.exceptions import NotFoundError
 from switchboard.models import OneTimeSchedule, Schedule, check_agent_id, check_message, iso
 from switchboard.timeparse import parse_recurring
+
+MESSAGE_ID = Path(description="The scheduled message's id (a UUID).", json_schema_extra={"format": "uuid"})
 
 router = APIRouter(prefix="/v1/agents/{agent_id}/schedule", tags=["Letta schedule API"])
 
@@ -178,7 +180,7 @@ def _find(state: ApiState, caller: Caller, agent: str, sid: str) -> Schedule:
 )  # fmt: skip
 def retrieve(
     agent_id: str,
-    scheduled_message_id: str,
+    scheduled_message_id: str = MESSAGE_ID,
     caller: Caller = Depends(authenticated),
     state: ApiState = Depends(get_state),
 ) -> dict[str, Any]:
@@ -194,7 +196,7 @@ def retrieve(
 )  # fmt: skip
 def delete(
     agent_id: str,
-    scheduled_message_id: str,
+    scheduled_message_id: str = MESSAGE_ID,
     caller: Caller = Depends(authenticated),
     state: ApiState = Depends(get_state),
 ) -> dict[str, Any]:

@@ -186,6 +186,23 @@ class GitBackend:
         except (FileNotFoundError, NotADirectoryError):
             return None
 
+    def children(self, prefix: str) -> list[str]:
+        """The names directly below the directory ``prefix`` (files and folders), sorted."""
+        try:
+            return sorted(os.listdir(self.root / prefix))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+
+    def blob_ids(self, prefix: str) -> dict[str, str]:
+        """The git blob id of every tracked file below ``prefix``, as staged (one git call)."""
+        listed = self._git("ls-files", "--stage", "-z", "--", prefix).stdout
+        ids: dict[str, str] = {}
+        for line in listed.split("\0"):
+            meta, _, path = line.partition("\t")  # "<mode> <blob id> <stage>\t<path>"
+            if path:
+                ids[path] = meta.split(" ")[1]
+        return ids
+
     def list(self, prefix: str) -> list[str]:
         """Every file below ``prefix``, as sorted repository-relative paths."""
         top = self.root / prefix
@@ -251,7 +268,8 @@ class GitBackend:
             raise GitError(f"could not push the first commit to {self.remote_name}: {_scrub(pushed.stderr)}")
         # Undo our commit either way, so the clone never holds a change the remote lacks.
         self._git("reset", "--quiet", "--keep", "HEAD~1")
-        if not _REJECTED.search(pushed.stderr):
+        # A hook (or branch protection) that declines is a refusal, not a race: pushing again will not help.
+        if not _REJECTED.search(pushed.stderr) or "hook declined" in pushed.stderr:
             raise GitError(
                 f"the push to {self.remote_name} failed and nothing was changed: "
                 f"{_scrub(pushed.stderr)} — check the remote is reachable, then retry"

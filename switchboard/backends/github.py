@@ -173,6 +173,18 @@ class GitHubBackend:
             self._blobs[sha] = data
         return self._blobs[sha]
 
+    def children(self, prefix: str) -> list[str]:
+        """The names directly below the directory ``prefix`` (files and folders), sorted; no request."""
+        self._ensure_view()
+        base = prefix.strip("/") + "/"
+        return sorted({p[len(base) :].split("/", 1)[0] for p in self._files if p.startswith(base)})
+
+    def blob_ids(self, prefix: str) -> dict[str, str]:
+        """The git blob id of every file below ``prefix``; no request."""
+        self._ensure_view()
+        base = prefix.strip("/") + "/"
+        return {p: sha for p, sha in self._files.items() if p.startswith(base)}
+
     def list(self, prefix: str) -> list[str]:
         """Every file path below the directory ``prefix``, sorted; no request."""
         self._ensure_view()

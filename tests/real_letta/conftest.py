@@ -14,6 +14,9 @@ Environment:
   installing (default 1800); CI installs beforehand, so this is for laptops.
 - ``SWITCHBOARD_LETTA_START_TIMEOUT``: seconds to wait for ``/v1/health/``
   (default 120; start-up takes about 20 s on an idle 2-core machine).
+- ``SWITCHBOARD_LETTA_STATE``: the state file of a server already started
+  with ``python scripts/letta_server.py start --state FILE``; the tests use it
+  and leave it running (saves the start-up when running them again and again).
 """
 
 from __future__ import annotations
@@ -163,6 +166,17 @@ def _ensure_installed_or_skip() -> None:
 def real_letta(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealLetta]:
     """A secure Letta 0.11.7 server and the fake model, started once per test session."""
     _ensure_installed_or_skip()
+    reuse = os.environ.get("SWITCHBOARD_LETTA_STATE")
+    if reuse:
+        # A server started with `scripts/letta_server.py start --state FILE`: used as is, left running.
+        try:
+            running = harness.ServerInfo.from_file(Path(reuse))
+        except (OSError, ValueError, TypeError) as exc:
+            pytest.fail(f"SWITCHBOARD_LETTA_STATE={reuse} is not a readable state file: {exc}", pytrace=False)
+        if not harness.server_status(running)["healthy"]:
+            pytest.fail(f"the server in SWITCHBOARD_LETTA_STATE={reuse} is not healthy", pytrace=False)
+        yield RealLetta(running)
+        return
     workdir = tmp_path_factory.mktemp("letta-server")
     try:
         info = harness.start_server(

@@ -1,0 +1,53 @@
+"""``switchboard.letta.LettaClient`` against a real Letta 0.11.7 server: the key check, a send, its run."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from real_letta.conftest import RealLetta
+from switchboard.exceptions import LettaPermanentError
+from switchboard.letta import LettaClient, send_with_retry, wait_for_run
+
+pytestmark = pytest.mark.real_letta
+
+WRONG_KEY = "sk-let-wrong-0000000000000000"
+UNKNOWN_RUN = "run-00000000-0000-4000-8000-000000000000"
+
+
+def test_check_key_accepts_the_password_and_refuses_others(real_letta: RealLetta) -> None:
+    """The server's password passes; a wrong key and no key are a permanent 401 that never shows the key."""
+    with LettaClient(real_letta.base_url, real_letta.password) as client:
+        client.check_key()
+    for key in (WRONG_KEY, None):
+        with LettaClient(real_letta.base_url, key) as client, pytest.raises(LettaPermanentError) as caught:
+            client.check_key()
+        assert caught.value.status == 401
+        assert "rejected the API key" in str(caught.value)
+        assert WRONG_KEY not in str(caught.value)
+
+
+def test_send_then_follow_the_run_to_completion(real_letta: RealLetta) -> None:
+    """send_with_retry → a Run; wait_for_run → completed; the message is stored with its otid."""
+    agent_id = real_letta.create_agent("client-send")
+    text, otid = f"client e2e {uuid.uuid4().hex[:8]}", str(uuid.uuid4())
+    with LettaClient(real_letta.base_url, real_letta.password) as client:
+        run = send_with_retry(client, agent_id, text, otid=otid, attempts=1)
+        assert run.id.startswith("run-")
+        assert run.status == "created"
+        # 0.11.7's Run has no agent_id (0.16.8's has): nothing may rely on it.
+        assert run.agent_id is None
+        done = wait_for_run(client, run.id, timeout=60, poll_interval=0.2)
+    assert (done.id, done.status, done.done) == (run.id, "completed", True)
+    with real_letta.client() as http:
+        history = http.get(f"/v1/agents/{agent_id}/messages", params={"limit": 50}).json()
+    assert [(m["message_type"], m["content"]) for m in history if m.get("otid") == otid] == [("user_message", text)]
+
+
+def test_unknown_run_is_a_permanent_404(real_letta: RealLetta) -> None:
+    """Letta's own 404 detail ("Run not found") becomes the client's "run … not found" message."""
+    with LettaClient(real_letta.base_url, real_letta.password) as client, pytest.raises(LettaPermanentError) as caught:
+        client.get_run(UNKNOWN_RUN)
+    assert caught.value.status == 404
+    assert f"run {UNKNOWN_RUN} not found" in str(caught.value)

@@ -1,0 +1,208 @@
+"""The local git backend on real clones of a real bare remote: commits, pushes, races, failures."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from conftest import LETTA_KEY, Repo, clone_of, configure, git
+
+from switchboard.backends.git import GitBackend, _scrub, find_root
+from switchboard.crypto import Codec
+from switchboard.exceptions import GitError
+from switchboard.service import add_one_time, list_one_time
+from switchboard.store import Store, Transaction
+
+NOW = datetime(2026, 3, 10, 15, 20, tzinfo=UTC)
+AGENT = "agent-0b7cbd6e-2f1e-4e55-9a57-6c1d6f0b2a11"
+
+
+def head(path: Path) -> str:
+    return git(path, "rev-parse", "HEAD").strip()
+
+
+def test_a_commit_is_one_commit_pushed_with_its_message(repo: Repo) -> None:
+    backend = GitBackend(repo.clone)
+    assert backend.describe() == f"git clone at {repo.clone} (pushing to origin)"
+    assert backend.commit({"data/a.txt": b"a", "data/x/b.txt": b"b"}, "switchboard: add two") is True
+    assert repo.remote_log()[0] == "switchboard: add two"
+    assert {"data/a.txt", "data/x/b.txt"} <= set(repo.remote_files())
+    assert backend.read("data/x/b.txt") == b"b" and backend.list("data/x") == ["data/x/b.txt"]
+    assert backend.commit({"data/a.txt": b"a"}, "switchboard: nothing new") is True  # no change, no commit
+    assert backend.commit({"data/never-there.txt": None}, "switchboard: nothing to delete") is True
+    assert repo.remote_log()[0] == "switchboard: add two"
+
+
+def test_without_a_remote_it_commits_only(tmp_path: Path) -> None:
+    alone = tmp_path / "alone"
+    git(tmp_path, "init", "--quiet", "--initial-branch=main", str(alone))
+    configure(alone)
+    backend = GitBackend(alone)
+    assert backend.describe().endswith("(no remote: commit only)")
+    backend.refresh()  # nothing to fetch from
+    assert backend.commit({"data/a.txt": b"a"}, "switchboard: first") is True
+    assert backend.commit({"data/a.txt": None}, "switchboard: second") is True
+    assert git(alone, "log", "--format=%s").splitlines() == ["switchboard: second", "switchboard: first"]
+    assert not (alone / "data").exists() or not any((alone / "data").iterdir())
+
+
+def test_the_first_push_makes_the_remote_branch(tmp_path: Path) -> None:
+    remote = tmp_path / "empty.git"
+    git(tmp_path, "init", "--quiet", "--bare", "--initial-branch=main", str(remote))
+    clone = clone_of(remote, tmp_path / "clone")
+    backend = GitBackend(clone)
+    backend.refresh()
+    assert backend.commit({"data/a.txt": b"a"}, "switchboard: first") is True
+    assert git(remote, "log", "--format=%s", "main").splitlines() == ["switchboard: first"]
+
+
+def test_a_rejected_push_is_undone_and_recomputed_on_the_new_state(repo: Repo) -> None:
+    other = repo.another_clone("other")
+    mine, theirs = GitBackend(repo.clone), GitBackend(other)
+    mine.refresh()
+    theirs.refresh()
+    assert theirs.commit({"data/theirs.txt": b"1"}, "switchboard: theirs") is True
+    before = head(repo.clone)
+    assert mine.commit({"data/mine.txt": b"2"}, "switchboard: mine") is False  # beaten to it
+    assert not (repo.clone / "data/mine.txt").exists()  # the clone holds nothing the remote lacks
+    assert (repo.clone / "data/theirs.txt").read_bytes() == b"1"  # and it caught up
+    assert head(repo.clone) != before
+    assert git(repo.clone, "status", "--porcelain") == ""
+
+    seen: list[bytes | None] = []
+
+    def compute(tx: Transaction) -> None:
+        seen.append(mine.read("data/counter.txt"))
+        tx.put("data/counter.txt", str(len(seen)).encode())
+
+    theirs.commit({"data/counter.txt": b"theirs"}, "switchboard: counter")  # lands between our refresh and commit
+    store = Store(mine, Codec(plaintext=True))
+    store.transact("switchboard: count", compute)
+    assert seen == [b"theirs"]  # transact refreshed first, so one computation was enough
+    assert repo.remote_log()[0] == "switchboard: count"
+
+
+def test_transact_recomputes_when_beaten_between_compute_and_commit(repo: Repo) -> None:
+    other = GitBackend(repo.another_clone("other"))
+    store = Store(GitBackend(repo.clone), Codec(plaintext=True))
+    attempts: list[bytes | None] = []
+
+    def compute(tx: Transaction) -> None:
+        attempts.append(store.backend.read("data/value.txt"))
+        if len(attempts) == 1:
+            other.refresh()
+            other.commit({"data/value.txt": b"from the other clone"}, "switchboard: other")
+        tx.put("data/value.txt", b"ours, computed on " + (attempts[-1] or b"nothing"))
+
+    store.transact("switchboard: ours", compute)
+    assert attempts == [None, b"from the other clone"]
+    assert repo.remote_log()[:2] == ["switchboard: ours", "switchboard: other"]
+    assert git(repo.remote, "show", "main:data/value.txt") == "ours, computed on from the other clone"
+
+
+def test_two_processes_in_one_clone_take_turns(repo: Repo) -> None:
+    first, second = GitBackend(repo.clone), GitBackend(repo.clone)
+    first.refresh()
+    second.refresh()
+    assert second.commit({"data/a.txt": b"second"}, "switchboard: second") is True
+    # `first` computed on the state before `second` committed: it must recompute, not overwrite.
+    assert first.commit({"data/a.txt": b"first"}, "switchboard: first") is False
+    assert first.read("data/a.txt") == b"second"
+    assert first.commit({"data/a.txt": b"first"}, "switchboard: first") is True
+    assert repo.remote_log()[:2] == ["switchboard: first", "switchboard: second"]
+
+
+def test_concurrent_writers_in_two_clones_all_land(repo: Repo, codec: Codec) -> None:
+    clones = [repo.clone, repo.another_clone("laptop")]
+    made: list[str] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def writer(clone: Path, n: int) -> None:
+        store = Store(GitBackend(clone), codec)
+        try:
+            for i in range(4):
+                s = add_one_time(
+                    store,
+                    api_key=LETTA_KEY,
+                    base_url="http://letta",
+                    agent_id=AGENT,
+                    message=f"writer {n} message {i}",
+                    execute_at=NOW + timedelta(minutes=i),
+                    now=NOW,
+                )
+                with lock:
+                    made.append(s.id)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(clone, n)) for n, clone in enumerate(clones)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert errors == []
+    assert len(made) == 8
+    log = repo.remote_log()
+    assert sorted(s for s in log if s.startswith("switchboard: add one-time")) == sorted(
+        f"switchboard: add one-time {sid}" for sid in made
+    )
+    # Both clones raced to make the tenant secret; exactly one made it, and everybody used it.
+    assert log.count("switchboard: create the tenant secret") <= 1
+    store = Store(GitBackend(repo.another_clone("reader")), codec)
+    assert sorted(s.id for s in list_one_time(store, LETTA_KEY)) == sorted(made)
+
+
+def test_a_failed_commit_leaves_the_clone_as_it_was(repo: Repo) -> None:
+    backend = GitBackend(repo.clone)
+    backend.commit({"data/kept.txt": b"old"}, "switchboard: before")
+    (repo.clone / ".gitignore").write_text("data/blocked/\n")
+    git(repo.clone, "add", ".gitignore")
+    git(repo.clone, "commit", "--quiet", "-m", "ignore")
+    git(repo.clone, "push", "--quiet", "origin", "HEAD:main")
+    backend.refresh()
+    before = head(repo.clone)
+    with pytest.raises(GitError, match="git add failed"):
+        backend.commit(
+            {"data/kept.txt": b"new", "data/fresh.txt": b"x", "data/blocked/y.txt": b"y"}, "switchboard: fails"
+        )
+    assert head(repo.clone) == before
+    assert (repo.clone / "data/kept.txt").read_bytes() == b"old"
+    assert not (repo.clone / "data/fresh.txt").exists()
+    assert git(repo.clone, "status", "--porcelain") == ""
+
+
+def test_an_unreachable_remote_changes_nothing(repo: Repo, tmp_path: Path) -> None:
+    backend = GitBackend(repo.clone)
+    backend.refresh()
+    git(repo.clone, "remote", "set-url", "origin", str(tmp_path / "gone.git"))
+    before = head(repo.clone)
+    with pytest.raises(GitError) as caught:
+        backend.commit({"data/a.txt": b"a"}, "switchboard: lost")
+    assert str(caught.value).startswith("the push to origin failed and nothing was changed:")
+    assert str(caught.value).endswith("— check the remote is reachable, then retry")
+    assert head(repo.clone) == before
+    assert not (repo.clone / "data/a.txt").exists()
+
+
+def test_finding_the_clone(repo: Repo, tmp_path: Path) -> None:
+    (repo.clone / "deep" / "down").mkdir(parents=True)
+    assert find_root(repo.clone / "deep" / "down") == repo.clone
+    assert GitBackend(repo.clone / "deep").root == repo.clone
+    (tmp_path / "plain").mkdir()
+    with pytest.raises(GitError) as caught:
+        GitBackend(tmp_path / "plain")
+    assert str(caught.value) == (
+        f"{tmp_path / 'plain'} is not inside a git repository — run switchboard inside your clone, "
+        f"or pass --repo PATH (or set SWITCHBOARD_REPO)"
+    )
+    with pytest.raises(GitError, match="does not exist or is not a folder"):
+        GitBackend(tmp_path / "missing")
+
+
+def test_credentials_in_git_output_are_scrubbed() -> None:
+    text = "fatal: unable to access 'https://x-access-token:ghp_secret@github.com/o/r.git/': 403"
+    assert "ghp_secret" not in _scrub(text)
+    assert "https://***@github.com/o/r.git/" in _scrub(text)
