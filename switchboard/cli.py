@@ -889,13 +889,14 @@ def serve(
         import uvicorn
 
         from switchboard.api import create_app
+        from switchboard.api.app import log_config
     except ModuleNotFoundError as exc:
         raise fail(f"serve needs {exc.name} — pip install 'letta-switchboard[api]'") from None
 
     api = create_app(settings(ctx), tick_every=tick_every)
     ticking = f", a tick pass every {tick_every:g}s" if tick_every else " (no ticking: add --tick-every 60)"
     typer.echo(f"switchboard API on http://{host}:{port} — web page at /, docs at /docs{ticking}", err=True)
-    uvicorn.run(api, host=host, port=port, log_level="info", server_header=False)
+    uvicorn.run(api, host=host, port=port, log_config=log_config(), server_header=False)
 
 
 @app.command("demo")
@@ -941,12 +942,12 @@ def dispatch(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Start the tick workflow now (workflow_dispatch) instead of waiting for its schedule."""
-    from switchboard.dispatch import check_hold, dispatch_tick, open_actions, runs_url, wait_for_run
+    from switchboard.dispatch import WORKFLOW_FILE, check_hold, dispatch_tick, open_actions, runs_url, wait_for_run
     from switchboard.runner import parse_duration
 
     held = check_hold(parse_duration(hold))
     actions = open_actions(settings(ctx))
-    before = actions.last_workflow_run("tick.yml") if wait else None
+    before = actions.last_workflow_run(WORKFLOW_FILE) if wait else None
     inputs = dispatch_tick(actions, hold=held, dry_run=dry_run)
     out: dict[str, Any] = {"repository": actions.repo, "ref": actions.branch, "inputs": inputs, "run": None}
     if not as_json:

@@ -21,6 +21,9 @@ Where it is knowingly stricter than a real 0.16.8 server: that server parses eac
 message as ``MessageCreate | ApprovalCreate | ToolReturnCreate`` without a
 discriminator, so a message with a wrong ``role`` can slip through as an
 ``ApprovalCreate``; here it is a 422, as ``MessageCreate`` alone would answer.
+An empty ``messages`` list is a 422 here too, though 0.16.8's schema sets no
+minimum length (and 0.11.7 answers it with a Run). ``tests/real_letta/`` holds
+the comparison with a real server, and the differences it knows of.
 
 Test hooks (all thread-safe): :meth:`LettaStandIn.script` and its helpers queue
 canned answers, :meth:`~LettaStandIn.down` / :meth:`~LettaStandIn.up` refuse and

@@ -175,6 +175,7 @@ def rotate_keys(store: Store) -> int:
         raise InvalidInputError("dev mode stores plaintext: there is nothing to rotate")
 
     def compute(tx: Transaction) -> int:
+        store.tenant_secret()  # a wrong key is named by the file every command reads first
         count = 0
         for path in store.backend.list("data"):
             if not path.endswith(".enc"):
@@ -264,16 +265,22 @@ def import_schedules(
     return Imported(one_time, len(added) - one_time, len(built) - len(added))
 
 
+_IMPORT_SHAPES = (
+    'the file is neither a JSON array of schedules nor {"one_time": [...], "recurring": [...]} '
+    "— export it with the hosted service's list endpoints"
+)
+
+
 def _import_items(payload: Any) -> list[Mapping[str, Any]]:
     if isinstance(payload, list):
         items = payload
     elif isinstance(payload, dict) and ("one_time" in payload or "recurring" in payload):
-        items = [*payload.get("one_time", []), *payload.get("recurring", [])]
+        parts = [payload.get("one_time") or [], payload.get("recurring") or []]
+        if not all(isinstance(part, list) for part in parts):
+            raise InvalidInputError(_IMPORT_SHAPES)
+        items = [*parts[0], *parts[1]]
     else:
-        raise InvalidInputError(
-            'the file is neither a JSON array of schedules nor {"one_time": [...], "recurring": [...]} '
-            "— export it with the hosted service's list endpoints"
-        )
+        raise InvalidInputError(_IMPORT_SHAPES)
     for index, item in enumerate(items, start=1):
         if not isinstance(item, dict):
             raise InvalidInputError(f"item {index} is not a JSON object — nothing was imported")

@@ -631,3 +631,48 @@ def test_serve_without_a_key_is_one_error_line(repo: Repo, tmp_path: object) -> 
     assert done.returncode == 1
     assert done.stderr.startswith("Error: ")
     assert done.stderr.count("\n") == 1
+
+
+def test_the_api_writes_through_the_github_api_too(key: str) -> None:
+    from api_server import uvicorn_thread
+    from github_standin import GitHubStandIn
+
+    from switchboard.api import create_app
+    from switchboard.backends.github import GitHubBackend
+    from switchboard.config import Settings
+    from switchboard.crypto import codec_from_keys
+    from switchboard.letta_standin import LettaStandIn
+    from switchboard.store import Store
+
+    token = "ghp_Standin0Secret0Token0abcdef0123456789"
+    with GitHubStandIn("octo/switchboard", token) as github, LettaStandIn(api_keys={LETTA_KEY}) as letta:
+        agent = letta.add_agent()
+        backend = GitHubBackend(
+            "octo/switchboard", token, base_url=github.base_url, seconds_between_writes=None, retries=0, timeout=5
+        )
+        app = create_app(
+            Settings(encryption_key=key, base_url=letta.base_url),
+            store=Store(backend, codec_from_keys(key)),
+            tick_every=0.5,
+            options=ApiOptions(rate_per_minute=0),
+        )
+        with (
+            uvicorn_thread(app) as base,
+            httpx.Client(base_url=base, headers={"Authorization": f"Bearer {LETTA_KEY}"}) as client,
+        ):
+            later = client.post(
+                "/schedules/recurring", json={"agent_id": agent, "cron": "every monday", "message": "m"}
+            )
+            assert later.status_code == 201
+            now = client.post("/schedules/one-time", json={"agent_id": agent, "message": "via GitHub"}).json()
+            deadline = time.monotonic() + 20
+            while (result := client.get(f"/results/{now['id']}")).status_code == 404:
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+        assert result.json()["run_id"] == letta.deliveries[0].run_id
+        files = github.files()
+        assert any(path.startswith("data/schedules/recurring/") for path in files)
+        assert any(path.startswith("data/results/") for path in files)
+        assert all(b"via GitHub" not in content for content in files.values())
+        last = github.commit_message()
+        assert last.startswith("switchboard: tick") and "delivered 1" in last

@@ -66,6 +66,17 @@ def open_locked_store(settings: Settings) -> LockedStore:
     return LockedStore(open_backend(settings), open_codec(settings))
 
 
+def log_config() -> dict[str, Any]:
+    """uvicorn's logging setup plus switchboard's own loggers (INFO, on uvicorn's handler)."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config: dict[str, Any] = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["switchboard"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config
+
+
 def _json_error(status: int, detail: Any, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 

@@ -69,7 +69,6 @@ class KeyChecker:
     _answers: OrderedDict[str, tuple[bool, float]] = field(default_factory=OrderedDict, repr=False)
     _pending: dict[str, threading.Lock] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    checks: int = 0
 
     def check(self, api_key: str) -> Caller:
         """The caller holding ``api_key``; InvalidKeyError or LettaUnavailableError otherwise."""
@@ -128,7 +127,6 @@ class KeyChecker:
         return LettaClient(self.base_url, api_key, timeout=self.timeout)
 
     def _ask_letta(self, api_key: str, digest: str) -> bool:
-        self.checks += 1
         try:
             with self._client(api_key) as client:
                 client.check_key()

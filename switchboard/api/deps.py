@@ -28,7 +28,7 @@ from switchboard.api.auth import (
     key_hash,
     retry_after_header,
 )
-from switchboard.exceptions import ConfigError, InvalidInputError, NotFoundError
+from switchboard.exceptions import ConfigError, InvalidInputError
 from switchboard.models import check_id
 from switchboard.store import RESULTS, Store
 from switchboard.tick import ClientFactory
@@ -214,12 +214,3 @@ def result_owner(store: Store, schedule_id: str, *, exclude: str | None = None) 
             if tenant != exclude:
                 return tenant
     return None
-
-
-def locked(state: ApiState, call: Callable[[], T]) -> T:
-    """Run a service call under the store's lock, NotFoundError becoming a plain 404."""
-    with state.lock:
-        try:
-            return call()
-        except NotFoundError:
-            raise ApiError(404, "Not found") from None

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
@@ -46,7 +47,7 @@ from switchboard.api.schemas import (
     ValidationDetail,
 )
 from switchboard.exceptions import InvalidInputError, NotFoundError
-from switchboard.models import OneTimeSchedule, RecurringSchedule, Schedule
+from switchboard.models import RecurringSchedule, Schedule
 from switchboard.timeparse import parse_instant, parse_recurring
 
 log = logging.getLogger(__name__)
@@ -107,6 +108,14 @@ def page(
 
 #: Ids are UUIDs; anything else is a 404 (no such schedule), answered before any path is built from it.
 SCHEDULE_ID = Path(description="The schedule's id (a UUID).", json_schema_extra={"format": "uuid"})
+
+
+def wake_ticker(state: ApiState, due: datetime) -> None:
+    """A message due now is sent by the next pass at once, not at the end of the interval."""
+    if state.ticker is not None and due <= state.now():
+        state.ticker.poke()
+
+
 LIMIT = Query(None, ge=1, le=1000, description="At most this many (all when omitted).")
 AFTER = Query(None, description="Start after the schedule with this id (the last of the previous page).")
 
@@ -136,6 +145,7 @@ def create_one_time(
             now=now,
             role=body.role,
         )
+    wake_ticker(state, schedule.execute_at)
     return schedule.public()
 
 
@@ -334,8 +344,3 @@ def _pause(state: ApiState, caller: Caller, schedule_id: str, *, paused: bool) -
             return service.set_paused(state.store, caller.key, sid, paused=paused, now=state.now())
     except NotFoundError:
         raise missing(state, caller, sid) from None
-
-
-def one_time_or_recurring(schedule: Schedule) -> str:
-    """The kind word of a schedule."""
-    return "one-time" if isinstance(schedule, OneTimeSchedule) else "recurring"

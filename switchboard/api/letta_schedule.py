@@ -36,7 +36,7 @@ from switchboard.api.deps import (
     path_id,
     query_id,
 )
-from switchboard.api.hosted import AUTH_RESPONSES, BY_ID_RESPONSES, CREATE_RESPONSES, parsed
+from switchboard.api.hosted import AUTH_RESPONSES, BY_ID_RESPONSES, CREATE_RESPONSES, parsed, wake_ticker
 from switchboard.api.schemas import (
     OneTimeSpec,
     ScheduleCreateIn,
@@ -113,6 +113,7 @@ def create(
                 role=first.role,
             )
             upcoming = iso(schedule.execute_at)
+            wake_ticker(state, schedule.execute_at)
         else:
             spec = body.schedule
             cron, zone = parsed(

@@ -78,9 +78,10 @@ class Ticker:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
+            # Cleared before the pass: a poke during it is not lost, the next pass follows at once.
+            self._wake.clear()
             self.run_once()
             self._wake.wait(self.every)
-            self._wake.clear()
 
     def _pass(self) -> None:
         started = self.clock()

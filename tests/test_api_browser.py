@@ -1,0 +1,213 @@
+"""The web page at ``/`` in a real headless Chromium, driven with selenium and Debian's chromedriver.
+
+Install (Debian): ``apt-get install -y chromium chromium-driver``; selenium from PyPI.
+Skipped, saying why, when either is missing.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from api_server import ApiServer, serve_api
+from conftest import LETTA_KEY, Repo
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+if CHROMIUM is None or CHROMEDRIVER is None:
+    pytest.skip(
+        "chromium and chromium-driver are not installed (apt-get install -y chromium chromium-driver)",
+        allow_module_level=True,
+    )
+webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install selenium)")
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
+
+WAIT = 20
+
+
+@pytest.fixture
+def api(repo: Repo, key: str) -> Iterator[ApiServer]:
+    """The API with the built-in ticker."""
+    with serve_api(repo, key, tick_every=0.5) as server:
+        yield server
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[Any]:
+    """A headless Chromium with a throwaway profile and no network chatter of its own."""
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,1600",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ):
+        options.add_argument(flag)
+    # An explicit driver path: selenium then never tries to fetch a driver of its own.
+    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=CHROMEDRIVER))
+    driver.set_page_load_timeout(WAIT)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def until(driver: Any, condition: Callable[[Any], Any], what: str) -> Any:
+    """Wait for ``condition`` (up to WAIT seconds), saying what did not happen."""
+    return WebDriverWait(driver, WAIT, poll_frequency=0.1).until(condition, message=what)
+
+
+def text(driver: Any, element_id: str) -> str:
+    """The visible text of an element."""
+    value: str = driver.find_element(By.ID, element_id).text
+    return value
+
+
+def rows(driver: Any, table: str) -> list[Any]:
+    """The rows of a schedule table that stand for a schedule."""
+    return list(driver.find_elements(By.CSS_SELECTOR, f"#{table} tbody tr[data-id]"))
+
+
+def type_into(driver: Any, element_id: str, value: str) -> None:
+    """Replace an input's value by typing."""
+    field = driver.find_element(By.ID, element_id)
+    field.clear()
+    field.send_keys(value)
+
+
+def storage(driver: Any) -> list[Any]:
+    """[cookies, localStorage entries, sessionStorage entries] of the page."""
+    result: list[Any] = driver.execute_script(
+        "return [document.cookie, window.localStorage.length, window.sessionStorage.length]"
+    )
+    return result
+
+
+def use_key(driver: Any, key: str, *, remember: bool = False) -> None:
+    """Paste a key and press "Use key"."""
+    type_into(driver, "key", key)
+    box = driver.find_element(By.ID, "remember")
+    if box.is_selected() != remember:
+        box.click()
+    driver.find_element(By.ID, "use-key").click()
+
+
+def test_the_page_manages_schedules_in_a_real_browser(api: ApiServer, browser: Any, tmp_path: Path) -> None:
+    browser.get(api.base_url + "/")
+    assert browser.title == "letta-switchboard"
+    assert not browser.find_element(By.ID, "main").is_displayed()
+
+    # A key Letta refuses.
+    use_key(browser, "sk-let-wrong")
+    until(browser, lambda d: "did not accept" in text(d, "key-status"), "a refused key is said so")
+    assert not browser.find_element(By.ID, "main").is_displayed()
+
+    # The right key, kept only in the page's memory.
+    use_key(browser, LETTA_KEY)
+    until(browser, lambda d: d.find_element(By.ID, "main").is_displayed(), "the key opens the page")
+    assert browser.find_element(By.ID, "key").get_attribute("value") == ""
+    assert storage(browser) == ["", 0, 0]
+
+    # A one-time schedule in natural language: preview first, then save.
+    type_into(browser, "agent", api.agent)
+    type_into(browser, "message", "Browser hello")
+    type_into(browser, "when", "tomorrow at 9am")
+    type_into(browser, "tz", "Europe/Berlin")
+    save = browser.find_element(By.ID, "save")
+    assert not save.is_enabled(), "nothing is saved before its preview"
+    browser.find_element(By.ID, "preview").click()
+    until(browser, lambda d: "Once, at" in text(d, "preview-out"), "the preview shows the instant")
+    assert "Europe/Berlin" in text(browser, "preview-out")
+    until(browser, lambda d: d.find_element(By.ID, "save").is_enabled(), "a previewed phrase can be saved")
+    browser.find_element(By.ID, "save").click()
+    until(browser, lambda d: len(rows(d, "one-time-table")) == 1, "the new schedule is listed")
+    [made] = api.client().get("/schedules/one-time").json()
+    assert made["message"] == "Browser hello"
+    assert rows(browser, "one-time-table")[0].get_attribute("data-id") == made["id"]
+
+    # A phrase that is not a time: the preview says so and nothing can be saved.
+    type_into(browser, "when", "when pigs fly")
+    browser.find_element(By.ID, "preview").click()
+    until(browser, lambda d: "could not understand" in text(d, "preview-out"), "a bad phrase is explained")
+    assert not browser.find_element(By.ID, "save").is_enabled()
+
+    # A recurring one: preview, save, pause, resume, delete.
+    Select(browser.find_element(By.ID, "kind")).select_by_value("recurring")
+    type_into(browser, "message", "Standup")
+    type_into(browser, "when", "every weekday at 10am")
+    browser.find_element(By.ID, "preview").click()
+    until(browser, lambda d: "0 10 * * 1-5" in text(d, "preview-out"), "the cron is previewed")
+    browser.find_element(By.ID, "save").click()
+    until(browser, lambda d: len(rows(d, "recurring-table")) == 1, "the recurring schedule is listed")
+
+    def status(d: Any) -> str:
+        value: str = rows(d, "recurring-table")[0].find_element(By.CSS_SELECTOR, "td.status").text
+        return value
+
+    assert status(browser) == "active"
+    browser.find_element(By.CSS_SELECTOR, "#recurring-table button[data-action=pause]").click()
+    until(browser, lambda d: status(d) == "paused", "pause shows")
+    assert api.client().get("/schedules/recurring").json()[0]["status"] == "paused"
+    browser.find_element(By.CSS_SELECTOR, "#recurring-table button[data-action=resume]").click()
+    until(browser, lambda d: status(d) == "active", "resume shows")
+    browser.find_element(By.CSS_SELECTOR, "#recurring-table button[data-action=delete-recurring]").click()
+    until(browser, lambda d: not rows(d, "recurring-table"), "the recurring schedule is deleted")
+    assert api.client().get("/schedules/recurring").json() == []
+
+    browser.find_element(By.CSS_SELECTOR, "#one-time-table button[data-action=delete-one-time]").click()
+    until(browser, lambda d: not rows(d, "one-time-table"), "the one-time schedule is deleted")
+
+    # Sent now: the built-in ticker delivers it, and the page shows Letta's run id.
+    Select(browser.find_element(By.ID, "kind")).select_by_value("one-time")
+    type_into(browser, "message", "Right now, please")
+    browser.find_element(By.ID, "when").clear()
+    browser.find_element(By.ID, "preview").click()
+    until(browser, lambda d: "as soon as it is saved" in text(d, "preview-out"), "no time means now")
+    browser.find_element(By.ID, "save").click()
+    deadline = time.monotonic() + WAIT
+
+    def delivered(d: Any) -> bool:
+        if time.monotonic() > deadline:
+            return False
+        d.find_element(By.ID, "refresh").click()
+        time.sleep(0.3)
+        return bool(d.find_elements(By.CSS_SELECTOR, "#results-table td.run-id"))
+
+    until(browser, delivered, "the delivery shows in the results")
+    [delivery] = api.standin.deliveries
+    assert delivery.text == "Right now, please"
+    assert browser.find_element(By.CSS_SELECTOR, "#results-table td.run-id").text == delivery.run_id
+    browser.save_screenshot(str(tmp_path / "page.png"))
+
+    # The key never left the tab: no cookie, nothing stored; a reload forgets it.
+    assert storage(browser) == ["", 0, 0]
+    browser.refresh()
+    until(browser, lambda d: d.find_element(By.ID, "key").is_displayed(), "the page reloads")
+    assert not browser.find_element(By.ID, "main").is_displayed()
+
+
+def test_keep_for_this_tab_uses_session_storage_only(api: ApiServer, browser: Any) -> None:
+    browser.get(api.base_url + "/")
+    use_key(browser, LETTA_KEY, remember=True)
+    until(browser, lambda d: d.find_element(By.ID, "main").is_displayed(), "the key opens the page")
+    assert storage(browser) == ["", 0, 1]
+    browser.refresh()
+    until(browser, lambda d: d.find_element(By.ID, "main").is_displayed(), "the tab remembers the key")
+    browser.find_element(By.ID, "forget-key").click()
+    assert storage(browser) == ["", 0, 0]
+    assert not browser.find_element(By.ID, "main").is_displayed()

@@ -1,0 +1,400 @@
+"""Bad input to every command: the exact `Error:` line, exit 1, and nothing changed anywhere.
+
+One repository (with a one-time and a recurring schedule in it) serves every
+case; after each, the remote's log and tree and the clone's HEAD and status
+must be as they were. No case may print a key or the message text.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from conftest import LETTA_KEY, Repo, clone_of, git, make_remote
+from typer.testing import CliRunner
+
+from switchboard.cli import app, main
+from switchboard.crypto import generate_key
+from switchboard.letta_standin import LettaStandIn
+
+MESSAGE = "Top secret: the plants need water"
+UNKNOWN = "3f2b9c1e-8d4a-4b6e-9f0a-1c2d3e4f5a6b"
+NOT_AN_ID = (
+    '"{bad}" is not a schedule id — ids are UUIDs such as "3f2b9c1e-8d4a-4b6e-9f0a-1c2d3e4f5a6b" '
+    "(see `switchboard onetime list` or `switchboard recurring list`)"
+)
+ZONE = 'unknown time zone "Mars/Olympus" — use an IANA name such as "Europe/Berlin" or "UTC"'
+KEY_MISSING = (
+    "SWITCHBOARD_ENCRYPTION_KEY is not set — run `switchboard keys generate` and set the key it prints as "
+    "SWITCHBOARD_ENCRYPTION_KEY (and as the repository secret of the same name)"
+)
+KEY_WRONG = (
+    "cannot decrypt data/tenant.key.enc with the keys in SWITCHBOARD_ENCRYPTION_KEY — it was written with "
+    "another key: put that key in the list (comma-separated, newest first)"
+)
+KEY_MALFORMED = (
+    "key number {n} in SWITCHBOARD_ENCRYPTION_KEY is not a Fernet key (32 url-safe base64 bytes) — make one "
+    "with `switchboard keys generate`"
+)
+DEV_IN_ACTIONS = (
+    "SWITCHBOARD_DEV_MODE=true stores schedules in plaintext and is refused inside GitHub Actions — unset it "
+    "and set the SWITCHBOARD_ENCRYPTION_KEY secret instead"
+)
+AGENT_BAD = (
+    'agent id "{shown}" contains whitespace, a control character or a slash — pass the id of a Letta agent, '
+    "e.g. agent-1234…"
+)
+PHRASE = (
+    'could not understand "blue moon" as a time — try "in 5 minutes", "tomorrow at 9am" or an ISO 8601 time '
+    "such as 2026-03-11T09:00:00+01:00"
+)
+SCHEDULE_PHRASE = (
+    'could not understand "every blue moon" as a schedule — try "every monday at 9am", "every weekday at 10am", '
+    '"every 15 minutes" or a cron expression such as "0 9 * * 1-5"'
+)
+SHAPES = (
+    'the file is neither a JSON array of schedules nor {"one_time": [...], "recurring": [...]} — export it '
+    "with the hosted service's list endpoints"
+)
+
+
+@dataclass
+class World:
+    """A repository in use, and what a command needs to reach it."""
+
+    repo: Repo
+    env: dict[str, str | None]
+    files: Path
+    one: str
+    rec: str
+    agent: str
+
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    top = tmp_path_factory.mktemp("errors")
+    remote = make_remote(top)
+    repo = Repo(remote, clone_of(remote, top / "clone"))
+    standin = LettaStandIn(api_keys={LETTA_KEY}).start()
+    env: dict[str, str | None] = {
+        "SWITCHBOARD_ENCRYPTION_KEY": generate_key(),
+        "LETTA_API_KEY": LETTA_KEY,
+        "LETTA_BASE_URL": standin.base_url,
+        "SWITCHBOARD_REPO": str(repo.clone),
+        "XDG_CONFIG_HOME": str(top / "config"),
+        "HOME": str(top / "home"),
+        **dict.fromkeys(
+            [
+                "SWITCHBOARD_DEV_MODE",
+                "SWITCHBOARD_GITHUB_REPO",
+                "SWITCHBOARD_MAX_MESSAGE_BYTES",
+                "GITHUB_TOKEN",
+                "GITHUB_ACTIONS",
+                "GITHUB_STEP_SUMMARY",
+            ]
+        ),
+    }
+    agent = standin.add_agent()
+    made = [
+        runner.invoke(app, [*args, "--agent-id", agent, "-m", MESSAGE, "--json"], env=env)
+        for args in (["send", "--at", "2031-05-04T09:00:00Z"], ["recurring", "create", "--cron", "0 9 * * *"])
+    ]
+    assert [m.exit_code for m in made] == [0, 0], [m.stderr for m in made]
+    files = top / "files"
+    files.mkdir()
+    for name, content in IMPORT_FILES.items():
+        (files / name).write_text(content if isinstance(content, str) else json.dumps(content))
+    try:
+        yield World(repo, env, files, *(json.loads(m.stdout)["id"] for m in made), agent)
+    finally:
+        standin.stop()
+
+
+def snapshot(repo: Repo) -> tuple[object, ...]:
+    """Everything a command could have changed."""
+    return (
+        repo.remote_log(),
+        repo.remote_files(),
+        git(repo.clone, "rev-parse", "HEAD"),
+        git(repo.clone, "status", "--porcelain", "--untracked-files=all"),
+    )
+
+
+def refused(world: World, args: list[str], expected: str, env: dict[str, str | None] | None = None) -> None:
+    """The command fails with exactly ``Error: expected``, and changes nothing."""
+    fill = {"one": world.one, "rec": world.rec, "agent": world.agent, "files": str(world.files)}
+    args = [a.format(**fill) for a in args]
+    before = snapshot(world.repo)
+    result = runner.invoke(app, args, env=world.env | (env or {}))
+    assert result.exit_code == 1, (args, result.stdout, result.stderr, result.exception)
+    assert result.stdout == ""
+    assert result.stderr == f"Error: {expected.format(**fill)}\n"
+    shown = result.stdout + result.stderr
+    for secret in (LETTA_KEY, MESSAGE, str(world.env["SWITCHBOARD_ENCRYPTION_KEY"])):
+        assert secret not in shown
+    assert snapshot(world.repo) == before
+
+
+# -- ids ------------------------------------------------------------------------------------
+
+ID_COMMANDS = [
+    ["onetime", "get"],
+    ["onetime", "delete"],
+    ["recurring", "get"],
+    ["recurring", "delete"],
+    ["recurring", "pause"],
+    ["recurring", "resume"],
+    ["results", "get"],
+    ["results", "list", "--schedule-id"],
+]
+
+
+@pytest.mark.parametrize("bad", ["../../etc/passwd", "a/b", "%2e%2e"])
+@pytest.mark.parametrize("command", ID_COMMANDS, ids=" ".join)
+def test_path_like_ids(world: World, command: list[str], bad: str) -> None:
+    refused(world, [*command, bad], NOT_AN_ID.replace("{bad}", bad))
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["onetime", "get", UNKNOWN], f"no one-time schedule with id {UNKNOWN} for this Letta key — list them with "
+         "`switchboard onetime list`"),
+        (["onetime", "delete", "{rec}"], "no one-time schedule with id {rec} for this Letta key — list them with "
+         "`switchboard onetime list`"),
+        (["recurring", "pause", "{one}"], "no recurring schedule with id {one} for this Letta key — list them with "
+         "`switchboard recurring list`"),
+        (["recurring", "delete", UNKNOWN], f"no recurring schedule with id {UNKNOWN} for this Letta key — list them "
+         "with `switchboard recurring list`"),
+        (["results", "get", UNKNOWN], f"no schedule and no results with id {UNKNOWN} for this Letta key — see "
+         "`switchboard results list`"),
+    ],
+)  # fmt: skip
+def test_unknown_ids(world: World, args: list[str], expected: str) -> None:
+    refused(world, args, expected)
+
+
+def test_someone_elses_schedule_is_not_found(world: World) -> None:
+    other = {"LETTA_API_KEY": "sk-let-someone-else"}
+    refused(
+        world,
+        ["onetime", "delete", "{one}"],
+        "no one-time schedule with id {one} for this Letta key — list them with `switchboard onetime list`",
+        env=other,
+    )
+
+
+# -- what a schedule is made of --------------------------------------------------------------
+
+SEND = ["send", "--agent-id", "{agent}", "-m", MESSAGE]
+RECURRING = ["recurring", "create", "--agent-id", "{agent}", "-m", MESSAGE, "--cron", "0 9 * * *"]
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ([*SEND, "--tz", "Mars/Olympus"], ZONE),
+        ([*SEND, "--at", "9am", "--tz", "Mars/Olympus"], ZONE),
+        ([*RECURRING, "--tz", "Mars/Olympus"], ZONE),
+        (["explain", "--at", "9am", "--tz", "Mars/Olympus"], ZONE),
+        (["explain", "--every", "every day at 9am", "--tz", "Mars/Olympus"], ZONE),
+        (["import", "{files}/good.json", "--tz", "Mars/Olympus"], ZONE),
+        ([*SEND, "--at", "9am", "--tz", "europe/berlin"],
+         'unknown time zone "europe/berlin" — use an IANA name such as "Europe/Berlin" or "UTC" (did you mean '
+         '"Europe/Berlin"?)'),
+        ([*SEND, "--at", "blue moon"], PHRASE),
+        (["explain", "--at", "blue moon"], PHRASE),
+        (["recurring", "create", "--agent-id", "{agent}", "-m", MESSAGE, "--cron", "every blue moon"],
+         SCHEDULE_PHRASE),
+        (["explain", "--every", "every blue moon"], SCHEDULE_PHRASE),
+        (["recurring", "create", "--agent-id", "{agent}", "-m", MESSAGE, "--cron", "99 * * * *"],
+         'minute must be 0-59, got 99 in "99 * * * *"'),
+        ([*SEND, "--now", "yesterday"], '--now "yesterday" is not ISO 8601 — e.g. 2026-03-10T15:20:00Z'),
+        ([*SEND, "--now", "2026-03-10T15:20:00"], '--now "2026-03-10T15:20:00" has no UTC offset — add Z or +01:00'),
+        (["explain"], "give exactly one of --at TEXT or --every TEXT"),
+        (["explain", "--at", "now", "--every", "every day"], "give exactly one of --at TEXT or --every TEXT"),
+    ],
+)  # fmt: skip
+def test_times_zones_and_phrases(world: World, args: list[str], expected: str) -> None:
+    refused(world, args, expected)
+
+
+@pytest.mark.parametrize("command", ["send", "recurring"])
+@pytest.mark.parametrize(
+    ("agent", "expected"),
+    [
+        ("a/b", AGENT_BAD.replace("{shown}", "a/b")),
+        ("agent 1", AGENT_BAD.replace("{shown}", "agent 1")),
+        ("../x", AGENT_BAD.replace("{shown}", "../x")),
+        ("", "agent id is empty — pass the id of a Letta agent, e.g. agent-1234…"),
+        ("a" * 129, "agent id is longer than 128 characters — pass the id of a Letta agent"),
+    ],
+)
+def test_bad_agent_ids(world: World, command: str, agent: str, expected: str) -> None:
+    args = SEND if command == "send" else RECURRING
+    refused(world, [a if a != "{agent}" else agent for a in args], expected)
+
+
+@pytest.mark.parametrize("command", ["send", "recurring"])
+@pytest.mark.parametrize(
+    ("message", "env", "expected"),
+    [
+        ("", {}, "message is empty — give the text the agent should receive"),
+        ("   ", {}, "message is empty — give the text the agent should receive"),
+        (MESSAGE + "x" * 65536, {}, "message is 65569 bytes of UTF-8, more than the limit of 65536 — shorten it "
+         "(or raise SWITCHBOARD_MAX_MESSAGE_BYTES)"),
+        (MESSAGE, {"SWITCHBOARD_MAX_MESSAGE_BYTES": "16"}, "message is 33 bytes of UTF-8, more than the limit of 16 — "
+         "shorten it (or raise SWITCHBOARD_MAX_MESSAGE_BYTES)"),
+        (MESSAGE, {"SWITCHBOARD_MAX_MESSAGE_BYTES": "many"},
+         'SWITCHBOARD_MAX_MESSAGE_BYTES="many" is not a positive number of bytes — e.g. 65536'),
+    ],
+)  # fmt: skip
+def test_bad_messages(world: World, command: str, message: str, env: dict[str, str], expected: str) -> None:
+    args = SEND if command == "send" else RECURRING
+    refused(world, [message if a == MESSAGE else a for a in args], expected, env=env)
+
+
+@pytest.mark.parametrize("args", [SEND, RECURRING], ids=["send", "recurring"])
+def test_bad_role(world: World, args: list[str]) -> None:
+    refused(world, [*args, "--role", "boss"], "role must be 'user', 'system' or 'assistant'")
+
+
+# -- keys -------------------------------------------------------------------------------------------
+
+KEYED_COMMANDS = [
+    SEND,
+    RECURRING,
+    ["onetime", "list"],
+    ["onetime", "delete", "{one}"],
+    ["recurring", "pause", "{rec}"],
+    ["results", "list"],
+    ["keys", "rotate"],
+    ["import", "{files}/good.json"],
+]
+
+
+@pytest.mark.parametrize("args", KEYED_COMMANDS, ids=lambda a: " ".join(a[:2]))
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"SWITCHBOARD_ENCRYPTION_KEY": generate_key()}, KEY_WRONG),
+        ({"SWITCHBOARD_ENCRYPTION_KEY": None}, KEY_MISSING),
+        ({"SWITCHBOARD_ENCRYPTION_KEY": "not-a-key"}, KEY_MALFORMED.replace("{n}", "1")),
+        ({"SWITCHBOARD_ENCRYPTION_KEY": f"{generate_key()},abc"}, KEY_MALFORMED.replace("{n}", "2")),
+        ({"SWITCHBOARD_DEV_MODE": "true", "GITHUB_ACTIONS": "true"}, DEV_IN_ACTIONS),
+    ],
+    ids=["wrong", "missing", "malformed", "malformed-second", "dev-mode-in-actions"],
+)
+def test_keys(world: World, args: list[str], env: dict[str, str | None], expected: str) -> None:
+    refused(world, args, expected, env=env)
+
+
+def test_keys_rotate_refuses_dev_mode(world: World) -> None:
+    refused(
+        world,
+        ["keys", "rotate"],
+        "dev mode stores plaintext: there is nothing to rotate",
+        {"SWITCHBOARD_DEV_MODE": "1"},
+    )
+
+
+# -- import ---------------------------------------------------------------------------------------------
+
+GOOD = {"agent_id": "agent-x", "message": "imported", "execute_at": "2031-05-04T09:00:00Z"}
+IMPORT_FILES: dict[str, object] = {
+    "good.json": [GOOD],
+    "not-json.json": "{ this is not json",
+    "shape.json": {"schedules": []},
+    "shape-value.json": {"one_time": 5},
+    "scalar.json": [GOOD, 1],
+    "no-time.json": [{"agent_id": "agent-x", "message": "imported"}],
+    "bad-role.json": [GOOD, GOOD | {"role": "boss"}],
+    "bad-time.json": [GOOD | {"execute_at": "soon"}],
+    "bad-cron.json": {"recurring": [{"agent_id": "agent-x", "message": "m", "cron": "every blue moon"}]},
+    "bad-agent.json": [GOOD | {"agent_id": "a/b"}],
+    "empty-message.json": [GOOD | {"message": ""}],
+    "twice.json": [GOOD | {"id": UNKNOWN}, GOOD | {"id": UNKNOWN.upper()}],
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("missing.json", "{files}/missing.json does not exist — give the path of the exported JSON"),
+        ("not-json.json", "{files}/not-json.json is not readable JSON (JSONDecodeError) — nothing was imported"),
+        (".", "{files}/. is not readable JSON (IsADirectoryError) — nothing was imported"),
+        ("shape.json", SHAPES),
+        ("shape-value.json", SHAPES),
+        ("scalar.json", "item 2 is not a JSON object — nothing was imported"),
+        ("no-time.json", "item 1 has neither execute_at nor cron — nothing was imported"),
+        ("bad-role.json", "item 2: role must be 'user', 'system' or 'assistant' — nothing was imported"),
+        ("bad-time.json", 'item 1: execute_at "soon" is not an ISO 8601 time such as 2026-03-11T09:00:00Z — nothing '
+         "was imported"),
+        ("bad-cron.json", "item 1: BAD-CRON — nothing was imported"),
+        ("bad-agent.json", f"item 1: {AGENT_BAD.replace('{shown}', 'a/b')} — nothing was imported"),
+        ("empty-message.json", "item 1: message is empty — give the text the agent should receive — nothing was "
+         "imported"),
+        ("twice.json", f"the file has two schedules with the id {UNKNOWN} — nothing was imported"),
+    ],
+)  # fmt: skip
+def test_bad_import_files(world: World, name: str, expected: str) -> None:
+    refused(world, ["import", f"{{files}}/{name}"], expected)
+
+
+# -- config --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["config", "set-url", "ftp://letta"], '"ftp://letta" is not an http(s) URL — e.g. https://api.letta.com or '
+         "http://localhost:8283"),
+        (["config", "set-repo"], "give either a PATH to a clone or --github OWNER/NAME"),
+        (["config", "set-repo", "--github", "octocat"], '"octocat" is not OWNER/NAME — e.g. --github '
+         "octocat/my-switchboard"),
+        (["config", "set-api-key", "  "], "the Letta API key is empty — copy it from the Letta dashboard (API keys)"),
+    ],
+)  # fmt: skip
+def test_config(world: World, args: list[str], expected: str) -> None:
+    refused(world, args, expected)
+    assert not (Path(str(world.env["XDG_CONFIG_HOME"])) / "letta-switchboard" / "config.json").exists()
+
+
+# -- usage errors, through main() ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["send", "--agent-id", "a"], "missing option '--message' / '-m' — see `switchboard send --help`"),
+        (["onetime", "get"], "missing argument 'ID' — see `switchboard onetime get --help`"),
+        (["bogus"], "no such command 'bogus' — see `switchboard --help`"),
+        (["send", "--agent-id", "a", "-m", "Top", "secret:", "the", "plants"],
+         '3 unexpected extra arguments — put a value with spaces in quotes, e.g. --message "Good morning" — see '
+         "`switchboard send --help`"),
+        (["results", "list", "--limit", "0"],
+         "invalid value for '--limit': Input should be greater than or equal to 1 — see `switchboard results list "
+         "--help`"),
+        (["onetime", "list", "--jsn"], "no such option: --jsn — see `switchboard onetime list --help`"),
+    ],
+)  # fmt: skip
+def test_usage_errors_are_one_line_too(
+    args: list[str], expected: str, capsys: pytest.CaptureFixture[str], world: World
+) -> None:
+    before = snapshot(world.repo)
+    assert main(args) == 1
+    out, err = capsys.readouterr()
+    assert (out, err) == ("", f"Error: {expected}\n")
+    assert snapshot(world.repo) == before
+
+
+def test_a_group_alone_shows_its_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["onetime"]) == 0
+    out, err = capsys.readouterr()
+    assert "list" in out and "delete" in out and "Error" not in out + err
