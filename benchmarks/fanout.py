@@ -53,7 +53,7 @@ def run(
         ids = world.agents(agents)
         default = TickOptions()
         plans = [("serial", replace(default, parallel=1), serial_runs), ("parallel", default, runs)]
-        out: dict[str, Any] = {"agents": agents, "latency_s": latency, "parallel": default.parallel}
+        out: dict[str, Any] = {"agents": agents, "latency_s": latency, "parallelism": default.parallel}
         step = 0
         for name, options, count in plans:
             series = Series(name)

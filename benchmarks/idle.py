@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import Series, cli, measure
-from benchmarks.world import API_KEY, World
+from benchmarks.world import API_KEY, World, git
 
 #: Modules an idle tick must not import (slow, or optional extras).
 UNWANTED = ("dateparser", "fastapi", "github", "uvicorn")
@@ -69,7 +69,7 @@ def run(
     """Time ``switchboard tick --now NOW --json`` in ``world`` (nothing may be due at ``now``)."""
     env = env_for(world, home, base_url)
     args = ("tick", "--now", now.isoformat(), "--json")
-    head = (world.clone / ".git" / "HEAD").read_text()
+    head = git(world.clone, "rev-parse", "HEAD")
     series = Series("idle tick")
     for _ in range(runs):
         with measure(series):
@@ -81,7 +81,7 @@ def run(
     traced_s = time.perf_counter() - start
     if traced.returncode != 0:
         raise RuntimeError(f"the idle tick failed under -X importtime: {traced.stderr[-500:]}")
-    if (world.clone / ".git" / "HEAD").read_text() != head:
+    if git(world.clone, "rev-parse", "HEAD") != head:
         raise RuntimeError("the idle tick moved the branch")
     imports = parse_importtime(traced.stderr)
     log(f"  idle: {series.wall:.2f}s median wall, imports {imports['total_ms']:.0f} ms, unwanted {imports['unwanted']}")

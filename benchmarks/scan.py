@@ -128,8 +128,10 @@ def run(
             full = time.perf_counter() - t0
             reads[name]["full_scan_s"] = round(full, 3)
             reads[name]["full_scan_ms_per_schedule"] = round(1000 * full / max(1, w.stored), 4)
-        log(f"  scan: read phase with {w.stored} stored: index {series.wall * 1000:.0f} ms" + (
-            f", full scan {reads[name]['full_scan_s']:.2f}s" if before else ""))
+        log(
+            f"  scan: read phase with {w.stored} stored: index {series.wall * 1000:.0f} ms"
+            + (f", full scan {reads[name]['full_scan_s']:.2f}s" if before else "")
+        )
 
     small_w, large_w = worlds["small"], worlds["large"]
     deliveries = {name: w.due * runs for name, w in worlds.items()}
@@ -145,9 +147,7 @@ def run(
             round(b.wall / a.wall, 3) for a, b in zip(small_w.series.runs, large_w.series.runs, strict=True)
         ],
         "read_phase": reads,
-        "remote_bytes_per_delivery": {
-            name: round(grown[name] / deliveries[name]) for name in worlds
-        },
+        "remote_bytes_per_delivery": {name: round(grown[name] / deliveries[name]) for name in worlds},
     }
     result["ratio_median_of_pairs"] = round(statistics.median(result["ratio_per_run"]), 3)
     return result, worlds

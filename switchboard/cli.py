@@ -374,11 +374,20 @@ def keys_rotate(ctx: typer.Context, as_json: bool = JSON_OPT) -> None:
     """Re-encrypt every file under data/ with the first key in SWITCHBOARD_ENCRYPTION_KEY."""
     from switchboard.service import rotate_keys
 
-    count = rotate_keys(store_of(ctx))
+    store = store_of(ctx)
+    count = rotate_keys(store)
     if as_json:
         print_json({"reencrypted": count})
+    elif len(store.codec.keys) == 1:
+        typer.echo(
+            f"Re-encrypted {count} files with the only key in SWITCHBOARD_ENCRYPTION_KEY, in one commit. To move to "
+            f"a new key, put it in front (NEW,OLD; `switchboard keys generate` makes one) and run this again."
+        )
     else:
-        typer.echo(f"Re-encrypted {count} files with the newest key, in one commit. Older keys can now be dropped.")
+        typer.echo(
+            f"Re-encrypted {count} files with the newest key, in one commit. Set the repository secret "
+            f"SWITCHBOARD_ENCRYPTION_KEY to that key too; the older keys can then be dropped."
+        )
 
 
 # -- one-time ------------------------------------------------------------------
@@ -427,8 +436,9 @@ def _send(
         due = "now" if schedule.execute_at <= clock else f"for {when(schedule.execute_at)}"
         local = "" if tz == "UTC" or schedule.execute_at <= clock else f" = {when(schedule.execute_at, tz)}"
         typer.echo(f"Scheduled one-time {schedule.id} {due}{local} (agent {agent_id}).")
-    if dispatch:
-        _after_send(conf, store, schedule.execute_at, clock, as_json)
+    told = dispatch and _after_send(conf, store, schedule.execute_at, clock, as_json)
+    if not told and not as_json and schedule.execute_at <= clock:
+        typer.echo("It goes out with the next tick: run `switchboard tick` here, or let the tick workflow run.")
 
 
 @app.command("send")
@@ -915,17 +925,21 @@ def demo(
 # -- dispatch / doctor (GitHub) -----------------------------------------------------------------
 
 
-def _after_send(conf: Settings, store: Any, execute_at: datetime, now: datetime, as_json: bool) -> None:
-    """Start the tick workflow for a message due before the next scheduled tick; never fails the send."""
+def _after_send(conf: Settings, store: Any, execute_at: datetime, now: datetime, as_json: bool) -> bool:
+    """Start the tick workflow for a message due before the next scheduled tick; never fails the send.
+
+    Returns whether it had something to say.
+    """
     from switchboard.dispatch import after_send
 
     notice = after_send(conf, store.backend, execute_at, now)
     if notice is None:
-        return
+        return False
     if notice.warning:
         typer.echo(f"Warning: {notice.text}", err=True)
     else:
         typer.echo(notice.text, err=as_json)
+    return True
 
 
 @app.command("dispatch")

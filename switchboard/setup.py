@@ -48,12 +48,10 @@ def ensure_tenant_secret(store: Store) -> bool:
 
 def secret_steps(repo: str | None) -> list[str]:
     """How to set the key as the repository secret by hand."""
-    where = f"https://github.com/{repo}/settings/secrets/actions/new" if repo else "the repository's"
+    menu = "Settings → Secrets and variables → Actions → New repository secret"
+    where = f"https://github.com/{repo}/settings/secrets/actions/new ({menu})" if repo else f"the repository's {menu}"
     gh = f"gh secret set {KEY_ENV} --repo {repo}" if repo else f"gh secret set {KEY_ENV}"
-    return [
-        f"Set the repository secret {KEY_ENV} to the key: `{gh}` (it asks for the value), or open "
-        f"{where} (Settings → Secrets and variables → Actions → New repository secret).",
-    ]
+    return [f"Set the repository secret {KEY_ENV} to the key: `{gh}` (it asks for the value), or open {where}."]
 
 
 def _setup_github(settings: Settings, key: str, repo: str, branch: str | None) -> tuple[dict[str, Any], list[str]]:

@@ -581,7 +581,7 @@ def record(
             tx.delete(path)
         return results
 
-    message = f"switchboard: tick {pass_id} {_summary(outcomes)}"
+    message = f"switchboard: tick {_summary(outcomes)} ({pass_id})"
     attempts = max(1, options.record_attempts)
     for attempt in range(attempts):
         try:

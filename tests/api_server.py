@@ -77,13 +77,25 @@ class ApiServer:
         return state
 
     def client(self, key: str | None = LETTA_KEY, **kwargs: Any) -> httpx.Client:
-        """An HTTP client for the API, with ``Authorization: Bearer <key>`` unless key is None."""
+        """An HTTP client for the API, with ``Authorization: Bearer <key>`` unless key is None.
+
+        Every answer it gets is checked: no Letta key, in any header or body, ever.
+        """
         headers = {"Authorization": f"Bearer {key}"} if key is not None else {}
-        return httpx.Client(base_url=self.base_url, headers=headers, timeout=30, **kwargs)
+        hooks = {"response": [no_key_in]}
+        return httpx.Client(base_url=self.base_url, headers=headers, timeout=30, event_hooks=hooks, **kwargs)
 
     def key_checks(self) -> int:
         """How many times the stand-in was asked to check a key."""
         return sum(1 for r in self.standin.requests if r.path.startswith("/v1/agents/?"))
+
+
+def no_key_in(response: httpx.Response) -> None:
+    """Fail when an answer carries a Letta key."""
+    response.read()
+    shown = response.text + "".join(f"{k}: {v}" for k, v in response.headers.items())
+    for secret in (LETTA_KEY, OTHER_KEY):
+        assert secret not in shown, f"a Letta key in the answer to {response.request.method} {response.request.url}"
 
 
 @contextmanager

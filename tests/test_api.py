@@ -148,7 +148,7 @@ def test_one_time_round_trip_keeps_the_hosted_shapes(api: ApiServer) -> None:
         assert client.delete(f"/schedules/one-time/{sid}").status_code == 404
         assert client.get("/schedules/one-time").json() == []
     log = api.repo.remote_log()
-    assert log[0] == f"switchboard: delete one-time {sid}"
+    assert log[0].startswith(f"switchboard: delete one-time {sid}")
     assert f"switchboard: add one-time {sid}" in log
 
 
@@ -676,3 +676,45 @@ def test_the_api_writes_through_the_github_api_too(key: str) -> None:
         assert all(b"via GitHub" not in content for content in files.values())
         last = github.commit_message()
         assert last.startswith("switchboard: tick") and "delivered 1" in last
+
+
+def test_a_schedule_keeps_the_callers_key_and_the_servers_letta(api: ApiServer) -> None:
+    with api.client(OTHER_KEY) as client:
+        sid = one_time(api, client)["id"]
+    store = api.state.store
+    stored = store.load(store.locate(store.tenant(OTHER_KEY), str(sid)))
+    assert (stored.api_key, stored.base_url) == (OTHER_KEY, api.standin.base_url)
+    # ...and only encrypted: neither the key nor the text is in any file of the repository.
+    for path in api.repo.remote_files():
+        content = (api.repo.clone / path).read_bytes()
+        assert OTHER_KEY.encode() not in content
+        assert b"Reminder: stand up" not in content
+
+
+def test_a_failing_tick_pass_is_logged_without_secrets_and_retried(
+    repo: Repo, key: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger="switchboard")
+    with serve_api(repo, key, tick_every=0.3) as server, server.client() as client:
+        moved = repo.remote.with_name("away.git")
+        repo.remote.rename(moved)
+        try:
+            deadline = time.monotonic() + 20
+            while server.state.ticker.failures == 0:
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+        finally:
+            moved.rename(repo.remote)
+        sid = one_time(server, client, execute_at="2020-01-01T00:00:00Z", message="Secret plans")["id"]
+        while client.get(f"/results/{sid}").status_code == 404:
+            assert time.monotonic() < deadline + 20
+            time.sleep(0.2)
+        health = client.get("/health").json()["ticker"]
+    assert health["failures"] >= 1
+    assert health["last_error"] is None, "the pass after the failure went through"
+    failures = [r for r in caplog.records if r.name == "switchboard.ticker" and r.levelname == "ERROR"]
+    assert failures
+    assert "retrying in 0.3s" in failures[0].getMessage()
+    for record in caplog.records:
+        text = record.getMessage()
+        assert LETTA_KEY not in text and key not in text and "Secret plans" not in text

@@ -26,6 +26,7 @@ if CHROMIUM is None or CHROMEDRIVER is None:
         allow_module_level=True,
     )
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install selenium)")
+from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
@@ -69,7 +70,9 @@ def browser(tmp_path: Path) -> Iterator[Any]:
 
 def until(driver: Any, condition: Callable[[Any], Any], what: str) -> Any:
     """Wait for ``condition`` (up to WAIT seconds), saying what did not happen."""
-    return WebDriverWait(driver, WAIT, poll_frequency=0.1).until(condition, message=what)
+    # The page re-renders its tables on every change: an element read mid-render is simply read again.
+    wait = WebDriverWait(driver, WAIT, poll_frequency=0.1, ignored_exceptions=(StaleElementReferenceException,))
+    return wait.until(condition, message=what)
 
 
 def text(driver: Any, element_id: str) -> str:
@@ -138,7 +141,7 @@ def test_the_page_manages_schedules_in_a_real_browser(api: ApiServer, browser: A
     until(browser, lambda d: len(rows(d, "one-time-table")) == 1, "the new schedule is listed")
     [made] = api.client().get("/schedules/one-time").json()
     assert made["message"] == "Browser hello"
-    assert rows(browser, "one-time-table")[0].get_attribute("data-id") == made["id"]
+    until(browser, lambda d: rows(d, "one-time-table")[0].get_attribute("data-id") == made["id"], "its row has its id")
 
     # A phrase that is not a time: the preview says so and nothing can be saved.
     type_into(browser, "when", "when pigs fly")
@@ -159,7 +162,7 @@ def test_the_page_manages_schedules_in_a_real_browser(api: ApiServer, browser: A
         value: str = rows(d, "recurring-table")[0].find_element(By.CSS_SELECTOR, "td.status").text
         return value
 
-    assert status(browser) == "active"
+    until(browser, lambda d: status(d) == "active", "a new schedule is active")
     browser.find_element(By.CSS_SELECTOR, "#recurring-table button[data-action=pause]").click()
     until(browser, lambda d: status(d) == "paused", "pause shows")
     assert api.client().get("/schedules/recurring").json()[0]["status"] == "paused"
@@ -191,7 +194,11 @@ def test_the_page_manages_schedules_in_a_real_browser(api: ApiServer, browser: A
     until(browser, delivered, "the delivery shows in the results")
     [delivery] = api.standin.deliveries
     assert delivery.text == "Right now, please"
-    assert browser.find_element(By.CSS_SELECTOR, "#results-table td.run-id").text == delivery.run_id
+    until(
+        browser,
+        lambda d: d.find_element(By.CSS_SELECTOR, "#results-table td.run-id").text == delivery.run_id,
+        "the run id shown is Letta's",
+    )
     browser.save_screenshot(str(tmp_path / "page.png"))
 
     # The key never left the tab: no cookie, nothing stored; a reload forgets it.

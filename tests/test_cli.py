@@ -260,9 +260,13 @@ def test_keys_rotate_then_drop_the_old_key(
         f"Error: cannot decrypt {TENANT_KEY} with the keys in SWITCHBOARD_ENCRYPTION_KEY — it was written with "
         f"another key: put that key in the list (comma-separated, newest first)\n"
     )
-    human = ok(both, "keys", "rotate").stdout
-    assert human == (
-        f"Re-encrypted {len(encrypted)} files with the newest key, in one commit. Older keys can now be dropped.\n"
+    assert ok(both, "keys", "rotate").stdout == (
+        f"Re-encrypted {len(encrypted)} files with the newest key, in one commit. Set the repository secret "
+        f"SWITCHBOARD_ENCRYPTION_KEY to that key too; the older keys can then be dropped.\n"
+    )
+    assert ok(only_new, "keys", "rotate").stdout.startswith(
+        f"Re-encrypted {len(encrypted)} files with the only key in SWITCHBOARD_ENCRYPTION_KEY, in one commit. "
+        f"To move to a new key, put it in front"
     )
 
 

@@ -128,13 +128,19 @@ def snapshot(repo: Repo) -> tuple[object, ...]:
 
 def refused(world: World, args: list[str], expected: str, env: dict[str, str | None] | None = None) -> None:
     """The command fails with exactly ``Error: expected``, and changes nothing."""
-    fill = {"one": world.one, "rec": world.rec, "agent": world.agent, "files": str(world.files)}
-    args = [a.format(**fill) for a in args]
+    fill = {"{one}": world.one, "{rec}": world.rec, "{agent}": world.agent, "{files}": str(world.files)}
+
+    def filled(text: str) -> str:
+        for name, value in fill.items():
+            text = text.replace(name, value)
+        return text
+
+    args = [filled(a) for a in args]
     before = snapshot(world.repo)
     result = runner.invoke(app, args, env=world.env | (env or {}))
     assert result.exit_code == 1, (args, result.stdout, result.stderr, result.exception)
     assert result.stdout == ""
-    assert result.stderr == f"Error: {expected.format(**fill)}\n"
+    assert result.stderr == f"Error: {filled(expected)}\n"
     shown = result.stdout + result.stderr
     for secret in (LETTA_KEY, MESSAGE, str(world.env["SWITCHBOARD_ENCRYPTION_KEY"])):
         assert secret not in shown
@@ -328,7 +334,7 @@ IMPORT_FILES: dict[str, object] = {
     [
         ("missing.json", "{files}/missing.json does not exist — give the path of the exported JSON"),
         ("not-json.json", "{files}/not-json.json is not readable JSON (JSONDecodeError) — nothing was imported"),
-        (".", "{files}/. is not readable JSON (IsADirectoryError) — nothing was imported"),
+        (".", "{files} is not readable JSON (IsADirectoryError) — nothing was imported"),
         ("shape.json", SHAPES),
         ("shape-value.json", SHAPES),
         ("scalar.json", "item 2 is not a JSON object — nothing was imported"),
@@ -336,7 +342,9 @@ IMPORT_FILES: dict[str, object] = {
         ("bad-role.json", "item 2: role must be 'user', 'system' or 'assistant' — nothing was imported"),
         ("bad-time.json", 'item 1: execute_at "soon" is not an ISO 8601 time such as 2026-03-11T09:00:00Z — nothing '
          "was imported"),
-        ("bad-cron.json", "item 1: BAD-CRON — nothing was imported"),
+        ("bad-cron.json", 'item 1: "every blue moon" is not a cron expression — a cron expression has 5 fields: '
+         "minute (0-59), hour (0-23), day of month (1-31), month (1-12) and day of week (0-6, Sunday is 0) — "
+         "nothing was imported"),
         ("bad-agent.json", f"item 1: {AGENT_BAD.replace('{shown}', 'a/b')} — nothing was imported"),
         ("empty-message.json", "item 1: message is empty — give the text the agent should receive — nothing was "
          "imported"),
@@ -381,7 +389,8 @@ def test_config(world: World, args: list[str], expected: str) -> None:
         (["results", "list", "--limit", "0"],
          "invalid value for '--limit': Input should be greater than or equal to 1 — see `switchboard results list "
          "--help`"),
-        (["onetime", "list", "--jsn"], "no such option: --jsn — see `switchboard onetime list --help`"),
+        (["onetime", "list", "--jsn"],
+         "no such option: --jsn (Possible options: --json) — see `switchboard onetime list --help`"),
     ],
 )  # fmt: skip
 def test_usage_errors_are_one_line_too(

@@ -31,7 +31,8 @@ FOREIGN = (
 def test_any_bytes_round_trip_with_any_number_of_keys(data: bytes, keys: list[str]) -> None:
     codec = codec_from_keys(",".join(keys))
     token = codec.encrypt(data)
-    assert data not in token or not data
+    if len(data) >= 16:  # shorter runs of bytes may turn up in any token by chance
+        assert data not in token
     assert codec.decrypt(token) == data
     # The newest (first) key encrypts: it alone opens the token.
     assert Fernet(keys[0].encode()).decrypt(token) == data

@@ -106,16 +106,14 @@ def page(
     return chosen
 
 
-#: Ids are UUIDs; anything else is a 404 (no such schedule), answered before any path is built from it.
-SCHEDULE_ID = Path(description="The schedule's id (a UUID).", json_schema_extra={"format": "uuid"})
-
-
 def wake_ticker(state: ApiState, due: datetime) -> None:
     """A message due now is sent by the next pass at once, not at the end of the interval."""
     if state.ticker is not None and due <= state.now():
         state.ticker.poke()
 
 
+#: Ids are UUIDs; anything else is a 404 (no such schedule), answered before any path is built from it.
+SCHEDULE_ID = Path(description="The schedule's id (a UUID).", json_schema_extra={"format": "uuid"})
 LIMIT = Query(None, ge=1, le=1000, description="At most this many (all when omitted).")
 AFTER = Query(None, description="Start after the schedule with this id (the last of the previous page).")
 

@@ -99,26 +99,25 @@ def create(
     except ValueError as exc:
         raise field_error("messages", str(exc)) from None
     now = state.now()
+    spec = body.schedule
+    if not isinstance(spec, OneTimeSpec):
+        cron, zone = parsed("schedule.cron_expression", lambda: parse_recurring(spec.cron_expression, tz=spec.timezone))
     schedule: Schedule
     with state.lock:
-        if isinstance(body.schedule, OneTimeSpec):
+        if isinstance(spec, OneTimeSpec):
             schedule = service.add_one_time(
                 state.store,
                 api_key=caller.key,
                 base_url=state.base_url,
                 agent_id=agent,
                 message=text,
-                execute_at=body.schedule.instant(),
+                execute_at=spec.instant(),
                 now=now,
                 role=first.role,
             )
             upcoming = iso(schedule.execute_at)
             wake_ticker(state, schedule.execute_at)
         else:
-            spec = body.schedule
-            cron, zone = parsed(
-                "schedule.cron_expression", lambda: parse_recurring(spec.cron_expression, tz=spec.timezone)
-            )
             schedule = service.add_recurring(
                 state.store,
                 api_key=caller.key,
