@@ -436,9 +436,8 @@ def _send(
         due = "now" if schedule.execute_at <= clock else f"for {when(schedule.execute_at)}"
         local = "" if tz == "UTC" or schedule.execute_at <= clock else f" = {when(schedule.execute_at, tz)}"
         typer.echo(f"Scheduled one-time {schedule.id} {due}{local} (agent {agent_id}).")
-    told = dispatch and _after_send(conf, store, schedule.execute_at, clock, as_json)
-    if not told and not as_json and schedule.execute_at <= clock:
-        typer.echo("It goes out with the next tick: run `switchboard tick` here, or let the tick workflow run.")
+    if dispatch:
+        _after_send(conf, store, schedule.execute_at, clock, as_json)
 
 
 @app.command("send")
@@ -925,21 +924,17 @@ def demo(
 # -- dispatch / doctor (GitHub) -----------------------------------------------------------------
 
 
-def _after_send(conf: Settings, store: Any, execute_at: datetime, now: datetime, as_json: bool) -> bool:
-    """Start the tick workflow for a message due before the next scheduled tick; never fails the send.
-
-    Returns whether it had something to say.
-    """
+def _after_send(conf: Settings, store: Any, execute_at: datetime, now: datetime, as_json: bool) -> None:
+    """Start the tick workflow for a message due before the next scheduled tick; never fails the send."""
     from switchboard.dispatch import after_send
 
     notice = after_send(conf, store.backend, execute_at, now)
     if notice is None:
-        return False
+        return
     if notice.warning:
         typer.echo(f"Warning: {notice.text}", err=True)
     else:
         typer.echo(notice.text, err=as_json)
-    return True
 
 
 @app.command("dispatch")

@@ -24,7 +24,7 @@ from typing import Any
 from switchboard import config as config_mod
 from switchboard.config import Settings
 from switchboard.crypto import KEY_ENV, generate_key
-from switchboard.exceptions import DecryptError, SwitchboardError
+from switchboard.exceptions import ConfigError, DecryptError, SwitchboardError
 from switchboard.store import TENANT_KEY, Store, Transaction
 
 ENABLE_STEPS = (
@@ -93,9 +93,16 @@ def init_repository(settings: Settings) -> dict[str, Any]:
     generated = None
     if not settings.encryption_key:
         generated = generate_key()
-        config_mod.write_config(config_mod.config_path(), "encryption_key", generated)
         settings = dataclasses.replace(settings, encryption_key=generated)
-    store = open_store(settings)
+    store = open_store(settings)  # a refused dev mode or a missing repository stops here, with nothing saved
+    if generated:
+        if store.backend.read(store.tenant_key) is not None:
+            # A fresh key cannot open a repository set up with another one: keep no useless key around.
+            raise ConfigError(
+                f"{KEY_ENV} is not set, and {store.backend.describe()} is already set up with a key — put that "
+                f"key (the one stored as the repository secret) in {KEY_ENV} and run init again"
+            )
+        config_mod.write_config(config_mod.config_path(), "encryption_key", generated)
     made = ensure_tenant_secret(store)
     try:
         store.tenant_secret()

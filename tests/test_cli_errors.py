@@ -301,6 +301,30 @@ def test_keys(world: World, args: list[str], env: dict[str, str | None], expecte
     refused(world, args, expected, env=env)
 
 
+@pytest.mark.parametrize("args", [["init"], ["tick"], ["tick", "--dry-run"]], ids=" ".join)
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"SWITCHBOARD_ENCRYPTION_KEY": "not-a-key"}, KEY_MALFORMED.replace("{n}", "1")),
+        ({"SWITCHBOARD_ENCRYPTION_KEY": None, "SWITCHBOARD_DEV_MODE": "yes", "GITHUB_ACTIONS": "true"}, DEV_IN_ACTIONS),
+    ],
+    ids=["malformed", "dev-mode-in-actions"],
+)
+def test_keys_for_init_and_tick(world: World, args: list[str], env: dict[str, str | None], expected: str) -> None:
+    refused(world, args, expected, env=env)
+
+
+def test_init_refuses_a_key_the_repository_was_not_made_with(world: World) -> None:
+    refused(
+        world,
+        ["init"],
+        f"data/tenant.key.enc in git clone at {world.repo.clone} (pushing to origin) was made with another key — "
+        "this repository is already set up: put its key in SWITCHBOARD_ENCRYPTION_KEY (the one stored as the "
+        "repository secret), then run init again",
+        env={"SWITCHBOARD_ENCRYPTION_KEY": generate_key()},
+    )
+
+
 def test_keys_rotate_refuses_dev_mode(world: World) -> None:
     refused(
         world,

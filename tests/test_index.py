@@ -442,3 +442,21 @@ def test_wake_is_never_later_than_a_fire_a_full_scan_would_deliver() -> None:
     never = rec.model_copy(update={"cron": "0 0 31 2 *"})  # refused when made; a stored one is possible
     assert entry_of(never, None).wake is None
     assert datetime.fromtimestamp(entry_of(rec, None).wake or 0, UTC) == T0 + timedelta(minutes=5)
+
+
+# -- the git commit the benchmark made cheaper --------------------------------------------------
+
+
+def test_a_commit_leaves_work_someone_staged_in_the_clone_alone(world: World) -> None:
+    """A clone on a laptop may hold staged work of its owner: switchboard commits only its own paths."""
+    clone = world.path()
+    store = world.store  # made before the owner's work, so the clone exists
+    (clone / "notes.md").write_text("my own notes\n")
+    git(clone, "add", "notes.md")
+    world.seed(world.recurring("0 20 * * *", created=T0))
+    assert "notes.md" not in git(clone, "show", "--name-only", "--format=", "HEAD")
+    assert git(clone, "diff", "--cached", "--name-only").split() == ["notes.md"]  # still staged, still theirs
+    assert_index_true(store)
+    # With nothing of its own staged but the owner's, switchboard commits just its paths, as before.
+    world.seed(world.one_time(T0 + timedelta(days=2)))
+    assert git(clone, "diff", "--cached", "--name-only").split() == ["notes.md"]
