@@ -163,7 +163,7 @@ def report(results: dict[str, Any], command: str) -> str:
             f"{_median(f['parallel']['claim_s']):.2f} s |",
             f"| of which delivery + record commit | {_median(f['serial']['deliver_and_record_s']):.2f} s | "
             f"{_median(f['parallel']['deliver_and_record_s']):.2f} s |",
-            f"| TCP connections Letta accepted | {_median(f['serial']['connections']):.0f} | "
+            f"| TCP connections the pass opened | {_median(f['serial']['connections']):.0f} | "
             f"{_median(f['parallel']['connections']):.0f} |",
             "",
             f"Ratio parallel / one at a time: **{f['ratio_wall']:.3f}** "

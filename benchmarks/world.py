@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import random
 import subprocess
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Protocol
 
 from switchboard.backends.git import GitBackend
 from switchboard.crypto import Codec, codec_from_keys, generate_key
-from switchboard.letta_standin import LettaStandIn
 from switchboard.models import OneTimeSchedule, RecurringSchedule, Schedule
 from switchboard.store import Store, Transaction
 
@@ -28,8 +29,25 @@ T0 = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 STEP = timedelta(minutes=10)
 #: Not-due recurring schedules fire daily at these UTC hours: never inside T0 .. T0 + 3 hours.
 QUIET_HOURS = [*range(16, 24), *range(0, 11)]
-#: Mixed zones, so the cron work is realistic (fixed local hours; the windows stay quiet in UTC).
 MESSAGE = "Daily check-in: summarise what changed since yesterday and list open questions."
+
+
+class Letta(Protocol):
+    """What a world needs of its Letta: where it is, and agents that exist there."""
+
+    @property
+    def base_url(self) -> str:
+        """The server's root URL."""
+        ...
+
+    @property
+    def agents(self) -> list[str]:
+        """The agents it knows."""
+        ...
+
+    def add_agent(self) -> str:
+        """Make an agent; its id."""
+        ...
 
 
 def git(cwd: Path, *args: str) -> str:
@@ -43,7 +61,7 @@ class World:
 
     top: Path
     codec: Codec
-    letta: LettaStandIn
+    letta: Letta
     store: Store = field(init=False)
     rng: random.Random = field(default_factory=lambda: random.Random(7))
 
@@ -163,15 +181,13 @@ class World:
         self.store.transact(message, compute)
 
 
-def make_world(top: Path, letta: LettaStandIn, codec: Codec | None = None) -> World:
+def make_world(top: Path, letta: Letta, codec: Codec | None = None) -> World:
     """A new world under ``top``, talking to ``letta`` (started by the caller)."""
     return World(top, codec or codec_from_keys(generate_key()), letta)
 
 
 def _uuid4(rng: random.Random) -> str:
     """A version-4 UUID from ``rng`` (repeatable worlds)."""
-    import uuid
-
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
 

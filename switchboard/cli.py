@@ -690,11 +690,15 @@ def explain(
         print_json(data)
         return
     if data["kind"] == "one-time":
-        typer.echo(f"One-time, at {data['execute_at']} (UTC) = {data['local']} ({tz}).")
+        instant = datetime.fromisoformat(data["execute_at"])
+        local = f" = {when(instant, tz)} ({tz})" if tz != "UTC" else ""
+        typer.echo(f"One-time: {when(instant)}{local}.")
     else:
-        typer.echo(f"Recurring: {data['cron']} in {data['timezone']} — {data['description']}.")
-        for local, utc_time in zip(data["next_local"], data["next"], strict=True):
-            typer.echo(f"  {local}   ({utc_time})")
+        zone_name = data["timezone"]
+        typer.echo(f"Recurring: {data['cron']} in {zone_name} — {data['description']}. Next fires:")
+        for fire in data["next"]:
+            instant = datetime.fromisoformat(fire)
+            typer.echo(f"  {when(instant, zone_name)}" + (f"  ({when(instant)})" if zone_name != "UTC" else ""))
     for warning in data.get("warnings", []):
         typer.echo(f"Warning: {warning}", err=True)
 
@@ -797,16 +801,21 @@ def import_cmd(
 # -- config ----------------------------------------------------------------------------------
 
 
-def _set(name: str, value: str) -> None:
+def _set(name: str, value: str, as_json: bool) -> None:
     path = config_mod.config_path()
     config_mod.write_config(path, name, value)
-    typer.echo(f"Saved {name} in {path} (mode 0600).")
+    if as_json:
+        shown = "set" if name in config_mod.SECRET_SETTINGS else value
+        print_json({"saved": name, "value": shown, "config_file": str(path)})
+    else:
+        typer.echo(f"Saved {name} in {path} (mode 0600).")
 
 
 @config_app.command("set-api-key")
 @handled
 def config_set_api_key(
     key: str = typer.Argument(None, help="Your Letta API key (leave it out to be asked, unechoed)."),
+    as_json: bool = JSON_OPT,
 ) -> None:
     """Save the Letta API key in the user config file."""
     if key is None:
@@ -814,16 +823,21 @@ def config_set_api_key(
         key = typer.prompt("Letta API key", hide_input=True, err=True)
     if not key.strip():
         raise fail("the Letta API key is empty — copy it from the Letta dashboard (API keys)")
-    _set("api_key", key.strip())
+    _set("api_key", key.strip(), as_json)
 
 
 @config_app.command("set-url")
 @handled
-def config_set_url(url: str = typer.Argument(..., help="Letta base URL, e.g. http://localhost:8283.")) -> None:
+def config_set_url(
+    url: str = typer.Argument(..., help="Letta base URL, e.g. http://localhost:8283."), as_json: bool = JSON_OPT
+) -> None:
     """Save the Letta base URL in the user config file."""
-    if not url.startswith(("http://", "https://")):
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
         raise fail(f'"{url}" is not an http(s) URL — e.g. https://api.letta.com or http://localhost:8283')
-    _set("base_url", url.rstrip("/"))
+    _set("base_url", url.strip().rstrip("/"), as_json)
 
 
 @config_app.command("set-repo")
@@ -831,6 +845,7 @@ def config_set_url(url: str = typer.Argument(..., help="Letta base URL, e.g. htt
 def config_set_repo(
     path: str = typer.Argument(None, help="Local clone to write to."),
     github: str = typer.Option(None, "--github", help="OWNER/NAME to write through the GitHub API."),
+    as_json: bool = JSON_OPT,
 ) -> None:
     """Save which repository switchboard writes to."""
     if (path is None) == (github is None):
@@ -838,9 +853,12 @@ def config_set_repo(
     if github is not None:
         if github.count("/") != 1 or not all(github.split("/")):
             raise fail(f'"{github}" is not OWNER/NAME — e.g. --github octocat/my-switchboard')
-        _set("github_repo", github)
+        _set("github_repo", github, as_json)
     else:
-        _set("repo", str(Path(path).expanduser().resolve()))
+        from switchboard.backends.git import GitBackend
+
+        # Saved only once it is a clone: its top folder, wherever inside it the path pointed.
+        _set("repo", str(GitBackend(Path(path).expanduser().resolve()).root), as_json)
 
 
 @config_app.command("show")

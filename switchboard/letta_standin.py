@@ -359,6 +359,9 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"  # keep-alive, as httpx expects of a real server
     timeout = 60  # an idle kept-alive connection frees its thread eventually
+    # Headers and body go out in two writes: with Nagle's algorithm on, the body then waits for the
+    # client's delayed ACK (~40 ms) on every kept-alive request. Real servers (uvicorn) set TCP_NODELAY.
+    disable_nagle_algorithm = True
     server_version = "letta-standin"
 
     def setup(self) -> None:

@@ -205,16 +205,23 @@ def test_results_after_a_tick(cli_env: dict[str, str], repo: Repo, agent: str, s
 def test_explain(cli_env: dict[str, str]) -> None:
     at = js(cli_env, "explain", "--at", "tomorrow at 9am", "--tz", "Europe/Berlin", "--now", NOW)
     assert at["kind"] == "one-time" and at["execute_at"] == "2026-03-11T08:00:00+00:00"
-    every = js(
-        cli_env, "explain", "--every", "every weekday at 10am", "--tz", "Europe/Berlin", "--now", NOW, "--count", "3"
-    )
+    weekdays = ["--every", "every weekday at 10am", "--tz", "Europe/Berlin", "--count", "3"]
+    every = js(cli_env, "explain", *weekdays, "--now", NOW)
     assert (every["kind"], every["cron"], every["timezone"]) == ("recurring", "0 10 * * 1-5", "Europe/Berlin")
     assert every["next"] == ["2026-03-11T09:00:00+00:00", "2026-03-12T09:00:00+00:00", "2026-03-13T09:00:00+00:00"]
     assert every["description"] == "At 10:00 AM, Monday through Friday"
-    shown = ok(cli_env, "explain", "--every", "0 9 * * *", "--now", NOW, "--count", "1").stdout
-    assert shown == (
-        "Recurring: 0 9 * * * in UTC — At 09:00 AM.\n  2026-03-11T09:00:00+00:00   (2026-03-11T09:00:00+00:00)\n"
-    )
+    shown = ok(cli_env, "explain", *weekdays, "--now", NOW).stdout
+    assert shown.splitlines() == [
+        "Recurring: 0 10 * * 1-5 in Europe/Berlin — At 10:00 AM, Monday through Friday. Next fires:",
+        "  2026-03-11 10:00 CET  (2026-03-11 09:00 UTC)",
+        "  2026-03-12 10:00 CET  (2026-03-12 09:00 UTC)",
+        "  2026-03-13 10:00 CET  (2026-03-13 09:00 UTC)",
+    ]
+    once = ok(cli_env, "explain", "--at", "tomorrow at 9am", "--tz", "Europe/Berlin", "--now", NOW)
+    assert once.stdout == "One-time: 2026-03-11 08:00 UTC = 2026-03-11 09:00 CET (Europe/Berlin).\n"
+    past = ok(cli_env, "explain", "--at", "2020-01-01T00:00Z", "--now", NOW)
+    assert past.stdout == "One-time: 2020-01-01 00:00 UTC.\n"
+    assert past.stderr == "Warning: that time is in the past: the next tick delivers it at once\n"
 
 
 # -- keys ------------------------------------------------------------------------------------------------
@@ -356,7 +363,8 @@ def test_config_commands(cli_env: dict[str, str], tmp_path: Path, repo: Repo) ->
     assert ok(env, "config", "set-api-key", "sk-let-from-file").stdout == f"Saved api_key in {path} (mode 0600).\n"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     ok(env, "config", "set-url", "http://localhost:8283/")
-    ok(env, "config", "set-repo", str(repo.clone / "."))
+    (repo.clone / "deep").mkdir()
+    ok(env, "config", "set-repo", str(repo.clone / "deep"))  # saved as the clone's top folder
     shown = js(env, "config", "show")
     assert shown["api_key"] == "set" and "sk-let-from-file" not in json.dumps(shown)
     assert shown["base_url"] == "http://localhost:8283" and shown["repo"] == str(repo.clone)
@@ -372,7 +380,12 @@ def test_config_commands(cli_env: dict[str, str], tmp_path: Path, repo: Repo) ->
     assert "sk-let-typed" not in asked.stdout + asked.stderr
     assert json.loads(path.read_text())["api_key"] == "sk-let-typed"
 
-    ok(env, "config", "set-repo", "--github", "octo/my-switchboard")
+    assert js(env, "config", "set-repo", "--github", "octo/my-switchboard") == {
+        "saved": "github_repo",
+        "value": "octo/my-switchboard",
+        "config_file": str(path),
+    }
+    assert js(env, "config", "set-api-key", "sk-let-again")["value"] == "set"
     assert js(env, "config", "show")["github_repo"] == "octo/my-switchboard"
     lines = ok(env, "config", "show").stdout.splitlines()
     assert lines[0] == "Settings (flags > environment > config file)"

@@ -302,16 +302,35 @@ def test_keys(world: World, args: list[str], env: dict[str, str | None], expecte
 
 
 @pytest.mark.parametrize("args", [["init"], ["tick"], ["tick", "--dry-run"]], ids=" ".join)
-@pytest.mark.parametrize(
-    ("env", "expected"),
-    [
-        ({"SWITCHBOARD_ENCRYPTION_KEY": "not-a-key"}, KEY_MALFORMED.replace("{n}", "1")),
-        ({"SWITCHBOARD_ENCRYPTION_KEY": None, "SWITCHBOARD_DEV_MODE": "yes", "GITHUB_ACTIONS": "true"}, DEV_IN_ACTIONS),
-    ],
-    ids=["malformed", "dev-mode-in-actions"],
-)
-def test_keys_for_init_and_tick(world: World, args: list[str], env: dict[str, str | None], expected: str) -> None:
-    refused(world, args, expected, env=env)
+def test_a_malformed_key_for_init_and_tick(world: World, args: list[str]) -> None:
+    refused(world, args, KEY_MALFORMED.replace("{n}", "1"), env={"SWITCHBOARD_ENCRYPTION_KEY": "not-a-key"})
+
+
+def test_dev_mode_in_actions_for_init_and_tick(world: World) -> None:
+    actions = {"SWITCHBOARD_ENCRYPTION_KEY": None, "SWITCHBOARD_DEV_MODE": "yes", "GITHUB_ACTIONS": "true"}
+    refused(world, ["init"], DEV_IN_ACTIONS, env=actions)
+    config = Path(str(world.env["XDG_CONFIG_HOME"])) / "letta-switchboard" / "config.json"
+    assert not config.exists()  # init saved no key it could not use
+    before = snapshot(world.repo)
+    result = runner.invoke(app, ["tick"], env=world.env | actions)
+    assert result.exit_code == 1
+    # Inside Actions the tick first asks the runner to mask its secrets; then the one error line.
+    *masks, last = result.stderr.splitlines()
+    assert all(line.startswith("::add-mask::") for line in masks)
+    assert last == f"Error: {DEV_IN_ACTIONS}"
+    assert snapshot(world.repo) == before
+
+
+def test_init_without_a_key_in_a_repository_set_up_with_one(world: World) -> None:
+    refused(
+        world,
+        ["init"],
+        f"SWITCHBOARD_ENCRYPTION_KEY is not set, and git clone at {world.repo.clone} (pushing to origin) is already "
+        "set up with a key — put that key (the one stored as the repository secret) in SWITCHBOARD_ENCRYPTION_KEY "
+        "and run init again",
+        env={"SWITCHBOARD_ENCRYPTION_KEY": None},
+    )
+    assert not (Path(str(world.env["XDG_CONFIG_HOME"])) / "letta-switchboard" / "config.json").exists()
 
 
 def test_init_refuses_a_key_the_repository_was_not_made_with(world: World) -> None:
@@ -387,7 +406,13 @@ def test_bad_import_files(world: World, name: str, expected: str) -> None:
     [
         (["config", "set-url", "ftp://letta"], '"ftp://letta" is not an http(s) URL — e.g. https://api.letta.com or '
          "http://localhost:8283"),
+        (["config", "set-url", "http://"], '"http://" is not an http(s) URL — e.g. https://api.letta.com or '
+         "http://localhost:8283"),
         (["config", "set-repo"], "give either a PATH to a clone or --github OWNER/NAME"),
+        (["config", "set-repo", "{files}/nowhere"], "{files}/nowhere does not exist or is not a folder — pass --repo "
+         "PATH of your clone (or set SWITCHBOARD_REPO)"),
+        (["config", "set-repo", "{files}"], "{files} is not inside a git repository — run switchboard inside your "
+         "clone, or pass --repo PATH (or set SWITCHBOARD_REPO)"),
         (["config", "set-repo", "--github", "octocat"], '"octocat" is not OWNER/NAME — e.g. --github '
          "octocat/my-switchboard"),
         (["config", "set-api-key", "  "], "the Letta API key is empty — copy it from the Letta dashboard (API keys)"),
