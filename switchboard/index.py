@@ -23,8 +23,8 @@ on a full scan: the index may make a pass open more files, never fewer.
   the change writes or deletes, on the same state the change was computed on.
   A commit beaten by another writer is recomputed from scratch, index included.
   Shards are small (about 40 entries at 10,000 recurring schedules), so a fire
-  adds a few kilobytes of history, not the whole index; a claim that changes
-  nothing in a shard rewrites nothing.
+  adds a few kilobytes of history, not the whole index; a commit that writes
+  no recurring file rewrites no shard.
 * The index heals itself. Each pass compares it with the listing of recurring
   files and, where the backend offers them, the files' git blob ids: a file
   with no entry (written by an older switchboard, or by hand), an entry with no
@@ -43,10 +43,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pydantic import ValidationError
 
@@ -86,8 +86,7 @@ _RECURRING = "data/schedules/recurring"
 _HEX2 = re.compile(r"^[0-9a-f]{2}$")
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
     """What the index knows of one recurring file."""
 
     wake: int | None
@@ -145,24 +144,48 @@ def _shard_of(path: str, suffix: str) -> str | None:
 # -- shards -------------------------------------------------------------------------
 
 
-def _decode_shard(store: Store, path: str, raw: bytes | None) -> dict[str, Entry]:
-    """A shard's entries by recurring path; {} when it is absent, unreadable or of another format."""
+#: Entries as shards hold them: tenant -> schedule id -> [wake, blob] (checked when used).
+_Raw = dict[str, dict[str, Any]]
+
+
+def _shard_body(store: Store, path: str, raw: bytes | None) -> _Raw:
+    """A shard's entries as stored; {} when it is absent, unreadable or of another format."""
     if raw is None:
         return {}
-    suffix = store.codec.suffix
     try:
         body = json.loads(store.codec.decrypt(raw, path=path))
-        if body.get("format") != INDEX_FORMAT:
-            return {}
-        entries: dict[str, Entry] = {}
-        for tenant, ids in body["entries"].items():
-            for schedule_id, (wake, blob) in ids.items():
-                if (wake is None or isinstance(wake, int)) and (blob is None or isinstance(blob, str)):
-                    entries[f"{_RECURRING}/{tenant}/{schedule_id}{suffix}"] = Entry(wake, blob)
-        return entries
+        entries = body["entries"] if body.get("format") == INDEX_FORMAT else {}
+        if isinstance(entries, dict) and all(isinstance(ids, dict) for ids in entries.values()):
+            return entries
     except (SwitchboardError, ValueError, TypeError, AttributeError, KeyError):
-        # Not ours to trust: its entries count as missing and the next pass rebuilds them.
-        return {}
+        pass
+    # Not ours to trust: its entries count as missing and the next pass rebuilds them.
+    return {}
+
+
+def _entry(value: Any) -> Entry | None:
+    """A stored [wake, blob] as an Entry; None when it is malformed (then it counts as missing)."""
+    if isinstance(value, list) and len(value) == 2:
+        wake, blob = value
+        if (wake is None or type(wake) is int) and (blob is None or isinstance(blob, str)):
+            return Entry(wake, blob)
+    return None
+
+
+def _entries(raw: _Raw, suffix: str) -> dict[str, Entry]:
+    """Entries by recurring path."""
+    found = {}
+    for tenant, ids in raw.items():
+        for schedule_id, value in ids.items():
+            entry = _entry(value)
+            if entry is not None:
+                found[f"{_RECURRING}/{tenant}/{schedule_id}{suffix}"] = entry
+    return found
+
+
+def _decode_shard(store: Store, path: str, raw: bytes | None) -> dict[str, Entry]:
+    """A shard's entries by recurring path; {} when it is absent, unreadable or of another format."""
+    return _entries(_shard_body(store, path, raw), store.codec.suffix)
 
 
 def _encode_shard(store: Store, entries: Mapping[str, Entry]) -> bytes:
@@ -176,12 +199,18 @@ def _encode_shard(store: Store, entries: Mapping[str, Entry]) -> bytes:
     return store.codec.encrypt(json.dumps(body, separators=(",", ":")).encode("utf-8"))
 
 
+def _read_raw(store: Store) -> _Raw:
+    """Every shard's entries as stored, merged."""
+    merged: _Raw = {}
+    for path in store.files(INDEX):
+        for tenant, ids in _shard_body(store, path, store.backend.read(path)).items():
+            merged.setdefault(tenant, {}).update(ids)
+    return merged
+
+
 def read_index(store: Store) -> dict[str, Entry]:
     """Every entry of the index in the backend's current view, by recurring path."""
-    entries: dict[str, Entry] = {}
-    for path in store.files(INDEX):
-        entries.update(_decode_shard(store, path, store.backend.read(path)))
-    return entries
+    return _entries(_read_raw(store), store.codec.suffix)
 
 
 def _blob_ids(store: Store, prefix: str) -> dict[str, str] | None:
@@ -284,55 +313,66 @@ class _Scan:
     """One look at the recurring files through the index."""
 
     paths: list[str]
-    entries: dict[str, Entry]
+    #: The wake of every listed file: from a trusted entry, or recomputed from the file.
+    wakes: dict[str, int | None]
     repairs: dict[str, Entry | None]
     loaded: dict[str, RecurringSchedule]
 
-    def trusted(self, path: str) -> Entry | None:
-        """The entry of ``path`` once checked (or recomputed), None when its file was unreadable."""
-        return self.entries.get(path)
 
+def _scan(store: Store, wanted: Callable[[int | None], bool]) -> _Scan:
+    """Check the index against the listing; open the files whose wake is ``wanted`` or whose entry is not trusted.
 
-def _scan(store: Store, wanted: Callable[[Entry], bool]) -> _Scan:
-    """Check the index against the listing; open the files ``wanted`` and those whose entry is not trusted."""
+    This runs on every pass over every recurring path, so it works on the
+    shards' JSON as is and makes an Entry only for what it repairs.
+    """
     paths = store.recurring_files()
     blobs = _blob_ids(store, _RECURRING)
-    entries = read_index(store)
+    raw = _read_raw(store)
+    cut = len(store.codec.suffix)
     scan = _Scan(paths, {}, {}, {})
+    none: dict[str, Any] = {}
     for path in paths:
-        entry = entries.get(path)
+        _, _, _, tenant, name = path.split("/")  # recurring_files lists only data/schedules/recurring/T/F
+        value = raw.get(tenant, none).get(name[:-cut])
         blob = None if blobs is None else blobs.get(path)
         # Without blob ids (a backend that has none) only missing entries are noticed.
-        trusted = entry is not None and (blobs is None or (blob is not None and entry.blob == blob))
-        if trusted and entry is not None:
-            scan.entries[path] = entry
-            if wanted(entry):
+        if (
+            type(value) is list
+            and len(value) == 2
+            and (blobs is None or (blob is not None and value[1] == blob))
+            and (value[0] is None or type(value[0]) is int)
+        ):
+            wake: int | None = value[0]
+            scan.wakes[path] = wake
+            if wanted(wake):
                 scan.loaded[path] = store.load_recurring(path)
             continue
+        entry = _entry(value)
         schedule = store.load_recurring(path)
         scan.loaded[path] = schedule
         fresh = entry_of(schedule, blob if blobs is not None else (entry.blob if entry else None))
-        scan.entries[path] = fresh
+        scan.wakes[path] = fresh.wake
         # An untracked file (no blob id) is reread every pass; it is only repaired when its wake moves,
         # so it never causes a commit per pass.
         if entry is None or (fresh != entry and (blob is not None or fresh.wake != entry.wake)):
             scan.repairs[path] = fresh
     listed = set(paths)
-    for path in entries:
-        if path not in listed:
-            scan.repairs[path] = None
+    suffix = store.codec.suffix
+    for tenant, ids in raw.items():
+        for schedule_id in ids:
+            path = f"{_RECURRING}/{tenant}/{schedule_id}{suffix}"
+            if path not in listed:
+                scan.repairs[path] = None
     return scan
 
 
-def due_recurring(
-    store: Store, now: datetime, tx: Transaction | None = None
-) -> list[tuple[str, RecurringSchedule]]:
+def due_recurring(store: Store, now: datetime, tx: Transaction | None = None) -> list[tuple[str, RecurringSchedule]]:
     """The recurring schedules a pass at ``now`` must look at: every one a full scan could find due or busy.
 
     Repairs found on the way are noted in ``tx`` (and so committed with it).
     """
     moment = utc(now).timestamp()
-    scan = _scan(store, lambda entry: entry.due(moment))
+    scan = _scan(store, lambda wake: wake is not None and wake <= moment)
     if tx is not None and scan.repairs:
         tx.index_notes.update(scan.repairs)
     return [(path, scan.loaded[path]) for path in scan.paths if path in scan.loaded]
@@ -352,9 +392,9 @@ def next_due(
     loaded: list[Schedule] = []
     best = _next_one_time(store, after, loaded)
     moment = after.timestamp()
-    scan = _scan(store, lambda entry: entry.wake is not None and entry.wake <= moment)
+    scan = _scan(store, lambda wake: wake is not None and wake <= moment)
     for path in scan.paths:
-        entry = scan.entries.get(path)
+        wake = scan.wakes.get(path)
         rec = scan.loaded.get(path)
         when: datetime | None = None
         if rec is not None:
@@ -365,9 +405,9 @@ def next_due(
                 when = next_fire(rec.cron, rec.timezone, max(rec.anchor, after))
             except SwitchboardError:
                 continue  # a cron that never fires again has no next fire to wait for
-        elif entry is not None and entry.wake is not None:
+        elif wake is not None:
             # Trusted, active, unclaimed and later than `after`: its next fire after `after` is its wake.
-            when = datetime.fromtimestamp(entry.wake, UTC)
+            when = datetime.fromtimestamp(wake, UTC)
         if when is not None and (best is None or when < best):
             best = when
     if on_secrets is not None:
@@ -407,8 +447,3 @@ def _buckets_from(store: Store, first_day: str, first_hour: str) -> Iterator[tup
             if day == first_day and hour < first_hour:
                 continue
             yield day, hour
-
-
-def repairs_of(tx: Transaction) -> Iterable[str]:
-    """The recurring paths whose entries ``tx`` repairs (for tests and reports)."""
-    return [p for p, n in tx.index_notes.items() if not isinstance(n, RecurringSchedule)]

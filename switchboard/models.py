@@ -12,9 +12,10 @@ import os
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -87,176 +88,6 @@ def iso(value: datetime | None) -> str | None:
     return None if value is None else utc(value).isoformat()
 
 
-class _Record(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True, validate_default=True)
-
-    @field_serializer("*", when_used="json")
-    def _instants_in_utc(self, value: Any) -> Any:
-        return iso(value) if isinstance(value, datetime) else value
-
-
-class _Schedule(_Record):
-    id: str = Field(default_factory=new_id)
-    agent_id: str
-    message: str
-    role: Role = "user"
-    created_at: AwareDatetime
-    # Stored only (never shown): the caller's Letta key and server.
-    api_key: str | None = Field(default=None, repr=False)
-    base_url: str = "https://api.letta.com"
-    # A tick that is delivering this schedule right now (see tick.py).
-    claimed_by: str | None = None
-    claimed_at: AwareDatetime | None = None
-
-    @field_validator("id")
-    @classmethod
-    def _uuid(cls, value: str) -> str:
-        return check_id(value)
-
-    @field_validator("agent_id")
-    @classmethod
-    def _agent(cls, value: str) -> str:
-        return check_agent_id(value)
-
-    @field_validator("message")
-    @classmethod
-    def _message(cls, value: str, info: ValidationInfo) -> str:
-        if info.context and info.context.get("stored"):
-            return value
-        return check_message(value)
-
-    @field_validator("created_at", "claimed_at")
-    @classmethod
-    def _utc(cls, value: datetime | None) -> datetime | None:
-        return None if value is None else utc(value)
-
-
-class OneTimeSchedule(_Schedule):
-    """A message to deliver once, at ``execute_at``."""
-
-    kind: Literal["one-time"] = "one-time"
-    execute_at: AwareDatetime
-    attempts: int = 0
-    # When transient failures began (the tick gives up a while after it).
-    failing_since: AwareDatetime | None = None
-
-    @field_validator("execute_at")
-    @classmethod
-    def _execute_utc(cls, value: datetime) -> datetime:
-        return utc(value)
-
-    def public(self) -> dict[str, Any]:
-        """The shape the CLI and the REST API show."""
-        return {
-            "id": self.id,
-            "agent_id": self.agent_id,
-            "message": self.message,
-            "role": self.role,
-            "execute_at": iso(self.execute_at),
-            "created_at": iso(self.created_at),
-        }
-
-
-class RecurringSchedule(_Schedule):
-    """A message to deliver at every fire of a cron expression in a time zone."""
-
-    kind: Literal["recurring"] = "recurring"
-    cron: str
-    timezone: str = "UTC"
-    last_run: AwareDatetime | None = None
-    status: Status = "active"
-    paused_reason: str | None = None
-    # When it was last resumed: fires missed while paused are not sent (last_run stays the real last fire).
-    resumed_at: AwareDatetime | None = None
-
-    @field_validator("cron")
-    @classmethod
-    def _cron(cls, value: str) -> str:
-        from switchboard.timeparse import validate_cron
-
-        return validate_cron(value)
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        from switchboard.timeparse import zone
-
-        zone(value)
-        return value
-
-    @field_validator("last_run", "resumed_at")
-    @classmethod
-    def _last_utc(cls, value: datetime | None) -> datetime | None:
-        return None if value is None else utc(value)
-
-    @property
-    def anchor(self) -> datetime:
-        """The instant after which the next fire is looked for."""
-        return max(self.last_run or self.created_at, self.resumed_at or self.created_at)
-
-    def next_run(self) -> datetime | None:
-        """The next fire after the last one (None while paused)."""
-        if self.status == "paused":
-            return None
-        from switchboard.due import next_fire
-
-        return next_fire(self.cron, self.timezone, self.anchor)
-
-    def public(self) -> dict[str, Any]:
-        """The shape the CLI and the REST API show."""
-        return {
-            "id": self.id,
-            "agent_id": self.agent_id,
-            "message": self.message,
-            "role": self.role,
-            "cron": self.cron,
-            "timezone": self.timezone,
-            "created_at": iso(self.created_at),
-            "last_run": iso(self.last_run),
-            "next_run": iso(self.next_run()),
-            "status": self.status,
-            "paused_reason": self.paused_reason,
-        }
-
-
-Schedule = OneTimeSchedule | RecurringSchedule
-
-
-class Result(_Record):
-    """The outcome of one delivery attempt that ended a pass's work on a schedule."""
-
-    schedule_id: str
-    schedule_type: Kind
-    status: ResultStatus
-    run_id: str | None = None
-    agent_id: str
-    message: str | None = Field(default=None, repr=False)
-    scheduled_for: AwareDatetime
-    executed_at: AwareDatetime
-    lateness_s: float = 0.0
-    skipped: int = 0
-    attempt: int = 1
-    http_status: int | None = None
-    error: str | None = None
-
-    @field_validator("schedule_id")
-    @classmethod
-    def _uuid(cls, value: str) -> str:
-        return check_id(value)
-
-    @field_validator("scheduled_for", "executed_at")
-    @classmethod
-    def _utc(cls, value: datetime) -> datetime:
-        return utc(value)
-
-    def public(self, *, with_message: bool = False) -> dict[str, Any]:
-        """The shape the CLI shows (the REST API adds the message)."""
-        shown = self.model_dump(mode="json", exclude={"message"})
-        if with_message:
-            shown["message"] = self.message
-        return shown
-
-
 def check_agent_id(value: str) -> str:
     """An agent id: non-empty, at most 128 characters, no whitespace or '/'."""
     text = str(value)
@@ -300,6 +131,149 @@ def check_message(value: str, *, limit: int | None = None) -> str:
             f"(or raise {MAX_MESSAGE_ENV})"
         )
     return value
+
+
+def _message_unless_stored(value: str, info: ValidationInfo) -> str:
+    # Read back from data/ (context STORED), a message was checked when it was made.
+    if info.context and info.context.get("stored"):
+        return value
+    return check_message(value)
+
+
+#: Field types that check themselves, for the records here and the REST API's request bodies.
+ScheduleId = Annotated[str, AfterValidator(check_id)]
+AgentId = Annotated[str, AfterValidator(check_agent_id)]
+Message = Annotated[str, AfterValidator(_message_unless_stored)]
+#: An aware datetime, kept in UTC.
+Instant = Annotated[AwareDatetime, AfterValidator(utc)]
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True, validate_default=True)
+
+    @field_serializer("*", when_used="json")
+    def _instants_in_utc(self, value: Any) -> Any:
+        return iso(value) if isinstance(value, datetime) else value
+
+
+class _Schedule(_Record):
+    id: ScheduleId = Field(default_factory=new_id)
+    agent_id: AgentId
+    message: Message
+    role: Role = "user"
+    created_at: Instant
+    # Stored only (never shown): the caller's Letta key and server.
+    api_key: str | None = Field(default=None, repr=False)
+    base_url: str = "https://api.letta.com"
+    # A tick that is delivering this schedule right now (see tick.py).
+    claimed_by: str | None = None
+    claimed_at: Instant | None = None
+
+
+class OneTimeSchedule(_Schedule):
+    """A message to deliver once, at ``execute_at``."""
+
+    kind: Literal["one-time"] = "one-time"
+    execute_at: Instant
+    attempts: int = 0
+    # When transient failures began (the tick gives up a while after it).
+    failing_since: AwareDatetime | None = None
+
+    def public(self) -> dict[str, Any]:
+        """The shape the CLI and the REST API show."""
+        return {
+            "id": self.id,
+            "agent_id": self.agent_id,
+            "message": self.message,
+            "role": self.role,
+            "execute_at": iso(self.execute_at),
+            "created_at": iso(self.created_at),
+        }
+
+
+class RecurringSchedule(_Schedule):
+    """A message to deliver at every fire of a cron expression in a time zone."""
+
+    kind: Literal["recurring"] = "recurring"
+    cron: str
+    timezone: str = "UTC"
+    last_run: Instant | None = None
+    status: Status = "active"
+    paused_reason: str | None = None
+    # When it was last resumed: fires missed while paused are not sent (last_run stays the real last fire).
+    resumed_at: Instant | None = None
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        from switchboard.timeparse import validate_cron
+
+        return validate_cron(value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from switchboard.timeparse import zone
+
+        zone(value)
+        return value
+
+    @property
+    def anchor(self) -> datetime:
+        """The instant after which the next fire is looked for."""
+        return max(self.last_run or self.created_at, self.resumed_at or self.created_at)
+
+    def next_run(self) -> datetime | None:
+        """The next fire after the last one (None while paused)."""
+        if self.status == "paused":
+            return None
+        from switchboard.due import next_fire
+
+        return next_fire(self.cron, self.timezone, self.anchor)
+
+    def public(self) -> dict[str, Any]:
+        """The shape the CLI and the REST API show."""
+        return {
+            "id": self.id,
+            "agent_id": self.agent_id,
+            "message": self.message,
+            "role": self.role,
+            "cron": self.cron,
+            "timezone": self.timezone,
+            "created_at": iso(self.created_at),
+            "last_run": iso(self.last_run),
+            "next_run": iso(self.next_run()),
+            "status": self.status,
+            "paused_reason": self.paused_reason,
+        }
+
+
+Schedule = OneTimeSchedule | RecurringSchedule
+
+
+class Result(_Record):
+    """The outcome of one delivery attempt that ended a pass's work on a schedule."""
+
+    schedule_id: ScheduleId
+    schedule_type: Kind
+    status: ResultStatus
+    run_id: str | None = None
+    agent_id: str
+    message: str | None = Field(default=None, repr=False)
+    scheduled_for: Instant
+    executed_at: Instant
+    lateness_s: float = 0.0
+    skipped: int = 0
+    attempt: int = 1
+    http_status: int | None = None
+    error: str | None = None
+
+    def public(self, *, with_message: bool = False) -> dict[str, Any]:
+        """The shape the CLI shows (the REST API adds the message)."""
+        shown = self.model_dump(mode="json", exclude={"message"})
+        if with_message:
+            shown["message"] = self.message
+        return shown
 
 
 def build(model: type[_Record], **fields: Any) -> Any:

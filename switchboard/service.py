@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from switchboard.exceptions import InvalidInputError, NotFoundError
 from switchboard.models import (
@@ -24,6 +24,8 @@ from switchboard.models import (
     utc,
 )
 from switchboard.store import Store, Transaction, schedule_id_of
+
+S = TypeVar("S", OneTimeSchedule, RecurringSchedule)
 
 
 def add_one_time(
@@ -38,18 +40,8 @@ def add_one_time(
     role: str = "user",
 ) -> OneTimeSchedule:
     """Store a one-time schedule; one commit."""
-    schedule: OneTimeSchedule = build(
-        OneTimeSchedule,
-        agent_id=agent_id,
-        message=message,
-        role=role,
-        execute_at=execute_at,
-        created_at=utc(now),
-        api_key=api_key,
-        base_url=base_url,
-    )
-    store.transact(f"switchboard: add one-time {schedule.id}", lambda tx: tx.save(schedule))
-    return schedule
+    fields = {"agent_id": agent_id, "message": message, "role": role, "execute_at": execute_at}
+    return _add(store, OneTimeSchedule, fields, api_key=api_key, base_url=base_url, now=now)
 
 
 def add_recurring(
@@ -65,18 +57,16 @@ def add_recurring(
     role: str = "user",
 ) -> RecurringSchedule:
     """Store a recurring schedule; one commit. Its first fire is the first after ``now``."""
-    schedule: RecurringSchedule = build(
-        RecurringSchedule,
-        agent_id=agent_id,
-        message=message,
-        role=role,
-        cron=cron,
-        timezone=timezone,
-        created_at=utc(now),
-        api_key=api_key,
-        base_url=base_url,
-    )
-    store.transact(f"switchboard: add recurring {schedule.id}", lambda tx: tx.save(schedule))
+    fields = {"agent_id": agent_id, "message": message, "role": role, "cron": cron, "timezone": timezone}
+    return _add(store, RecurringSchedule, fields, api_key=api_key, base_url=base_url, now=now)
+
+
+def _add(
+    store: Store, model: type[S], fields: Mapping[str, Any], *, api_key: str | None, base_url: str, now: datetime
+) -> S:
+    """Build a schedule made ``now`` with the caller's key and server, and store it; one commit."""
+    schedule: S = build(model, **fields, created_at=utc(now), api_key=api_key, base_url=base_url)
+    store.transact(f"switchboard: add {schedule.kind} {schedule.id}", lambda tx: tx.save(schedule))
     return schedule
 
 

@@ -176,13 +176,13 @@ def test_every_write_keeps_the_index_true(world: World) -> None:
     assert only_new.files(INDEX)
 
 
-def test_a_claim_that_changes_no_entry_rewrites_no_shard(world: World) -> None:
+def test_only_writes_of_recurring_files_rewrite_shards(world: World) -> None:
     store = world.store
     rec = world.recurring("0 * * * *", created=T0 - timedelta(hours=2))
     world.seed(rec)
     shard = index.shard_path(rec.id, store.codec.suffix)
     before = store.backend.read(shard)
-    # Re-saving the schedule unchanged (same entry, same content but a new ciphertext): only the fingerprint moves.
+    # Re-saving the schedule unchanged gives a new ciphertext, so a new fingerprint: its shard is rewritten.
     store.transact("tests: resave", lambda tx: tx.save(rec))
     assert store.backend.read(shard) != before
     assert_index_true(store)
@@ -464,3 +464,20 @@ def test_a_commit_leaves_work_someone_staged_in_the_clone_alone(world: World) ->
     # With nothing of its own staged but the owner's, switchboard commits just its paths, as before.
     world.seed(world.one_time(T0 + timedelta(days=2)))
     assert git(clone, "diff", "--cached", "--name-only").split() == ["notes.md"]
+
+
+def test_a_commit_of_many_files_stages_exactly_them(world: World) -> None:
+    """Past a thousand paths the backend stages with `git update-index` (an import): same outcome as `git add`."""
+    store = world.store
+    backend = store.backend
+    many = {f"data/bulk/{n:05d}.txt": f"file {n}".encode() for n in range(1500)}
+    assert backend.commit(many, "tests: many files")
+    changed = {f"data/bulk/{n:05d}.txt": None for n in range(0, 1500, 2)}
+    changed |= {f"data/bulk/{n:05d}.txt": b"changed" for n in range(1, 1500, 2)}
+    changed |= {f"data/bulk/new-{n:05d}.txt": b"new" for n in range(600)}
+    changed["data/bulk/never-there.txt"] = None
+    assert backend.commit(changed, "tests: many changes")
+    on_remote = set(world.remote_files("data/bulk"))
+    assert on_remote == {p for p, c in changed.items() if c is not None}
+    assert git(world.path(), "status", "--porcelain") == ""
+    assert git(world.path(), "show", "main:data/bulk/00001.txt") == "changed"

@@ -30,7 +30,7 @@ def blocks(lang: str | None = None) -> list[tuple[str, str]]:
 
 
 def test_first_block_is_the_two_commands() -> None:
-    lang, body = blocks()[0]
+    _lang, body = blocks()[0]
     assert [line.strip() for line in body.strip().splitlines()] == ["make demo", "make test"]
 
 

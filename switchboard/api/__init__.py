@@ -5,7 +5,7 @@
 - ``letta_schedule.py`` — Letta Cloud's ``/v1/agents/{agent_id}/schedule`` API.
 - ``web.py`` — the page at ``/``, ``/explain``, ``/health``; ``static/`` holds the page.
 - ``auth.py`` — the Letta key check (cached) and the per-tenant rate limit.
-- ``deps.py`` — options, shared state, the store lock, FastAPI dependencies.
+- ``deps.py`` — options, shared state, the store lock, FastAPI dependencies, what the schedule routes share.
 - ``ticker.py`` — the tick loop of ``--tick-every``.
 - ``schemas.py`` — request and response bodies.
 """

@@ -1,22 +1,29 @@
-"""What every route shares: options, the app's state, errors, and the FastAPI dependencies.
+"""What every route shares: options, the app's state, errors, the FastAPI dependencies and parameters.
 
 ``ApiState`` is made once per app by ``create_app`` and hangs on
 ``app.state.switchboard``. Its store is a :class:`LockedStore`: the routes hold
 its lock around every service call and the ticker's commits take it too, so
 one process never runs two git operations on the clone at once (another
 process, or GitHub Actions, is handled by the store's compare-and-swap commits).
+
+The schedule routes (``hosted.py``, ``letta_schedule.py``) take the caller and
+the state as ``CallerDep`` and ``StateDep``, document their errors with the
+``*_RESPONSES`` below, and go through ``owned`` (a service call under the lock,
+its NotFoundError as 403 or 404), ``parsed`` (a time parser, its errors as
+422) and ``start_after`` (the ``after`` cursor of a list).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from switchboard.api.auth import (
@@ -28,11 +35,13 @@ from switchboard.api.auth import (
     key_hash,
     retry_after_header,
 )
-from switchboard.exceptions import ConfigError, InvalidInputError
-from switchboard.models import check_id
+from switchboard.api.schemas import Detail, ValidationDetail
+from switchboard.exceptions import ConfigError, InvalidInputError, NotFoundError
+from switchboard.models import Schedule, check_id
 from switchboard.store import RESULTS, Store
 from switchboard.tick import ClientFactory
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 KIB = 1024
@@ -214,3 +223,71 @@ def result_owner(store: Store, schedule_id: str, *, exclude: str | None = None) 
             if tenant != exclude:
                 return tenant
     return None
+
+
+# -- what the schedule routes share --------------------------------------------------------------
+
+#: The checked caller and the app's state: every route behind the key check takes both.
+CallerDep = Annotated[Caller, Depends(authenticated)]
+StateDep = Annotated[ApiState, Depends(get_state)]
+
+#: Ids are UUIDs; anything else is a 404 (no such schedule), answered before any path is built from it.
+ScheduleIdPath = Annotated[str, Path(description="The schedule's id (a UUID).", json_schema_extra={"format": "uuid"})]
+
+#: Every answer a route behind the key check can give besides its own.
+AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": Detail, "description": "No key, or a key Letta refused (`WWW-Authenticate: Bearer`)."},
+    422: {"model": ValidationDetail, "description": "Invalid input: one item per field."},
+    429: {"model": Detail, "description": "Too many requests for this key (`Retry-After`)."},
+    503: {"model": Detail, "description": "Letta or the repository could not be reached; try again."},
+}
+BY_ID_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **AUTH_RESPONSES,
+    403: {"model": Detail, "description": "The schedule belongs to another Letta API key."},
+    404: {"model": Detail, "description": "No such schedule."},
+}
+CREATE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **AUTH_RESPONSES,
+    413: {"model": Detail, "description": "The request body is too large."},
+}
+
+
+def owned(state: ApiState, caller: Caller, schedule_id: str, call: Callable[[], T], what: str = "Schedule") -> T:
+    """``call()`` under the store's lock; its NotFoundError becomes 403 (another key's schedule) or 404."""
+    try:
+        with state.lock:
+            return call()
+    except NotFoundError:
+        raise missing(state, caller, schedule_id, what) from None
+
+
+def parsed(field: str, parse: Callable[[], T]) -> T:
+    """Run a time parser; what it cannot read is a 422 on ``field`` (never a 500)."""
+    try:
+        return parse()
+    except InvalidInputError as exc:
+        raise field_error(field, str(exc)) from None
+    except (ValueError, OverflowError, ArithmeticError, LookupError) as exc:
+        # A phrase that trips a parser's own bug is still the caller's bad input, not our crash.
+        log.info("time phrase for %s not understood (%s)", field, type(exc).__name__)
+        raise field_error(field, 'could not understand that time — try "tomorrow at 9am" or ISO 8601') from None
+
+
+def start_after(items: Sequence[Schedule], after: str | None, not_there: str) -> int:
+    """Where a page of ``items`` starts: just after the one with the id ``after`` (the query's cursor).
+
+    422 on ``after`` when no item has that id; ``not_there`` says so, with ``{cursor}`` for the id.
+    """
+    if after is None:
+        return 0
+    cursor = query_id(after, "after")
+    positions = [i for i, item in enumerate(items) if item.id == cursor]
+    if not positions:
+        raise field_error("after", not_there.format(cursor=cursor), place="query")
+    return positions[0] + 1
+
+
+def wake_ticker(state: ApiState, due: datetime) -> None:
+    """A message due now is sent by the next pass at once, not at the end of the interval."""
+    if state.ticker is not None and due <= state.now():
+        state.ticker.poke()

@@ -20,23 +20,27 @@ message, image content, ``callback_url``, ``max_steps``.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Path, Query
 
 from switchboard import service
 from switchboard.api.auth import Caller
 from switchboard.api.deps import (
+    AUTH_RESPONSES,
+    BY_ID_RESPONSES,
+    CREATE_RESPONSES,
     ApiError,
     ApiState,
-    authenticated,
+    CallerDep,
+    StateDep,
     field_error,
-    get_state,
-    missing,
+    owned,
+    parsed,
     path_id,
-    query_id,
+    start_after,
+    wake_ticker,
 )
-from switchboard.api.hosted import AUTH_RESPONSES, BY_ID_RESPONSES, CREATE_RESPONSES, parsed, wake_ticker
 from switchboard.api.schemas import (
     OneTimeSpec,
     ScheduleCreateIn,
@@ -49,7 +53,9 @@ from switchboard.exceptions import NotFoundError
 from switchboard.models import OneTimeSchedule, Schedule, check_agent_id, check_message, iso
 from switchboard.timeparse import parse_recurring
 
-MESSAGE_ID = Path(description="The scheduled message's id (a UUID).", json_schema_extra={"format": "uuid"})
+MessageIdPath = Annotated[
+    str, Path(description="The scheduled message's id (a UUID).", json_schema_extra={"format": "uuid"})
+]
 
 router = APIRouter(prefix="/v1/agents/{agent_id}/schedule", tags=["Letta schedule API"])
 
@@ -84,9 +90,7 @@ def scheduled_message(schedule: Schedule) -> dict[str, Any]:
 
 
 @router.post("", response_model=ScheduleCreateOut, responses=CREATE_RESPONSES, summary="Schedule a message")
-def create(
-    agent_id: str, body: ScheduleCreateIn, caller: Caller = Depends(authenticated), state: ApiState = Depends(get_state)
-) -> dict[str, Any]:
+def create(agent_id: str, body: ScheduleCreateIn, caller: CallerDep, state: StateDep) -> dict[str, Any]:
     """Schedule a message to the agent once (``scheduled_at``, unix ms) or on a cron (``cron_expression``)."""
     agent = _agent(agent_id)
     if body.callback_url is not None:
@@ -136,10 +140,10 @@ def create(
 @router.get("", response_model=ScheduleListOut, responses=AUTH_RESPONSES, summary="List scheduled messages")
 def list_scheduled(
     agent_id: str,
-    limit: int = Query(50, ge=1, le=1000, description="At most this many."),
-    after: str | None = Query(None, description="Start after the scheduled message with this id."),
-    caller: Caller = Depends(authenticated),
-    state: ApiState = Depends(get_state),
+    caller: CallerDep,
+    state: StateDep,
+    limit: Annotated[int, Query(ge=1, le=1000, description="At most this many.")] = 50,
+    after: Annotated[str | None, Query(description="Start after the scheduled message with this id.")] = None,
 ) -> dict[str, Any]:
     """The agent's scheduled messages (yours only), oldest first."""
     agent = _agent(agent_id)
@@ -149,13 +153,7 @@ def list_scheduled(
     every: list[Schedule] = [*one_time, *recurring]
     items = [s for s in every if s.agent_id == agent]
     items.sort(key=lambda s: (s.created_at, s.id))
-    start = 0
-    if after is not None:
-        cursor = query_id(after, "after")
-        positions = [i for i, s in enumerate(items) if s.id == cursor]
-        if not positions:
-            raise field_error("after", f"no scheduled message {cursor} for this agent", place="query")
-        start = positions[0] + 1
+    start = start_after(items, after, "no scheduled message {cursor} for this agent")
     chosen = items[start : start + limit]
     return {
         "has_next_page": start + limit < len(items),
@@ -163,51 +161,37 @@ def list_scheduled(
     }
 
 
-def _find(state: ApiState, caller: Caller, agent: str, sid: str) -> Schedule:
-    try:
-        with state.lock:
-            schedule = service.get_schedule(state.store, caller.key, sid)
-    except NotFoundError:
-        raise missing(state, caller, sid, "Scheduled message") from None
-    if schedule.agent_id != agent:
-        raise ApiError(404, "Scheduled message not found for this agent")
-    return schedule
-
-
 @router.get(
     "/{scheduled_message_id}", response_model=ScheduledMessage, responses=BY_ID_RESPONSES,
     summary="Retrieve a scheduled message",
 )  # fmt: skip
-def retrieve(
-    agent_id: str,
-    scheduled_message_id: str = MESSAGE_ID,
-    caller: Caller = Depends(authenticated),
-    state: ApiState = Depends(get_state),
-) -> dict[str, Any]:
+def retrieve(agent_id: str, scheduled_message_id: MessageIdPath, caller: CallerDep, state: StateDep) -> dict[str, Any]:
     """One of the agent's scheduled messages."""
-    agent = _agent(agent_id)
-    sid = path_id(scheduled_message_id, "Scheduled message")
-    return scheduled_message(_find(state, caller, agent, sid))
+    return scheduled_message(_find(state, caller, agent_id, scheduled_message_id))
 
 
 @router.delete(
     "/{scheduled_message_id}", response_model=ScheduleDeleteOut, responses=BY_ID_RESPONSES,
     summary="Delete a scheduled message",
 )  # fmt: skip
-def delete(
-    agent_id: str,
-    scheduled_message_id: str = MESSAGE_ID,
-    caller: Caller = Depends(authenticated),
-    state: ApiState = Depends(get_state),
-) -> dict[str, Any]:
+def delete(agent_id: str, scheduled_message_id: MessageIdPath, caller: CallerDep, state: StateDep) -> dict[str, Any]:
     """Delete one of the agent's scheduled messages."""
-    agent = _agent(agent_id)
-    sid = path_id(scheduled_message_id, "Scheduled message")
     with state.lock:
-        schedule = _find(state, caller, agent, sid)
-        kind = "one-time" if isinstance(schedule, OneTimeSchedule) else "recurring"
+        schedule = _find(state, caller, agent_id, scheduled_message_id)
         try:
-            service.delete_schedule(state.store, caller.key, sid, kind)
+            service.delete_schedule(state.store, caller.key, schedule.id, schedule.kind)
         except NotFoundError:
             raise ApiError(404, "Scheduled message not found") from None
     return {"success": True}
+
+
+def _find(state: ApiState, caller: Caller, agent_id: str, scheduled_message_id: str) -> Schedule:
+    """The caller's scheduled message of this agent: 422 for a bad agent id, 403 or 404 for a bad message id."""
+    agent = _agent(agent_id)
+    sid = path_id(scheduled_message_id, "Scheduled message")
+    schedule = owned(
+        state, caller, sid, lambda: service.get_schedule(state.store, caller.key, sid), "Scheduled message"
+    )
+    if schedule.agent_id != agent:
+        raise ApiError(404, "Scheduled message not found for this agent")
+    return schedule

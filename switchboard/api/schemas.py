@@ -12,19 +12,19 @@ Two families:
 Response models are what FastAPI filters every answer through, so a field that
 is not declared here (``api_key`` above all) can never reach a client.
 Validation errors never echo the input: the message text is the user's own.
+The field checks are the records' own (``AgentId``, ``Message`` from
+``models.py``), so the API refuses exactly what the CLI refuses.
 """
 
 from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-from switchboard.models import check_agent_id, check_message
-
-Role = Literal["user", "system", "assistant"]
+from switchboard.models import AgentId, Kind, Message, ResultStatus, Role, Status
 
 #: What ``check_agent_id`` accepts, written as a JSON-schema pattern for the docs and fuzzers.
 AGENT_ID_PATTERN = r"^[^\s/\\]{1,128}$"
@@ -45,6 +45,10 @@ def _zone_name(value: str) -> str:
         raise ValueError(str(exc)) from None
 
 
+#: An IANA zone name, as the zone database spells it.
+ZoneName = Annotated[str, AfterValidator(_zone_name)]
+
+
 class _In(BaseModel):
     # Unknown fields are ignored: old clients of the hosted service sent "api_key" in the body,
     # and it must neither fail the request nor be used for anything.
@@ -52,27 +56,12 @@ class _In(BaseModel):
 
 
 class _ScheduleIn(_In):
-    agent_id: str = Field(
+    agent_id: AgentId = Field(
         description=_AGENT_DOC, json_schema_extra={"pattern": AGENT_ID_PATTERN, "minLength": 1, "maxLength": 128}
     )
-    message: str = Field(description="The text the agent receives.", json_schema_extra={"pattern": MESSAGE_PATTERN})
+    message: Message = Field(description="The text the agent receives.", json_schema_extra={"pattern": MESSAGE_PATTERN})
     role: Role = Field("user", description="user, system or assistant.")
-    timezone: str = Field("UTC", description=_ZONE_DOC, examples=["UTC", "Europe/Berlin"])
-
-    @field_validator("agent_id")
-    @classmethod
-    def _agent(cls, value: str) -> str:
-        return check_agent_id(value)
-
-    @field_validator("message")
-    @classmethod
-    def _message(cls, value: str) -> str:
-        return check_message(value)
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        return _zone_name(value)
+    timezone: ZoneName = Field("UTC", description=_ZONE_DOC, examples=["UTC", "Europe/Berlin"])
 
 
 class OneTimeIn(_ScheduleIn):
@@ -119,7 +108,7 @@ class RecurringOut(BaseModel):
     created_at: str
     last_run: str | None
     next_run: str | None = Field(description="The next fire (ISO 8601, UTC); null while paused.")
-    status: Literal["active", "paused"]
+    status: Status
     paused_reason: str | None
 
 
@@ -127,8 +116,8 @@ class ResultOut(BaseModel):
     """One delivery: the hosted service's result fields plus status, timing and error."""
 
     schedule_id: str
-    schedule_type: Literal["one-time", "recurring"]
-    status: Literal["delivered", "failed", "requeued"]
+    schedule_type: Kind
+    status: ResultStatus
     run_id: str | None = Field(description="Letta's run id (GET {LETTA_BASE_URL}/v1/runs/{run_id}).")
     agent_id: str
     message: str | None
@@ -170,7 +159,7 @@ class ValidationDetail(BaseModel):
 class ExplainOut(BaseModel):
     """How a phrase is understood (``switchboard explain --json``)."""
 
-    kind: Literal["one-time", "recurring"]
+    kind: Kind
     timezone: str
     warnings: list[str]
     execute_at: str | None = None
@@ -263,12 +252,7 @@ class RecurringSpec(BaseModel):
 
     type: Literal["recurring"]
     cron_expression: str = Field(description='5-field cron, or natural language ("every weekday at 10am").')
-    timezone: str = Field("UTC", description="switchboard extension: the zone the cron runs in.")
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        return _zone_name(value)
+    timezone: ZoneName = Field("UTC", description="switchboard extension: the zone the cron runs in.")
 
 
 class ScheduleCreateIn(BaseModel):

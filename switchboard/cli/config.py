@@ -1,0 +1,87 @@
+"""``config …``: the user config file (the Letta key, the Letta URL, the repository) and the resolved settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from switchboard import config as config_mod
+from switchboard.cli.render import Column, print_json, table
+from switchboard.cli.root import JSON_OPT, fail, handled, settings
+
+config_app = typer.Typer(help="The user config file.", no_args_is_help=True)
+
+
+@config_app.command("set-api-key")
+@handled
+def config_set_api_key(
+    key: str = typer.Argument(None, help="Your Letta API key (leave it out to be asked, unechoed)."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Save the Letta API key in the user config file."""
+    if key is None:
+        # Asked for rather than typed on the command line, the key stays out of the shell history.
+        key = typer.prompt("Letta API key", hide_input=True, err=True)
+    if not key.strip():
+        raise fail("the Letta API key is empty — copy it from the Letta dashboard (API keys)")
+    _set("api_key", key.strip(), as_json)
+
+
+@config_app.command("set-url")
+@handled
+def config_set_url(
+    url: str = typer.Argument(..., help="Letta base URL, e.g. http://localhost:8283."), as_json: bool = JSON_OPT
+) -> None:
+    """Save the Letta base URL in the user config file."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise fail(f'"{url}" is not an http(s) URL — e.g. https://api.letta.com or http://localhost:8283')
+    _set("base_url", url.strip().rstrip("/"), as_json)
+
+
+@config_app.command("set-repo")
+@handled
+def config_set_repo(
+    path: str = typer.Argument(None, help="Local clone to write to."),
+    github: str = typer.Option(None, "--github", help="OWNER/NAME to write through the GitHub API."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Save which repository switchboard writes to."""
+    if (path is None) == (github is None):
+        raise fail("give either a PATH to a clone or --github OWNER/NAME")
+    if github is not None:
+        if github.count("/") != 1 or not all(github.split("/")):
+            raise fail(f'"{github}" is not OWNER/NAME — e.g. --github octocat/my-switchboard')
+        _set("github_repo", github, as_json)
+    else:
+        from switchboard.backends.git import GitBackend
+
+        # Saved only once it is a clone: its top folder, wherever inside it the path pointed.
+        _set("repo", str(GitBackend(Path(path).expanduser().resolve()).root), as_json)
+
+
+@config_app.command("show")
+@handled
+def config_show(ctx: typer.Context, as_json: bool = JSON_OPT) -> None:
+    """Show the resolved settings (secrets only as set / not set)."""
+    shown = settings(ctx).shown()
+    shown["config_file"] = str(config_mod.config_path())
+    if as_json:
+        print_json(shown)
+        return
+    unset = {"repo": "not set: the git root of the current directory", "github_repo": "not set: use a clone"}
+    rows = [[k, unset.get(k, "not set") if v is None else v] for k, v in shown.items()]
+    table("Settings (flags > environment > config file)", [Column("setting", keep=9), Column("value", cut=True)], rows)
+
+
+def _set(name: str, value: str, as_json: bool) -> None:
+    path = config_mod.config_path()
+    config_mod.write_config(path, name, value)
+    if as_json:
+        shown = "set" if name in config_mod.SECRET_SETTINGS else value
+        print_json({"saved": name, "value": shown, "config_file": str(path)})
+    else:
+        typer.echo(f"Saved {name} in {path} (mode 0600).")

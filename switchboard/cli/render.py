@@ -1,0 +1,253 @@
+"""What the commands print: JSON, plain tables that keep ids whole, times for people, schedules and results."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import typer
+
+from switchboard.config import Settings
+from switchboard.models import OneTimeSchedule, RecurringSchedule, Result, Schedule, iso
+
+
+def print_json(data: Any) -> None:
+    """JSON on stdout, nothing else."""
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+# -- tables ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Column:
+    """A table column: ``keep`` ranks what a narrow terminal keeps; ``cut`` text may end in "…"."""
+
+    header: str
+    keep: int = 5
+    cut: bool = False
+    right: bool = False
+
+
+#: Gap between columns, and the narrowest a cut column gets.
+_GAP, _MIN_CUT = 2, 12
+
+
+def render_table(title: str, columns: Sequence[Column], rows: Sequence[Sequence[str]], width: int | None) -> list[str]:
+    """Plain-text table lines; within ``width`` by cutting text columns, then hiding the least kept ones.
+
+    Ids, times and statuses are never cut. ``width`` None (not a terminal) means no limit.
+    """
+    from rich.cells import cell_len, set_cell_size
+
+    shown = list(range(len(columns)))
+    natural = [max([cell_len(c.header)] + [cell_len(r[i]) for r in rows]) for i, c in enumerate(columns)]
+    least = [min(natural[i], max(_MIN_CUT, cell_len(c.header))) if c.cut else natural[i] for i, c in enumerate(columns)]
+
+    def total(sizes: Sequence[int]) -> int:
+        return sum(sizes[i] for i in shown) + _GAP * (len(shown) - 1)
+
+    if width is not None:
+        while len(shown) > 1 and total(least) > width:
+            shown.remove(min(shown, key=lambda i: (columns[i].keep, -i)))
+    sizes = list(natural)
+    if width is not None:
+        # Cut the widest text column first, one cell at a time, until the table fits.
+        while total(sizes) > width:
+            cuttable = [i for i in shown if sizes[i] > least[i]]
+            if not cuttable:
+                break
+            widest = max(cuttable, key=lambda i: sizes[i])
+            sizes[widest] -= 1
+
+    def cell(text: str, i: int) -> str:
+        if cell_len(text) > sizes[i]:
+            text = set_cell_size(text, sizes[i] - 1) + "…"
+        pad = " " * (sizes[i] - cell_len(text))
+        return pad + text if columns[i].right else text + pad
+
+    def line(cells: Sequence[str]) -> str:
+        return (" " * _GAP).join(cell(cells[i], i) for i in shown).rstrip()
+
+    hidden = len(columns) - len(shown)
+    note = (
+        f"  ({hidden} column{'s' if hidden != 1 else ''} hidden: widen the terminal, or use --json)" if hidden else ""
+    )
+    return [
+        title + note,
+        line([c.header for c in columns]),
+        line(["─" * sizes[i] for i in range(len(columns))]),
+        *(line(row) for row in rows),
+    ]
+
+
+def table(title: str, columns: Sequence[Column], rows: Sequence[Sequence[Any]]) -> None:
+    """Print a table: fitted to a terminal; piped or redirected, never cut."""
+    import shutil
+
+    width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+    cells = [["-" if value is None else str(value) for value in row] for row in rows]
+    # A message's line breaks would break the table's rows.
+    cells = [[" ".join(value.split()) for value in row] for row in cells]
+    typer.echo("\n".join(render_table(title, columns, cells, width)))
+
+
+def when(instant: datetime | None, zone_name: str = "UTC") -> str:
+    """An instant for people: minutes, in a zone, with the zone's abbreviation."""
+    if instant is None:
+        return "-"
+    from switchboard.timeparse import zone
+
+    local = instant.astimezone(zone(zone_name))
+    return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
+
+
+# -- schedules -------------------------------------------------------------------------------------
+
+
+def show_schedules(items: Sequence[Schedule], as_json: bool, title: str, *, hint: str = "") -> None:
+    """Schedules as JSON or as a table (one kind at a time); ``hint`` follows an empty list."""
+    if as_json:
+        print_json([s.public() for s in items])
+        return
+    if not items:
+        typer.echo(f"No {title.lower()} for this Letta key.{hint}")
+        return
+    roles = any(s.role != "user" for s in items)
+    role_column = [Column("role", keep=2)] if roles else []
+    rows: list[list[str]] = []
+    if isinstance(items[0], OneTimeSchedule):
+        columns = [Column("id", keep=9), Column("due", keep=8), *role_column]
+        columns += [Column("message", keep=5, cut=True), Column("agent", keep=4, cut=True)]
+        for s in items:
+            assert isinstance(s, OneTimeSchedule)
+            rows.append([s.id, when(s.execute_at), *([s.role] if roles else []), _short(s.message), s.agent_id])
+    else:
+        columns = [Column("id", keep=9), Column("cron", keep=8), Column("next run", keep=8), Column("status", keep=7)]
+        columns += [Column("zone", keep=6, cut=True), *role_column]
+        columns += [Column("message", keep=5, cut=True), Column("agent", keep=4, cut=True)]
+        for s in items:
+            assert isinstance(s, RecurringSchedule)
+            status = s.status if s.claimed_by is None else f"{s.status}, sending"
+            rows.append(
+                [
+                    s.id,
+                    s.cron,
+                    when(s.next_run(), s.timezone),
+                    status,
+                    s.timezone,
+                    *([s.role] if roles else []),
+                    _short(s.message),
+                    s.agent_id,
+                ]
+            )
+    table(f"{title} ({len(items)})", columns, rows)
+
+
+def show_schedule(item: Schedule, as_json: bool) -> None:
+    """One schedule as a JSON object, or field by field with the whole message."""
+    if as_json:
+        print_json(item.public())
+        return
+    fields: list[tuple[str, str]] = [("agent", item.agent_id), ("role", item.role)]
+    if isinstance(item, OneTimeSchedule):
+        title = f"One-time schedule {item.id}"
+        fields.append(("due", f"{when(item.execute_at)} ({iso(item.execute_at)})"))
+    else:
+        from switchboard.timeparse import describe_cron
+
+        title = f"Recurring schedule {item.id}"
+        fields += [
+            ("schedule", f"{item.cron} in {item.timezone} — {describe_cron(item.cron)}"),
+            ("next run", when(item.next_run(), item.timezone)),
+            ("last run", when(item.last_run, item.timezone)),
+            ("status", item.status + (f" ({item.paused_reason})" if item.paused_reason else "")),
+        ]
+    fields.append(("created", when(item.created_at)))
+    typer.echo(title)
+    for name, value in fields:
+        typer.echo(f"  {name:<9} {value}")
+    lines = item.message.splitlines() or [""]
+    typer.echo(f"  {'message':<9} {lines[0]}")
+    for line in lines[1:]:
+        typer.echo(f"  {'':<9} {line}")
+
+
+def _short(text: str, width: int = 40) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+# -- results ---------------------------------------------------------------------------------------
+
+
+def show_results(items: Sequence[Result], as_json: bool, *, schedule_id: str | None = None, hint: str = "") -> None:
+    """Results as JSON or as a table, newest first; ``hint`` follows an empty list."""
+    if as_json:
+        print_json([r.public() for r in items])
+        return
+    if not items:
+        typer.echo(f"No results yet for this Letta key: nothing has been delivered (see `switchboard tick`).{hint}")
+        return
+    one = schedule_id is not None
+    columns = [Column("sent", keep=9)]
+    if not one:
+        columns += [Column("schedule", keep=6), Column("type", keep=3)]
+    columns += [Column("status", keep=8), Column("run id", keep=7), Column("late", keep=5, right=True)]
+    columns += [Column("note", keep=4, cut=True)]
+    rows = [
+        [
+            when(r.executed_at),
+            *([] if one else [r.schedule_id, r.schedule_type]),
+            r.status,
+            r.run_id or "-",
+            _late(r.lateness_s),
+            _note(r),
+        ]
+        for r in items
+    ]
+    title = f"Results of {schedule_id}" if one else f"Results, newest first ({len(items)})"
+    table(title, columns, rows)
+
+
+def _late(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.0f}s"
+    minutes = round(seconds / 60)
+    return f"{minutes}m" if minutes < 120 else f"{minutes // 60}h{minutes % 60:02d}m"
+
+
+def _note(result: Result) -> str:
+    parts = []
+    if result.skipped:
+        parts.append(f"{result.skipped} missed fire{'s' if result.skipped != 1 else ''} skipped")
+    if result.error:
+        parts.append(result.error)
+    return "; ".join(parts)
+
+
+# -- without a Letta key ---------------------------------------------------------------------------
+
+
+def warn_without_key(conf: Settings) -> None:
+    """Say, on stderr, that a schedule made without a Letta key is delivered without one."""
+    if not conf.api_key:
+        typer.echo(
+            "Warning: LETTA_API_KEY is not set, so this schedule carries no Letta key: fine for a Letta server "
+            "without a password; for Letta Cloud set LETTA_API_KEY (or `switchboard config set-api-key`).",
+            err=True,
+        )
+
+
+def key_hint(conf: Settings) -> str:
+    """For an empty list without a Letta key: schedules are kept per key, so say how to set one."""
+    if conf.api_key:
+        return ""
+    return (
+        "\nLETTA_API_KEY is not set, and schedules are kept per Letta key: set it "
+        "(or run `switchboard config set-api-key`)."
+    )

@@ -1,0 +1,44 @@
+"""``results …``: what was delivered, with Letta's run ids."""
+
+from __future__ import annotations
+
+import typer
+
+from switchboard.cli.render import key_hint, show_results, when
+from switchboard.cli.root import JSON_OPT, handled, settings, store_of
+from switchboard.models import OneTimeSchedule
+
+results_app = typer.Typer(help="Delivery results, with Letta run ids.", no_args_is_help=True)
+
+
+@results_app.command("list")
+@handled
+def results_list(
+    ctx: typer.Context,
+    schedule_id: str = typer.Option(None, "--schedule-id", help="Only this schedule's results."),
+    limit: int = typer.Option(50, "--limit", min=1, help="At most this many, newest first."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Every delivery, newest first, with Letta's run id."""
+    from switchboard.service import list_results
+
+    conf = settings(ctx)
+    items = list_results(store_of(ctx), conf.api_key, schedule_id=schedule_id, limit=limit)
+    show_results(items, as_json, hint=key_hint(conf))
+
+
+@results_app.command("get")
+@handled
+def results_get(
+    ctx: typer.Context, schedule_id: str = typer.Argument(..., metavar="SCHEDULE_ID"), as_json: bool = JSON_OPT
+) -> None:
+    """The results of one schedule, newest first."""
+    from switchboard.service import results_of
+
+    items, pending = results_of(store_of(ctx), settings(ctx).api_key, schedule_id)
+    if items or as_json:
+        show_results(items, as_json, schedule_id=schedule_id)
+    elif isinstance(pending, OneTimeSchedule):
+        typer.echo(f"No results yet for {pending.id}: it is due {when(pending.execute_at)}.")
+    elif pending is not None:
+        typer.echo(f"No results yet for {pending.id}: its next run is {when(pending.next_run(), pending.timezone)}.")

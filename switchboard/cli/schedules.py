@@ -1,0 +1,274 @@
+"""Making and managing schedules: ``send``, ``onetime …`` and ``recurring …``.
+
+``send`` is a command of the root; ``cli/__init__.py`` puts it there, in ``--help`` order.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import typer
+
+from switchboard.cli.render import key_hint, print_json, show_schedule, show_schedules, warn_without_key, when
+from switchboard.cli.root import ID_ARG, JSON_OPT, NOW_OPT, TZ_OPT, handled, parse_now, settings, store_of
+from switchboard.config import Settings
+from switchboard.models import Kind
+
+onetime_app = typer.Typer(help="One-time schedules.", no_args_is_help=True)
+recurring_app = typer.Typer(help="Recurring schedules.", no_args_is_help=True)
+
+AGENT_OPT = typer.Option(..., "--agent-id", help="The Letta agent to message, e.g. agent-1234…")
+MESSAGE_OPT = typer.Option(..., "--message", "-m", help="The text the agent receives.")
+ROLE_OPT = typer.Option("user", "--role", help="user, system or assistant.")
+NO_DISPATCH_OPT = typer.Option(
+    False, "--no-dispatch", help="Do not start the tick workflow; leave the message to the scheduled tick."
+)
+
+
+# -- one-time --------------------------------------------------------------------------------------
+
+
+@handled
+def send(
+    ctx: typer.Context,
+    agent_id: str = AGENT_OPT,
+    message: str = MESSAGE_OPT,
+    execute_at: str = typer.Option(
+        None, "--execute-at", "--at", help='When: "tomorrow at 9am", "in 5 minutes", ISO 8601. Default: now.'
+    ),
+    tz: str = TZ_OPT,
+    role: str = ROLE_OPT,
+    now: str = NOW_OPT,
+    as_json: bool = JSON_OPT,
+    no_dispatch: bool = NO_DISPATCH_OPT,
+) -> None:
+    """Schedule a message once (now, when no time is given)."""
+    _send(ctx, agent_id, message, execute_at, tz, role, now, as_json, not no_dispatch)
+
+
+@onetime_app.command("create")
+@handled
+def onetime_create(
+    ctx: typer.Context,
+    agent_id: str = AGENT_OPT,
+    message: str = MESSAGE_OPT,
+    execute_at: str = typer.Option(
+        None, "--execute-at", "--at", help='When: "tomorrow at 9am", ISO 8601… Default: now.'
+    ),
+    tz: str = TZ_OPT,
+    role: str = ROLE_OPT,
+    now: str = NOW_OPT,
+    as_json: bool = JSON_OPT,
+    no_dispatch: bool = NO_DISPATCH_OPT,
+) -> None:
+    """Schedule a message once (the same as `send`)."""
+    _send(ctx, agent_id, message, execute_at, tz, role, now, as_json, not no_dispatch)
+
+
+@onetime_app.command("list")
+@handled
+def onetime_list(ctx: typer.Context, as_json: bool = JSON_OPT) -> None:
+    """Your pending one-time schedules."""
+    _list(ctx, "one-time", as_json)
+
+
+@onetime_app.command("get")
+@handled
+def onetime_get(ctx: typer.Context, schedule_id: str = ID_ARG, as_json: bool = JSON_OPT) -> None:
+    """One one-time schedule."""
+    _get(ctx, schedule_id, "one-time", as_json)
+
+
+@onetime_app.command("delete")
+@handled
+def onetime_delete(ctx: typer.Context, schedule_id: str = ID_ARG, as_json: bool = JSON_OPT) -> None:
+    """Delete a one-time schedule."""
+    _delete(ctx, schedule_id, "one-time", as_json)
+
+
+# -- recurring -------------------------------------------------------------------------------------
+
+
+@recurring_app.command("create")
+@handled
+def recurring_create(
+    ctx: typer.Context,
+    agent_id: str = AGENT_OPT,
+    message: str = MESSAGE_OPT,
+    cron: str = typer.Option(
+        ..., "--cron", "--every", help='"every weekday at 10am", "every 15 minutes" or cron "0 10 * * 1-5".'
+    ),
+    tz: str = TZ_OPT,
+    role: str = ROLE_OPT,
+    now: str = NOW_OPT,
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Schedule a message at every fire of a cron expression (or phrase) in a time zone."""
+    from switchboard.context import open_store
+    from switchboard.service import add_recurring
+    from switchboard.timeparse import parse_recurring
+
+    expression, zone = parse_recurring(cron, tz=tz)
+    conf = settings(ctx)
+    schedule = add_recurring(
+        open_store(conf),
+        api_key=conf.api_key,
+        base_url=conf.base_url,
+        agent_id=agent_id,
+        message=message,
+        cron=expression,
+        timezone=zone,
+        now=parse_now(now),
+        role=role,
+    )
+    warn_without_key(conf)
+    if as_json:
+        print_json(schedule.public())
+    else:
+        typer.echo(
+            f"Scheduled recurring {schedule.id}: {expression} in {zone}, next run {when(schedule.next_run(), zone)}."
+        )
+
+
+@recurring_app.command("list")
+@handled
+def recurring_list(ctx: typer.Context, as_json: bool = JSON_OPT) -> None:
+    """Your recurring schedules."""
+    _list(ctx, "recurring", as_json)
+
+
+@recurring_app.command("get")
+@handled
+def recurring_get(ctx: typer.Context, schedule_id: str = ID_ARG, as_json: bool = JSON_OPT) -> None:
+    """One recurring schedule."""
+    _get(ctx, schedule_id, "recurring", as_json)
+
+
+@recurring_app.command("delete")
+@handled
+def recurring_delete(ctx: typer.Context, schedule_id: str = ID_ARG, as_json: bool = JSON_OPT) -> None:
+    """Delete a recurring schedule."""
+    _delete(ctx, schedule_id, "recurring", as_json)
+
+
+@recurring_app.command("pause")
+@handled
+def recurring_pause(
+    ctx: typer.Context, schedule_id: str = ID_ARG, now: str = NOW_OPT, as_json: bool = JSON_OPT
+) -> None:
+    """Stop a recurring schedule from firing (it is kept)."""
+    _pause(ctx, schedule_id, True, now, as_json)
+
+
+@recurring_app.command("resume")
+@handled
+def recurring_resume(
+    ctx: typer.Context, schedule_id: str = ID_ARG, now: str = NOW_OPT, as_json: bool = JSON_OPT
+) -> None:
+    """Let a paused recurring schedule fire again, from now on."""
+    _pause(ctx, schedule_id, False, now, as_json)
+
+
+# -- shared ----------------------------------------------------------------------------------------
+
+
+def _send(
+    ctx: typer.Context,
+    agent_id: str,
+    message: str,
+    execute_at: str | None,
+    tz: str,
+    role: str,
+    now: str | None,
+    as_json: bool,
+    dispatch: bool = True,
+) -> None:
+    from switchboard.context import open_store
+    from switchboard.service import add_one_time
+    from switchboard.timeparse import zone
+
+    zone(tz)  # an unknown --tz is an error even when no time is given
+    clock = parse_now(now)
+    if execute_at is None:
+        at = clock
+    else:
+        from switchboard.timeparse import parse_instant
+
+        at = parse_instant(execute_at, tz=tz, now=clock)
+    conf = settings(ctx)
+    store = open_store(conf)
+    schedule = add_one_time(
+        store,
+        api_key=conf.api_key,
+        base_url=conf.base_url,
+        agent_id=agent_id,
+        message=message,
+        execute_at=at,
+        now=clock,
+        role=role,
+    )
+    warn_without_key(conf)
+    if as_json:
+        print_json(schedule.public())
+    else:
+        due = "now" if schedule.execute_at <= clock else f"for {when(schedule.execute_at)}"
+        local = "" if tz == "UTC" or schedule.execute_at <= clock else f" = {when(schedule.execute_at, tz)}"
+        typer.echo(f"Scheduled one-time {schedule.id} {due}{local} (agent {agent_id}).")
+    if dispatch:
+        _after_send(conf, store, schedule.execute_at, clock, as_json)
+
+
+def _after_send(conf: Settings, store: Any, execute_at: datetime, now: datetime, as_json: bool) -> None:
+    """Start the tick workflow for a message due before the next scheduled tick; never fails the send."""
+    from switchboard.dispatch import after_send
+
+    notice = after_send(conf, store.backend, execute_at, now)
+    if notice is None:
+        return
+    if notice.warning:
+        typer.echo(f"Warning: {notice.text}", err=True)
+    else:
+        typer.echo(notice.text, err=as_json)
+
+
+#: Each kind's list, as its table title and its empty list name it.
+_TITLES: dict[Kind, str] = {"one-time": "One-time schedules", "recurring": "Recurring schedules"}
+
+
+def _list(ctx: typer.Context, kind: Kind, as_json: bool) -> None:
+    from switchboard.service import list_one_time, list_recurring
+
+    conf = settings(ctx)
+    list_kind = list_one_time if kind == "one-time" else list_recurring
+    show_schedules(list_kind(store_of(ctx), conf.api_key), as_json, _TITLES[kind], hint=key_hint(conf))
+
+
+def _get(ctx: typer.Context, schedule_id: str, kind: Kind, as_json: bool) -> None:
+    from switchboard.service import get_schedule
+
+    show_schedule(get_schedule(store_of(ctx), settings(ctx).api_key, schedule_id, kind), as_json)
+
+
+def _delete(ctx: typer.Context, schedule_id: str, kind: Kind, as_json: bool) -> None:
+    from switchboard.service import delete_schedule
+
+    gone = delete_schedule(store_of(ctx), settings(ctx).api_key, schedule_id, kind)
+    if as_json:
+        print_json({"message": "Schedule deleted", "id": gone.id})
+    else:
+        typer.echo(f"Deleted {kind} {gone.id}.")
+
+
+def _pause(ctx: typer.Context, schedule_id: str, paused: bool, now: str | None, as_json: bool) -> None:
+    from switchboard.service import set_paused
+
+    clock = parse_now(now)
+    schedule = set_paused(store_of(ctx), settings(ctx).api_key, schedule_id, paused=paused, now=clock)
+    if as_json:
+        print_json(schedule.public())
+    elif paused:
+        typer.echo(f"Recurring {schedule.id} is paused: it will not fire until `switchboard recurring resume`.")
+    else:
+        nxt = when(schedule.next_run(), schedule.timezone)
+        typer.echo(f"Recurring {schedule.id} is active; next run {nxt} (fires missed while paused are not sent).")

@@ -1,0 +1,181 @@
+"""Getting started and looking around: ``explain``, ``import``, ``init``, ``serve``, ``demo``, ``doctor``.
+
+All are commands of the root; ``cli/__init__.py`` puts them there, in ``--help`` order.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+import typer
+
+from switchboard.cli.render import print_json, when
+from switchboard.cli.root import JSON_OPT, NOW_OPT, TZ_OPT, fail, handled, parse_now, settings
+
+
+@handled
+def explain(
+    at: str = typer.Option(None, "--at", help="A one-time phrase, e.g. 'tomorrow at 9am'."),
+    every: str = typer.Option(None, "--every", help="A recurring phrase or cron, e.g. 'every weekday at 10am'."),
+    tz: str = TZ_OPT,
+    now: str = NOW_OPT,
+    count: int = typer.Option(5, "--count", min=1, max=100, help="How many next fire times to show."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Show how a phrase is understood, and when it fires, before saving anything."""
+    from switchboard.explain import explain_at, explain_every
+
+    if (at is None) == (every is None):
+        raise fail("give exactly one of --at TEXT or --every TEXT")
+    clock = parse_now(now)
+    data = explain_at(at, tz=tz, now=clock) if at is not None else explain_every(every, tz=tz, now=clock, count=count)
+    if as_json:
+        print_json(data)
+        return
+    if data["kind"] == "one-time":
+        instant = datetime.fromisoformat(data["execute_at"])
+        local = f" = {when(instant, tz)} ({tz})" if tz != "UTC" else ""
+        typer.echo(f"One-time: {when(instant)}{local}.")
+    else:
+        zone_name = data["timezone"]
+        typer.echo(f"Recurring: {data['cron']} in {zone_name} — {data['description']}. Next fires:")
+        for fire in data["next"]:
+            instant = datetime.fromisoformat(fire)
+            typer.echo(f"  {when(instant, zone_name)}" + (f"  ({when(instant)})" if zone_name != "UTC" else ""))
+    for warning in data.get("warnings", []):
+        typer.echo(f"Warning: {warning}", err=True)
+
+
+@handled
+def import_cmd(
+    ctx: typer.Context,
+    file: Path = typer.Argument(..., help="JSON from the hosted service's list endpoints."),
+    tz: str = typer.Option(
+        "UTC",
+        "--tz",
+        help="Zone for an execute_at without an offset, and for recurring schedules that name none "
+        "(the hosted service used UTC).",
+    ),
+    now: str = NOW_OPT,
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Import schedules exported from the hosted service, in one commit (importing again adds nothing)."""
+    from switchboard.context import open_store
+    from switchboard.service import PROGRESS_EVERY, import_schedules
+
+    try:
+        payload = json.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise fail(f"{file} does not exist — give the path of the exported JSON") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise fail(f"{file} is not readable JSON ({exc.__class__.__name__}) — nothing was imported") from None
+
+    def progress(stage: str, done: int, total: int) -> None:
+        # On stderr, so --json keeps stdout for JSON; small files need no running commentary.
+        if total < PROGRESS_EVERY:
+            return
+        if stage == "committing":
+            typer.echo(f"  committing {total} files in one commit…", err=True)
+        else:
+            typer.echo(f"  {stage} {done}/{total}", err=True)
+
+    conf = settings(ctx)
+    done = import_schedules(
+        open_store(conf),
+        payload,
+        api_key=conf.api_key,
+        base_url=conf.base_url,
+        now=parse_now(now),
+        timezone=tz,
+        progress=progress,
+    )
+    if as_json:
+        print_json(done.as_json())
+        return
+    already = f"; {done.unchanged} were already there and were left as they are" if done.unchanged else ""
+    if done.one_time or done.recurring:
+        typer.echo(
+            f"Imported {done.one_time} one-time and {done.recurring} recurring schedules in one commit{already}."
+        )
+    else:
+        typer.echo(f"Nothing to import{already}.")
+
+
+@handled
+def init(
+    ctx: typer.Context,
+    github: str = typer.Option(
+        None, "--github", help="OWNER/NAME: set up this GitHub repository through the API (secret, workflow)."
+    ),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Make a key (unless one is set) and the tenant secret; on GitHub, store the secret and enable the tick."""
+    import dataclasses
+
+    from switchboard.setup import init_repository
+
+    conf = settings(ctx)
+    outcome = init_repository(dataclasses.replace(conf, github_repo=github) if github else conf)
+    if as_json:
+        print_json({k: v for k, v in outcome.items() if k != "steps"} | {"steps": outcome["steps"]})
+        return
+    for step in outcome["steps"]:
+        typer.echo(step)
+
+
+@handled
+def serve(
+    ctx: typer.Context,
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0: every interface)."),
+    port: int = typer.Option(8000, "--port", min=0, max=65535, help="TCP port."),
+    tick_every: float = typer.Option(
+        None, "--tick-every", min=1.0, help="Also deliver what falls due: a tick pass every S seconds, in-process."
+    ),
+) -> None:
+    """Serve the REST API: the hosted service's endpoints, Letta's schedule API and a web page."""
+    try:
+        import uvicorn
+
+        from switchboard.api import create_app
+        from switchboard.api.app import log_config
+    except ModuleNotFoundError as exc:
+        raise fail(f"serve needs {exc.name} — pip install 'letta-switchboard[api]'") from None
+
+    api = create_app(settings(ctx), tick_every=tick_every)
+    ticking = f", a tick pass every {tick_every:g}s" if tick_every else " (no ticking: add --tick-every 60)"
+    typer.echo(f"switchboard API on http://{host}:{port} — web page at /, docs at /docs{ticking}", err=True)
+    uvicorn.run(api, host=host, port=port, log_config=log_config(), server_header=False)
+
+
+@handled
+def demo(
+    agent_id: str = typer.Option(
+        None, "--agent-id", help="With LETTA_API_KEY and LETTA_BASE_URL: send to this real agent."
+    ),
+) -> None:
+    """Watch the whole product work, offline, in a throwaway repository."""
+    from switchboard.demo import run_demo
+
+    run_demo(agent_id=agent_id, out=typer.echo)
+
+
+@handled
+def doctor(ctx: typer.Context, now: str = NOW_OPT, as_json: bool = JSON_OPT) -> None:
+    """Check the key, Letta, the repository and the tick workflow; print the fix for each problem."""
+    from switchboard.doctor import healthy, run_checks
+
+    checks = run_checks(settings(ctx), now=parse_now(now))
+    ok = healthy(checks)
+    if as_json:
+        print_json({"ok": ok, "checks": [c.as_json() for c in checks]})
+    else:
+        marks = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL", "skip": "skip"}
+        for check in checks:
+            typer.echo(f"[{marks.get(check.status, check.status)}] {check.name}: {check.detail}")
+            if check.fix and check.status != "ok":
+                typer.echo(f"       fix: {check.fix}")
+        typer.echo("All checks passed." if ok else "Some checks failed: see the fixes above.")
+    if not ok:
+        raise typer.Exit(1)

@@ -1,0 +1,91 @@
+"""Delivering: ``tick`` runs a pass here; ``dispatch`` starts the tick workflow on GitHub.
+
+Both are commands of the root; ``cli/__init__.py`` puts them there, in ``--help`` order.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from switchboard.cli.render import print_json
+from switchboard.cli.root import JSON_OPT, NOW_OPT, fail, handled, settings
+
+
+@handled
+def tick(
+    ctx: typer.Context,
+    now: str = NOW_OPT,
+    dry_run: bool = typer.Option(False, "--dry-run", help="Say what is due; send and commit nothing."),
+    watch: bool = typer.Option(False, "--watch", help="Run a pass every --interval seconds until stopped."),
+    interval: float = typer.Option(60.0, "--interval", min=1.0, help="Seconds between passes with --watch."),
+    hold_up_to: str = typer.Option(
+        None, "--hold-up-to", help="After a pass, wait up to this long (e.g. 4m) for what falls due next."
+    ),
+    fail_on_permanent: bool = typer.Option(
+        True, "--fail-on-permanent/--no-fail-on-permanent", help="Exit 1 when a delivery failed for good."
+    ),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Deliver everything due (one pass), and commit the results."""
+    from switchboard.runner import run_tick_command
+
+    code = run_tick_command(
+        settings(ctx),
+        now=now,
+        dry_run=dry_run,
+        watch=watch,
+        interval=interval,
+        hold_up_to=hold_up_to,
+        fail_on_permanent=fail_on_permanent,
+        as_json=as_json,
+    )
+    if code:
+        raise typer.Exit(code)
+
+
+@handled
+def dispatch(
+    ctx: typer.Context,
+    wait: bool = typer.Option(False, "--wait", help="Follow the run until it completes; exit 1 unless it succeeds."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="The tick only shows what is due; sends nothing."),
+    hold: str = typer.Option("0m", "--hold", help="Keep the job open this long for what falls due (at most 30m)."),
+    timeout: float = typer.Option(
+        None, "--timeout", min=1.0, help="With --wait: give up after this many seconds (default: hold + 15 min)."
+    ),
+    poll: float = typer.Option(5.0, "--poll", min=0.1, help="With --wait: seconds between looks at the run."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Start the tick workflow now (workflow_dispatch) instead of waiting for its schedule."""
+    from switchboard.dispatch import WORKFLOW_FILE, check_hold, dispatch_tick, open_actions, runs_url, wait_for_run
+    from switchboard.runner import parse_duration
+
+    held = check_hold(parse_duration(hold))
+    actions = open_actions(settings(ctx))
+    before = actions.last_workflow_run(WORKFLOW_FILE) if wait else None
+    inputs = dispatch_tick(actions, hold=held, dry_run=dry_run)
+    out: dict[str, Any] = {"repository": actions.repo, "ref": actions.branch, "inputs": inputs, "run": None}
+    if not as_json:
+        shown = ", ".join(f"{k}={v}" for k, v in inputs.items()) or "no inputs"
+        typer.echo(
+            f"Started the tick workflow in {actions.repo} on {actions.branch} ({shown}). {runs_url(actions.repo)}"
+        )
+    if wait:
+        limit = timeout if timeout is not None else held.total_seconds() + 15 * 60
+
+        def progress(run: dict[str, Any]) -> None:
+            if not as_json:
+                typer.echo(f"  {run.get('status')}: {run.get('html_url')}")
+
+        run = wait_for_run(actions, before, timeout=limit, poll=poll, on_change=progress)
+        out["run"] = run
+        if as_json:
+            print_json(out)
+        if run.get("conclusion") != "success":
+            raise fail(f"the tick run ended {run.get('conclusion')} — open {run.get('html_url')} for its log")
+        if not as_json:
+            typer.echo(f"The tick run succeeded: {run.get('html_url')}")
+        return
+    if as_json:
+        print_json(out)
