@@ -24,6 +24,8 @@ class Timing:
 
     wall: float
     cpu: float
+    #: CPU seconds of this Python process alone (switchboard's own work, and the stand-in's when it runs here).
+    own_cpu: float = float("nan")
 
 
 @dataclass
@@ -43,28 +45,41 @@ class Series:
         """Median CPU seconds (this process and its children)."""
         return statistics.median(r.cpu for r in self.runs)
 
+    @property
+    def own_cpu(self) -> float:
+        """Median CPU seconds of this process alone."""
+        return statistics.median(r.own_cpu for r in self.runs)
+
+    @property
+    def child_cpu(self) -> float:
+        """Median CPU seconds of child processes (git, and the git server side of a push to a local remote)."""
+        return statistics.median(r.cpu - r.own_cpu for r in self.runs)
+
     def as_json(self) -> dict[str, Any]:
         """Medians and every run, for --json."""
         return {
             "median_wall_s": round(self.wall, 4),
             "median_cpu_s": round(self.cpu, 4),
+            "median_own_cpu_s": round(self.own_cpu, 4),
+            "median_child_cpu_s": round(self.child_cpu, 4),
             "wall_s": [round(r.wall, 4) for r in self.runs],
             "cpu_s": [round(r.cpu, 4) for r in self.runs],
         }
 
 
-def _cpu() -> float:
+def _cpu() -> tuple[float, float]:
     own = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+    return own.ru_utime + own.ru_stime, kids.ru_utime + kids.ru_stime
 
 
 @contextmanager
 def measure(series: Series) -> Iterator[None]:
     """Time the block and add it to ``series``."""
-    wall, cpu = time.perf_counter(), _cpu()
+    wall, (own, kids) = time.perf_counter(), _cpu()
     yield
-    series.runs.append(Timing(time.perf_counter() - wall, _cpu() - cpu))
+    own_after, kids_after = _cpu()
+    series.runs.append(Timing(time.perf_counter() - wall, own_after - own + kids_after - kids, own_after - own))
 
 
 def timed(action: Callable[[], Any]) -> tuple[float, Any]:

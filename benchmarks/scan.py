@@ -15,6 +15,7 @@ its cron evaluated, every one-time bucket walked).
 
 from __future__ import annotations
 
+import json
 import statistics
 import time
 from collections.abc import Callable
@@ -22,7 +23,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import Series, measure, timed
+from benchmarks.common import Series, cli, measure, timed
+from benchmarks.idle import env_for
 from benchmarks.world import STEP, T0, World, make_world, tree_size
 from switchboard import index
 from switchboard.context import letta_client
@@ -62,7 +64,8 @@ class ScanWorld:
         ]
         self.seed_s, _ = timed(lambda: w.seed(schedules, f"bench: {len(schedules)} schedules"))
         log(f"  scan: built {stored} + {due} schedules in {self.seed_s:.1f}s")
-        self.series = Series(f"tick with {stored} stored")
+        self.series = Series(f"pass with {stored} stored")
+        self.commands = Series(f"switchboard tick with {stored} stored")
         self.passes = 0
         self.last_now = T0
 
@@ -77,6 +80,17 @@ class ScanWorld:
         delivered = report.count("delivered")
         if delivered != self.due:
             raise RuntimeError(f"a pass at {now.isoformat()} delivered {delivered} of {self.due}: the benchmark is off")
+        self.passes += 1
+        self.last_now = now
+
+    def command(self, now: datetime, home: Path) -> None:
+        """Seed this pass's due one-time schedules (untimed), then time ``switchboard tick`` as a process."""
+        self.world.seed(self.world.due_one_time(self.one_time_agents, now), "bench: due one-time")
+        env = env_for(self.world, home, self.world.letta.base_url)
+        with measure(self.commands):
+            done = cli("tick", "--now", now.isoformat(), "--json", env=env)
+        if done.returncode != 0 or json.loads(done.stdout)["delivered"] != self.due:
+            raise RuntimeError(f"switchboard tick at {now.isoformat()} did not deliver all: {done.stderr[-300:]}")
         self.passes += 1
         self.last_now = now
 
@@ -111,6 +125,15 @@ def run(
             w.tick(T0 + k * STEP, w.series)
         log(f"  scan: pass {k}/{runs}: " + ", ".join(f"{w.stored} stored {w.series.runs[-1].wall:.2f}s" for w in order))
     grown = {name: w.remote_bytes() - grown[name] for name, w in worlds.items()}
+    # The same, as the scheduled workflow runs it: the `switchboard tick` command, a process per tick.
+    for k in range(runs + 1, 2 * runs + 1):
+        order = list(worlds.values()) if k % 2 else list(reversed(worlds.values()))
+        for w in order:
+            w.command(T0 + k * STEP, top / "home")
+        log(
+            f"  scan: switchboard tick {k - runs}/{runs}: "
+            + ", ".join(f"{w.stored} stored {w.commands.runs[-1].wall:.2f}s" for w in order)
+        )
 
     # The read phase alone, with the index and as the full scan it replaces.
     reads: dict[str, Any] = {}
@@ -143,6 +166,8 @@ def run(
         "tick": {name: w.series.as_json() for name, w in worlds.items()},
         "ratio_wall": round(large_w.series.wall / small_w.series.wall, 3),
         "ratio_cpu": round(large_w.series.cpu / small_w.series.cpu, 3),
+        "command": {name: w.commands.as_json() for name, w in worlds.items()},
+        "command_ratio_wall": round(large_w.commands.wall / small_w.commands.wall, 3),
         "ratio_per_run": [
             round(b.wall / a.wall, 3) for a, b in zip(small_w.series.runs, large_w.series.runs, strict=True)
         ],

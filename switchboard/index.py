@@ -322,32 +322,34 @@ class _Scan:
 def _scan(store: Store, wanted: Callable[[int | None], bool]) -> _Scan:
     """Check the index against the listing; open the files whose wake is ``wanted`` or whose entry is not trusted.
 
-    This runs on every pass over every recurring path, so it works on the
-    shards' JSON as is and makes an Entry only for what it repairs.
+    This runs on every pass over every recurring path, so the common case (an
+    entry whose fingerprint matches) costs a few dictionary lookups: entries
+    stay as the shards' JSON holds them, and an Entry is made only for what is
+    repaired.
     """
     paths = store.recurring_files()
     blobs = _blob_ids(store, _RECURRING)
-    raw = _read_raw(store)
-    cut = len(store.codec.suffix)
-    scan = _Scan(paths, {}, {}, {})
-    none: dict[str, Any] = {}
+    suffix = store.codec.suffix
+    stored = {
+        f"{_RECURRING}/{tenant}/{schedule_id}{suffix}": value
+        for tenant, ids in _read_raw(store).items()
+        for schedule_id, value in ids.items()
+        if type(value) is list and len(value) == 2 and (value[0] is None or type(value[0]) is int)
+    }
+    # Trusted: an entry whose fingerprint is the file's blob id (without blob ids, any entry at all).
+    if blobs is None:
+        trusted = [p for p in paths if p in stored]
+    else:
+        trusted = [p for p in paths if (v := stored.get(p)) is not None and v[1] == blobs.get(p, False)]
+    scan = _Scan(paths, {p: stored[p][0] for p in trusted}, {}, {})
+    for path, wake in scan.wakes.items():
+        if wanted(wake):
+            scan.loaded[path] = store.load_recurring(path)
     for path in paths:
-        _, _, _, tenant, name = path.split("/")  # recurring_files lists only data/schedules/recurring/T/F
-        value = raw.get(tenant, none).get(name[:-cut])
-        blob = None if blobs is None else blobs.get(path)
-        # Without blob ids (a backend that has none) only missing entries are noticed.
-        if (
-            type(value) is list
-            and len(value) == 2
-            and (blobs is None or (blob is not None and value[1] == blob))
-            and (value[0] is None or type(value[0]) is int)
-        ):
-            wake: int | None = value[0]
-            scan.wakes[path] = wake
-            if wanted(wake):
-                scan.loaded[path] = store.load_recurring(path)
+        if path in scan.wakes:
             continue
-        entry = _entry(value)
+        entry = _entry(stored.get(path))
+        blob = None if blobs is None else blobs.get(path)
         schedule = store.load_recurring(path)
         scan.loaded[path] = schedule
         fresh = entry_of(schedule, blob if blobs is not None else (entry.blob if entry else None))
@@ -357,12 +359,8 @@ def _scan(store: Store, wanted: Callable[[int | None], bool]) -> _Scan:
         if entry is None or (fresh != entry and (blob is not None or fresh.wake != entry.wake)):
             scan.repairs[path] = fresh
     listed = set(paths)
-    suffix = store.codec.suffix
-    for tenant, ids in raw.items():
-        for schedule_id in ids:
-            path = f"{_RECURRING}/{tenant}/{schedule_id}{suffix}"
-            if path not in listed:
-                scan.repairs[path] = None
+    for path in stored.keys() - listed:
+        scan.repairs[path] = None
     return scan
 
 

@@ -277,6 +277,7 @@ class _Clients:
     def __init__(self, factory: ClientFactory) -> None:
         self._factory = factory
         self._clients: dict[tuple[str, str | None], LettaClient] = {}
+        self._making: dict[tuple[str, str | None], threading.Lock] = {}
         self._lock = threading.Lock()
 
     def get(self, base_url: str, api_key: str | None) -> LettaClient:
@@ -284,13 +285,18 @@ class _Clients:
         with self._lock:
             if key in self._clients:
                 return self._clients[key]
-        # Made outside the lock: a client loads TLS certificates, and other agents should not wait for it.
-        client = self._factory(base_url, api_key)
-        with self._lock:
-            kept = self._clients.setdefault(key, client)
-        if kept is not client:
-            client.close()
-        return kept
+            making = self._making.setdefault(key, threading.Lock())
+        # One thread makes each client: loading TLS certificates costs tens of milliseconds of CPU, and
+        # the first wave of a fan-out would otherwise make one per thread and throw all but one away.
+        # Threads wanting the same client wait for it; threads wanting another are not held up.
+        with making:
+            with self._lock:
+                client = self._clients.get(key)
+            if client is None:
+                client = self._factory(base_url, api_key)
+                with self._lock:
+                    self._clients[key] = client
+        return client
 
     def close(self) -> None:
         with self._lock:

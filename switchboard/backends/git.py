@@ -198,11 +198,12 @@ class GitBackend:
     def blob_ids(self, prefix: str) -> dict[str, str]:
         """The git blob id of every tracked file below ``prefix``, as staged (one git call)."""
         listed = self._git("ls-files", "--stage", "-z", "--", prefix).stdout
+        # Each entry is "<6-digit mode> <blob id> <stage digit>\t<path>"; the id is 40 or 64 hex digits.
         ids: dict[str, str] = {}
-        for line in listed.split("\0"):
-            meta, _, path = line.partition("\t")  # "<mode> <blob id> <stage>\t<path>"
-            if path:
-                ids[path] = meta.split(" ")[1]
+        for entry in listed.split("\0"):
+            end = entry.find(" ", 7)
+            if end > 0:
+                ids[entry[end + 3 :]] = entry[7:end]
         return ids
 
     def list(self, prefix: str) -> list[str]:
@@ -241,7 +242,8 @@ class GitBackend:
         """
         before = {path: self.read(path) for path in changes}
         try:
-            tracked = self._tracked(changes)
+            # Only a deletion needs to know: deleting a path git never knew is no change to commit.
+            tracked = self._tracked(p for p, content in changes.items() if content is None)
             for path, content in changes.items():
                 self._write(path, content)
             # Deleting a path git never knew gives no pathspec git would accept.
@@ -296,7 +298,12 @@ class GitBackend:
     def _tracked(self, paths: Iterable[str]) -> set[str]:
         """Which of ``paths`` git tracks (one ls-files per call, not one per path)."""
         wanted = set(paths)
-        listed = self._git("ls-files", "-z", "--", *_tops(wanted)).stdout
+        if not wanted:
+            return set()
+        # A few paths are asked about by name; many (an import) by their top folder, in one listing.
+        # (A name that happens to be a glob matches more; the intersection below keeps the asked ones.)
+        spec = sorted(wanted) if len(wanted) <= _ADD_LIMIT else _tops(wanted)
+        listed = self._git("ls-files", "-z", "--", *spec).stdout
         return set(listed.split("\0")) & wanted
 
     def _restore(self, before: dict[str, bytes | None]) -> None:
