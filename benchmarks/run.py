@@ -228,7 +228,7 @@ def report(results: dict[str, Any], command: str) -> str:
             for name in ("small", "large"):
                 lines.append(
                     f"| per delivery, {results['scan']['stored'][name]:,} stored (scan passes) "
-                    f"| {human_bytes(per[name])} | |"
+                    f"| {human_bytes(per[name]['as_pushed'])} | {human_bytes(per[name]['packed'])} |"
                 )
         if "growth" in results:
             g = results["growth"]

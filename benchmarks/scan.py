@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import Series, cli, measure, timed
+from benchmarks.growth import remote_size
 from benchmarks.idle import env_for
-from benchmarks.world import STEP, T0, World, make_world, tree_size
+from benchmarks.world import STEP, T0, World, make_world
 from switchboard import index
 from switchboard.context import letta_client
 from switchboard.letta_standin import LettaStandIn
@@ -94,9 +95,9 @@ class ScanWorld:
         self.passes += 1
         self.last_now = now
 
-    def remote_bytes(self) -> int:
-        """Bytes of the bare remote's objects."""
-        return tree_size(self.world.remote / "objects")
+    def remote_bytes(self) -> dict[str, int]:
+        """Bytes of the bare remote's objects, as pushed and packed (see growth.py)."""
+        return remote_size(self.world)
 
 
 def run(
@@ -124,7 +125,9 @@ def run(
         for w in order:
             w.tick(T0 + k * STEP, w.series)
         log(f"  scan: pass {k}/{runs}: " + ", ".join(f"{w.stored} stored {w.series.runs[-1].wall:.2f}s" for w in order))
-    grown = {name: w.remote_bytes() - grown[name] for name, w in worlds.items()}
+    grown = {
+        name: {kind: size - grown[name][kind] for kind, size in w.remote_bytes().items()} for name, w in worlds.items()
+    }
     # The same, as the scheduled workflow runs it: the `switchboard tick` command, a process per tick.
     for k in range(runs + 1, 2 * runs + 1):
         order = list(worlds.values()) if k % 2 else list(reversed(worlds.values()))
@@ -172,7 +175,9 @@ def run(
             round(b.wall / a.wall, 3) for a, b in zip(small_w.series.runs, large_w.series.runs, strict=True)
         ],
         "read_phase": reads,
-        "remote_bytes_per_delivery": {name: round(grown[name] / deliveries[name]) for name in worlds},
+        "remote_bytes_per_delivery": {
+            name: {kind: round(size / deliveries[name]) for kind, size in grown[name].items()} for name in worlds
+        },
     }
     result["ratio_median_of_pairs"] = round(statistics.median(result["ratio_per_run"]), 3)
     return result, worlds
