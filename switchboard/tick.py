@@ -27,6 +27,7 @@ No loop lives here: ``--watch`` and the API's ticker call ``run_pass``.
 
 from __future__ import annotations
 
+import functools
 import json
 import secrets
 import threading
@@ -352,21 +353,11 @@ def _with_detail(exc: LettaPermanentError) -> str:
     return text
 
 
-def _deliver_agent(
-    jobs: Sequence[Job],
-    clients: _Clients,
-    options: TickOptions,
-    sleep: Callable[[float], None],
-    recent: RecentRuns,
-    sink: _Sink,
-    stop: threading.Event,
-    send_until: float,
-) -> None:
-    """Deliver one agent's jobs in order, one at a time; every job ends with one outcome."""
+def _stop_all_on_error(stop: threading.Event, work: Callable[[], None]) -> None:
+    """Run one agent's deliveries; on an interrupt or a bug, no other agent starts a delivery."""
     try:
-        _deliver_in_order(jobs, clients, options, sleep, recent, sink, stop, send_until)
+        work()
     except BaseException:
-        # An interrupt or a bug: no other agent should start a delivery after this one.
         stop.set()
         raise
 
@@ -462,7 +453,11 @@ def deliver(
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="deliver")
     try:
         futures = [
-            pool.submit(_deliver_agent, group, clients, options, sleep, runs, collected, stop, send_until)
+            pool.submit(
+                _stop_all_on_error,
+                stop,
+                functools.partial(_deliver_in_order, group, clients, options, sleep, runs, collected, stop, send_until),
+            )
             for group in by_agent.values()
         ]
         for future in futures:
