@@ -200,11 +200,23 @@ def _encode_shard(store: Store, entries: Mapping[str, Entry]) -> bytes:
 
 
 def _read_raw(store: Store) -> _Raw:
-    """Every shard's entries as stored, merged."""
+    """Every shard's entries as stored, merged.
+
+    The store remembers the shards it decoded, with their ciphertext: a
+    long-running process (`tick --watch`, `serve`) decrypts only the shards
+    that changed since its previous pass.
+    """
     merged: _Raw = {}
+    cache: dict[str, tuple[bytes, _Raw]] = store.memo.setdefault("index shards", {})
     for path in store.files(INDEX):
-        for tenant, ids in _shard_body(store, path, store.backend.read(path)).items():
-            merged.setdefault(tenant, {}).update(ids)
+        raw = store.backend.read(path)
+        if raw is None:
+            continue
+        known = cache.get(path)
+        if known is None or known[0] != raw:
+            known = cache[path] = (raw, _shard_body(store, path, raw))
+        for tenant, ids in known[1].items():
+            merged.setdefault(tenant, {}).update(ids)  # copies: what the cache holds is never changed
     return merged
 
 
@@ -213,12 +225,13 @@ def read_index(store: Store) -> dict[str, Entry]:
     return _entries(_read_raw(store), store.codec.suffix)
 
 
-def _blob_ids(store: Store, prefix: str) -> dict[str, str] | None:
-    """Fingerprints of the files below ``prefix`` from the backend's listing, if it offers them."""
+def _blob_ids(store: Store, prefix: str) -> Mapping[str, str] | None:
+    """Blob ids of the files below ``prefix`` from the backend's listing, if it offers them.
+
+    A fingerprint is the first FINGERPRINT characters of one.
+    """
     blob_ids: Callable[[str], Mapping[str, str]] | None = getattr(store.backend, "blob_ids", None)
-    if blob_ids is None:
-        return None
-    return {path: sha[:FINGERPRINT] for path, sha in blob_ids(prefix).items()}
+    return None if blob_ids is None else blob_ids(prefix)
 
 
 # -- keeping it true: every commit ------------------------------------------------------
@@ -327,9 +340,12 @@ def _scan(store: Store, wanted: Callable[[int | None], bool]) -> _Scan:
     stay as the shards' JSON holds them, and an Entry is made only for what is
     repaired.
     """
-    paths = store.recurring_files()
     blobs = _blob_ids(store, _RECURRING)
     suffix = store.codec.suffix
+    if blobs is None:
+        paths = store.recurring_files()
+    else:  # the same files as a walk of the folder finds in a clean clone, without the walk
+        paths = sorted(p for p in blobs if p.endswith(suffix) and p.count("/") == 4)
     stored = {
         f"{_RECURRING}/{tenant}/{schedule_id}{suffix}": value
         for tenant, ids in _read_raw(store).items()
@@ -340,7 +356,7 @@ def _scan(store: Store, wanted: Callable[[int | None], bool]) -> _Scan:
     if blobs is None:
         trusted = [p for p in paths if p in stored]
     else:
-        trusted = [p for p in paths if (v := stored.get(p)) is not None and v[1] == blobs.get(p, False)]
+        trusted = [p for p in paths if (v := stored.get(p)) is not None and v[1] == blobs[p][:FINGERPRINT]]
     scan = _Scan(paths, {p: stored[p][0] for p in trusted}, {}, {})
     for path, wake in scan.wakes.items():
         if wanted(wake):
@@ -349,13 +365,13 @@ def _scan(store: Store, wanted: Callable[[int | None], bool]) -> _Scan:
         if path in scan.wakes:
             continue
         entry = _entry(stored.get(path))
-        blob = None if blobs is None else blobs.get(path)
+        blob = None if blobs is None else blobs[path][:FINGERPRINT]
         schedule = store.load_recurring(path)
         scan.loaded[path] = schedule
         fresh = entry_of(schedule, blob if blobs is not None else (entry.blob if entry else None))
         scan.wakes[path] = fresh.wake
-        # An untracked file (no blob id) is reread every pass; it is only repaired when its wake moves,
-        # so it never causes a commit per pass.
+        # Without blob ids an entry cannot be checked: the file is reread every pass, and repaired only
+        # when its wake moved, so it never causes a commit per pass.
         if entry is None or (fresh != entry and (blob is not None or fresh.wake != entry.wake)):
             scan.repairs[path] = fresh
     listed = set(paths)

@@ -111,7 +111,8 @@ class Store:
 
     backend: Backend
     codec: Codec
-    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: What readers keep between calls on this store, each under its own name (see index._read_raw).
+    memo: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     # -- encoding -------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -155,23 +156,108 @@ def test_concurrent_writers_in_two_clones_all_land(repo: Repo, codec: Codec) -> 
     assert sorted(s.id for s in list_one_time(store, LETTA_KEY)) == sorted(made)
 
 
-def test_a_failed_commit_leaves_the_clone_as_it_was(repo: Repo) -> None:
+@pytest.mark.parametrize(
+    ("outside", "fails_at"),
+    [(None, "git update-index failed"), ("notes/outside.txt", "git add failed")],
+    ids=["built by fast-import", "through git commit"],
+)
+def test_a_failed_commit_leaves_the_clone_as_it_was(repo: Repo, outside: str | None, fails_at: str) -> None:
     backend = GitBackend(repo.clone)
     backend.commit({"data/kept.txt": b"old"}, "switchboard: before")
-    (repo.clone / ".gitignore").write_text("data/blocked/\n")
-    git(repo.clone, "add", ".gitignore")
-    git(repo.clone, "commit", "--quiet", "-m", "ignore")
-    git(repo.clone, "push", "--quiet", "origin", "HEAD:main")
     backend.refresh()
     before = head(repo.clone)
-    with pytest.raises(GitError, match="git add failed"):
-        backend.commit(
-            {"data/kept.txt": b"new", "data/fresh.txt": b"x", "data/blocked/y.txt": b"y"}, "switchboard: fails"
-        )
+    lock = repo.clone / ".git" / "index.lock"  # what a crashed git leaves behind: staging must fail
+    lock.write_text("")
+    changes = {"data/kept.txt": b"new", "data/fresh.txt": b"x", "data/gone/y.txt": b"y"}
+    if outside:
+        changes[outside] = b"z"  # a path outside data/ is committed by `git commit`
+    with pytest.raises(GitError, match=fails_at):
+        backend.commit(changes, "switchboard: fails")
+    lock.unlink()
     assert head(repo.clone) == before
     assert (repo.clone / "data/kept.txt").read_bytes() == b"old"
-    assert not (repo.clone / "data/fresh.txt").exists()
+    assert not (repo.clone / "data/fresh.txt").exists() and not (repo.clone / "data/gone").exists()
     assert git(repo.clone, "status", "--porcelain") == ""
+    assert git(repo.clone, "for-each-ref", "refs/switchboard") == ""  # no scratch commit left behind
+    assert backend.commit({"data/kept.txt": b"new"}, "switchboard: after") is True  # and the clone still works
+
+
+def test_a_built_commit_is_what_git_commit_would_make(repo: Repo) -> None:
+    """Commits of data/ files are built with fast-import: same tree, author, message; index and tree clean."""
+    git(repo.clone, "config", "user.name", "Tick Bot")
+    git(repo.clone, "config", "user.email", "tick@example.org")
+    backend = GitBackend(repo.clone)
+    backend.refresh()
+    backend.commit({"data/a/one.txt": b"1", "data/a/two.txt": b"2", "data/b.txt": b"b"}, "switchboard: three")
+    backend.commit({"data/a/one.txt": None, "data/a/two.txt": b"2!", "data/c/d/e.txt": b"e"}, "switchboard: mixed")
+    assert git(repo.clone, "log", "-1", "--format=%an <%ae>|%cn <%ce>|%s") == (
+        "Tick Bot <tick@example.org>|Tick Bot <tick@example.org>|switchboard: mixed\n"
+    )
+    assert git(repo.clone, "status", "--porcelain") == ""  # the index and the files agree with HEAD
+    files = git(repo.clone, "ls-tree", "-r", "--name-only", "HEAD", "data").split()
+    assert files == ["data/.gitkeep", "data/a/two.txt", "data/b.txt", "data/c/d/e.txt"]
+    assert git(repo.clone, "show", "HEAD:data/a/two.txt") == "2!"
+    assert repo.remote_log()[:2] == ["switchboard: mixed", "switchboard: three"]
+    assert git(repo.clone, "fsck", "--no-progress", "--connectivity-only") == ""
+    assert git(repo.clone, "for-each-ref", "refs/switchboard") == ""
+    # The same content again changes nothing: no empty commit.
+    assert backend.commit({"data/b.txt": b"b"}, "switchboard: same") is True
+    assert repo.remote_log()[0] == "switchboard: mixed"
+    assert "commit: switchboard: mixed" in git(repo.clone, "reflog", "-2", "--format=%gs")
+
+
+def test_a_clone_that_signs_its_commits_still_signs_them(repo: Repo, tmp_path: Path) -> None:
+    """fast-import cannot sign: with commit.gpgsign on, switchboard's commits go through `git commit`."""
+    key = tmp_path / "signing"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    for name, value in [("gpg.format", "ssh"), ("user.signingkey", str(key)), ("commit.gpgsign", "true")]:
+        git(repo.clone, "config", name, value)
+    backend = GitBackend(repo.clone)
+    backend.refresh()
+    assert backend.commit({"data/signed.txt": b"s"}, "switchboard: signed") is True
+    assert "-----BEGIN SSH SIGNATURE-----" in git(repo.clone, "cat-file", "commit", "HEAD")
+    assert repo.remote_log()[0] == "switchboard: signed"
+
+
+def committed_blobs(clone: Path, prefix: str) -> dict[str, str]:
+    """What `git ls-tree` says is below ``prefix`` in HEAD: the truth blob_ids must match."""
+    listed = git(clone, "ls-tree", "-r", "HEAD", "--", prefix).splitlines()
+    return {line.split("\t", 1)[1]: line.split()[2] for line in listed}
+
+
+def test_blob_ids_follow_every_way_head_moves(repo: Repo) -> None:
+    """The remembered listing matches HEAD after our commits, others' commits, a refused push and a reset."""
+    mine, theirs = GitBackend(repo.clone), GitBackend(repo.another_clone("theirs"))
+    mine.refresh()
+    assert mine.blob_ids("data/r") == {}
+    mine.commit(
+        {**{f"data/r/{n}.txt": f"v{n}".encode() for n in range(5)}, "data/rr.txt": b"beside"}, "switchboard: five"
+    )
+    assert mine.blob_ids("data/r") == committed_blobs(repo.clone, "data/r") and len(mine.blob_ids("data/r")) == 5
+    mine.commit({"data/r/0.txt": None, "data/r/1.txt": b"changed", "data/r/new/6.txt": b"6"}, "switchboard: ours")
+    assert mine.blob_ids("data/r") == committed_blobs(repo.clone, "data/r")
+    # Another clone deletes, changes and adds; we catch up through a refresh.
+    theirs.refresh()
+    theirs.commit({"data/r/2.txt": None, "data/r/3.txt": b"theirs", "data/r/7.txt": b"7"}, "switchboard: theirs")
+    mine.refresh()
+    assert mine.blob_ids("data/r") == committed_blobs(repo.clone, "data/r")
+    assert "data/r/2.txt" not in mine.blob_ids("data/r") and "data/r/7.txt" in mine.blob_ids("data/r")
+    # A push refused because they pushed first: our commit is undone, and so is its effect on the listing.
+    theirs.refresh()
+    theirs.commit({"data/r/4.txt": b"theirs again"}, "switchboard: theirs again")
+    assert mine.commit({"data/r/4.txt": b"ours, refused"}, "switchboard: refused") is False
+    assert mine.blob_ids("data/r") == committed_blobs(repo.clone, "data/r")
+    # Someone works in the clone by hand (a commit git made, not us).
+    (repo.clone / "data" / "r" / "hand.txt").write_text("by hand")
+    git(repo.clone, "add", "data/r/hand.txt")
+    git(repo.clone, "commit", "--quiet", "-m", "by hand")
+    assert mine.blob_ids("data/r") == committed_blobs(repo.clone, "data/r")
+    assert mine.blob_ids("data/other") == {}
+    # A history rewritten under it (the remembered commit no longer exists) lists afresh.
+    git(repo.clone, "reset", "--quiet", "--hard", "origin/main")
+    git(repo.clone, "reflog", "expire", "--expire=now", "--all")
+    git(repo.clone, "gc", "--quiet", "--prune=now")
+    assert mine.blob_ids("data/r") == committed_blobs(repo.clone, "data/r")
 
 
 def test_an_unreachable_remote_changes_nothing(repo: Repo, tmp_path: Path) -> None:

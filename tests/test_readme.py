@@ -50,7 +50,7 @@ def test_everyday_commands_run_as_written(repo: Repo, key: str, standin: LettaSt
     for script in scripts:
         proc = subprocess.run(
             # The block may rotate keys: keep the list it ends with for the checks below.
-            ["bash", "-c", f"set -euo pipefail\n{script}\nprintf %s \"$SWITCHBOARD_ENCRYPTION_KEY\" > keys.txt"],
+            ["bash", "-c", f'set -euo pipefail\n{script}\nprintf %s "$SWITCHBOARD_ENCRYPTION_KEY" > keys.txt'],
             cwd=repo.clone,
             env=env,
             capture_output=True,

@@ -1,7 +1,10 @@
 """The data/ tree in a local git clone, pushed to its remote when it has one.
 
 Reads come from the working tree. A commit writes the files, commits only
-those paths, and pushes. When the push is refused because someone else
+those paths, and pushes. Commits of data/ files are built with `git
+fast-import` on HEAD's trees, so their cost does not grow with the number of
+files in the clone; other paths, and clones that sign their commits, go
+through `git add` and `git commit`. When the push is refused because someone else
 pushed first, the commit is undone (``reset --keep`` touches only the files
 it wrote), the clone is brought up to the remote, and ``commit`` returns
 False so the caller recomputes its change on the new state.
@@ -17,10 +20,12 @@ failed command leaves the clone as it found it.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 import subprocess
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 try:  # POSIX; elsewhere processes sharing a clone are not serialised
@@ -33,6 +38,25 @@ from switchboard.exceptions import GitError
 
 _REJECTED = re.compile(r"\[rejected\]|\[remote rejected\]|non-fast-forward|fetch first|stale info")
 _CREDENTIALS = re.compile(r"(://)[^/@\s]+@")
+#: Where `_build_commit` has fast-import put the commit it builds, until HEAD takes it.
+_BUILDING = "refs/switchboard/building"
+#: How `_build_commit` runs fast-import. The commit stays the pack fast-import writes (unpacking it into
+#: loose objects took longer than building it; `git gc` merges packs as it packs loose objects),
+#: compressed at level 1: ciphertext and trees of object ids compress no better at git's default level,
+#: which costs several times the CPU. `--force` replaces a scratch ref that a killed process left.
+_FAST_IMPORT = (
+    "git",
+    "-c",
+    "fastimport.unpackLimit=0",
+    "-c",
+    "pack.compression=1",
+    "fast-import",
+    "--quiet",
+    "--done",
+    "--force",
+)
+#: Paths fast-import would need quoted; such a commit goes through `git commit` instead.
+_UNSAFE_IN_PATH = re.compile(r'[\n"\\]|^ ')
 #: Commits of more paths than this stage them with `git update-index` (see _commit_locally).
 _ADD_LIMIT = 1000
 
@@ -75,38 +99,52 @@ class GitBackend:
         self._has_remote = remote in self._git("remote").stdout.split()
         self._lock_path = self.root / self._git("rev-parse", "--git-dir").stdout.strip() / "switchboard.lock"
         self._base = self._head()
+        self._signing: bool | None = None
+        self._identified = False
+        #: blob_ids answers, by prefix, kept current across commits.
+        self._listings: dict[str, _Listing] = {}
 
     # -- plumbing -------------------------------------------------------
 
     def _git(self, *args: str, check: bool = True, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        proc = self._run(args, stdin)
+        if check and proc.returncode != 0:
+            raise GitError(f"git {args[0]} failed: {_scrub(proc.stderr or proc.stdout)}")
+        return proc
+
+    def _run(self, args: tuple[str, ...], stdin: str | None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["git", *args], cwd=self.root, env=self._env(args[0]), input=stdin, capture_output=True, text=True
+        )
+
+    def _env(self, command: str) -> dict[str, str]:
         env = dict(os.environ, GIT_TERMINAL_PROMPT="0", LC_ALL="C")
-        if args[0] == "commit" and not self._has_identity():
+        if command in ("commit", "var") and not self._has_identity():
             # A fresh machine may have no identity. Only then: GIT_AUTHOR_* would beat the clone's
             # own user.name (the tick workflow sets github-actions[bot] there).
             env.setdefault("GIT_AUTHOR_NAME", "switchboard")
             env.setdefault("GIT_AUTHOR_EMAIL", "switchboard@localhost")
             env.setdefault("GIT_COMMITTER_NAME", env["GIT_AUTHOR_NAME"])
             env.setdefault("GIT_COMMITTER_EMAIL", env["GIT_AUTHOR_EMAIL"])
-        proc = subprocess.run(
-            ["git", *args],
-            cwd=self.root,
-            env=env,
-            input=stdin,
-            capture_output=True,
-            text=True,
-        )
-        if check and proc.returncode != 0:
-            raise GitError(f"git {args[0]} failed: {_scrub(proc.stderr or proc.stdout)}")
-        return proc
+        return env
 
     def _has_identity(self) -> bool:
         """Whether git can name an author here (config, or GIT_AUTHOR_*/EMAIL in the environment)."""
         if os.environ.get("GIT_AUTHOR_EMAIL") or os.environ.get("EMAIL"):
             return True
-        found = subprocess.run(
-            ["git", "config", "user.email"], cwd=self.root, capture_output=True, text=True, check=False
-        )
-        return found.returncode == 0 and bool(found.stdout.strip())
+        if not self._identified:  # once found, an identity stays for this process
+            found = subprocess.run(
+                ["git", "config", "user.email"], cwd=self.root, capture_output=True, text=True, check=False
+            )
+            self._identified = found.returncode == 0 and bool(found.stdout.strip())
+        return self._identified
+
+    def _signs_commits(self) -> bool:
+        """Whether this clone signs its commits (``commit.gpgsign``): only `git commit` can then make them."""
+        if self._signing is None:
+            found = self._git("config", "--type=bool", "commit.gpgsign", check=False).stdout.strip()
+            self._signing = found == "true"
+        return self._signing
 
     @property
     def branch(self) -> str:
@@ -163,9 +201,12 @@ class GitBackend:
             if "couldn't find remote ref" in fetched.stderr:
                 return  # the remote has no such branch yet: our first push makes it
             raise GitError(f"git fetch failed: {_scrub(fetched.stderr)}")
-        if not self._has_commits():
+        head = self._head()
+        if head is None:
             self._git("reset", "--quiet", "--keep", "FETCH_HEAD")
             return
+        if self._git("rev-parse", "FETCH_HEAD").stdout.strip() == head:
+            return  # the usual case: nothing new (a merge would still read and rewrite the whole git index)
         behind = self._git("merge-base", "--is-ancestor", "HEAD", "FETCH_HEAD", check=False)
         if behind.returncode == 0:
             self._git("merge", "--quiet", "--ff-only", "FETCH_HEAD")
@@ -195,16 +236,29 @@ class GitBackend:
         except (FileNotFoundError, NotADirectoryError):
             return []
 
-    def blob_ids(self, prefix: str) -> dict[str, str]:
-        """The git blob id of every tracked file below ``prefix``, as staged (one git call)."""
-        listed = self._git("ls-files", "--stage", "-z", "--", prefix).stdout
-        # Each entry is "<6-digit mode> <blob id> <stage digit>\t<path>"; the id is 40 or 64 hex digits.
-        ids: dict[str, str] = {}
-        for entry in listed.split("\0"):
-            end = entry.find(" ", 7)
-            if end > 0:
-                ids[entry[end + 3 :]] = entry[7:end]
-        return ids
+    def blob_ids(self, prefix: str) -> Mapping[str, str]:
+        """The git blob id of every file below ``prefix`` in HEAD (what the clean working tree holds).
+
+        A pass asks this of the recurring folder every time, and the answer is
+        remembered: after a commit built here it is brought up to date from what
+        was written, otherwise from `git diff-tree` between the commit it was
+        taken at and HEAD. Only the first call (and a clone without it) lists
+        the whole folder.
+        """
+        head = self._head()
+        if head is None:
+            return {}
+        known = self._listings.get(prefix)
+        if known is not None and known.commit != head:
+            changed = self._git("diff-tree", "-r", "-z", "--no-renames", known.commit, head, "--", prefix, check=False)
+            if changed.returncode == 0:
+                known.follow(head, _diff_entries(changed.stdout))
+            else:  # the commit it was taken at is gone (a gc after a reset): list afresh
+                known = None
+        if known is None:
+            listed = self._git("ls-tree", "-r", "-z", head, "--", prefix).stdout
+            known = self._listings[prefix] = _Listing(prefix, head, dict(_tree_entries(listed)))
+        return known.ids
 
     def list(self, prefix: str) -> list[str]:
         """Every file below ``prefix``, as sorted repository-relative paths."""
@@ -250,6 +304,8 @@ class GitBackend:
             paths = [p for p, content in changes.items() if content is not None or p in tracked]
             if not paths:
                 return None
+            if self._base is not None and self._can_build(paths):
+                return self._build_commit(self._base, changes, paths, message)
             listing = "\n".join(paths) + "\n"
             if len(paths) <= _ADD_LIMIT:
                 self._git("add", "--all", "--pathspec-from-file=-", stdin=listing)
@@ -274,6 +330,68 @@ class GitBackend:
         except BaseException:
             self._restore(before)
             raise
+
+    def _can_build(self, paths: Sequence[str]) -> bool:
+        """Whether `_build_commit` can make this commit (on an existing branch): data files, no signing."""
+        return all(p.startswith("data/") and not _UNSAFE_IN_PATH.search(p) for p in paths) and not self._signs_commits()
+
+    def _build_commit(self, parent: str, changes: Changes, paths: Sequence[str], message: str) -> bool | None:
+        """Commit ``paths`` on ``parent`` (HEAD) with `git fast-import`, then stage them; None when nothing changed.
+
+        `git add` and `git commit` read, check and rewrite the whole git index and
+        rebuild trees from it: with tens of thousands of files under data/ that was
+        most of a tick's cost (docs/benchmarks.md). fast-import starts from HEAD's
+        trees and rewrites only the folders on the changed paths. Like
+        ``commit --no-verify``, it runs no commit hooks; a clone that signs its
+        commits is left to `git commit` (see ``_can_build``).
+        """
+        stream = bytearray()
+        stream += b"commit " + _BUILDING.encode() + b"\n"
+        for role in ("author", "committer"):
+            ident = self._git("var", f"GIT_{role.upper()}_IDENT").stdout.strip()
+            stream += f"{role} {ident}\n".encode()
+        _data(stream, message.encode())
+        stream += f"from {parent}\n".encode()
+        for path in paths:
+            content = changes[path]
+            if content is None:
+                stream += f"D {path}\n".encode()
+            else:
+                stream += f"M 100644 inline {path}\n".encode()
+                _data(stream, content)
+        stream += b"done\n"
+        built = subprocess.run(
+            list(_FAST_IMPORT),
+            cwd=self.root,
+            env=self._env("fast-import"),
+            input=bytes(stream),
+            capture_output=True,
+        )
+        if built.returncode != 0:
+            self._git("update-ref", "-d", _BUILDING, check=False)
+            raise GitError(f"git fast-import failed: {_scrub(built.stderr.decode(errors='replace'))}")
+        try:
+            before_tree, commit, tree = self._git(
+                "rev-parse", "HEAD^{tree}", _BUILDING, f"{_BUILDING}^{{tree}}"
+            ).stdout.split()
+            if tree == before_tree:
+                self._git("update-ref", "-d", _BUILDING)
+                return None
+            self._git("update-index", "--add", "--remove", "-z", "--stdin", stdin="\0".join(paths) + "\0")
+            # One transaction: HEAD moves only from the commit we built on, and the scratch ref goes.
+            self._git(
+                "update-ref",
+                "-m",
+                f"commit: {message}",
+                "--stdin",
+                stdin=f"update HEAD {commit} {parent}\ndelete {_BUILDING}\n",
+            )
+        except BaseException:
+            self._git("update-ref", "-d", _BUILDING, check=False)
+            raise
+        for listing in self._listings.values():
+            listing.built(parent, commit, {p: changes[p] for p in paths})
+        return False
 
     def _push(self, *, first: bool) -> bool:
         """Push HEAD; when refused, undo the commit and catch up (False)."""
@@ -338,6 +456,67 @@ class GitBackend:
             except OSError:
                 return
             directory = directory.parent
+
+
+@dataclass
+class _Listing:
+    """The blob ids below the folder ``prefix`` as of ``commit``."""
+
+    prefix: str
+    commit: str
+    ids: dict[str, str]
+
+    def follow(self, commit: str, changed: Iterable[tuple[str, str | None]]) -> None:
+        """Move to ``commit``, given the paths that changed (None: deleted)."""
+        for path, blob in changed:
+            if blob is None:
+                self.ids.pop(path, None)
+            else:
+                self.ids[path] = blob
+        self.commit = commit
+
+    def built(self, parent: str, commit: str, changes: Mapping[str, bytes | None]) -> None:
+        """Follow a commit built on ``parent`` from ``changes`` (fast-import stores content as given)."""
+        if self.commit == parent:
+            algorithm = "sha1" if len(commit) == 40 else "sha256"
+            below = self.prefix.rstrip("/") + "/"
+            self.follow(
+                commit,
+                ((p, None if c is None else _blob_id(c, algorithm)) for p, c in changes.items() if p.startswith(below)),
+            )
+
+
+def _blob_id(content: bytes, algorithm: str) -> str:
+    """The git object id of a blob holding ``content``."""
+    return hashlib.new(algorithm, b"blob %d\0" % len(content) + content, usedforsecurity=False).hexdigest()
+
+
+def _tree_entries(listed: str) -> Iterator[tuple[str, str]]:
+    """(path, blob id) from `git ls-tree -r -z`: "<mode> <type> <id>\\t<path>" entries."""
+    for entry in listed.split("\0"):
+        meta, tab, path = entry.partition("\t")
+        fields = meta.split(" ")
+        if tab and len(fields) == 3 and fields[1] == "blob":
+            yield path, fields[2]
+
+
+def _diff_entries(listed: str) -> Iterator[tuple[str, str | None]]:
+    """(path, new blob id or None when deleted) from `git diff-tree -r -z --no-renames`.
+
+    Each change is ":<old mode> <new mode> <old id> <new id> <status>" then the path, NUL-separated.
+    """
+    fields = listed.split("\0")
+    for header, path in zip(fields[0::2], fields[1::2], strict=False):
+        if header.startswith(":"):
+            status = header[-1]
+            yield path, None if status == "D" else header.split(" ")[3]
+
+
+def _data(stream: bytearray, content: bytes) -> None:
+    """Append a fast-import ``data`` command carrying ``content``."""
+    stream += b"data %d\n" % len(content)
+    stream += content
+    stream += b"\n"
 
 
 def _tops(paths: Iterable[str]) -> list[str]:
