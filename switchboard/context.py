@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 
 from switchboard.backends.base import Backend
 from switchboard.config import Settings
-from switchboard.crypto import Codec, codec_from_env
-from switchboard.exceptions import ConfigError
+from switchboard.crypto import DEV_MODE_ENV, KEY_ENV, Codec, codec_from_env
+from switchboard.exceptions import ConfigError, EncryptionKeyError
 from switchboard.letta import LettaClient
 from switchboard.store import Store
 
@@ -58,9 +58,22 @@ def open_codec(settings: Settings) -> Codec:
 
 
 def open_store(settings: Settings) -> Store:
-    """The encrypted store the settings point at."""
+    """The encrypted store the settings point at.
+
+    Dev mode (plaintext files) is for a clone that stays on this machine: with
+    a backend that publishes to another one (a GitHub remote, the GitHub API),
+    it is refused before anything is written.
+    """
     codec = open_codec(settings)
-    return Store(open_backend(settings), codec)
+    backend = open_backend(settings)
+    host: str | None = getattr(backend, "remote_host", lambda: None)() if codec.plaintext else None
+    if host is not None:
+        raise EncryptionKeyError(
+            f"{DEV_MODE_ENV}=true stores schedules in plaintext, and {backend.describe()} publishes to {host} — "
+            f"unset it and set {KEY_ENV} (`switchboard keys generate` makes one), or use dev mode in a clone "
+            f"without a remote"
+        )
+    return Store(backend, codec)
 
 
 def letta_client(base_url: str, api_key: str | None) -> LettaClient:

@@ -321,6 +321,36 @@ def test_dev_mode_in_actions_for_init_and_tick(world: World) -> None:
     assert snapshot(world.repo) == before
 
 
+def test_dev_mode_is_refused_where_plaintext_would_leave_the_machine(world: World) -> None:
+    """Plaintext is for a clone that stays here: not one that pushes to GitHub, nor --github mode."""
+    dev = {"SWITCHBOARD_ENCRYPTION_KEY": None, "SWITCHBOARD_DEV_MODE": "true"}
+    advice = (
+        "unset it and set SWITCHBOARD_ENCRYPTION_KEY (`switchboard keys generate` makes one), "
+        "or use dev mode in a clone without a remote"
+    )
+    pushes_to = "https://x-access-token:ghp_pushsecret@github.com/octo/my-switchboard.git"
+    git(world.repo.clone, "remote", "set-url", "--push", "origin", pushes_to)
+    try:
+        for args in ([*SEND, "--at", "2031-05-04T09:00:00Z"], ["tick"], ["onetime", "list"], ["init"]):
+            refused(
+                world,
+                args,
+                f"SWITCHBOARD_DEV_MODE=true stores schedules in plaintext, and git clone at {world.repo.clone} "
+                f"(pushing to origin) publishes to github.com — {advice}",
+                env=dev,
+            )
+    finally:
+        git(world.repo.clone, "config", "--unset", "remote.origin.pushurl")
+    github = {"SWITCHBOARD_GITHUB_REPO": "octo/my-switchboard", "GITHUB_TOKEN": "ghp_tokensecret"}
+    refused(
+        world,
+        ["onetime", "list"],
+        "SWITCHBOARD_DEV_MODE=true stores schedules in plaintext, and GitHub repository octo/my-switchboard, "
+        f"default branch publishes to api.github.com — {advice}",
+        env=dev | github,
+    )
+
+
 def test_init_without_a_key_in_a_repository_set_up_with_one(world: World) -> None:
     refused(
         world,

@@ -10,7 +10,10 @@ from pathlib import Path
 import pytest
 from conftest import LETTA_KEY, Repo, clone_of, configure, git
 
+from switchboard.backends.base import off_machine_host
 from switchboard.backends.git import GitBackend, _scrub, find_root
+from switchboard.config import Settings
+from switchboard.context import open_store
 from switchboard.crypto import Codec
 from switchboard.exceptions import GitError
 from switchboard.service import add_one_time, list_one_time
@@ -292,3 +295,32 @@ def test_credentials_in_git_output_are_scrubbed() -> None:
     text = "fatal: unable to access 'https://x-access-token:ghp_secret@github.com/o/r.git/': 403"
     assert "ghp_secret" not in _scrub(text)
     assert "https://***@github.com/o/r.git/" in _scrub(text)
+
+
+@pytest.mark.parametrize(
+    ("url", "host"),
+    [
+        ("https://github.com/octo/sb.git", "github.com"),
+        ("https://x-access-token:ghp_secret@github.com/octo/sb.git", "github.com"),
+        ("git@github.com:octo/sb.git", "github.com"),
+        ("ssh://git@git.example.org:2222/sb.git", "git.example.org"),
+        ("https://api.github.com", "api.github.com"),
+        ("/srv/git/sb.git", None),
+        ("../sb.git", None),
+        ("sb.git", None),
+        ("file:///srv/git/sb.git", None),
+        ("http://127.0.0.1:8080/sb.git", None),
+        ("http://localhost/sb.git", None),
+        ("http://[::1]:3000", None),
+        ("./a:b/sb.git", None),
+    ],
+)
+def test_which_remotes_are_another_machine(url: str, host: str | None) -> None:
+    assert off_machine_host(url) == host
+
+
+def test_dev_mode_works_in_a_clone_whose_remote_is_on_this_machine(repo: Repo, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SWITCHBOARD_DEV_MODE", "true")
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    store = open_store(Settings(repo=str(repo.clone)))
+    assert store.codec.plaintext and GitBackend(repo.clone).remote_host() is None

@@ -61,9 +61,10 @@ def _utcnow() -> datetime:
 
 def open_locked_store(settings: Settings) -> LockedStore:
     """The store the settings point at, with an in-process lock around its transactions."""
-    from switchboard.context import open_backend, open_codec
+    from switchboard.context import open_store
 
-    return LockedStore(open_backend(settings), open_codec(settings))
+    store = open_store(settings)  # refuses dev mode with a remote on another machine
+    return LockedStore(store.backend, store.codec)
 
 
 def log_config() -> dict[str, Any]:

@@ -47,3 +47,28 @@ class Backend(Protocol):
         BackendError for anything else.
         """
         ...
+
+
+_LOOPBACK = {"localhost", "127.0.0.1", "::1"}
+
+
+def off_machine_host(url: str) -> str | None:
+    """The host a git or API URL reaches when it is another machine; None for a path or loopback.
+
+    Handles ``scheme://[user@]host[:port]/…``, scp-like ``[user@]host:path``
+    and plain paths (absolute, relative, ``file://``). Credentials never
+    appear in the answer.
+    """
+    from urllib.parse import urlsplit
+
+    if "://" in url:
+        parts = urlsplit(url)
+        if parts.scheme == "file":
+            return None
+        host = parts.hostname
+    else:
+        head, colon, _ = url.partition(":")
+        if not colon or "/" in head:
+            return None  # a path (git reads "a/b:c" as one, too)
+        host = head.rpartition("@")[2]
+    return None if not host or host in _LOOPBACK else host

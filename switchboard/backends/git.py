@@ -33,7 +33,7 @@ try:  # POSIX; elsewhere processes sharing a clone are not serialised
 except ImportError:  # pragma: no cover
     fcntl = None  # type: ignore[assignment]
 
-from switchboard.backends.base import Changes
+from switchboard.backends.base import Changes, off_machine_host
 from switchboard.exceptions import GitError
 
 _REJECTED = re.compile(r"\[rejected\]|\[remote rejected\]|non-fast-forward|fetch first|stale info")
@@ -180,6 +180,13 @@ class GitBackend:
         """A short human description."""
         where = f"pushing to {self.remote_name}" if self._has_remote else "no remote: commit only"
         return f"git clone at {self.root} ({where})"
+
+    def remote_host(self) -> str | None:
+        """The machine commits are pushed to; None without a remote or when it is on this machine."""
+        if not self._has_remote:
+            return None
+        url = self._git("remote", "get-url", "--push", self.remote_name, check=False).stdout.strip()
+        return off_machine_host(url)
 
     @property
     def has_remote(self) -> bool:

@@ -46,7 +46,7 @@ from github.GitTree import GitTree
 from github.InputGitTreeElement import InputGitTreeElement
 from github.Workflow import Workflow
 
-from switchboard.backends.base import Changes
+from switchboard.backends.base import Changes, off_machine_host
 from switchboard.exceptions import BackendError, ConfigError, GitHubError
 
 #: ``owner/name`` as GitHub allows them (owner: 39 of [A-Za-z0-9-]; name: 100 of [A-Za-z0-9._-]).
@@ -128,6 +128,10 @@ class GitHubBackend:
         self._blobs: dict[str, bytes] = {}  # blob sha -> content
 
     # -- Backend -------------------------------------------------------------------
+
+    def remote_host(self) -> str | None:
+        """The machine that stores the commits (the API's host); None when it is this machine."""
+        return off_machine_host(self._base_url)
 
     def describe(self) -> str:
         """``GitHub repository owner/name, branch main``; never the token, and no request."""
