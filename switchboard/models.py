@@ -165,7 +165,7 @@ class _Schedule(_Record):
     # Stored only (never shown): the caller's Letta key and server.
     api_key: str | None = Field(default=None, repr=False)
     base_url: str = "https://api.letta.com"
-    # A tick that is delivering this schedule right now (see tick.py).
+    # A tick that is delivering this schedule right now (see switchboard/tick).
     claimed_by: str | None = None
     claimed_at: Instant | None = None
 

@@ -1,0 +1,250 @@
+"""Step 2 of a pass, delivering: agents in parallel (bounded), each agent's jobs in due order.
+
+Before sending to an agent, a delivery waits (bounded) for the run it last
+sent there to finish: Letta wants one request at a time per agent. Each
+outcome is handed over the moment it is known, so a pass interrupted
+half-way still knows what went out.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from switchboard.exceptions import (
+    LettaPermanentError,
+    LettaTransientError,
+    SwitchboardError,
+)
+from switchboard.letta import LettaClient, Run, send_with_retry
+from switchboard.tick.model import BUSY, ClientFactory, Job, Outcome, TickOptions
+
+
+class RecentRuns:
+    """The last run sent to each agent, kept across the passes of one process.
+
+    ``--watch`` and ``--hold-up-to`` run passes seconds apart: a pass must not
+    send to an agent whose run from the previous pass is still going.
+    """
+
+    def __init__(self) -> None:
+        """Start with no runs known."""
+        self._runs: dict[tuple[str, str], tuple[str | None, Run]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, agent_key: tuple[str, str]) -> tuple[str | None, Run] | None:
+        """The (Letta key, run) last sent to ``agent_key``, if any."""
+        with self._lock:
+            return self._runs.get(agent_key)
+
+    def set(self, agent_key: tuple[str, str], api_key: str | None, run: Run) -> None:
+        """Remember the run just sent to ``agent_key``."""
+        with self._lock:
+            self._runs[agent_key] = (api_key, run)
+
+
+class _Clients:
+    """One Letta client per (base URL, key), shared by the pass's threads."""
+
+    def __init__(self, factory: ClientFactory) -> None:
+        self._factory = factory
+        self._clients: dict[tuple[str, str | None], LettaClient] = {}
+        self._making: dict[tuple[str, str | None], threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    def get(self, base_url: str, api_key: str | None) -> LettaClient:
+        key = (base_url, api_key)
+        with self._lock:
+            if key in self._clients:
+                return self._clients[key]
+            making = self._making.setdefault(key, threading.Lock())
+        # One thread makes each client: loading TLS certificates costs tens of milliseconds of CPU, and
+        # the first wave of a fan-out would otherwise make one per thread and throw all but one away.
+        # Threads wanting the same client wait for it; threads wanting another are not held up.
+        with making:
+            with self._lock:
+                client = self._clients.get(key)
+            if client is None:
+                client = self._factory(base_url, api_key)
+                with self._lock:
+                    self._clients[key] = client
+        return client
+
+    def close(self) -> None:
+        with self._lock:
+            clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            client.close()
+
+
+def _wait_idle(
+    client: LettaClient,
+    run: Run,
+    options: TickOptions,
+    sleep: Callable[[float], None],
+    stop: threading.Event | None = None,
+) -> bool:
+    """Wait (bounded) until ``run`` has left created/running; False if it did not in time (or the pass stops)."""
+    deadline = time.monotonic() + options.run_wait
+    while stop is None or not stop.is_set():
+        try:
+            if client.get_run(run.id).status not in BUSY:
+                return True
+        except LettaPermanentError:
+            return True  # the run cannot be read (gone, or not this key's): nothing to wait for
+        except LettaTransientError:
+            pass  # Letta is struggling; sending now would not go better, so keep waiting
+        if time.monotonic() >= deadline:
+            return False
+        sleep(options.run_poll)
+    return False
+
+
+@dataclass
+class _Sink:
+    """Where delivering threads put each outcome the moment it is known."""
+
+    outcomes: list[Outcome] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def put(self, outcome: Outcome) -> None:
+        with self.lock:
+            self.outcomes.append(outcome)
+
+    def snapshot(self) -> list[Outcome]:
+        with self.lock:
+            return list(self.outcomes)
+
+
+def _with_detail(exc: LettaPermanentError) -> str:
+    """The error with Letta's own detail (already scrubbed of key and text), when it is not quoted yet."""
+    text = str(exc)
+    if exc.detail and exc.detail not in text:
+        text += f" (Letta said: {exc.detail})"
+    return text
+
+
+@dataclass(frozen=True)
+class _Delivery:
+    """What the deliveries of one pass share, across its agents' threads."""
+
+    clients: _Clients
+    options: TickOptions
+    sleep: Callable[[float], None]
+    recent: RecentRuns
+    sink: _Sink
+    #: Set when one agent's deliveries end in an interrupt or a bug: no other agent starts another.
+    stop: threading.Event
+    #: No delivery starts after this (time.monotonic()), so the pass's claims never expire while it sends.
+    send_until: float
+
+    def agent(self, jobs: Sequence[Job]) -> None:
+        """Deliver one agent's jobs in order; on an interrupt or a bug, stop every agent."""
+        try:
+            self._in_order(jobs)
+        except BaseException:
+            self.stop.set()
+            raise
+
+    def _defer(self, jobs: Sequence[Job]) -> None:
+        for job in jobs:
+            self.sink.put(Outcome(job, "deferred"))
+
+    def _in_order(self, jobs: Sequence[Job]) -> None:
+        options, sink = self.options, self.sink
+        previous = self.recent.get(jobs[0].agent_key)
+        for index, job in enumerate(jobs):
+            sched = job.schedule
+            if self.stop.is_set() or time.monotonic() > self.send_until:
+                self._defer(jobs[index:])
+                return
+            try:
+                client = self.clients.get(sched.base_url, sched.api_key)
+                if previous is not None:
+                    waiting_on = self.clients.get(sched.base_url, previous[0])
+                    if not _wait_idle(waiting_on, previous[1], options, self.sleep, self.stop):
+                        self._defer(jobs[index:])
+                        return
+                run = send_with_retry(
+                    client,
+                    sched.agent_id,
+                    sched.message,
+                    role=sched.role,
+                    otid=job.otid,
+                    attempts=options.send_attempts,
+                    base_delay=options.base_delay,
+                    max_delay=options.max_delay,
+                    sleep=self.sleep,
+                )
+            except LettaPermanentError as exc:
+                # No run was made; `previous` (if any) is still the one to wait for.
+                sink.put(Outcome(job, "failed", http_status=exc.status, error=_with_detail(exc)))
+            except LettaTransientError as exc:
+                sink.put(Outcome(job, "requeued", http_status=exc.status, error=str(exc)))
+                # Letta is not answering this agent: keep the rest for the next pass.
+                self._defer(jobs[index + 1 :])
+                return
+            except SwitchboardError as exc:
+                # A base URL or key this schedule can never be sent with (ConfigError).
+                sink.put(Outcome(job, "failed", error=str(exc)))
+            except Exception as exc:
+                # A bug, not Letta's answer. Put it back (the otid makes a resend recognisable) and stop
+                # talking to this agent; the type alone is shown, since the text may quote the request.
+                error = f"unexpected {type(exc).__name__} while sending — will retry"
+                sink.put(Outcome(job, "requeued", error=error))
+                self._defer(jobs[index + 1 :])
+                return
+            else:
+                sink.put(Outcome(job, "delivered", run=run))
+                previous = (sched.api_key, run)
+                self.recent.set(job.agent_key, sched.api_key, run)
+
+
+def deliver(
+    jobs: Sequence[Job],
+    client_factory: ClientFactory,
+    options: TickOptions,
+    sleep: Callable[[float], None] = time.sleep,
+    *,
+    recent: RecentRuns | None = None,
+    sink: list[Outcome] | None = None,
+) -> list[Outcome]:
+    """Deliver every job: agents in parallel, each agent's jobs in order; one outcome per job.
+
+    ``sink``, when given, receives each outcome as soon as it is known, so a
+    caller still knows what was sent when this raises (an interrupt, a bug).
+    """
+    by_agent: dict[tuple[str, str], list[Job]] = defaultdict(list)
+    for job in jobs:
+        by_agent[job.agent_key].append(job)
+    if not by_agent:
+        return []
+    collected = _Sink(sink if sink is not None else [])
+    window = options.send_window if options.send_window is not None else options.claim_ttl / 2
+    delivery = _Delivery(
+        clients=_Clients(client_factory),
+        options=options,
+        sleep=sleep,
+        recent=recent if recent is not None else RecentRuns(),
+        sink=collected,
+        stop=threading.Event(),
+        send_until=time.monotonic() + window.total_seconds(),
+    )
+    workers = max(1, min(options.parallel, len(by_agent)))
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="deliver")
+    try:
+        futures = [pool.submit(delivery.agent, group) for group in by_agent.values()]
+        for future in futures:
+            future.result()
+    except BaseException:
+        delivery.stop.set()  # agents not started are cancelled, agents under way stop after their current message
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        delivery.clients.close()
+    order = {job.path: index for index, job in enumerate(jobs)}
+    return sorted(collected.snapshot(), key=lambda o: order[o.job.path])

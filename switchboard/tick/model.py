@@ -1,0 +1,133 @@
+"""What a pass works with and reports: options, jobs, outcomes, the report, and the errors."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from switchboard.exceptions import (
+    SwitchboardError,
+)
+from switchboard.letta import LettaClient, Run
+from switchboard.models import Result, Schedule
+
+#: The otid namespace: the same fire of the same schedule always carries the same otid.
+OTID_NAMESPACE = uuid.UUID("6b1f3c1e-4b8e-4f43-9d0e-2f7d1f1c5a10")
+BUSY = {"created", "running"}
+#: Where a pass that could not push its record keeps it, inside the clone's .git directory.
+UNRECORDED_DIR = "switchboard-unrecorded"
+
+ClientFactory = Callable[[str, "str | None"], LettaClient]
+
+
+class TickError(SwitchboardError):
+    """The pass delivered messages but could not record the outcome."""
+
+
+@dataclass(frozen=True)
+class TickOptions:
+    """How a pass behaves; every number has a safe default."""
+
+    dry_run: bool = False
+    parallel: int = 16
+    send_attempts: int = 4
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+    run_wait: float = 20.0
+    run_poll: float = 0.5
+    claim_ttl: timedelta = timedelta(minutes=30)
+    #: A pass starts no delivery later than this after its claim (default: half of claim_ttl),
+    #: so its claims never expire while it is still sending.
+    send_window: timedelta | None = None
+    give_up_after: timedelta = timedelta(hours=72)
+    retention: timedelta = timedelta(days=90)
+    #: Tries at pushing the record (backing off 0.5 s, 1 s, …) before the pass raises TickError.
+    record_attempts: int = 3
+    #: Pushes per record attempt when the remote keeps moving (or keeps refusing).
+    commit_attempts: int = 8
+    #: Called with the claimed jobs before anything is sent.
+    on_claimed: Callable[[list[Job]], None] | None = None
+    #: Called with every Letta key the pass decrypts, before any is used (the runner masks them).
+    on_secrets: Callable[[list[str]], None] | None = None
+
+
+@dataclass(frozen=True)
+class Job:
+    """One schedule's due fire, claimed by this pass."""
+
+    path: str
+    schedule: Schedule
+    scheduled_for: datetime
+    skipped: int = 0
+
+    @property
+    def otid(self) -> str:
+        """The idempotency id Letta receives with this fire."""
+        return str(uuid.uuid5(OTID_NAMESPACE, f"{self.schedule.id}@{self.scheduled_for.isoformat()}"))
+
+    @property
+    def agent_key(self) -> tuple[str, str]:
+        """Deliveries with the same key go one at a time."""
+        return (self.schedule.base_url, self.schedule.agent_id)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to a job: delivered, failed for good, put back, or deferred."""
+
+    job: Job
+    status: str  # delivered | failed | requeued | deferred
+    run: Run | None = None
+    http_status: int | None = None
+    error: str | None = None
+
+
+@dataclass
+class TickReport:
+    """What a pass did."""
+
+    now: datetime
+    dry_run: bool = False
+    planned: list[Job] = field(default_factory=list)
+    outcomes: list[Outcome] = field(default_factory=list)
+    results: list[Result] = field(default_factory=list)
+    #: Results of an earlier pass from this clone that could not push them, committed by this one.
+    recovered: list[Result] = field(default_factory=list)
+    pruned: int = 0
+
+    def count(self, status: str) -> int:
+        """How many outcomes had ``status``."""
+        return sum(1 for o in self.outcomes if o.status == status)
+
+    @property
+    def permanent_failures(self) -> int:
+        """Failures that will not be retried."""
+        return sum(1 for r in self.results if r.status == "failed")
+
+    def as_json(self) -> dict[str, object]:
+        """The ``--json`` shape: {delivered, failed, deferred, results}."""
+        return {
+            "now": self.now.isoformat(),
+            "dry_run": self.dry_run,
+            "delivered": self.count("delivered"),
+            "failed": self.permanent_failures,
+            "requeued": sum(1 for r in self.results if r.status == "requeued"),
+            "deferred": self.count("deferred"),
+            "due": [
+                {
+                    "schedule_id": j.schedule.id,
+                    "schedule_type": j.schedule.kind,
+                    "agent_id": j.schedule.agent_id,
+                    "scheduled_for": j.scheduled_for.isoformat(),
+                    "skipped": j.skipped,
+                }
+                for j in self.planned
+            ]
+            if self.dry_run
+            else [],
+            "results": [r.public() for r in self.results],
+            "recovered": [r.public() for r in self.recovered],
+            "pruned": self.pruned,
+        }

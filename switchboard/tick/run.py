@@ -1,0 +1,78 @@
+"""One pass: claim what is due in a commit, deliver it, record the outcome (see the package docstring)."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from switchboard.models import utc
+from switchboard.store import Store, Transaction
+from switchboard.tick.delivery import RecentRuns, deliver
+from switchboard.tick.model import ClientFactory, Job, Outcome, TickOptions, TickReport
+from switchboard.tick.recording import prune
+from switchboard.tick.selection import load_due
+from switchboard.tick.unrecorded import record_or_raise, record_unrecorded
+
+
+def claim(store: Store, now: datetime, pass_id: str, options: TickOptions) -> list[Job]:
+    """Mark every due schedule as this pass's, in one commit (recomputed if beaten)."""
+
+    def compute(tx: Transaction) -> list[Job]:
+        claimed = []
+        for job in load_due(store, now, options, tx):
+            mine = job.schedule.model_copy(update={"claimed_by": pass_id, "claimed_at": now})
+            tx.save(mine)
+            claimed.append(Job(job.path, mine, job.scheduled_for, job.skipped))
+        return claimed
+
+    return store.transact(f"switchboard: claim due schedules at {now:%Y-%m-%dT%H:%MZ} ({pass_id})", compute)
+
+
+def _with_unfinished(jobs: Sequence[Job], outcomes: Sequence[Outcome]) -> list[Outcome]:
+    """Every job's outcome; a job that never got one is deferred (its claim released)."""
+    done = {o.job.path for o in outcomes}
+    return [*outcomes, *(Outcome(j, "deferred") for j in jobs if j.path not in done)]
+
+
+def run_pass(
+    store: Store,
+    now: datetime,
+    client_factory: ClientFactory,
+    options: TickOptions = TickOptions(),
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    recent: RecentRuns | None = None,
+) -> TickReport:
+    """One pass at ``now``: claim, deliver, record.
+
+    Raises TickError when messages went out but their outcome could not be
+    pushed; the message names the run ids that were sent.
+    """
+    now = utc(now)
+    report = TickReport(now=now, dry_run=options.dry_run)
+    if options.dry_run:
+        store.backend.refresh()
+        report.planned = load_due(store, now, options)
+        return report
+    report.recovered = record_unrecorded(store, options, sleep)
+    pass_id = f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(4)}"
+    jobs = claim(store, now, pass_id, options)
+    report.planned = jobs
+    if not jobs:
+        report.pruned = prune(store, now, options)
+        return report
+    sink: list[Outcome] = []
+    try:
+        if options.on_claimed is not None:
+            options.on_claimed(jobs)
+        deliver(jobs, client_factory, options, sleep, recent=recent, sink=sink)
+    except BaseException:
+        # Record what was tried and release the rest, then let the error go on.
+        record_or_raise(store, _with_unfinished(jobs, sink), pass_id, now, options, sleep)
+        raise
+    order = {job.path: index for index, job in enumerate(jobs)}
+    report.outcomes = sorted(_with_unfinished(jobs, sink), key=lambda o: order[o.job.path])
+    report.results = record_or_raise(store, report.outcomes, pass_id, now, options, sleep)
+    return report
