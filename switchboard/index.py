@@ -199,30 +199,39 @@ def _encode_shard(store: Store, entries: Mapping[str, Entry]) -> bytes:
     return store.codec.encrypt(json.dumps(body, separators=(",", ":")).encode("utf-8"))
 
 
-def _read_raw(store: Store) -> _Raw:
-    """Every shard's entries as stored, merged.
+def _stored(store: Store) -> dict[str, list[Any]]:
+    """Every entry of the index as stored ([wake, blob]), by recurring path; malformed ones left out.
 
-    The store remembers the shards it decoded, with their ciphertext: a
-    long-running process (`tick --watch`, `serve`) decrypts only the shards
-    that changed since its previous pass.
+    The store remembers each shard it decoded, with its ciphertext: a
+    long-running process (`tick --watch`, `serve`) decrypts and unpacks only
+    the shards that changed since its previous pass.
     """
-    merged: _Raw = {}
-    cache: dict[str, tuple[bytes, _Raw]] = store.memo.setdefault("index shards", {})
+    merged: dict[str, list[Any]] = {}
+    cache: dict[str, tuple[bytes, dict[str, list[Any]]]] = store.memo.setdefault("index shards", {})
     for path in store.files(INDEX):
         raw = store.backend.read(path)
         if raw is None:
             continue
         known = cache.get(path)
         if known is None or known[0] != raw:
-            known = cache[path] = (raw, _shard_body(store, path, raw))
-        for tenant, ids in known[1].items():
-            merged.setdefault(tenant, {}).update(ids)  # copies: what the cache holds is never changed
+            known = cache[path] = (raw, _by_path(_shard_body(store, path, raw), store.codec.suffix))
+        merged.update(known[1])  # copies: what the cache holds is never changed
     return merged
+
+
+def _by_path(raw: _Raw, suffix: str) -> dict[str, list[Any]]:
+    """A shard's stored entries keyed by recurring path, keeping only those shaped [int | None, str | None]."""
+    return {
+        f"{_RECURRING}/{tenant}/{schedule_id}{suffix}": value
+        for tenant, ids in raw.items()
+        for schedule_id, value in ids.items()
+        if type(value) is list and len(value) == 2 and (value[0] is None or type(value[0]) is int)
+    }
 
 
 def read_index(store: Store) -> dict[str, Entry]:
     """Every entry of the index in the backend's current view, by recurring path."""
-    return _entries(_read_raw(store), store.codec.suffix)
+    return {path: entry for path, value in _stored(store).items() if (entry := _entry(value)) is not None}
 
 
 def _blob_ids(store: Store, prefix: str) -> Mapping[str, str] | None:
@@ -346,12 +355,7 @@ def _scan(store: Store, wanted: Callable[[int | None], bool]) -> _Scan:
         paths = store.recurring_files()
     else:  # the same files as a walk of the folder finds in a clean clone, without the walk
         paths = sorted(p for p in blobs if p.endswith(suffix) and p.count("/") == 4)
-    stored = {
-        f"{_RECURRING}/{tenant}/{schedule_id}{suffix}": value
-        for tenant, ids in _read_raw(store).items()
-        for schedule_id, value in ids.items()
-        if type(value) is list and len(value) == 2 and (value[0] is None or type(value[0]) is int)
-    }
+    stored = _stored(store)
     # Trusted: an entry whose fingerprint is the file's blob id (without blob ids, any entry at all).
     if blobs is None:
         trusted = [p for p in paths if p in stored]

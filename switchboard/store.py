@@ -111,7 +111,7 @@ class Store:
 
     backend: Backend
     codec: Codec
-    #: What readers keep between calls on this store, each under its own name (see index._read_raw).
+    #: What readers keep between calls on this store, each under its own name (see index._stored).
     memo: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     # -- encoding -------------------------------------------------------
