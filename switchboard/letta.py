@@ -20,9 +20,11 @@ quoted.
 from __future__ import annotations
 
 import email.utils
+import functools
 import logging
 import math
 import random
+import ssl
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -284,6 +286,17 @@ def _header_safe(value: str) -> bool:
     return value.isascii() and value.isprintable()
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """One TLS context for every client of this process (what httpx would make for each).
+
+    Loading the CA certificates costs about 60 ms of CPU per context; a pass or
+    the API server makes a client per Letta key, and an SSLContext can be
+    shared by any number of clients and threads.
+    """
+    return httpx.create_ssl_context()
+
+
 class LettaClient:
     """A small synchronous client for one Letta server and one API key."""
 
@@ -326,6 +339,7 @@ class LettaClient:
             timeout=httpx.Timeout(timeout),
             transport=transport,
             follow_redirects=False,
+            verify=_tls_context(),
             # As many kept-alive connections as connections: httpcore 1.0.9 closes
             # "surplus" idle ones while another thread is about to use them (EBADF,
             # encode/httpcore#1110) once a shared client has more than the keep-alive
