@@ -102,9 +102,15 @@ class Entry(NamedTuple):
 # -- entries ----------------------------------------------------------------------
 
 
-def fingerprint(content: bytes) -> str:
-    """The git blob id of ``content``, shortened: what ``git ls-files -s`` shows for that file."""
-    return hashlib.sha1(b"blob %d\0" % len(content) + content, usedforsecurity=False).hexdigest()[:FINGERPRINT]
+def fingerprint(content: bytes, object_format: str = "sha1") -> str:
+    """The git blob id of ``content``, shortened: what ``git ls-tree`` shows for that file.
+
+    ``object_format`` is the repository's hash ("sha1", or "sha256" in a clone made with
+    ``--object-format=sha256``): a fingerprint that could never match would make every
+    pass reread, and repair, every recurring file.
+    """
+    digest = hashlib.new(object_format, b"blob %d\0" % len(content) + content, usedforsecurity=False)
+    return digest.hexdigest()[:FINGERPRINT]
 
 
 def entry_of(schedule: RecurringSchedule, blob: str | None) -> Entry:
@@ -256,6 +262,7 @@ def stage(tx: Transaction) -> None:
     """
     store = tx.store
     suffix = store.codec.suffix
+    object_format: str = getattr(store.backend, "object_format", "sha1")
     updates: dict[str, Entry | None] = {}
     for path, content in tx.changes.items():
         if _split(path, suffix) is None:
@@ -265,7 +272,8 @@ def stage(tx: Transaction) -> None:
             continue
         note = tx.index_notes.get(path)
         schedule = note if isinstance(note, RecurringSchedule) else _decode(store, path, content)
-        updates[path] = Entry(0, fingerprint(content)) if schedule is None else entry_of(schedule, fingerprint(content))
+        blob = fingerprint(content, object_format)
+        updates[path] = Entry(0, blob) if schedule is None else entry_of(schedule, blob)
     repairs = {p: n for p, n in tx.index_notes.items() if p not in tx.changes and not isinstance(n, RecurringSchedule)}
     if repairs and (updates or len(repairs) >= REPAIR_ALONE or _writes_anything_else(tx)):
         updates.update(repairs)

@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from tick_support import LETTA_KEY, OTHER_KEY, T0, World
 
 from switchboard import index, service
+from switchboard.backends.git import GitBackend
 from switchboard.crypto import codec_from_keys, generate_key
 from switchboard.exceptions import SwitchboardError
 from switchboard.index import INDEX, Entry, entry_of, fingerprint, read_index
@@ -405,8 +406,6 @@ def _replace_all(store: Store, wanted: Sequence[Schedule]) -> None:
 def property_store(tmp_path_factory: pytest.TempPathFactory) -> Store:
     """One clone for every example (each example replaces all its schedules in one commit)."""
     top = tick_support.make_template(tmp_path_factory.mktemp("index-property"))
-    from switchboard.backends.git import GitBackend
-
     return Store(GitBackend(top / "clone"), codec_from_keys(generate_key()))
 
 
@@ -481,3 +480,27 @@ def test_a_commit_of_many_files_stages_exactly_them(world: World) -> None:
     assert on_remote == {p for p, c in changed.items() if c is not None}
     assert git(world.path(), "status", "--porcelain") == ""
     assert git(world.path(), "show", "main:data/bulk/00001.txt") == "changed"
+
+
+def test_a_sha256_clone_keeps_a_true_index(tmp_path: Path) -> None:
+    """Fingerprints are the clone's own blob ids, whichever hash it uses; else every pass would repair every entry."""
+    clone = tmp_path / "sha256"
+    git(tmp_path, "init", "--quiet", "--object-format=sha256", "--initial-branch=main", str(clone))
+    git(clone, "config", "user.name", "switchboard test")
+    git(clone, "config", "user.email", "test@switchboard.invalid")
+    (clone / "data").mkdir()
+    (clone / "data" / ".gitkeep").write_text("")
+    git(clone, "add", ".")
+    git(clone, "commit", "--quiet", "-m", "start")
+    store = Store(GitBackend(clone), codec_from_keys(generate_key()))
+    rec = RecurringSchedule(
+        agent_id=AGENTS[0], message="m", cron="0 9 * * *", created_at=T0, api_key=LETTA_KEY, base_url="http://x"
+    )
+    store.transact("switchboard: add", lambda tx: tx.save(rec))
+    path = store.recurring_files()[0]
+    blob = git(clone, "rev-parse", f"HEAD:{path}").strip()
+    assert len(blob) == 64
+    assert read_index(store)[path].blob == blob[: index.FINGERPRINT]
+    tx = Transaction(store)
+    index.due_recurring(store, T0, tx)
+    assert tx.index_notes == {}  # nothing to repair

@@ -101,6 +101,7 @@ class GitBackend:
         self._base = self._head()
         self._signing: bool | None = None
         self._identified = False
+        self._object_format: str | None = None
         #: blob_ids answers, by prefix, kept current across commits.
         self._listings: dict[str, _Listing] = {}
 
@@ -180,6 +181,14 @@ class GitBackend:
         """A short human description."""
         where = f"pushing to {self.remote_name}" if self._has_remote else "no remote: commit only"
         return f"git clone at {self.root} ({where})"
+
+    @property
+    def object_format(self) -> str:
+        """The clone's object hash: "sha1", or "sha256" for a clone made with --object-format=sha256."""
+        if self._object_format is None:
+            found = self._git("rev-parse", "--show-object-format", check=False).stdout.strip()
+            self._object_format = found or "sha1"
+        return self._object_format
 
     def remote_host(self) -> str | None:
         """The machine commits are pushed to; None without a remote or when it is on this machine."""
@@ -397,7 +406,7 @@ class GitBackend:
             self._git("update-ref", "-d", _BUILDING, check=False)
             raise
         for listing in self._listings.values():
-            listing.built(parent, commit, {p: changes[p] for p in paths})
+            listing.built(parent, commit, {p: changes[p] for p in paths}, self.object_format)
         return False
 
     def _push(self, *, first: bool) -> bool:
@@ -482,10 +491,9 @@ class _Listing:
                 self.ids[path] = blob
         self.commit = commit
 
-    def built(self, parent: str, commit: str, changes: Mapping[str, bytes | None]) -> None:
+    def built(self, parent: str, commit: str, changes: Mapping[str, bytes | None], algorithm: str) -> None:
         """Follow a commit built on ``parent`` from ``changes`` (fast-import stores content as given)."""
         if self.commit == parent:
-            algorithm = "sha1" if len(commit) == 40 else "sha256"
             below = self.prefix.rstrip("/") + "/"
             self.follow(
                 commit,
