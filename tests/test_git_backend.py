@@ -52,6 +52,22 @@ def test_without_a_remote_it_commits_only(tmp_path: Path) -> None:
     assert not (alone / "data").exists() or not any((alone / "data").iterdir())
 
 
+def test_a_clone_without_a_remote_is_kept_packed(tmp_path: Path) -> None:
+    """Each built commit is a pack of its own; git's automatic maintenance still merges them."""
+    alone = tmp_path / "alone"
+    git(tmp_path, "init", "--quiet", "--initial-branch=main", str(alone))
+    configure(alone)
+    git(alone, "config", "gc.autoPackLimit", "5")
+    git(alone, "config", "gc.autoDetach", "false")  # merge them before the command returns
+    backend = GitBackend(alone)
+    for n in range(12):
+        backend.commit({f"data/{n}.txt": f"{n}".encode()}, f"switchboard: {n}")
+    packs = list((alone / ".git" / "objects" / "pack").glob("*.pack"))
+    assert 1 <= len(packs) <= 5
+    assert git(alone, "rev-list", "--count", "HEAD") == "12\n"
+    assert git(alone, "fsck", "--no-progress", "--connectivity-only") == ""
+
+
 def test_the_first_push_makes_the_remote_branch(tmp_path: Path) -> None:
     remote = tmp_path / "empty.git"
     git(tmp_path, "init", "--quiet", "--bare", "--initial-branch=main", str(remote))

@@ -303,6 +303,10 @@ class GitBackend:
                 return True  # nothing actually changed
             landed = self._push(first=first)
             self._base = self._head()
+            if not self._has_remote:
+                # `git commit` ran git's automatic maintenance, and with a remote every refresh's fetch does.
+                # Built commits do neither: without this, a clone with no remote would gather a pack per commit.
+                self._git("maintenance", "run", "--auto", "--quiet", check=False)
             return landed
 
     def _commit_locally(self, changes: Changes, message: str) -> bool | None:
