@@ -202,6 +202,8 @@ class RecurringSchedule(_Schedule):
     paused_reason: str | None = None
     # When it was last resumed: fires missed while paused are not sent (last_run stays the real last fire).
     resumed_at: Instant | None = None
+    # Transient failures since the last delivery (the next result's attempt is one more).
+    attempts: int = 0
 
     @field_validator("cron")
     @classmethod

@@ -224,6 +224,7 @@ def test_a_letta_outage_across_passes_loses_nothing(world: World) -> None:
         assert kept.failing_since == passes[0]  # type: ignore[union-attr]
         rec = world.remote_schedule(every_6h.id)
         assert rec is not None and rec.status == "active" and rec.last_run is None  # type: ignore[union-attr]
+        assert rec.attempts == index  # type: ignore[union-attr]
     assert report.as_json()["requeued"] == 2 and report.permanent_failures == 0
 
     world.letta.up()
@@ -239,6 +240,9 @@ def test_a_letta_outage_across_passes_loses_nothing(world: World) -> None:
     history = world.remote_results(once.id)
     assert [r.status for r in history] == ["requeued"] * 5 + ["delivered"]
     assert [r.attempt for r in history] == [1, 2, 3, 4, 5, 6]
+    # The recurring schedule counts its transient failures too, and starts again after a delivery.
+    assert [r.attempt for r in world.remote_results(every_6h.id)] == [1, 2, 3, 4, 5, 6]
+    assert world.remote_schedule(every_6h.id).attempts == 0  # type: ignore[union-attr]
     # Nothing more: a later pass sends nothing again.
     assert world.tick(T0 + timedelta(hours=27)).planned == []
     assert len(world.letta.deliveries) == 2

@@ -76,16 +76,21 @@ def _apply(tx: Transaction, outcome: Outcome, pass_id: str, now: datetime, optio
             tx.save(base.model_copy(update={**released, "attempts": attempt, "failing_since": since}))
         return _result(outcome, now, attempt)
 
+    held = current if isinstance(current, RecurringSchedule) else job.schedule
+    attempt = (held.attempts if isinstance(held, RecurringSchedule) else 0) + 1
     if ours:
         assert isinstance(current, RecurringSchedule)
         update = dict(released)
         if outcome.status in ("delivered", "failed"):
             update["last_run"] = job.scheduled_for
+            update["attempts"] = 0
+        elif outcome.status == "requeued":
+            update["attempts"] = attempt
         if outcome.status == "failed":
             update["status"] = "paused"
             update["paused_reason"] = f"paused after a permanent failure: {outcome.error}"
         tx.save(current.model_copy(update=update))
-    return None if outcome.status == "deferred" else _result(outcome, now, 1)
+    return None if outcome.status == "deferred" else _result(outcome, now, attempt)
 
 
 def _summary(outcomes: Sequence[Outcome]) -> str:
