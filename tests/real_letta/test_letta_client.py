@@ -45,6 +45,24 @@ def test_send_then_follow_the_run_to_completion(real_letta: RealLetta) -> None:
     assert [(m["message_type"], m["content"]) for m in history if m.get("otid") == otid] == [("user_message", text)]
 
 
+def test_a_resent_otid_is_not_deduplicated_by_letta(real_letta: RealLetta) -> None:
+    """What the README says of a claim taken over after a tick died: Letta 0.11.7 keeps both copies.
+
+    The second send with the same otid is accepted as a new run and stored again; the shared otid is
+    what lets the agent (or you) recognise the repeat.
+    """
+    agent_id = real_letta.create_agent("client-resend")
+    text, otid = f"resent {uuid.uuid4().hex[:8]}", str(uuid.uuid4())
+    with LettaClient(real_letta.base_url, real_letta.password) as client:
+        runs = [send_with_retry(client, agent_id, text, otid=otid, attempts=1) for _ in range(2)]
+        for run in runs:
+            assert wait_for_run(client, run.id, timeout=60, poll_interval=0.2).status == "completed"
+    assert runs[0].id != runs[1].id
+    with real_letta.client() as http:
+        history = http.get(f"/v1/agents/{agent_id}/messages", params={"limit": 50}).json()
+    assert [(m["message_type"], m["content"]) for m in history if m.get("otid") == otid] == [("user_message", text)] * 2
+
+
 def test_unknown_run_is_a_permanent_404(real_letta: RealLetta) -> None:
     """Letta's own 404 detail ("Run not found") becomes the client's "run … not found" message."""
     with LettaClient(real_letta.base_url, real_letta.password) as client, pytest.raises(LettaPermanentError) as caught:
