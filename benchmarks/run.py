@@ -1,6 +1,6 @@
 """Run switchboard's benchmarks and print what they measured.
 
-    python benchmarks/run.py                  the full run (about 6 minutes on 2 cores)
+    python benchmarks/run.py                  the full run (about 4 minutes on 2 cores)
     python benchmarks/run.py --smoke          every benchmark at a tiny size: a check that they run
     python benchmarks/run.py --update-docs    the full run, and its numbers written into docs/benchmarks.md
 
