@@ -139,6 +139,30 @@ def cli_env(
     return env
 
 
+def github_mode_env(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, *, key: str, letta_url: str, github_url: str, repo: str, token: str
+) -> dict[str, str]:
+    """A laptop with no clone that names a GitHub repository and sets a token (API mode), in a folder not a clone."""
+    values = {
+        "SWITCHBOARD_ENCRYPTION_KEY": key,
+        "LETTA_API_KEY": LETTA_KEY,
+        "LETTA_BASE_URL": letta_url,
+        "SWITCHBOARD_GITHUB_REPO": repo,
+        "SWITCHBOARD_GITHUB_API_URL": github_url,
+        "GITHUB_TOKEN": token,
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "HOME": str(tmp_path / "home"),
+    }
+    for name in ("SWITCHBOARD_REPO", "SWITCHBOARD_DEV_MODE", "GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    nowhere = tmp_path / "not-a-clone"
+    nowhere.mkdir()
+    monkeypatch.chdir(nowhere)
+    return values
+
+
 def run_cli(*args: str, env: dict[str, str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """The real `switchboard` command in a subprocess."""
     full = {k: v for k, v in os.environ.items() if not k.startswith(("SWITCHBOARD_", "LETTA_", "GITHUB_"))}

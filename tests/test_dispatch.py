@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT, Repo, git
+from conftest import ROOT, Repo, git, github_mode_env
 from github_standin import GitHubStandIn
 
 from switchboard.cli import main
@@ -147,26 +147,9 @@ def api_env(
     tmp_path: Path, github: GitHubStandIn, standin: LettaStandIn, key: str, monkeypatch: pytest.MonkeyPatch
 ) -> dict[str, str]:
     """A laptop with no clone that names the repository (API mode)."""
-    from conftest import LETTA_KEY
-
-    values = {
-        "SWITCHBOARD_ENCRYPTION_KEY": key,
-        "LETTA_API_KEY": LETTA_KEY,
-        "LETTA_BASE_URL": standin.base_url,
-        "SWITCHBOARD_GITHUB_REPO": REPO,
-        "SWITCHBOARD_GITHUB_API_URL": github.base_url,
-        "GITHUB_TOKEN": TOKEN,
-        "XDG_CONFIG_HOME": str(tmp_path / "config"),
-        "HOME": str(tmp_path / "home"),
-    }
-    for name in ("SWITCHBOARD_REPO", "SWITCHBOARD_DEV_MODE", "GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY"):
-        monkeypatch.delenv(name, raising=False)
-    for name, value in values.items():
-        monkeypatch.setenv(name, value)
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
-    monkeypatch.chdir(elsewhere)
-    return values
+    return github_mode_env(
+        monkeypatch, tmp_path, key=key, letta_url=standin.base_url, github_url=github.base_url, repo=REPO, token=TOKEN
+    )
 
 
 def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

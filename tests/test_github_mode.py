@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import LETTA_KEY, run_cli
+from conftest import LETTA_KEY, github_mode_env, run_cli
 from github_standin import GitHubStandIn
 
 from switchboard.cli import main
@@ -56,24 +56,15 @@ def env(
     tmp_path: Path, github: RacingStandIn, standin: LettaStandIn, monkeypatch: pytest.MonkeyPatch
 ) -> dict[str, str]:
     """The environment of a laptop with no clone: the repository is named, the token set."""
-    values = {
-        "SWITCHBOARD_ENCRYPTION_KEY": generate_key(),
-        "LETTA_API_KEY": LETTA_KEY,
-        "LETTA_BASE_URL": standin.base_url,
-        "SWITCHBOARD_GITHUB_REPO": REPO,
-        "SWITCHBOARD_GITHUB_API_URL": github.base_url,
-        "GITHUB_TOKEN": TOKEN,
-        "XDG_CONFIG_HOME": str(tmp_path / "config"),
-        "HOME": str(tmp_path / "home"),
-    }
-    for name in ("SWITCHBOARD_REPO", "SWITCHBOARD_DEV_MODE", "GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY"):
-        monkeypatch.delenv(name, raising=False)
-    for name, value in values.items():
-        monkeypatch.setenv(name, value)
-    nowhere = tmp_path / "not-a-clone"
-    nowhere.mkdir()
-    monkeypatch.chdir(nowhere)
-    return values
+    return github_mode_env(
+        monkeypatch,
+        tmp_path,
+        key=generate_key(),
+        letta_url=standin.base_url,
+        github_url=github.base_url,
+        repo=REPO,
+        token=TOKEN,
+    )
 
 
 Run = Callable[..., tuple[int, str, str]]
