@@ -79,3 +79,8 @@ def open_store(settings: Settings) -> Store:
 def letta_client(base_url: str, api_key: str | None) -> LettaClient:
     """A Letta client with the default transport (the tick's client factory)."""
     return LettaClient(base_url, api_key)
+
+
+def letta_client_now(base_url: str, api_key: str | None) -> LettaClient:
+    """A Letta client for a delivery someone waits on: a Letta that cannot be reached is known in seconds."""
+    return LettaClient(base_url, api_key, connect_timeout=5.0)

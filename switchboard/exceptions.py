@@ -8,6 +8,7 @@ SwitchboardError                 base; its message is safe to show a user
 │   ├── TimeParseError           a phrase we cannot read as an instant or a schedule
 │   └── UnknownZoneError         a time zone that is not an IANA name
 ├── NotFoundError                no schedule with that id (for this tenant)
+├── BusyError                    a pass is delivering that schedule (or to its agent) right now
 ├── BackendError                 the repository could not be read or written
 │   └── GitError                 a git command failed
 ├── GitHubError                  the GitHub API refused or failed
@@ -54,6 +55,10 @@ class NotFoundError(SwitchboardError):
     """No schedule (or result) with that id exists for this tenant."""
 
 
+class BusyError(SwitchboardError):
+    """A pass is delivering that schedule, or to its agent, right now: try again in a moment."""
+
+
 class BackendError(SwitchboardError):
     """The repository that holds data/ could not be read or written."""
 
@@ -85,9 +90,12 @@ class LettaTransientError(LettaError):
         status: int | None = None,
         detail: str | None = None,
         retry_after: float | None = None,
+        unreached: bool = False,
     ) -> None:
         super().__init__(message, status=status, detail=detail)
         self.retry_after = retry_after
+        #: True when no connection could be made (refused, DNS, connect timeout): the request never left.
+        self.unreached = unreached
 
 
 class LettaPermanentError(LettaError):

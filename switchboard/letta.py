@@ -245,7 +245,8 @@ def _transport_error(exc: httpx.HTTPError, action: str, base_url: str) -> LettaE
     if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
         return LettaTransientError(
             f"could not connect to Letta at {base_url} while {action} ({kind}: {exc}) "
-            "— is the server running and LETTA_BASE_URL right? will retry"
+            "— is the server running and LETTA_BASE_URL right? will retry",
+            unreached=True,
         )
     if isinstance(exc, httpx.TimeoutException):
         return LettaTransientError(
@@ -307,6 +308,7 @@ class LettaClient:
         *,
         transport: httpx.BaseTransport | None = None,
         timeout: float = 30.0,
+        connect_timeout: float | None = None,
     ) -> None:
         """Prepare a client for ``base_url`` (e.g. ``http://localhost:8283``); no request is made."""
         url = base_url.strip().rstrip("/")
@@ -336,7 +338,7 @@ class LettaClient:
         # and a redirect to another host would carry the key there.
         self._http = httpx.Client(
             headers=headers,
-            timeout=httpx.Timeout(timeout),
+            timeout=httpx.Timeout(timeout, connect=connect_timeout if connect_timeout is not None else timeout),
             transport=transport,
             follow_redirects=False,
             verify=_tls_context(),

@@ -269,6 +269,8 @@ class Result(_Record):
     attempt: int = 1
     http_status: int | None = None
     error: str | None = None
+    #: Sent by request (`recurring run`), not at a fire time: the schedule's next fire did not move.
+    manual: bool = False
 
     def public(self, *, with_message: bool = False) -> dict[str, Any]:
         """The shape the CLI shows (the REST API adds the message)."""

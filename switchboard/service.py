@@ -44,6 +44,30 @@ def add_one_time(
     return _add(store, OneTimeSchedule, fields, api_key=api_key, base_url=base_url, now=now)
 
 
+def new_one_time(
+    *,
+    api_key: str | None,
+    base_url: str,
+    agent_id: str,
+    message: str,
+    execute_at: datetime,
+    now: datetime,
+    role: str = "user",
+) -> OneTimeSchedule:
+    """A one-time schedule made ``now``, checked but not stored (``tick.send_now`` stores it claimed)."""
+    schedule: OneTimeSchedule = build(
+        OneTimeSchedule,
+        agent_id=agent_id,
+        message=message,
+        role=role,
+        execute_at=execute_at,
+        created_at=utc(now),
+        api_key=api_key,
+        base_url=base_url,
+    )
+    return schedule
+
+
 def add_recurring(
     store: Store,
     *,

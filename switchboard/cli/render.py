@@ -223,6 +223,8 @@ def _late(seconds: float) -> str:
 
 def _note(result: Result) -> str:
     parts = []
+    if result.manual:
+        parts.append("manual run")
     if result.skipped:
         parts.append(f"{result.skipped} missed fire{'s' if result.skipped != 1 else ''} skipped")
     if result.error:

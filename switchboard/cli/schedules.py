@@ -11,9 +11,9 @@ from typing import Any
 import typer
 
 from switchboard.cli.render import key_hint, print_json, show_schedule, show_schedules, warn_without_key, when
-from switchboard.cli.root import ID_ARG, JSON_OPT, NOW_OPT, TZ_OPT, handled, parse_now, settings, store_of
+from switchboard.cli.root import ID_ARG, JSON_OPT, NOW_OPT, TZ_OPT, fail, handled, parse_now, settings, store_of
 from switchboard.config import Settings
-from switchboard.models import Kind
+from switchboard.models import Kind, OneTimeSchedule, RecurringSchedule
 
 onetime_app = typer.Typer(help="One-time schedules.", no_args_is_help=True)
 recurring_app = typer.Typer(help="Recurring schedules.", no_args_is_help=True)
@@ -23,6 +23,9 @@ MESSAGE_OPT = typer.Option(..., "--message", "-m", help="The text the agent rece
 ROLE_OPT = typer.Option("user", "--role", help="user, system or assistant.")
 NO_DISPATCH_OPT = typer.Option(
     False, "--no-dispatch", help="Do not start the tick workflow; leave the message to the scheduled tick."
+)
+NO_DELIVER_OPT = typer.Option(
+    False, "--no-deliver", help="A message due now is only stored (and the tick workflow started), not sent from here."
 )
 
 
@@ -42,9 +45,10 @@ def send(
     now: str = NOW_OPT,
     as_json: bool = JSON_OPT,
     no_dispatch: bool = NO_DISPATCH_OPT,
+    no_deliver: bool = NO_DELIVER_OPT,
 ) -> None:
-    """Schedule a message once (now, when no time is given)."""
-    _send(ctx, agent_id, message, execute_at, tz, role, now, as_json, not no_dispatch)
+    """Schedule a message once; with no time (or one already due) it is delivered from here at once."""
+    _send(ctx, agent_id, message, execute_at, tz, role, now, as_json, not no_dispatch, not no_deliver)
 
 
 @onetime_app.command("create")
@@ -61,9 +65,10 @@ def onetime_create(
     now: str = NOW_OPT,
     as_json: bool = JSON_OPT,
     no_dispatch: bool = NO_DISPATCH_OPT,
+    no_deliver: bool = NO_DELIVER_OPT,
 ) -> None:
     """Schedule a message once (the same as `send`)."""
-    _send(ctx, agent_id, message, execute_at, tz, role, now, as_json, not no_dispatch)
+    _send(ctx, agent_id, message, execute_at, tz, role, now, as_json, not no_dispatch, not no_deliver)
 
 
 @onetime_app.command("list")
@@ -152,6 +157,34 @@ def recurring_delete(ctx: typer.Context, schedule_id: str = ID_ARG, as_json: boo
     _delete(ctx, schedule_id, "recurring", as_json)
 
 
+@recurring_app.command("run")
+@handled
+def recurring_run(ctx: typer.Context, schedule_id: str = ID_ARG, now: str = NOW_OPT, as_json: bool = JSON_OPT) -> None:
+    """Send one extra fire now, from here; the schedule's next fire does not move."""
+    from switchboard.context import letta_client_now
+    from switchboard.tick import run_now
+
+    clock = parse_now(now)
+    report = run_now(store_of(ctx), settings(ctx).api_key, schedule_id, clock, letta_client_now)
+    if as_json:
+        print_json({**report.schedule.public(), "result": report.result.public() if report.result else None})
+    result = report.result
+    if result is None:
+        raise fail(
+            f"nothing was sent: {report.reason} — a manual run is sent from this machine; run it where Letta "
+            "can be reached, or wait for the schedule's next fire"
+        )
+    if result.status != "delivered":
+        raise fail(f"{result.error} — recorded as a failed manual run of recurring {report.schedule.id}")
+    if not as_json:
+        schedule = report.schedule
+        assert isinstance(schedule, RecurringSchedule)
+        typer.echo(
+            f"Ran recurring {schedule.id} now (agent {schedule.agent_id}): Letta run {result.run_id}. "
+            f"Next run still {when(schedule.next_run(), schedule.timezone)}."
+        )
+
+
 @recurring_app.command("pause")
 @handled
 def recurring_pause(
@@ -183,9 +216,10 @@ def _send(
     now: str | None,
     as_json: bool,
     dispatch: bool = True,
+    deliver: bool = True,
 ) -> None:
     from switchboard.context import open_store
-    from switchboard.service import add_one_time
+    from switchboard.service import add_one_time, new_one_time
     from switchboard.timeparse import zone
 
     zone(tz)  # an unknown --tz is an error even when no time is given
@@ -198,6 +232,18 @@ def _send(
         at = parse_instant(execute_at, tz=tz, now=clock)
     conf = settings(ctx)
     store = open_store(conf)
+    if deliver and at <= clock:
+        made = new_one_time(
+            api_key=conf.api_key,
+            base_url=conf.base_url,
+            agent_id=agent_id,
+            message=message,
+            execute_at=at,
+            now=clock,
+            role=role,
+        )
+        _send_now(conf, store, made, clock, as_json, dispatch)
+        return
     schedule = add_one_time(
         store,
         api_key=conf.api_key,
@@ -217,6 +263,32 @@ def _send(
         typer.echo(f"Scheduled one-time {schedule.id} {due}{local} (agent {agent_id}).")
     if dispatch:
         _after_send(conf, store, schedule.execute_at, clock, as_json)
+
+
+def _send_now(
+    conf: Settings, store: Any, schedule: OneTimeSchedule, now: datetime, as_json: bool, dispatch: bool
+) -> None:
+    """Deliver a message due now from here: claim, deliver, record; left to the tick when Letta is out of reach."""
+    from switchboard.context import letta_client_now
+    from switchboard.tick import send_now
+
+    report = send_now(store, schedule, now, letta_client_now)
+    warn_without_key(conf)
+    result = report.result
+    if as_json:
+        print_json({**schedule.public(), "result": result.public() if result else None})
+    if report.left_to_tick:
+        if not as_json:
+            typer.echo(f"Scheduled one-time {schedule.id} now (agent {schedule.agent_id}).")
+        typer.echo(f"Not delivered from here: {report.reason} — left to the tick.", err=True)
+        if dispatch:
+            _after_send(conf, store, schedule.execute_at, now, as_json)
+        return
+    assert result is not None
+    if result.status != "delivered":
+        raise fail(f"{result.error} — recorded as a failed result of one-time {schedule.id}")
+    if not as_json:
+        typer.echo(f"Delivered one-time {schedule.id} to agent {schedule.agent_id}: Letta run {result.run_id}.")
 
 
 def _after_send(conf: Settings, store: Any, execute_at: datetime, now: datetime, as_json: bool) -> None:

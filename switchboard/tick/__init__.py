@@ -26,7 +26,9 @@ No loop lives here: ``--watch`` and the API's ticker call ``run_pass``.
 
 The modules follow the steps: ``model`` (options, jobs, outcomes, the
 report), ``selection`` (1), ``delivery`` (2), ``recording`` (3),
-``unrecorded`` (a record that could not be pushed) and ``run`` (the pass).
+``unrecorded`` (a record that could not be pushed) and ``run`` (the pass);
+``now`` takes the same steps for one schedule a command delivers at once
+(``send`` with a due time, ``recurring run``).
 """
 
 from switchboard.tick.delivery import RecentRuns, deliver
@@ -41,6 +43,7 @@ from switchboard.tick.model import (
     TickOptions,
     TickReport,
 )
+from switchboard.tick.now import NOW_OPTIONS, NowReport, deliver_now, run_now, send_now
 from switchboard.tick.recording import prune, record
 from switchboard.tick.run import claim, run_pass
 from switchboard.tick.selection import due_candidates, next_due, select_due
@@ -48,10 +51,12 @@ from switchboard.tick.unrecorded import record_unrecorded
 
 __all__ = [
     "BUSY",
+    "NOW_OPTIONS",
     "OTID_NAMESPACE",
     "UNRECORDED_DIR",
     "ClientFactory",
     "Job",
+    "NowReport",
     "Outcome",
     "RecentRuns",
     "TickError",
@@ -59,11 +64,14 @@ __all__ = [
     "TickReport",
     "claim",
     "deliver",
+    "deliver_now",
     "due_candidates",
     "next_due",
     "prune",
     "record",
     "record_unrecorded",
+    "run_now",
     "run_pass",
     "select_due",
+    "send_now",
 ]

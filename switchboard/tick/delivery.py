@@ -184,7 +184,7 @@ class _Delivery:
                 # No run was made; `previous` (if any) is still the one to wait for.
                 sink.put(Outcome(job, "failed", http_status=exc.status, error=_with_detail(exc)))
             except LettaTransientError as exc:
-                sink.put(Outcome(job, "requeued", http_status=exc.status, error=str(exc)))
+                sink.put(Outcome(job, "requeued", http_status=exc.status, error=str(exc), unreached=exc.unreached))
                 # Letta is not answering this agent: keep the rest for the next pass.
                 self._defer(jobs[index + 1 :])
                 return

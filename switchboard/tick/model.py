@@ -61,11 +61,15 @@ class Job:
     schedule: Schedule
     scheduled_for: datetime
     skipped: int = 0
+    #: An extra fire sent by request (`recurring run`): recording it leaves last_run and next_run alone.
+    manual: bool = False
 
     @property
     def otid(self) -> str:
         """The idempotency id Letta receives with this fire."""
-        return str(uuid.uuid5(OTID_NAMESPACE, f"{self.schedule.id}@{self.scheduled_for.isoformat()}"))
+        fire = f"{self.schedule.id}@{self.scheduled_for.isoformat()}"
+        # A manual fire at the very instant of a cron fire is still another message.
+        return str(uuid.uuid5(OTID_NAMESPACE, fire + ("/manual" if self.manual else "")))
 
     @property
     def agent_key(self) -> tuple[str, str]:
@@ -82,6 +86,8 @@ class Outcome:
     run: Run | None = None
     http_status: int | None = None
     error: str | None = None
+    #: No connection to Letta could be made (refused, DNS, connect timeout): nothing reached it.
+    unreached: bool = False
 
 
 @dataclass

@@ -34,6 +34,7 @@ def _result(
         attempt=attempt,
         http_status=outcome.http_status,
         error=error or outcome.error,
+        manual=job.manual,
     )
 
 
@@ -78,7 +79,11 @@ def _apply(tx: Transaction, outcome: Outcome, pass_id: str, now: datetime, optio
 
     held = current if isinstance(current, RecurringSchedule) else job.schedule
     attempt = (held.attempts if isinstance(held, RecurringSchedule) else 0) + 1
-    if ours:
+    if ours and job.manual:
+        # An extra fire by request: the schedule's own fires (last_run, attempts, status) are untouched.
+        assert isinstance(current, RecurringSchedule)
+        tx.save(current.model_copy(update=released))
+    elif ours:
         assert isinstance(current, RecurringSchedule)
         update = dict(released)
         if outcome.status in ("delivered", "failed"):

@@ -48,6 +48,7 @@ def _keep_unrecorded(store: Store, pass_id: str, now: datetime, outcomes: Sequen
                 "schedule": o.job.schedule.model_dump(mode="json"),
                 "scheduled_for": o.job.scheduled_for.isoformat(),
                 "skipped": o.job.skipped,
+                "manual": o.job.manual,
                 "status": o.status,
                 "run": None if o.run is None else {"id": o.run.id, "status": o.run.status, "agent_id": o.run.agent_id},
                 "http_status": o.http_status,
@@ -76,7 +77,13 @@ def _read_unrecorded(store: Store, path: Path) -> tuple[str, datetime, list[Outc
             if data.get("kind") == "one-time"
             else RecurringSchedule.model_validate(data, context=STORED)
         )
-        job = Job(item["path"], schedule, datetime.fromisoformat(item["scheduled_for"]), int(item["skipped"]))
+        job = Job(
+            item["path"],
+            schedule,
+            datetime.fromisoformat(item["scheduled_for"]),
+            int(item["skipped"]),
+            bool(item.get("manual", False)),
+        )
         run = None if item["run"] is None else Run(**item["run"])
         outcomes.append(Outcome(job, item["status"], run, item["http_status"], item["error"]))
     return str(body["pass_id"]), datetime.fromisoformat(body["now"]), outcomes
