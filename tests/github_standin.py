@@ -206,6 +206,11 @@ class GitHubStandIn:
                     return count
                 sha = parents[0]
 
+    def parent(self, sha: str) -> str:
+        """The first parent of commit ``sha``."""
+        with self._lock:
+            return str(self._commits[sha]["parents"][0])
+
     def commit_message(self, sha: str | None = None) -> str:
         """The message of commit ``sha`` (the default branch head if None)."""
         with self._lock:

@@ -45,6 +45,7 @@ OPERATIONS = [
     ("DELETE", "/schedules/recurring/{schedule_id}"),
     ("POST", "/schedules/recurring/{schedule_id}/pause"),
     ("POST", "/schedules/recurring/{schedule_id}/resume"),
+    ("POST", "/schedules/recurring/{schedule_id}/run"),
     ("GET", "/results"),
     ("GET", "/results/{schedule_id}"),
     ("GET", "/results/{schedule_id}/history"),

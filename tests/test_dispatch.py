@@ -264,13 +264,47 @@ def test_send_now_dispatches_and_says_so(
     api_env: dict[str, str], github: GitHubStandIn, standin: LettaStandIn, capsys: Any
 ) -> None:
     agent = standin.add_agent()
-    code, out, err = cli(capsys, "send", "--agent-id", agent, "-m", "Right now")
+    code, out, err = cli(capsys, "send", "--no-deliver", "--agent-id", agent, "-m", "Right now")
     assert code == 0, err
     assert github.dispatches == [{"workflow": "tick.yml", "ref": "main", "inputs": {}}]
     assert out.splitlines()[1] == (
         f"Started the tick workflow in {REPO}: delivery once GitHub runs it, usually within a minute or two. "
         f"Runs: https://github.com/{REPO}/actions/workflows/tick.yml"
     )
+
+
+def test_send_now_delivers_from_here_without_a_dispatch(
+    api_env: dict[str, str], github: GitHubStandIn, standin: LettaStandIn, capsys: Any
+) -> None:
+    agent = standin.add_agent()
+    code, out, err = cli(capsys, "send", "--agent-id", agent, "-m", "Right here")
+    assert code == 0, err
+    [delivery] = standin.deliveries
+    assert out.endswith(f" to agent {agent}: Letta run {delivery.run_id}.\n") and err == ""
+    assert github.dispatches == []
+
+
+def test_send_now_with_letta_out_of_reach_dispatches_the_tick(
+    api_env: dict[str, str], github: GitHubStandIn, standin: LettaStandIn, capsys: Any
+) -> None:
+    agent = standin.add_agent()
+    standin.down()  # a self-hosted Letta only the runner reaches
+    code, out, err = cli(capsys, "send", "--agent-id", agent, "-m", "Via the runner", "--json")
+    assert code == 0, err
+    made = json.loads(out)
+    assert made["message"] == "Via the runner" and made["result"] is None
+    first, second = err.splitlines()
+    assert first.startswith(
+        f"Not delivered from here, so left to the tick: could not connect to Letta at {standin.base_url}"
+    )
+    assert second.startswith(f"Started the tick workflow in {REPO}: delivery once GitHub runs it")
+    assert github.dispatches == [{"workflow": "tick.yml", "ref": "main", "inputs": {}}]
+    code, out, _ = cli(capsys, "onetime", "list", "--json")
+    assert [s["id"] for s in json.loads(out)] == [made["id"]]  # stored, unclaimed: the tick sends it
+    standin.up()
+    code, out, _ = cli(capsys, "tick", "--json")
+    assert code == 0 and json.loads(out)["delivered"] == 1
+    assert [d.text for d in standin.deliveries] == ["Via the runner"]
 
 
 def test_send_later_or_with_no_dispatch_leaves_it_to_the_schedule(
@@ -292,7 +326,7 @@ def test_a_failed_dispatch_never_fails_the_send(
 ) -> None:
     agent = standin.add_agent()
     github.set_workflow("tick.yml", "disabled_inactivity")
-    code, out, err = cli(capsys, "send", "--agent-id", agent, "-m", "Still stored", "--json",
+    code, out, err = cli(capsys, "send", "--no-deliver", "--agent-id", agent, "-m", "Still stored", "--json",
                          "--now", "2030-03-10T10:10:00Z")  # fmt: skip
     assert code == 0
     assert json.loads(out)["message"] == "Still stored"  # stdout stays JSON
@@ -327,7 +361,7 @@ def test_send_from_a_github_clone_dispatches_on_its_branch(
     target = github_target(resolve())
     assert (target.repo, target.branch, target.source) == (REPO, "main", "origin")
     agent = standin.add_agent()
-    code, out, err = cli(capsys, "send", "--agent-id", agent, "-m", "From the clone")
+    code, out, err = cli(capsys, "send", "--no-deliver", "--agent-id", agent, "-m", "From the clone")
     assert code == 0, err
     assert any(p.startswith("data/schedules/one-time/") for p in repo.remote_files())  # pushed through git
     assert github.dispatches == [{"workflow": "tick.yml", "ref": "main", "inputs": {}}]
@@ -339,7 +373,9 @@ def test_send_from_a_github_clone_without_a_token_says_how(
 ) -> None:
     on_github(repo)
     agent = standin.add_agent()
-    code, _out, err = cli(capsys, "send", "--agent-id", agent, "-m", "No token", "--now", "2030-03-10T10:50:00Z")
+    code, _out, err = cli(
+        capsys, "send", "--no-deliver", "--agent-id", agent, "-m", "No token", "--now", "2030-03-10T10:50:00Z"
+    )
     assert code == 0
     assert err == (
         "Warning: Not starting the tick workflow: GITHUB_TOKEN is not set — the scheduled tick at 11:17 UTC "

@@ -136,7 +136,7 @@ def test_recurring_commands(cli: Run, github: RacingStandIn, standin: LettaStand
 
 def test_tick_and_results_without_a_clone(cli: Run, github: RacingStandIn, standin: LettaStandIn) -> None:
     agent = standin.add_agent()
-    made = as_json(cli, "send", "--agent-id", agent, "-m", "Now please", "--no-dispatch")
+    made = as_json(cli, "send", "--agent-id", agent, "-m", "Now please", "--no-deliver", "--no-dispatch")
     assert github.dispatches == []
     report = as_json(cli, "tick")
     assert report["delivered"] == 1 and report["failed"] == 0
@@ -223,7 +223,7 @@ def test_a_rejected_ref_update_is_retried_on_the_new_head(
 
 def test_a_tick_that_loses_its_claim_race_recomputes(cli: Run, github: RacingStandIn, standin: LettaStandIn) -> None:
     agent = standin.add_agent()
-    as_json(cli, "send", "--agent-id", agent, "-m", "Exactly once", "--no-dispatch")
+    as_json(cli, "send", "--agent-id", agent, "-m", "Exactly once", "--no-deliver", "--no-dispatch")
     github.before_ref_update = lambda: github.push_external({"notes/x.txt": b"x"}, "someone else")
     report = as_json(cli, "tick")
     assert report["delivered"] == 1
@@ -263,16 +263,24 @@ def test_the_real_command_in_its_own_process(
     env: dict[str, str], github: RacingStandIn, standin: LettaStandIn, tmp_path: Path
 ) -> None:
     agent = standin.add_agent()
+    head = github.head()
     sent = run_cli("send", "--agent-id", agent, "-m", "From a process", "--json", env=env, cwd=tmp_path)
     assert sent.returncode == 0, sent.stderr
     schedule = json.loads(sent.stdout)
-    # No time: it dispatched the tick workflow by itself and said so (stderr, as stdout is JSON).
-    assert github.dispatches == [{"workflow": "tick.yml", "ref": "main", "inputs": {}}]
-    assert "Started the tick workflow in octo/my-switchboard" in sent.stderr
+    # No time: delivered from this process, through the GitHub API: a claim commit, the POST, a record commit.
+    [delivery] = standin.deliveries
+    assert delivery.text == "From a process"
+    assert schedule["result"]["run_id"] == delivery.run_id and schedule["result"]["status"] == "delivered"
+    assert github.dispatches == [] and sent.stderr == ""
+    claim, record = github.commit_message(github.parent(github.head())), github.commit_message(github.head())
+    assert claim.startswith(f"switchboard: add one-time {schedule['id']}, claimed to send now (")
+    assert record.startswith("switchboard: tick delivered 1, failed 0, put back 0, deferred 0 (")
+    assert github.parent(github.parent(github.head())) == head
+    assert data_files(github, ONE_TIME) == [] and len(data_files(github, RESULTS)) == 1
     ticked = run_cli("tick", "--json", env=env, cwd=tmp_path)
     assert ticked.returncode == 0, ticked.stderr
-    assert json.loads(ticked.stdout)["results"][0]["schedule_id"] == schedule["id"]
-    assert [d.text for d in standin.deliveries] == ["From a process"]
+    assert json.loads(ticked.stdout)["results"] == []  # nothing left for the tick
+    assert len(standin.deliveries) == 1
     assert TOKEN not in sent.stdout + sent.stderr + ticked.stdout + ticked.stderr
 
 

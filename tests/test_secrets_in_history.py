@@ -66,7 +66,7 @@ def test_no_secret_is_readable_in_any_commit(
     shown = [
         run("send", "--agent-id", plain, "-m", MESSAGES["now"]),
         run("send", "--agent-id", happy, "-m", MESSAGES["replied"]),
-        run("send", "--agent-id", grumpy, "-m", MESSAGES["failing"]),
+        run("send", "--agent-id", grumpy, "-m", MESSAGES["failing"], codes=(1,)),  # sent now, refused for good
         run("send", "--agent-id", happy, "-m", MESSAGES["later"], "--at", "in 3 days"),
         run("recurring", "create", "--agent-id", happy, "-m", MESSAGES["recurring"], "--cron", "every minute"),
     ]

@@ -123,6 +123,7 @@ def test_recurring_schedules_keep_a_history_of_results(world: World) -> None:
         "attempt",
         "http_status",
         "error",
+        "manual",
     }
 
 

@@ -36,7 +36,7 @@ from switchboard.api.auth import KeyChecker, KeyClientFactory, RateLimiter
 from switchboard.api.deps import ApiError, ApiOptions, ApiState, LockedStore
 from switchboard.api.ticker import Ticker
 from switchboard.config import Settings
-from switchboard.exceptions import InvalidInputError, NotFoundError, SwitchboardError
+from switchboard.exceptions import BusyError, InvalidInputError, NotFoundError, SwitchboardError
 from switchboard.store import Store
 from switchboard.tick import ClientFactory, TickOptions
 
@@ -122,6 +122,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(NotFoundError)
     async def not_found(request: Request, exc: NotFoundError) -> JSONResponse:
         return _json_error(404, "Not found")
+
+    @app.exception_handler(BusyError)
+    async def busy(request: Request, exc: BusyError) -> JSONResponse:
+        return _json_error(409, str(exc))
 
     @app.exception_handler(SwitchboardError)
     async def unavailable(request: Request, exc: SwitchboardError) -> JSONResponse:

@@ -39,7 +39,8 @@ from switchboard.api.schemas import Detail, ValidationDetail
 from switchboard.exceptions import ConfigError, InvalidInputError, NotFoundError
 from switchboard.models import Schedule, check_id
 from switchboard.store import RESULTS, Store
-from switchboard.tick import ClientFactory
+from switchboard.tick import ClientFactory, deliver_now
+from switchboard.tick.now import Claimed
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -250,6 +251,10 @@ CREATE_RESPONSES: dict[int | str, dict[str, Any]] = {
     **AUTH_RESPONSES,
     413: {"model": Detail, "description": "The request body is too large."},
 }
+RUN_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **BY_ID_RESPONSES,
+    409: {"model": Detail, "description": "A tick is delivering this schedule (or to its agent) right now."},
+}
 
 
 def owned(state: ApiState, caller: Caller, schedule_id: str, call: Callable[[], T], what: str = "Schedule") -> T:
@@ -285,6 +290,19 @@ def start_after(items: Sequence[Schedule], after: str | None, not_there: str) ->
     if not positions:
         raise field_error("after", not_there.format(cursor=cursor), place="query")
     return positions[0] + 1
+
+
+def deliver_in_background(state: ApiState, claimed: Claimed) -> None:
+    """Deliver a schedule a route stored claimed, after the answer went out; what Letta said is its result."""
+    from switchboard.context import letta_client_now
+
+    try:
+        report = deliver_now(state.store, claimed, state.now(), state.letta_client or letta_client_now)
+    except Exception as exc:  # the answer is gone: log what kind of failure (its text may quote a request)
+        log.error("delivering %s at once failed: %s", claimed.schedule.id, type(exc).__name__)
+        return
+    if report.left_to_tick:
+        wake_ticker(state, claimed.schedule.created_at)
 
 
 def wake_ticker(state: ApiState, due: datetime) -> None:

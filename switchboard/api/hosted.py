@@ -12,7 +12,9 @@ Kept as the hosted service had them (a client only changes its base URL)::
 Added: natural language in ``execute_at`` and ``cron`` (with an optional
 ``timezone``), ``limit``/``after`` on the lists (a ``Link: rel="next"``
 header says where the next page is), pause and resume, and the whole result
-history of a schedule (``GET /results/{schedule_id}/history``).
+history of a schedule (``GET /results/{schedule_id}/history``), one extra fire now
+(``POST /schedules/recurring/{id}/run``), and a one-time message due now delivered
+by this server at once.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from collections.abc import Sequence
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Query, Request, Response
 
 from switchboard import service
 from switchboard.api.auth import Caller
@@ -29,10 +31,13 @@ from switchboard.api.deps import (
     AUTH_RESPONSES,
     BY_ID_RESPONSES,
     CREATE_RESPONSES,
+    RUN_RESPONSES,
+    ApiError,
     ApiState,
     CallerDep,
     ScheduleIdPath,
     StateDep,
+    deliver_in_background,
     missing,
     owned,
     parsed,
@@ -42,8 +47,11 @@ from switchboard.api.deps import (
     wake_ticker,
 )
 from switchboard.api.schemas import Deleted, OneTimeIn, OneTimeOut, RecurringIn, RecurringOut, ResultOut
+from switchboard.context import letta_client_now
 from switchboard.exceptions import NotFoundError
 from switchboard.models import Kind, Schedule
+from switchboard.tick import deliver_now
+from switchboard.tick.now import add_claimed, claim_manual
 from switchboard.timeparse import parse_instant, parse_recurring
 
 #: The paging of the lists: at most ``limit``, from just after the id ``after``.
@@ -76,22 +84,33 @@ def page(
     "/schedules/one-time", status_code=201, response_model=OneTimeOut, responses=CREATE_RESPONSES,
     summary="Schedule a message once",
 )  # fmt: skip
-def create_one_time(body: OneTimeIn, caller: CallerDep, state: StateDep) -> dict[str, Any]:
-    """Store a one-time schedule; ``execute_at`` may be natural language, read in ``timezone``."""
+def create_one_time(body: OneTimeIn, caller: CallerDep, state: StateDep, background: BackgroundTasks) -> dict[str, Any]:
+    """Store a one-time schedule; ``execute_at`` may be natural language, read in ``timezone``.
+
+    One already due is stored claimed by this server and delivered right after the answer
+    (its result is at ``GET /results/{id}`` a moment later); a tick never sends it twice.
+    With ``--tick-every``, the server's own ticker is woken for it instead.
+    """
     now = state.now()
     phrase = body.execute_at
     when = now if phrase is None else parsed("execute_at", lambda: parse_instant(phrase, tz=body.timezone, now=now))
+    fields: dict[str, Any] = {
+        "api_key": caller.key,
+        "base_url": state.base_url,
+        "agent_id": body.agent_id,
+        "message": body.message,
+        "execute_at": when,
+        "now": now,
+        "role": body.role,
+    }
+    if when <= now and state.ticker is None:
+        made = service.new_one_time(**fields)
+        with state.lock:
+            claimed = add_claimed(state.store, made, now)
+        background.add_task(deliver_in_background, state, claimed)
+        return made.public()
     with state.lock:
-        schedule = service.add_one_time(
-            state.store,
-            api_key=caller.key,
-            base_url=state.base_url,
-            agent_id=body.agent_id,
-            message=body.message,
-            execute_at=when,
-            now=now,
-            role=body.role,
-        )
+        schedule = service.add_one_time(state.store, **fields)
     wake_ticker(state, schedule.execute_at)
     return schedule.public()
 
@@ -163,6 +182,21 @@ def get_recurring(schedule_id: ScheduleIdPath, caller: CallerDep, state: StateDe
 def delete_recurring(schedule_id: ScheduleIdPath, caller: CallerDep, state: StateDep) -> dict[str, str]:
     """Delete one of your recurring schedules."""
     return _delete(state, caller, schedule_id, "recurring")
+
+
+@router.post(
+    "/schedules/recurring/{schedule_id}/run", response_model=ResultOut, responses=RUN_RESPONSES,
+    summary="Send one extra fire now",
+)  # fmt: skip
+def run_recurring(schedule_id: ScheduleIdPath, caller: CallerDep, state: StateDep) -> dict[str, Any]:
+    """Send the message of a recurring schedule once now; its next fire does not move. The result, ``manual``."""
+    sid = path_id(schedule_id)
+    now = state.now()
+    claimed = owned(state, caller, sid, lambda: claim_manual(state.store, caller.key, sid, now))
+    report = deliver_now(state.store, claimed, now, state.letta_client or letta_client_now)
+    if report.result is None:
+        raise ApiError(503, f"nothing was sent: {report.reason} — try again when Letta answers")
+    return report.result.public(with_message=True)
 
 
 @router.post("/schedules/recurring/{schedule_id}/pause", response_model=RecurringOut, responses=BY_ID_RESPONSES)

@@ -128,6 +128,7 @@ class ResultOut(BaseModel):
     attempt: int
     http_status: int | None
     error: str | None
+    manual: bool = Field(False, description="Sent by request (`POST …/run`), not at a fire time.")
 
 
 class Deleted(BaseModel):

@@ -280,7 +280,7 @@ def _send_now(
     if report.left_to_tick:
         if not as_json:
             typer.echo(f"Scheduled one-time {schedule.id} now (agent {schedule.agent_id}).")
-        typer.echo(f"Not delivered from here: {report.reason} — left to the tick.", err=True)
+        typer.echo(f"Not delivered from here, so left to the tick: {report.reason}", err=True)
         if dispatch:
             _after_send(conf, store, schedule.execute_at, now, as_json)
         return

@@ -99,6 +99,7 @@ def add_claimed(store: Store, schedule: OneTimeSchedule, now: datetime, options:
     mine = schedule.model_copy(update={"claimed_by": pass_id, "claimed_at": now})
 
     def compute(tx: Transaction) -> Claimed:
+        tx.tenant(schedule.api_key)  # a wrong key is named by the file every command reads first
         if _busy_agent(store, schedule, now, options, tx):
             tx.save(schedule)
             return Claimed(schedule, pass_id, None, f"a tick is delivering to agent {schedule.agent_id} right now")
