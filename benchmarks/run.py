@@ -5,7 +5,7 @@
     python benchmarks/run.py --update-docs    the full run, and its numbers written into docs/benchmarks.md
 
 Each benchmark is a module of this folder (scan, fanout, idle, growth,
-importing); docs/benchmarks.md says what each measures and why. Nothing here
+importing, sendnow); docs/benchmarks.md says what each measures and why. Nothing here
 asserts a time: a run fails only when a benchmark could not do its work (a
 pass that delivered less than it should, a command that failed).
 """
@@ -26,7 +26,7 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make `benchmarks` and `switchboard` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks import common, fanout, growth, idle, importing, scan
+from benchmarks import common, fanout, growth, idle, importing, scan, sendnow
 from benchmarks.common import human_bytes
 from switchboard.letta_standin import LettaStandIn
 
@@ -53,6 +53,8 @@ class Sizes:
     growth_passes: int
     import_count: int
     import_runs: int
+    send_stored: int
+    send_runs: int
 
 
 FULL = Sizes(
@@ -61,6 +63,7 @@ FULL = Sizes(
     idle_runs=7,
     growth_stored=200, growth_added=20, growth_passes=10,
     import_count=20_000, import_runs=3,
+    send_stored=200, send_runs=9,
 )  # fmt: skip
 SMOKE = Sizes(
     small=20, large=200, due=4, scan_runs=2, before=True,
@@ -68,6 +71,7 @@ SMOKE = Sizes(
     idle_runs=1,
     growth_stored=20, growth_added=2, growth_passes=2,
     import_count=200, import_runs=1,
+    send_stored=20, send_runs=1,
 )  # fmt: skip
 
 
@@ -106,6 +110,9 @@ def run_all(sizes: Sizes, top: Path, only: set[str]) -> dict[str, Any]:
         if "import" in only:
             print(f"import: {sizes.import_count} schedules, {sizes.import_runs} runs")
             results["import"] = importing.run(top, letta, count=sizes.import_count, runs=sizes.import_runs)
+        if "sendnow" in only:
+            print(f"send now: `switchboard send` with no time, {sizes.send_stored} stored, {sizes.send_runs} runs")
+            results["sendnow"] = sendnow.run(top, letta, stored=sizes.send_stored, runs=sizes.send_runs)
     finally:
         letta.stop()
     results["machine"]["load_average_end"] = common.machine()["load_average"]
@@ -257,6 +264,26 @@ def report(results: dict[str, Any], command: str) -> str:
             ),
             "",
         ]
+    if "sendnow" in results:
+        sn = results["sendnow"]
+        lines += [
+            f"### 6. Send now: `switchboard send` with no time, as a process ({sn['stored']:,} stored)",
+            "",
+            f"| | median wall ({sn['runs']} runs) | median CPU incl. git | runs |",
+            "|---|---:|---:|---|",
+            f"| `send` until it prints the run id (claim commit, POST, record commit) | "
+            f"**{sn['send']['median_wall_s']:.2f} s** | {sn['send']['median_cpu_s']:.2f} s | "
+            f"{', '.join(f'{x:.2f}' for x in sn['send']['wall_s'])} s |",
+            f"| of which until Letta had the message | {sn['median_letta_received_after_s']:.2f} s | | "
+            f"{', '.join(f'{x:.2f}' for x in sn['letta_received_after_s'])} s |",
+            f"| `send --no-deliver` (one commit; a dispatched workflow delivers later) | "
+            f"{sn['no_deliver']['median_wall_s']:.2f} s | {sn['no_deliver']['median_cpu_s']:.2f} s | "
+            f"{', '.join(f'{x:.2f}' for x in sn['no_deliver']['wall_s'])} s |",
+            "",
+            f"Commits per send: {', '.join(str(c) for c in sn['commits_per_send'])}. Goal: under 2 s; the "
+            "dispatch it replaces waits for GitHub to start a runner, about a minute at best.",
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -284,13 +311,13 @@ def main(argv: list[str] | None = None) -> int:
     """Parse the options, run, print; 0 when every benchmark did its work."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: check the benchmarks run (CI)")
-    parser.add_argument("--only", default="scan,fanout,idle,growth,import", help="comma-separated benchmarks")
+    parser.add_argument("--only", default="scan,fanout,idle,growth,import,sendnow", help="comma-separated benchmarks")
     parser.add_argument("--json", type=Path, help="also write every number to this JSON file")
     parser.add_argument("--update-docs", action="store_true", help=f"write the results into {DOCS.name}")
     parser.add_argument("--keep", action="store_true", help="keep the temporary repositories")
     args = parser.parse_args(argv)
     only = {name.strip() for name in args.only.split(",") if name.strip()}
-    unknown = only - {"scan", "fanout", "idle", "growth", "import"}
+    unknown = only - {"scan", "fanout", "idle", "growth", "import", "sendnow"}
     if unknown:
         parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}")
     sizes = SMOKE if args.smoke else FULL

@@ -218,3 +218,23 @@ def test_keep_for_this_tab_uses_session_storage_only(api: ApiServer, browser: An
     browser.find_element(By.ID, "forget-key").click()
     assert storage(browser) == ["", 0, 0]
     assert not browser.find_element(By.ID, "main").is_displayed()
+
+
+def test_run_now_sends_one_extra_fire_from_the_page(api: ApiServer, browser: Any) -> None:
+    made = api.client().post(
+        "/schedules/recurring", json={"agent_id": api.agent, "cron": "every weekday at 10am", "message": "Extra"}
+    )
+    assert made.status_code == 201, made.text
+    browser.get(api.base_url + "/")
+    use_key(browser, LETTA_KEY)
+    until(browser, lambda d: len(rows(d, "recurring-table")) == 1, "the recurring schedule is listed")
+    browser.find_element(By.CSS_SELECTOR, "#recurring-table button[data-action=run]").click()
+    until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#results-table td.run-id"), "the run shows")
+    [delivery] = api.standin.deliveries
+    assert (delivery.agent_id, delivery.text) == (api.agent, "Extra")
+    row = browser.find_element(By.CSS_SELECTOR, "#results-table tbody tr")
+    assert row.find_element(By.CSS_SELECTOR, "td.run-id").text == delivery.run_id
+    assert row.find_element(By.CSS_SELECTOR, "td.status").text == "delivered (manual run)"
+    assert text(browser, "notice") == ""
+    [after] = api.client().get("/schedules/recurring").json()
+    assert (after["last_run"], after["next_run"]) == (made.json()["last_run"], made.json()["next_run"])

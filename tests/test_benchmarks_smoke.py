@@ -29,8 +29,11 @@ def test_the_benchmarks_run_at_a_small_size(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     results = json.loads(out.read_text())
-    assert set(results) >= {"machine", "scan", "fanout", "idle", "growth", "import"}
+    assert set(results) >= {"machine", "scan", "fanout", "idle", "growth", "import", "sendnow"}
     assert results["idle"]["small"]["importtime"]["unwanted"] == []  # no dateparser, FastAPI or PyGithub
     assert results["import"]["count"] == results["sizes"]["import_count"]
-    for heading in ("### 1. Scan", "### 2. Fan-out", "### 3. Idle tick", "### 4. Repository growth", "### 5. Import"):
+    assert results["sendnow"]["commits_per_send"] == [2] * results["sizes"]["send_runs"]  # claim, record
+    headings = ("### 1. Scan", "### 2. Fan-out", "### 3. Idle tick", "### 4. Repository growth", "### 5. Import",
+                "### 6. Send now")  # fmt: skip
+    for heading in headings:
         assert heading in done.stdout

@@ -127,6 +127,7 @@ async function refresh() {
     cell(tr, s.status, "status");
     cell(tr, short(s.message));
     const actions = cell(tr, "");
+    actions.appendChild(button("Run now", "run", s.id));
     actions.appendChild(
       s.status === "paused" ? button("Resume", "resume", s.id) : button("Pause", "pause", s.id),
     );
@@ -139,7 +140,7 @@ async function refresh() {
     const tr = document.createElement("tr");
     tr.dataset.scheduleId = r.schedule_id;
     cell(tr, r.schedule_id, "id");
-    cell(tr, r.status, "status");
+    cell(tr, r.manual ? `${r.status} (manual run)` : r.status, "status");
     cell(tr, r.run_id || "—", "id run-id");
     cell(tr, r.agent_id, "id");
     cell(tr, local(r.executed_at));
@@ -269,13 +270,15 @@ async function act(event) {
     "delete-recurring": ["DELETE", `/schedules/recurring/${encodeURIComponent(id)}`],
     pause: ["POST", `/schedules/recurring/${encodeURIComponent(id)}/pause`],
     resume: ["POST", `/schedules/recurring/${encodeURIComponent(id)}/resume`],
+    run: ["POST", `/schedules/recurring/${encodeURIComponent(id)}/run`],
   };
   const route = routes[target.dataset.action];
   if (!route) return;
   target.disabled = true;
   try {
-    await call(route[0], route[1]);
-    notice("");
+    const answer = await call(route[0], route[1]);
+    // A manual run answers with its result: say what Letta made of it (a failure is a result, too).
+    notice(target.dataset.action === "run" && answer.status !== "delivered" ? `Run failed: ${answer.error}` : "");
     await refresh();
   } catch (err) {
     notice(err.message);
