@@ -175,7 +175,9 @@ def recurring_run(ctx: typer.Context, schedule_id: str = ID_ARG, now: str = NOW_
             "can be reached, or wait for the schedule's next fire"
         )
     if result.status != "delivered":
-        raise fail(f"{result.error} — recorded as a failed manual run of recurring {report.schedule.id}")
+        raise fail(
+            f"the manual run of recurring {report.schedule.id} was not delivered (recorded as failed): {result.error}"
+        )
     if not as_json:
         schedule = report.schedule
         assert isinstance(schedule, RecurringSchedule)
@@ -286,7 +288,7 @@ def _send_now(
         return
     assert result is not None
     if result.status != "delivered":
-        raise fail(f"{result.error} — recorded as a failed result of one-time {schedule.id}")
+        raise fail(f"one-time {schedule.id} was not delivered (recorded as failed): {result.error}")
     if not as_json:
         typer.echo(f"Delivered one-time {schedule.id} to agent {schedule.agent_id}: Letta run {result.run_id}.")
 
