@@ -215,3 +215,20 @@ def test_wrong_letta_key_fails_with_401_and_pauses_the_recurring_schedule(
     later = tick(env, 10)
     assert (later["delivered"], later["failed"], later["results"]) == (0, 0, [])
     assert text not in user_texts(real_letta, agent_id)
+
+
+def test_send_with_no_time_prints_a_run_id_the_server_has(real_letta: RealLetta, env: dict[str, str]) -> None:
+    """`switchboard send --agent-id A --message M`: delivered from the command itself; its run is on the server."""
+    agent_id = real_letta.create_agent("e2e-send-now")
+    text = f"send now e2e {uuid.uuid4().hex[:8]}"
+    done = run_cli("send", "--agent-id", agent_id, "--message", text, env=env)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    printed = done.stdout.strip()
+    assert printed.startswith("Delivered one-time ") and printed.endswith(".")
+    run_id = printed.rsplit("Letta run ", 1)[1].rstrip(".")
+    [result] = cli(env, "results", "list")
+    assert result["run_id"] == run_id
+    assert_delivered(real_letta, result, text)
+    assert cli(env, "onetime", "list") == []
+    assert tick(env, 60 * 24 * 365)["delivered"] == 0  # nothing left for a tick, however late
+    assert user_texts(real_letta, agent_id).count(text) == 1
