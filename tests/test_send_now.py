@@ -20,7 +20,7 @@ from tick_support import FAST, T0, World, client_factory, texts
 
 from switchboard.exceptions import BusyError, NotFoundError
 from switchboard.models import OneTimeSchedule, RecurringSchedule
-from switchboard.tick import TickOptions, run_now, send_now
+from switchboard.tick import TickError, TickOptions, run_now, send_now
 from switchboard.tick.now import add_claimed
 
 world_fixture, letta_fixture, git_template_fixture = (
@@ -172,6 +172,21 @@ def test_a_manual_run_is_never_put_back(world: World) -> None:
     )
     after = world.remote_schedule(rec.id)
     assert isinstance(after, RecurringSchedule) and after.status == "active" and after.attempts == 0
+
+
+def test_a_manual_run_that_could_not_be_recorded_is_recorded_as_manual_by_the_next_tick(world: World) -> None:
+    rec = world.recurring("0 9 * * *", created=T0 - timedelta(hours=5))  # first fire at 09:00, T0 - 3 h
+    world.seed(rec)
+    world.reject_pushes(subject_contains="tick delivered")
+    with pytest.raises(TickError, match=r"sent but could not record the outcome"):
+        run_now(world.store, tick_support.LETTA_KEY, rec.id, T0 - timedelta(hours=4), client_factory, NOW_FAST)
+    world.accept_pushes()
+    report = world.tick(T0 - timedelta(hours=3, minutes=30))  # nothing due: it only records what the run sent
+    assert [r.manual for r in report.recovered] == [True]
+    after = world.remote_schedule(rec.id)
+    assert isinstance(after, RecurringSchedule) and after.last_run is None and after.claimed_by is None
+    assert after.next_run() == rec.next_run()  # the manual fire did not count as a fire
+    assert texts(world.letta.deliveries) == [rec.message]
 
 
 # -- racing a tick -----------------------------------------------------------------------------------
