@@ -4,9 +4,10 @@
 every 30 minutes) and on ``workflow_dispatch``. ``switchboard dispatch`` and
 ``switchboard send`` use the second to deliver without waiting for the first:
 
-- ``send`` with no time, or with a time before the next scheduled tick,
-  dispatches the workflow itself when a GitHub token and a GitHub repository
-  are known (``--github``/``SWITCHBOARD_GITHUB_REPO``, or a clone whose
+- ``send`` with a time before the next scheduled tick, or with no time when
+  it cannot deliver from where it runs (``tick.now``: Letta out of reach from
+  there) or is told ``--no-deliver``, dispatches the workflow itself when a
+  GitHub token and a GitHub repository are known (``--github``/``SWITCHBOARD_GITHUB_REPO``, or a clone whose
   ``origin`` is on github.com). A message due in the future is dispatched with
   a *hold* until its time, so it goes out on time rather than at the next
   tick. A failed dispatch never fails the send: the schedule is stored, and

@@ -302,7 +302,7 @@ def deliver_in_background(state: ApiState, claimed: Claimed) -> None:
         log.error("delivering %s at once failed: %s", claimed.schedule.id, type(exc).__name__)
         return
     if report.left_to_tick:
-        wake_ticker(state, claimed.schedule.created_at)
+        log.info("one-time %s was left to the tick: %s", claimed.schedule.id, report.reason)
 
 
 def wake_ticker(state: ApiState, due: datetime) -> None:

@@ -33,7 +33,7 @@ from switchboard.models import OneTimeSchedule, Result, Schedule, check_id, utc
 from switchboard.store import Store, Transaction
 from switchboard.tick.delivery import deliver
 from switchboard.tick.model import ClientFactory, Job, Outcome, TickOptions
-from switchboard.tick.selection import _claim_is_live, due_candidates
+from switchboard.tick.selection import claim_is_live, due_candidates
 from switchboard.tick.unrecorded import record_or_raise
 
 #: Options for a delivery a person is waiting on: fewer, shorter retries than a tick's.
@@ -83,7 +83,7 @@ def _busy_agent(store: Store, schedule: Schedule, now: datetime, options: TickOp
     key = (schedule.base_url, schedule.agent_id)
     others: list[Schedule] = [*(o for _, o in one_time), *(r for _, r in recurring)]
     return any(
-        (s.base_url, s.agent_id) == key and s.id != schedule.id and _claim_is_live(s, now, options.claim_ttl)
+        (s.base_url, s.agent_id) == key and s.id != schedule.id and claim_is_live(s, now, options.claim_ttl)
         for s in others
     )
 
@@ -124,7 +124,7 @@ def claim_manual(
     def compute(tx: Transaction) -> Claimed:
         path = store.locate(store.tenant(api_key), schedule_id, "recurring")
         current = store.load_recurring(path)
-        if _claim_is_live(current, now, options.claim_ttl) or _busy_agent(store, current, now, options, tx):
+        if claim_is_live(current, now, options.claim_ttl) or _busy_agent(store, current, now, options, tx):
             raise BusyError(
                 f"a tick is delivering recurring {schedule_id} (or to agent {current.agent_id}) right now "
                 "— run it again in a minute"

@@ -17,7 +17,8 @@ from switchboard.store import Store, Transaction
 from switchboard.tick.model import Job, TickOptions
 
 
-def _claim_is_live(schedule: Schedule, now: datetime, ttl: timedelta) -> bool:
+def claim_is_live(schedule: Schedule, now: datetime, ttl: timedelta) -> bool:
+    """Is another pass (or a command sending at once) holding ``schedule`` at ``now``?"""
     return schedule.claimed_by is not None and schedule.claimed_at is not None and schedule.claimed_at + ttl > now
 
 
@@ -40,12 +41,12 @@ def select_due(
     busy_agents: set[tuple[str, str]] = set()
     for path, one in one_time:
         job = Job(path, one, one.execute_at)
-        if _claim_is_live(one, now, claim_ttl):
+        if claim_is_live(one, now, claim_ttl):
             busy_agents.add(job.agent_key)
         elif one.execute_at <= now:
             candidates.append(job)
     for path, rec in recurring:
-        if _claim_is_live(rec, now, claim_ttl):
+        if claim_is_live(rec, now, claim_ttl):
             busy_agents.add((rec.base_url, rec.agent_id))
             continue
         if rec.status != "active":
