@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -16,6 +17,7 @@ import httpx
 import pytest
 from api_server import OTHER_KEY, ApiServer, clone_files, free_port, serve_api
 from conftest import LETTA_KEY, ROOT, Repo, run_cli
+from fastapi import FastAPI
 
 from switchboard.api import ApiOptions
 
@@ -54,32 +56,46 @@ def recurring(server: ApiServer, client: httpx.Client, **fields: object) -> dict
 # -- auth -----------------------------------------------------------------------------------------
 
 
-PROTECTED = [
-    ("GET", "/schedules/one-time"),
-    ("GET", "/schedules/recurring"),
-    ("POST", "/schedules/one-time"),
-    ("POST", "/schedules/recurring"),
-    ("GET", f"/schedules/one-time/{MISSING_ID}"),
-    ("DELETE", f"/schedules/recurring/{MISSING_ID}"),
-    ("POST", f"/schedules/recurring/{MISSING_ID}/pause"),
-    ("GET", "/results"),
-    ("GET", f"/results/{MISSING_ID}"),
-    ("GET", "/v1/agents/agent-x/schedule"),
-    ("POST", "/v1/agents/agent-x/schedule"),
-    ("DELETE", f"/v1/agents/agent-x/schedule/{MISSING_ID}"),
-]
+def protected_routes(app: FastAPI) -> list[tuple[str, str]]:
+    """Every (method, path) of the OpenAPI document behind the key check, parameters filled in (new ones too)."""
+    routes = []
+    for template, operations in app.openapi()["paths"].items():
+        if template.startswith(("/schedules", "/results", "/v1/")):
+            path = re.sub(r"\{[a-z_]+\}", MISSING_ID, template.replace("{agent_id}", "agent-x"))
+            routes.extend((method.upper(), path) for method in sorted(operations))
+    return routes
 
 
-def test_every_schedule_route_needs_a_bearer_key(api: ApiServer) -> None:
+def test_the_hosted_routes_answer_403_without_a_bearer_key_as_the_hosted_service_did(api: ApiServer) -> None:
+    hosted = [(m, p) for m, p in protected_routes(api.app) if not p.startswith("/v1/")]
+    assert len(hosted) >= 13
     with api.client(key=None) as anonymous:
-        for method, path in PROTECTED:
-            response = anonymous.request(method, path, json={})
-            assert response.status_code == 401, (method, path, response.text)
-            assert response.headers["WWW-Authenticate"] == "Bearer"
-            assert "Bearer" in response.json()["detail"]
-        basic = anonymous.get("/schedules/one-time", headers={"Authorization": "Basic dXNlcjpwYXNz"})
-        assert basic.status_code == 401
+        for method, path in hosted:
+            for headers in ({}, {"Authorization": "Basic dXNlcjpwYXNz"}, {"Authorization": "Bearer"}):
+                response = anonymous.request(method, path, json={}, headers=headers)
+                assert response.status_code == 403, (method, path, headers, response.text)
+                assert response.json() == {"detail": "Not authenticated"}
     assert api.key_checks() == 0, "a request without a key never reaches Letta"
+
+
+def test_the_letta_shaped_routes_answer_401_without_a_bearer_key_as_letta_does(api: ApiServer) -> None:
+    letta = [(m, p) for m, p in protected_routes(api.app) if p.startswith("/v1/")]
+    assert len(letta) == 4
+    with api.client(key=None) as anonymous:
+        for method, path in letta:
+            for headers in ({}, {"Authorization": "Basic dXNlcjpwYXNz"}):
+                response = anonymous.request(method, path, json={}, headers=headers)
+                assert response.status_code == 401, (method, path, response.text)
+                assert response.headers["WWW-Authenticate"] == "Bearer"
+                assert "Bearer" in response.json()["detail"]
+    assert api.key_checks() == 0, "a request without a key never reaches Letta"
+
+
+def test_a_refused_key_is_401_on_every_route(api: ApiServer) -> None:
+    with api.client(key="sk-let-refused") as wrong:
+        for method, path in protected_routes(api.app):
+            response = wrong.request(method, path, json={})
+            assert (response.status_code, response.json()) == (401, {"detail": "Invalid Letta API key"}), path
 
 
 def test_a_key_letta_refuses_is_401_and_remembered_briefly(api: ApiServer) -> None:
@@ -388,7 +404,7 @@ def test_a_past_message_is_delivered_by_the_built_in_ticker(repo: Repo, key: str
         assert result["run_id"] == delivery.run_id
         assert result["run_id"].startswith("run-")
         assert set(result) >= RESULT_HOSTED_FIELDS
-        assert result["status"] == "delivered"
+        assert result["status"] == "success", "the hosted service's name for a delivery Letta accepted"
         assert result["message"] == "Wake up"
         assert (delivery.agent_id, delivery.text) == (server.agent, "Wake up")
         assert client.get(f"/schedules/one-time/{sid}").status_code == 404
@@ -502,8 +518,33 @@ def test_health_and_docs(api: ApiServer) -> None:
         }
 
 
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"
+
+
+def test_the_root_is_the_page_for_a_browser_and_json_for_anything_else(api: ApiServer) -> None:
+    with api.client(key=None) as anyone:
+        page = anyone.get("/", headers={"Accept": BROWSER_ACCEPT})
+        dashboard = anyone.get("/dashboard")
+        assert page.headers["content-type"].startswith("text/html")
+        assert dashboard.headers["content-type"].startswith("text/html"), "the hosted service's page address"
+        assert page.text == dashboard.text and '<script src="/static/app.js"' in page.text
+        assert page.headers["Content-Security-Policy"] == dashboard.headers["Content-Security-Policy"]
+        for accept in (None, "application/json", "*/*"):
+            about = anyone.get("/", headers={} if accept is None else {"Accept": accept})
+            assert about.status_code == 200
+            assert about.headers["content-type"] == "application/json", accept
+            assert "Accept" in about.headers["Vary"]
+            shown = about.json()
+            assert shown["service"] == "letta-switchboard"
+            assert shown["documentation"] == f"{api.base_url}/docs"
+            assert shown["dashboard"] == f"{api.base_url}/dashboard"
+            assert anyone.get(shown["documentation"]).status_code == 200
+            assert anyone.get(shown["openapi"]).json()["info"]["version"] == shown["version"]
+
+
 def test_the_page_is_served_with_a_strict_policy(api: ApiServer) -> None:
     with api.client(key=None) as anyone:
+        anyone.headers["Accept"] = BROWSER_ACCEPT
         page = anyone.get("/")
         assert page.status_code == 200
         assert page.headers["content-type"].startswith("text/html")

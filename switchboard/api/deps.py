@@ -7,7 +7,8 @@ one process never runs two git operations on the clone at once (another
 process, or GitHub Actions, is handled by the store's compare-and-swap commits).
 
 The schedule routes (``hosted.py``, ``letta_schedule.py``) take the caller and
-the state as ``CallerDep`` and ``StateDep``, document their errors with the
+the state as ``CallerDep`` (``HostedCallerDep`` in ``hosted.py``: 403 rather than 401
+without a key, as the hosted service answered) and ``StateDep``, document their errors with the
 ``*_RESPONSES`` below, and go through ``owned`` (a service call under the lock,
 its NotFoundError as 403 or 404), ``parsed`` (a time parser, its errors as
 422) and ``start_after`` (the ``after`` cursor of a list).
@@ -166,10 +167,24 @@ def authenticated(
     credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
     state: ApiState = Depends(get_state),
 ) -> Caller:
-    """The caller, from ``Authorization: Bearer <Letta key>``: 401, 429 or 503 otherwise."""
+    """The caller, from ``Authorization: Bearer <Letta key>``: 401 (as Letta answers), 429 or 503 otherwise."""
     if credentials is None or not credentials.credentials.strip():
         raise ApiError(401, "Not authenticated: send Authorization: Bearer <your Letta API key>", UNAUTHENTICATED)
-    api_key = credentials.credentials.strip()
+    return _checked(credentials.credentials.strip(), state)
+
+
+def hosted_authenticated(
+    credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
+    state: ApiState = Depends(get_state),
+) -> Caller:
+    """The caller, as the hosted service judged it: no Bearer key is 403 ``Not authenticated``, a bad one 401."""
+    if credentials is None or not credentials.credentials.strip():
+        # FastAPI's HTTPBearer answered this way when the hosted service ran, and its clients test for it.
+        raise ApiError(403, "Not authenticated")
+    return _checked(credentials.credentials.strip(), state)
+
+
+def _checked(api_key: str, state: ApiState) -> Caller:
     # Limit before asking Letta, so a flood with one key costs Letta nothing.
     _limit(state, "key:" + key_hash(api_key))
     try:
@@ -230,6 +245,8 @@ def result_owner(store: Store, schedule_id: str, *, exclude: str | None = None) 
 
 #: The checked caller and the app's state: every route behind the key check takes both.
 CallerDep = Annotated[Caller, Depends(authenticated)]
+#: The checked caller of a hosted-service route (403 without a key, as the hosted service answered).
+HostedCallerDep = Annotated[Caller, Depends(hosted_authenticated)]
 StateDep = Annotated[ApiState, Depends(get_state)]
 
 #: Ids are UUIDs; anything else is a 404 (no such schedule), answered before any path is built from it.
@@ -237,7 +254,10 @@ ScheduleIdPath = Annotated[str, Path(description="The schedule's id (a UUID).", 
 
 #: Every answer a route behind the key check can give besides its own.
 AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: {"model": Detail, "description": "No key, or a key Letta refused (`WWW-Authenticate: Bearer`)."},
+    401: {
+        "model": Detail,
+        "description": "A key Letta refused, or (Letta-shaped routes) no key (`WWW-Authenticate: Bearer`).",
+    },
     422: {"model": ValidationDetail, "description": "Invalid input: one item per field."},
     429: {"model": Detail, "description": "Too many requests for this key (`Retry-After`)."},
     503: {"model": Detail, "description": "Letta or the repository could not be reached; try again."},

@@ -9,6 +9,12 @@ Kept as the hosted service had them (a client only changes its base URL)::
     DELETE /schedules/one-time/{id}   DELETE /schedules/recurring/{id}       -> {"message": "Schedule deleted"}
     GET    /results                   GET /results/{schedule_id}             -> list / the latest result
 
+Two answers are the hosted service's rather than the rest of switchboard's: a
+request without ``Authorization: Bearer …`` gets ``403 {"detail": "Not
+authenticated"}`` (a refused key is 401), and a result Letta accepted has
+``status: "success"`` where the CLI and the Letta-shaped routes say
+``delivered`` (:func:`hosted_status`).
+
 Added: natural language in ``execute_at`` and ``cron`` (with an optional
 ``timezone``), ``limit``/``after`` on the lists (a ``Link: rel="next"``
 header says where the next page is), pause and resume, and the whole result
@@ -34,7 +40,7 @@ from switchboard.api.deps import (
     RUN_RESPONSES,
     ApiError,
     ApiState,
-    CallerDep,
+    HostedCallerDep,
     ScheduleIdPath,
     StateDep,
     deliver_in_background,
@@ -46,10 +52,19 @@ from switchboard.api.deps import (
     start_after,
     wake_ticker,
 )
-from switchboard.api.schemas import Deleted, OneTimeIn, OneTimeOut, RecurringIn, RecurringOut, ResultOut
+from switchboard.api.schemas import (
+    Deleted,
+    Detail,
+    OneTimeIn,
+    OneTimeOut,
+    RecurringIn,
+    RecurringOut,
+    ResultOut,
+    hosted_status,
+)
 from switchboard.context import letta_client_now
 from switchboard.exceptions import NotFoundError
-from switchboard.models import Kind, Schedule
+from switchboard.models import Kind, Result, Schedule
 from switchboard.tick import deliver_now
 from switchboard.tick.now import add_claimed, claim_manual
 from switchboard.timeparse import parse_instant, parse_recurring
@@ -61,7 +76,20 @@ After = Annotated[
 ]
 ResultLimit = Annotated[int | None, Query(ge=1, le=10_000, description="At most this many (all when omitted).")]
 
-router = APIRouter(tags=["schedules (hosted-service compatible)"])
+#: The caller of every route here, judged as the hosted service did (403 without a key).
+CallerDep = HostedCallerDep
+
+router = APIRouter(
+    tags=["schedules (hosted-service compatible)"],
+    responses={403: {"model": Detail, "description": "No `Authorization: Bearer` key (`Not authenticated`)."}},
+)
+
+
+def hosted_result(result: Result) -> dict[str, Any]:
+    """A result as the hosted endpoints show it: with its message, and the hosted service's status names."""
+    shown = result.public(with_message=True)
+    shown["status"] = hosted_status(shown["status"])
+    return shown
 
 
 def page(
@@ -196,7 +224,7 @@ def run_recurring(schedule_id: ScheduleIdPath, caller: CallerDep, state: StateDe
     report = deliver_now(state.store, claimed, now, state.letta_client or letta_client_now)
     if report.result is None:
         raise ApiError(503, f"nothing was sent: {report.reason} — try again when Letta answers")
-    return report.result.public(with_message=True)
+    return hosted_result(report.result)
 
 
 @router.post("/schedules/recurring/{schedule_id}/pause", response_model=RecurringOut, responses=BY_ID_RESPONSES)
@@ -228,7 +256,7 @@ def list_results(
         items = service.list_results(
             state.store, caller.key, schedule_id=wanted, limit=None if limit is None else offset + limit
         )
-    return [r.public(with_message=True) for r in items[offset:]]
+    return [hosted_result(r) for r in items[offset:]]
 
 
 @router.get("/results/{schedule_id}", response_model=ResultOut, responses=BY_ID_RESPONSES, tags=["results"])
@@ -239,7 +267,7 @@ def latest_result(schedule_id: ScheduleIdPath, caller: CallerDep, state: StateDe
         items = service.list_results(state.store, caller.key, schedule_id=sid, limit=1)
     if not items:
         raise missing(state, caller, sid, "Result")
-    return items[0].public(with_message=True)
+    return hosted_result(items[0])
 
 
 @router.get(
@@ -255,7 +283,7 @@ def result_history(
         exists = bool(items) or _owns(state, caller, sid)
     if not exists:
         raise missing(state, caller, sid)
-    return [r.public(with_message=True) for r in items]
+    return [hosted_result(r) for r in items]
 
 
 # -- shared ---------------------------------------------------------------------------------

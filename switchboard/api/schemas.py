@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, field_validator
 
 from switchboard.models import AgentId, Kind, Message, ResultStatus, Role, Status
 
@@ -112,12 +112,25 @@ class RecurringOut(BaseModel):
     paused_reason: str | None
 
 
+def hosted_status(status: str) -> str:
+    """A result status as the hosted service named it: ``delivered`` is ``success``, the others stay."""
+    return "success" if status == "delivered" else status
+
+
+#: Every status a hosted-service result can have (new result statuses appear here by themselves).
+HOSTED_STATUSES: list[JsonValue] = [s for s in sorted({hosted_status(s) for s in get_args(ResultStatus)})]
+
+
 class ResultOut(BaseModel):
     """One delivery: the hosted service's result fields plus status, timing and error."""
 
     schedule_id: str
     schedule_type: Kind
-    status: ResultStatus
+    status: str = Field(
+        description='"success" when Letta accepted the message (the hosted service\'s name for it; the CLI says '
+        '"delivered"), else as the CLI shows it.',
+        json_schema_extra={"enum": HOSTED_STATUSES},
+    )
     run_id: str | None = Field(description="Letta's run id (GET {LETTA_BASE_URL}/v1/runs/{run_id}).")
     agent_id: str
     message: str | None

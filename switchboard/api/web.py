@@ -1,4 +1,7 @@
-"""The browser page at ``/``, ``GET /explain`` behind its preview, and ``GET /health``.
+"""The browser page at ``/`` (and ``/dashboard``), ``GET /explain`` behind its preview, and ``GET /health``.
+
+``GET /`` answers as the hosted service did: the page to a browser (``Accept``
+with ``text/html``), a short JSON description with the docs link to anything else.
 
 The page is three static files (HTML, one script, one style sheet; no build
 step) served with a strict Content-Security-Policy: scripts only from this
@@ -14,8 +17,8 @@ import logging
 from importlib import resources
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query
-from fastapi.responses import Response
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse, Response
 
 from switchboard import __version__
 from switchboard.api.deps import ApiError, ApiState, client_limited, field_error, get_state
@@ -51,9 +54,34 @@ def _static(name: str) -> Response:
 
 
 @router.get("/", include_in_schema=False)
-def index() -> Response:
-    """The web page."""
+def index(request: Request) -> Response:
+    """The web page for a browser; for any other client (no ``text/html`` in Accept), what this service is."""
+    if "text/html" in request.headers.get("accept", "").lower():
+        page = _static("index.html")
+        page.headers["Vary"] = "Accept"
+        return page
+    return JSONResponse(about(request), headers={"Vary": "Accept", "Cache-Control": "no-cache"})
+
+
+@router.get("/dashboard", include_in_schema=False)
+def dashboard() -> Response:
+    """The web page, also at the hosted service's address for it."""
     return _static("index.html")
+
+
+def about(request: Request) -> dict[str, Any]:
+    """What ``GET /`` tells a client that is not a browser: the service, its version and where the docs are."""
+    docs = str(request.url_for("swagger_ui_html"))
+    return {
+        "service": "letta-switchboard",
+        "description": "Scheduled messages for Letta agents, stored encrypted in a git repository "
+        "(the hosted switchboard service's API, and Letta Cloud's schedule API).",
+        "version": __version__,
+        "documentation": docs,
+        "openapi": str(request.url_for("openapi")),
+        "dashboard": str(request.url_for("dashboard")),
+        "authentication": "Authorization: Bearer <your Letta API key>",
+    }
 
 
 @router.get("/static/app.js", include_in_schema=False)
