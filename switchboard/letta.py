@@ -414,14 +414,27 @@ class LettaClient:
                 status=response.status_code,
             )
 
-    def send_message(self, agent_id: str, text: str, *, role: str = "user", otid: str | None = None) -> Run:
-        """Post one message to an agent without waiting for its answer; return the new Run."""
+    def send_message(
+        self,
+        agent_id: str,
+        text: str,
+        *,
+        role: str = "user",
+        otid: str | None = None,
+        name: str | None = None,
+        sender_id: str | None = None,
+    ) -> Run:
+        """Post one message to an agent without waiting for its answer; return the new Run.
+
+        ``otid``, ``name`` and ``sender_id`` are MessageCreate's own fields, sent only when given.
+        """
         if not agent_id:
             raise LettaPermanentError("agent id is empty — check --agent-id")
         action = f"sending to agent {agent_id} on {self._shown_url}"
         message: dict[str, Any] = {"role": role, "content": [{"type": "text", "text": text}]}
-        if otid is not None:
-            message["otid"] = otid
+        for field, value in (("otid", otid), ("name", name), ("sender_id", sender_id)):
+            if value is not None:
+                message[field] = value
         response = self._request(
             "POST",
             f"/v1/agents/{_segment(agent_id)}/messages/async",
@@ -472,6 +485,8 @@ def send_with_retry(
     *,
     role: str = "user",
     otid: str | None = None,
+    name: str | None = None,
+    sender_id: str | None = None,
     attempts: int = 4,
     base_delay: float = 0.5,
     max_delay: float = 30.0,
@@ -494,7 +509,7 @@ def send_with_retry(
     otid = otid or str(uuid.uuid4())
     for attempt in range(attempts):
         try:
-            return client.send_message(agent_id, text, role=role, otid=otid)
+            return client.send_message(agent_id, text, role=role, otid=otid, name=name, sender_id=sender_id)
         except LettaTransientError as exc:
             if attempt == attempts - 1:
                 raise

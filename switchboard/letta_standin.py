@@ -97,6 +97,8 @@ class Delivery:
     otid: str | None
     run_id: str
     received_at: datetime
+    name: str | None = None
+    sender_id: str | None = None
 
     def __repr__(self) -> str:
         """Everything but the text, which tests should assert on explicitly."""
@@ -203,6 +205,8 @@ class _Message:
     role: str
     text: str
     otid: str | None
+    name: str | None = None
+    sender_id: str | None = None
 
 
 def _parse_content(content: Any, loc: list[str | int], errors: list[dict[str, Any]]) -> str | None:
@@ -331,11 +335,14 @@ def _parse_async_body(raw: bytes) -> tuple[list[_Message], dict[str, Any], list[
                 errors.append(_error([*loc, "content"], "Field required", "missing", item))
             else:
                 text = _parse_content(item["content"], [*loc, "content"], errors)
-            otid = item.get("otid")
-            if otid is not None and not isinstance(otid, str):
-                errors.append(_error([*loc, "otid"], "Input should be a valid string", "string_type", otid))
+            strings: dict[str, str | None] = {}
+            for field in ("otid", "name", "sender_id"):
+                value = item.get(field)
+                if value is not None and not isinstance(value, str):
+                    errors.append(_error([*loc, field], "Input should be a valid string", "string_type", value))
+                strings[field] = value if isinstance(value, str) else None
             if len(errors) == count and text is not None:
-                messages.append(_Message(role=str(role), text=text, otid=otid))
+                messages.append(_Message(role=str(role), text=text, **strings))
     return messages, body, errors
 
 
@@ -874,7 +881,12 @@ class LettaStandIn:
             self._runs[run.id] = run
             self._last_run[agent_id] = run.id
             for message in messages:
-                self._deliveries.append(Delivery(agent_id, message.role, message.text, message.otid, run.id, received))
+                self._deliveries.append(
+                    Delivery(
+                        agent_id, message.role, message.text, message.otid, run.id, received,
+                        name=message.name, sender_id=message.sender_id,
+                    )
+                )  # fmt: skip
             return _Reply(200, run.to_json(time.monotonic(), fresh=True))
 
     def _history(self, agent_id: str, query: dict[str, list[str]]) -> _Reply:
@@ -897,10 +909,10 @@ class LettaStandIn:
                     {
                         "id": run.message_id,
                         "date": _iso(delivery.received_at),
-                        "name": None,
+                        "name": delivery.name,
                         "message_type": _MESSAGE_TYPES[delivery.role],
                         "otid": delivery.otid,
-                        "sender_id": None,
+                        "sender_id": delivery.sender_id,
                         "step_id": None,
                         "is_err": None,
                         "seq_id": None,

@@ -156,12 +156,31 @@ class _Record(BaseModel):
         return iso(value) if isinstance(value, datetime) else value
 
 
+#: The longest ``name``, ``otid`` or ``sender_id`` kept for Letta (Letta sets no limit; ids are far shorter).
+MAX_LETTA_FIELD = 256
+
+
+class MessageFields(_Record):
+    """What Letta's MessageCreate carries besides role and content, as a caller of Letta's schedule API gave it.
+
+    Delivered with the message: ``name`` and ``sender_id`` as they are; ``otid``
+    as it is for a one-time schedule, and per fire for a recurring one (see
+    ``switchboard.tick.model.Job.otid``).
+    """
+
+    name: str | None = Field(default=None, max_length=MAX_LETTA_FIELD)
+    otid: str | None = Field(default=None, max_length=MAX_LETTA_FIELD)
+    sender_id: str | None = Field(default=None, max_length=MAX_LETTA_FIELD)
+
+
 class _Schedule(_Record):
     id: ScheduleId = Field(default_factory=new_id)
     agent_id: AgentId
     message: Message
     role: Role = "user"
     created_at: Instant
+    # Letta's schedule API only: name/otid/sender_id the message goes to Letta with (None: none given).
+    message_fields: MessageFields | None = None
     # Stored only (never shown): the caller's Letta key and server.
     api_key: str | None = Field(default=None, repr=False)
     base_url: str = "https://api.letta.com"

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from switchboard.exceptions import InvalidInputError, NotFoundError
 from switchboard.models import (
+    MessageFields,
     OneTimeSchedule,
     RecurringSchedule,
     Result,
@@ -38,9 +39,11 @@ def add_one_time(
     execute_at: datetime,
     now: datetime,
     role: str = "user",
+    message_fields: MessageFields | None = None,
 ) -> OneTimeSchedule:
     """Store a one-time schedule; one commit."""
-    fields = {"agent_id": agent_id, "message": message, "role": role, "execute_at": execute_at}
+    fields = {"agent_id": agent_id, "message": message, "role": role, "execute_at": execute_at,
+              "message_fields": message_fields}  # fmt: skip
     return _add(store, OneTimeSchedule, fields, api_key=api_key, base_url=base_url, now=now)
 
 
@@ -79,9 +82,11 @@ def add_recurring(
     timezone: str,
     now: datetime,
     role: str = "user",
+    message_fields: MessageFields | None = None,
 ) -> RecurringSchedule:
     """Store a recurring schedule; one commit. Its first fire is the first after ``now``."""
-    fields = {"agent_id": agent_id, "message": message, "role": role, "cron": cron, "timezone": timezone}
+    fields = {"agent_id": agent_id, "message": message, "role": role, "cron": cron, "timezone": timezone,
+              "message_fields": message_fields}  # fmt: skip
     return _add(store, RecurringSchedule, fields, api_key=api_key, base_url=base_url, now=now)
 
 

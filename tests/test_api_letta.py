@@ -176,16 +176,63 @@ def test_another_tenants_scheduled_message_is_403(api: ApiServer) -> None:
         assert alice.get(f"{path}/{sid}").status_code == 200
 
 
-def test_a_message_made_here_is_delivered(repo: Repo, key: str) -> None:
+def test_a_past_scheduled_at_is_400_as_letta_cloud_answers(api: ApiServer) -> None:
+    path = f"/v1/agents/{api.agent}/schedule"
+    now_ms = round(FIXED_NOW.timestamp() * 1000)
+    with api.client() as client:
+        for past in (now_ms - 1, now_ms - 86_400_000, 0):
+            response = client.post(path, json={"messages": [message("late")], "schedule": {"scheduled_at": past}})
+            assert response.status_code == 400, response.text
+            detail = response.json()["detail"]
+            assert detail.startswith(f"scheduled_at {past} (")
+            assert "is in the past (now is 2026-03-10T15:20:00+00:00)" in detail
+            assert "late" not in detail
+        assert client.get(path).json()["scheduled_messages"] == [], "nothing was stored"
+        exactly_now = client.post(path, json={"messages": [message("now")], "schedule": {"scheduled_at": now_ms}})
+        assert exactly_now.status_code == 200, "now itself is not the past"
+    # The hosted-service endpoint keeps the hosted service's answer: a past time is sent at once.
+    with api.client() as client:
+        hosted = client.post(
+            "/schedules/one-time", json={"agent_id": api.agent, "message": "x", "execute_at": "2020-01-01T00:00:00Z"}
+        )
+    assert hosted.status_code == 201
+
+
+def test_content_as_a_string_or_parts_and_the_fields_letta_takes_are_kept(api: ApiServer) -> None:
+    path = f"/v1/agents/{api.agent}/schedule"
+    fields = {"name": "Ada", "otid": "otid-client-7", "sender_id": "identity-42"}
+    sent = [
+        {"role": "user", "content": "As a string", **fields},
+        {"role": "user", "content": [{"type": "text", "text": "Two", "signature": "sig"}, {"text": "parts"}]},
+    ]
+    with api.client() as client:
+        ids = [
+            client.post(path, json={"messages": [m], "schedule": {"scheduled_at": AT_MS}}).json()["id"] for m in sent
+        ]
+        [first], [second] = (client.get(f"{path}/{sid}").json()["message"]["messages"] for sid in ids)
+        listed = {m["id"]: m["message"]["messages"] for m in client.get(path).json()["scheduled_messages"]}
+    assert first == {"role": "user", "content": [{"type": "text", "text": "As a string"}], **fields}
+    assert second == {"role": "user", "content": [{"type": "text", "text": "Two\nparts"}]}, "no fields, none shown"
+    assert listed == {ids[0]: [first], ids[1]: [second]}
+    with api.client() as client:
+        too_long = {"role": "user", "content": "x", "otid": "o" * 257}
+        response = client.post(path, json={"messages": [too_long], "schedule": {"scheduled_at": AT_MS}})
+        assert response.status_code == 422
+        assert response.json()["detail"][0]["loc"] == ["body", "messages", 0, "otid"]
+
+
+def test_a_message_made_here_is_delivered_with_its_name_otid_and_sender_id(repo: Repo, key: str) -> None:
     with serve_api(repo, key, tick_every=0.5) as server, server.client() as client:
-        past = round(time.time() * 1000) - 60_000
+        soon = round(time.time() * 1000) + 1500
+        sent = {"role": "system", "content": "Due soon", "name": "Ada", "otid": "otid-abc", "sender_id": "identity-1"}
         sid = client.post(
-            f"/v1/agents/{server.agent}/schedule",
-            json={"messages": [message("Due already", "system")], "schedule": {"scheduled_at": past}},
+            f"/v1/agents/{server.agent}/schedule", json={"messages": [sent], "schedule": {"scheduled_at": soon}}
         ).json()["id"]
         deadline = time.monotonic() + 20
         while (result := client.get(f"/results/{sid}")).status_code == 404:
             assert time.monotonic() < deadline
             time.sleep(0.2)
         [delivery] = server.standin.deliveries
-        assert (delivery.role, delivery.text, delivery.run_id) == ("system", "Due already", result.json()["run_id"])
+        assert (delivery.role, delivery.text, delivery.run_id) == ("system", "Due soon", result.json()["run_id"])
+        assert (delivery.otid, delivery.name, delivery.sender_id) == ("otid-abc", "Ada", "identity-1")
+        assert delivery.received_at.timestamp() * 1000 >= soon, "not before its time"

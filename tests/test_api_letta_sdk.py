@@ -2,21 +2,32 @@
 
 ``letta-client`` has ``agents.schedule`` from 1.7.0 on (its schedule types are
 the same through 1.12.1). The SDK is pointed at the API with ``base_url``;
-nothing else about it is touched.
+nothing else about it is touched. ``sdk_round_trip.py`` makes every schedule
+call twice over: with the release this project's venv pins, and with the
+newest release on the package index, in a venv of its own
+(``scripts/letta_client_venv.py``, cached a day; the test skips, saying why,
+when there is none and none can be made).
 """
 
 from __future__ import annotations
 
+import importlib.util
+import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from api_server import OTHER_KEY, ApiServer, serve_api
-from conftest import LETTA_KEY, Repo
+from conftest import LETTA_KEY, ROOT, Repo
 
 letta_client = pytest.importorskip("letta_client", reason="letta-client (>=1.7) is not installed")
 
 AT_MS = 1_893_456_000_000  # 2030-01-01T00:00:00Z
+ROUND_TRIP = ROOT / "tests" / "sdk_round_trip.py"
 
 
 @pytest.fixture
@@ -90,10 +101,89 @@ def test_the_sdk_sees_switchboards_answers_as_letta_errors(api: ApiServer) -> No
         sdk(api).agents.schedule.delete("0b7c6a7e-3f1d-4d0e-9a55-2b1c3d4e5f60", agent_id=api.agent)
 
 
-def test_a_message_scheduled_with_the_sdk_is_delivered(api: ApiServer) -> None:
+def test_a_past_scheduled_at_is_the_sdks_bad_request(api: ApiServer) -> None:
     past = round(time.time() * 1000) - 1000
+    with pytest.raises(letta_client.BadRequestError) as caught:
+        sdk(api).agents.schedule.create(
+            agent_id=api.agent, messages=[{"role": "user", "content": "Late"}], schedule={"scheduled_at": past}
+        )
+    assert caught.value.status_code == 400
+    assert "in the past" in str(caught.value)
+    assert sdk(api).agents.schedule.list(agent_id=api.agent).scheduled_messages == []
+
+
+def run_round_trip(api: ApiServer, python: str) -> dict[str, Any]:
+    """Run ``sdk_round_trip.py`` with ``python`` against the API; what its SDK saw."""
+    env = {**os.environ, "LETTA_API_KEY": LETTA_KEY, "AGENT_ID": api.agent}
+    proc = subprocess.run(
+        [python, str(ROUND_TRIP), api.base_url], capture_output=True, text=True, env=env, timeout=120, check=False
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    seen: dict[str, Any] = json.loads(proc.stdout)
+    return seen
+
+
+def newest_sdk_python() -> tuple[str, str]:
+    """The interpreter of a venv with the newest letta-client release, and that version; skips when none can be had."""
+    spec = importlib.util.spec_from_file_location("letta_client_venv", ROOT / "scripts" / "letta_client_venv.py")
+    assert spec is not None and spec.loader is not None
+    harness = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(harness)
+    try:
+        python, version = harness.ensure_newest()
+    except harness.SdkVenvError as exc:
+        pytest.skip(f"no venv with the newest letta-client: {exc} (python3 scripts/letta_client_venv.py install)")
+    return str(python), str(version)
+
+
+def release(version: str) -> tuple[int, ...]:
+    """"1.12.1" as (1, 12, 1), for comparing releases."""
+    return tuple(int(part) for part in version.split(".")[:3] if part.isdigit())
+
+
+@pytest.mark.parametrize("sdk_release", ["pinned", "newest"])
+def test_the_sdk_round_trip_with_the_pinned_and_the_newest_release(api: ApiServer, sdk_release: str) -> None:
+    if sdk_release == "pinned":
+        python, version = sys.executable, letta_client.__version__
+    else:
+        python, version = newest_sdk_python()
+        assert release(version) >= release(letta_client.__version__)
+    seen = run_round_trip(api, python)
+    assert seen["version"] == version
+
+    as_string, as_parts, recurring = (c["id"] for c in seen["created"])
+    assert seen["created"][0]["next_scheduled_at"] == "2030-01-01T00:00:00+00:00"
+    assert [m["id"] for m in seen["listed"]] == [as_string, as_parts, recurring]
+    assert seen["has_next_page"] is False
+    assert seen["pages"] == [[as_string], True, [as_parts, recurring]]
+    [kept] = seen["retrieved"]["message"]["messages"]
+    assert (kept["role"], kept["name"], kept["otid"], kept["sender_id"]) == ("user", "Ada", "otid-q1", "identity-9")
+    assert [(p["type"], p["text"]) for p in kept["content"]] == [("text", "Quarterly review")]
+    [parts] = seen["listed"][1]["message"]["messages"]
+    assert (parts["role"], parts["content"][0]["text"], parts["otid"]) == ("system", "Two\nparts", None)
+    assert seen["listed"][2]["schedule"] == {"cron_expression": "0 10 * * 1-5", "type": "recurring", "timezone": "UTC"}
+    assert seen["past"] == {"error": "BadRequestError", "status": 400}
+    assert seen["deleted"] is True
+    assert seen["after_delete"] == {"error": "NotFoundError", "status": 404}
+
+    # The message due in a moment reaches Letta with its otid and name, and its result says so.
+    deadline = time.monotonic() + 20
+    with api.client() as client:
+        while (result := client.get(f"/results/{seen['soon']}")).status_code == 404:
+            assert time.monotonic() < deadline, "the built-in ticker did not deliver within 20 s"
+            time.sleep(0.2)
+        assert client.get(f"/schedules/one-time/{as_string}").json()["message"] == "Quarterly review"
+    [delivery] = api.standin.deliveries
+    assert (delivery.text, delivery.otid, delivery.name, delivery.run_id) == (
+        "Due in a moment", "otid-soon", "Bo", result.json()["run_id"],
+    )  # fmt: skip
+    assert result.json()["status"] == "success"
+
+
+def test_a_message_scheduled_with_the_sdk_is_delivered(api: ApiServer) -> None:
+    soon = round(time.time() * 1000) + 1000
     made = sdk(api).agents.schedule.create(
-        agent_id=api.agent, messages=[{"role": "user", "content": "Now please"}], schedule={"scheduled_at": past}
+        agent_id=api.agent, messages=[{"role": "user", "content": "Now please"}], schedule={"scheduled_at": soon}
     )
     deadline = time.monotonic() + 20
     with api.client() as client:

@@ -113,9 +113,13 @@ def test_body_is_what_the_product_contract_and_the_schemas_say() -> None:
     with LettaClient("http://letta.example:8283/", KEY, transport=httpx.MockTransport(handler)) as client:
         client.send_message("agent-x", TEXT, otid="o-1")
         client.send_message("agent-x", TEXT)
+        client.send_message("agent-x", TEXT, name="Ada", sender_id="identity-1")
     body = json.loads(seen[0].content)
     assert body == {"messages": [{"role": "user", "content": [{"type": "text", "text": TEXT}], "otid": "o-1"}]}
-    assert "otid" not in json.loads(seen[1].content)["messages"][0]
+    assert set(json.loads(seen[1].content)["messages"][0]) == {"role", "content"}, "nothing that was not given"
+    named = json.loads(seen[2].content)["messages"][0]
+    assert (named["name"], named["sender_id"]) == ("Ada", "identity-1") and "otid" not in named
+    assert set(named) <= set(SCHEMAS["MessageCreate"]["properties"])
     assert set(body) <= set(SCHEMAS["LettaAsyncRequest"]["properties"])
     message = body["messages"][0]
     assert set(SCHEMAS["MessageCreate"]["required"]) <= set(message) <= set(SCHEMAS["MessageCreate"]["properties"])

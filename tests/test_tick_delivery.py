@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from datetime import timedelta
 
 import tick_support
@@ -19,8 +20,9 @@ from tick_support import (
 )
 
 from switchboard.letta_standin import LettaStandIn
+from switchboard.models import MessageFields
 from switchboard.store import RESULTS
-from switchboard.tick import RecentRuns, TickOptions, deliver
+from switchboard.tick import OTID_NAMESPACE, RecentRuns, TickOptions, deliver
 
 # The fixtures `world`, `letta` and `git_template`.
 world_fixture, letta_fixture, git_template_fixture = (
@@ -125,6 +127,29 @@ def test_recurring_schedules_keep_a_history_of_results(world: World) -> None:
         "error",
         "manual",
     }
+
+
+def test_a_callers_name_otid_and_sender_id_go_to_letta_with_each_fire(world: World) -> None:
+    fields = MessageFields(name="Ada", otid="otid-from-client", sender_id="identity-7")
+    once = world.one_time(T0 - timedelta(minutes=5), message="once").model_copy(update={"message_fields": fields})
+    hourly = world.recurring("0 * * * *", created=T0 - timedelta(minutes=30), message="hourly")
+    hourly = hourly.model_copy(update={"message_fields": MessageFields(otid="seed-otid")})
+    plain = world.recurring("0 * * * *", created=T0 - timedelta(minutes=30), message="plain")
+    world.seed(once, hourly, plain)
+
+    for hour in range(2):
+        world.tick(T0 + timedelta(hours=hour, minutes=1))
+
+    sent = world.letta.deliveries
+    [first] = [d for d in sent if d.text == "once"]
+    assert (first.otid, first.name, first.sender_id) == ("otid-from-client", "Ada", "identity-7")
+    fires = [T0, T0 + timedelta(hours=1)]
+    # Letta wants a fresh otid for every new message: a recurring schedule's is made per fire from the seed.
+    seeded = [d for d in sent if d.text == "hourly"]
+    assert [d.otid for d in seeded] == [str(uuid.uuid5(OTID_NAMESPACE, f"seed-otid@{f.isoformat()}")) for f in fires]
+    assert {(d.name, d.sender_id) for d in seeded} == {(None, None)}
+    unseeded = [d.otid for d in sent if d.text == "plain"]
+    assert unseeded == [str(uuid.uuid5(OTID_NAMESPACE, f"{plain.id}@{f.isoformat()}")) for f in fires]
 
 
 def test_old_results_are_pruned_past_the_retention(world: World) -> None:

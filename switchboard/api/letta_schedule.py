@@ -12,8 +12,11 @@ do not. These routes answer in Cloud's shapes (the types of the official
     DELETE /v1/agents/{agent_id}/schedule/{scheduled_message_id}   -> {success: true}
 
 A schedule made here is an ordinary switchboard schedule (one message, text
-only) and shows in the hosted-service endpoints and the CLI as well. What
-switchboard cannot honour is refused rather than dropped: more than one
+only) and shows in the hosted-service endpoints and the CLI as well. As
+letta-client 1.12 sends it: ``content`` is a string or a list of text parts;
+``name``, ``otid`` and ``sender_id`` are kept and go to Letta with the message;
+a one-time ``scheduled_at`` in the past is a 400, as Letta Cloud answers it.
+What switchboard cannot honour is refused rather than dropped: more than one
 message, image content, ``callback_url``, ``max_steps``.
 """
 
@@ -42,6 +45,7 @@ from switchboard.api.deps import (
     wake_ticker,
 )
 from switchboard.api.schemas import (
+    Detail,
     OneTimeSpec,
     ScheduleCreateIn,
     ScheduleCreateOut,
@@ -80,18 +84,24 @@ def scheduled_message(schedule: Schedule) -> dict[str, Any]:
     else:
         spec = {"type": "recurring", "cron_expression": schedule.cron, "timezone": schedule.timezone}
         upcoming = iso(schedule.next_run())
+    message: dict[str, Any] = {"role": schedule.role, "content": [{"type": "text", "text": schedule.message}]}
+    if schedule.message_fields is not None:
+        message.update(schedule.message_fields.model_dump(exclude_none=True))
     return {
         "id": schedule.id,
         "agent_id": schedule.agent_id,
-        "message": {"messages": [{"role": schedule.role, "content": [{"type": "text", "text": schedule.message}]}]},
+        "message": {"messages": [message]},
         "next_scheduled_time": upcoming,
         "schedule": spec,
     }
 
 
-@router.post("", response_model=ScheduleCreateOut, responses=CREATE_RESPONSES, summary="Schedule a message")
+@router.post(
+    "", response_model=ScheduleCreateOut, summary="Schedule a message",
+    responses={**CREATE_RESPONSES, 400: {"model": Detail, "description": "`scheduled_at` is in the past."}},
+)  # fmt: skip
 def create(agent_id: str, body: ScheduleCreateIn, caller: CallerDep, state: StateDep) -> dict[str, Any]:
-    """Schedule a message to the agent once (``scheduled_at``, unix ms) or on a cron (``cron_expression``)."""
+    """Schedule a message to the agent once (``scheduled_at``, unix ms, in the future) or on a cron."""
     agent = _agent(agent_id)
     if body.callback_url is not None:
         raise field_error("callback_url", "switchboard does not call back — omit callback_url")
@@ -104,6 +114,8 @@ def create(agent_id: str, body: ScheduleCreateIn, caller: CallerDep, state: Stat
         raise field_error("messages", str(exc)) from None
     now = state.now()
     spec = body.schedule
+    if isinstance(spec, OneTimeSpec) and spec.instant() < now:
+        raise ApiError(400, past_detail(spec.instant(), now))
     if not isinstance(spec, OneTimeSpec):
         cron, zone = parsed("schedule.cron_expression", lambda: parse_recurring(spec.cron_expression, tz=spec.timezone))
     schedule: Schedule
@@ -118,6 +130,7 @@ def create(agent_id: str, body: ScheduleCreateIn, caller: CallerDep, state: Stat
                 execute_at=spec.instant(),
                 now=now,
                 role=first.role,
+                message_fields=first.fields(),
             )
             upcoming = iso(schedule.execute_at)
             wake_ticker(state, schedule.execute_at)
@@ -132,12 +145,25 @@ def create(agent_id: str, body: ScheduleCreateIn, caller: CallerDep, state: Stat
                 timezone=zone,
                 now=now,
                 role=first.role,
+                message_fields=first.fields(),
             )
             upcoming = iso(schedule.next_run())
     return {"id": schedule.id, "next_scheduled_at": upcoming}
 
 
-@router.get("", response_model=ScheduleListOut, responses=AUTH_RESPONSES, summary="List scheduled messages")
+def past_detail(when: datetime, now: datetime) -> str:
+    """The 400 for a one-time ``scheduled_at`` before now: which instant, what now is, what to send."""
+    return (
+        f"scheduled_at {_millis(when)} ({iso(when)}) is in the past (now is {iso(now)}) — give a future time "
+        "in unix milliseconds, e.g. int(time.time() * 1000) + 60000 for one minute from now"
+    )
+
+
+# exclude_unset: a message's name, otid and sender_id show only when they were given, as they were sent.
+@router.get(
+    "", response_model=ScheduleListOut, response_model_exclude_unset=True, responses=AUTH_RESPONSES,
+    summary="List scheduled messages",
+)  # fmt: skip
 def list_scheduled(
     agent_id: str,
     caller: CallerDep,
@@ -162,7 +188,8 @@ def list_scheduled(
 
 
 @router.get(
-    "/{scheduled_message_id}", response_model=ScheduledMessage, responses=BY_ID_RESPONSES,
+    "/{scheduled_message_id}", response_model=ScheduledMessage, response_model_exclude_unset=True,
+    responses=BY_ID_RESPONSES,
     summary="Retrieve a scheduled message",
 )  # fmt: skip
 def retrieve(agent_id: str, scheduled_message_id: MessageIdPath, caller: CallerDep, state: StateDep) -> dict[str, Any]:

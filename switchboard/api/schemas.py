@@ -24,7 +24,7 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, field_validator
 
-from switchboard.models import AgentId, Kind, Message, ResultStatus, Role, Status
+from switchboard.models import MAX_LETTA_FIELD, AgentId, Kind, Message, MessageFields, ResultStatus, Role, Status
 
 #: What ``check_agent_id`` accepts, written as a JSON-schema pattern for the docs and fuzzers.
 AGENT_ID_PATTERN = r"^[^\s/\\]{1,128}$"
@@ -209,28 +209,42 @@ class Health(BaseModel):
 
 
 class LettaMessageIn(BaseModel):
-    """One of ``messages``: Letta's MessageCreate (text content only)."""
+    """One of ``messages``: Letta's MessageCreate (text content only).
+
+    ``content`` is a string or a list of parts, as letta-client sends either;
+    ``name``, ``otid`` and ``sender_id`` are kept and go to Letta with the message.
+    """
 
     model_config = ConfigDict(extra="ignore")
 
     role: Role
     content: str | list[dict[str, Any]]
-    name: str | None = None
-    otid: str | None = None
-    sender_id: str | None = None
+    name: str | None = Field(None, max_length=MAX_LETTA_FIELD, description="The participant's name, for Letta.")
+    otid: str | None = Field(
+        None,
+        max_length=MAX_LETTA_FIELD,
+        description="Letta's otid for the message (one-time); the seed of each fire's otid (recurring).",
+    )
+    sender_id: str | None = Field(None, max_length=MAX_LETTA_FIELD, description="The sender's id, for Letta.")
     type: Literal["message"] | None = None
 
     def text(self) -> str:
-        """The message's text: a string as is, text parts joined by newlines."""
+        """The message's text: a string as is, text parts joined by newlines (a part's ``signature`` is ignored)."""
         if isinstance(self.content, str):
             return self.content
         texts = []
         for part in self.content:
-            kind = part.get("type", "text")
+            kind = part.get("type") or "text"
             if kind != "text" or not isinstance(part.get("text"), str):
                 raise ValueError(f'content part of type "{kind}" is not supported — switchboard sends text only')
             texts.append(part["text"])
         return "\n".join(texts)
+
+    def fields(self) -> MessageFields | None:
+        """What goes to Letta besides role and content; None when nothing does."""
+        if self.name is None and self.otid is None and self.sender_id is None:
+            return None
+        return MessageFields(name=self.name, otid=self.otid, sender_id=self.sender_id)
 
 
 class OneTimeSpec(BaseModel):
@@ -300,6 +314,9 @@ class LettaMessageOut(BaseModel):
 
     role: Role
     content: list[TextPart]
+    name: str | None = None
+    otid: str | None = None
+    sender_id: str | None = None
 
 
 class ScheduledMessageBody(BaseModel):

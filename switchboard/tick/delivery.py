@@ -175,6 +175,8 @@ class _Delivery:
                     sched.message,
                     role=sched.role,
                     otid=job.otid,
+                    name=sched.message_fields.name if sched.message_fields else None,
+                    sender_id=sched.message_fields.sender_id if sched.message_fields else None,
                     attempts=options.send_attempts,
                     base_delay=options.base_delay,
                     max_delay=options.max_delay,

@@ -66,8 +66,16 @@ class Job:
 
     @property
     def otid(self) -> str:
-        """The idempotency id Letta receives with this fire."""
-        fire = f"{self.schedule.id}@{self.scheduled_for.isoformat()}"
+        """The idempotency id Letta receives with this fire.
+
+        Made from the schedule id and the fire time; a caller's own otid (Letta's schedule API)
+        is sent as it is with a one-time message, and stands in for the schedule id for a
+        recurring one, since Letta wants a fresh otid for every new message.
+        """
+        given = self.schedule.message_fields.otid if self.schedule.message_fields else None
+        if given is not None and self.schedule.kind == "one-time" and not self.manual:
+            return given
+        fire = f"{given or self.schedule.id}@{self.scheduled_for.isoformat()}"
         # A manual fire at the very instant of a cron fire is still another message.
         return str(uuid.uuid5(OTID_NAMESPACE, fire + ("/manual" if self.manual else "")))
 
