@@ -127,7 +127,7 @@ def assert_in_history(letta: RealLetta, agent_id: str, run_id: str, text: str) -
 
 
 def test_api_checks_keys_against_the_real_server(served: Served) -> None:
-    """A key the real server refuses is 401; its password is 200; no key at all is 401 too."""
+    """A key the real server refuses is 401; its password is 200; no key at all is the hosted service's 403."""
     with served.client(WRONG_KEY) as client:
         refused = client.get("/schedules/one-time")
     assert refused.status_code == 401, refused.text
@@ -135,7 +135,7 @@ def test_api_checks_keys_against_the_real_server(served: Served) -> None:
     assert refused.headers["WWW-Authenticate"] == "Bearer"
 
     with served.client(None) as client:
-        assert client.get("/schedules/one-time").status_code == 401
+        assert client.get("/schedules/one-time").status_code == 403
 
     with served.client(served.letta.password) as client:
         accepted = client.get("/schedules/one-time")
@@ -154,7 +154,7 @@ def test_serve_tick_every_delivers_to_the_real_agent(served: Served) -> None:
     schedule_id = made.json()["id"]
 
     result = wait_for_result(served, key, schedule_id)
-    assert (result["status"], result["agent_id"], result["message"]) == ("delivered", agent_id, text)
+    assert (result["status"], result["agent_id"], result["message"]) == ("success", agent_id, text)
     assert result["run_id"].startswith("run-")
     assert_in_history(letta, agent_id, result["run_id"], text)
 
@@ -168,15 +168,21 @@ def test_letta_schedule_api_delivers_to_the_real_agent(served: Served) -> None:
     letta, key = served.letta, served.letta.password
     agent_id = letta.create_agent("e2e-serve-schedule")
     text = f"scheduled via the Letta API shape {uuid.uuid4().hex[:8]}"
-    body = {
-        "messages": [{"role": "user", "content": [{"type": "text", "text": text}]}],
-        "schedule": {"type": "one-time", "scheduled_at": int(time.time() * 1000)},
-    }
+    otid = f"otid-{uuid.uuid4()}"
+    sent = {"role": "user", "content": [{"type": "text", "text": text}], "name": "Ada", "otid": otid,
+            "sender_id": "identity-00000000-0000-4000-8000-000000000001"}  # fmt: skip
+    # A moment ahead: a scheduled_at already past when it arrives is a 400, as on Letta Cloud.
+    body = {"messages": [sent], "schedule": {"type": "one-time", "scheduled_at": int(time.time() * 1000) + 2000}}
     with served.client(key) as client:
         made = client.post(f"/v1/agents/{agent_id}/schedule", json=body)
     assert made.status_code in (200, 201), made.text
     schedule_id = made.json()["id"]
 
     result = wait_for_result(served, key, schedule_id)
-    assert result["status"] == "delivered", result
+    assert result["status"] == "success", result
     assert_in_history(letta, agent_id, result["run_id"], text)
+    # The real server stored the message with the name, otid and sender id it was scheduled with.
+    with letta.client() as client:
+        messages = client.get(f"/v1/agents/{agent_id}/messages", params={"limit": 200}).json()
+    [stored] = [m for m in messages if m.get("message_type") == "user_message" and m["content"] == text]
+    assert (stored["otid"], stored["name"], stored["sender_id"]) == (otid, "Ada", sent["sender_id"]), stored
