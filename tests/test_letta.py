@@ -639,6 +639,16 @@ def test_standin_answers_with_the_openapi_shapes(standin: LettaStandIn, agent: s
             "string_type",
         ),
         (
+            b'{"messages": [{"role": "user", "content": "x", "name": ["Ada"]}]}',
+            ["body", "messages", 0, "name"],
+            "string_type",
+        ),
+        (
+            b'{"messages": [{"role": "user", "content": "x", "sender_id": 7}]}',
+            ["body", "messages", 0, "sender_id"],
+            "string_type",
+        ),
+        (
             b'{"messages": [{"role": "user", "content": [{"type": "image"}]}]}',
             ["body", "messages", 0, "content", 0, "type"],
             "union_tag_invalid",

@@ -13,7 +13,7 @@ Two answers are the hosted service's rather than the rest of switchboard's: a
 request without ``Authorization: Bearer …`` gets ``403 {"detail": "Not
 authenticated"}`` (a refused key is 401), and a result Letta accepted has
 ``status: "success"`` where the CLI and the Letta-shaped routes say
-``delivered`` (:func:`hosted_status`).
+``delivered`` (:func:`~switchboard.api.schemas.hosted_status`).
 
 Added: natural language in ``execute_at`` and ``cron`` (with an optional
 ``timezone``), ``limit``/``after`` on the lists (a ``Link: rel="next"``
