@@ -1,18 +1,22 @@
 #!/usr/bin/env python3
-"""A virtualenv with the newest ``letta-client`` release, for testing the SDK against ``switchboard serve``.
+"""Virtualenvs with one ``letta-client`` release each, for testing the SDK against ``switchboard serve``.
 
 Usage::
 
-    python scripts/letta_client_venv.py install   # prints the venv's python and its letta-client version
+    python scripts/letta_client_venv.py install                   # the newest release
+    python scripts/letta_client_venv.py install --release 1.7.0   # one given release
+
+Each prints the venv's python and its letta-client version as JSON.
 
 The project's own venv has the letta-client its dependency pins allow (or its
-lock pins); this one always has the newest release on the package index, so
-a new SDK that sends the schedule API differently is caught before a user
-meets it. Cached outside the repository and refreshed (``pip install
---upgrade``) at most once a day; when the index cannot be reached, the cached
-venv is used as it is.
+lock pins). The newest release on the package index, in a venv of its own,
+catches a new SDK that sends the schedule API differently before a user meets
+it: cached outside the repository and refreshed (``pip install --upgrade``)
+at most once a day; when the index cannot be reached, the cached venv is used
+as it is. A given release (the oldest the pins allow) is installed once.
 
-Importable too: :func:`ensure_newest`. Stdlib only, like ``letta_server.py``.
+Importable too: :func:`ensure_newest`, :func:`ensure_release`. Stdlib only,
+like ``letta_server.py``.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 PACKAGE = "letta-client"
@@ -36,12 +41,15 @@ class SdkVenvError(RuntimeError):
     """The venv could not be made, or letta-client could not be installed into it."""
 
 
-def venv_dir() -> Path:
-    """Where the venv lives: ``LETTA_CLIENT_VENV``, else the user's cache folder."""
+def venv_dir(release: str | None = None) -> Path:
+    """Where the venv of ``release`` (None: the newest) lives, in the user's cache folder.
+
+    ``LETTA_CLIENT_VENV`` moves the newest one's.
+    """
     env = os.environ.get("LETTA_CLIENT_VENV")
-    if env:
+    if env and release is None:
         return Path(env).expanduser()
-    return Path.home() / ".cache" / "letta-switchboard" / "letta-client-newest"
+    return Path.home() / ".cache" / "letta-switchboard" / f"letta-client-{release or 'newest'}"
 
 
 def python_of(venv: Path) -> Path:
@@ -67,23 +75,31 @@ def _fresh(venv: Path, now: float) -> bool:
 
 
 def ensure_newest(*, now: float | None = None, timeout: float = 600) -> tuple[Path, str]:
-    """The venv's python and its letta-client version, installing or upgrading to the newest first.
+    """The newest release's venv python and its version, installing or upgrading first (at most daily).
 
-    A lock file keeps two callers (CI and a test run) from installing at once.
     Raises SdkVenvError when there is no usable venv and none can be made.
     """
-    venv = venv_dir()
     now = time.time() if now is None else now
+    return _ensure(venv_dir(), PACKAGE, lambda venv, _: _fresh(venv, now), timeout)
+
+
+def ensure_release(release: str, *, timeout: float = 600) -> tuple[Path, str]:
+    """The venv python of one letta-client ``release`` (e.g. "1.7.0") and its version, installing it once."""
+    return _ensure(venv_dir(release), f"{PACKAGE}=={release}", lambda _, version: version == release, timeout)
+
+
+def _ensure(venv: Path, requirement: str, usable: Callable[[Path, str], bool], timeout: float) -> tuple[Path, str]:
+    # A lock file keeps two callers (CI and a test run) from installing into one venv at once.
     venv.parent.mkdir(parents=True, exist_ok=True)
     with (venv.parent / f".{venv.name}.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         version = installed_version(venv)
-        if version is not None and _fresh(venv, now):
+        if version is not None and usable(venv, version):
             return python_of(venv), version
         try:
-            _install(venv, timeout)
+            _install(venv, requirement, timeout)
         except SdkVenvError:
-            if version is None:
+            if version is None or requirement != PACKAGE:
                 raise
             # The index is out of reach: yesterday's newest is still a real release to test.
             return python_of(venv), version
@@ -94,7 +110,7 @@ def ensure_newest(*, now: float | None = None, timeout: float = 600) -> tuple[Pa
         return python_of(venv), version
 
 
-def _install(venv: Path, timeout: float) -> None:
+def _install(venv: Path, requirement: str, timeout: float) -> None:
     python = python_of(venv)
     try:
         if not python.exists():
@@ -102,26 +118,27 @@ def _install(venv: Path, timeout: float) -> None:
             base = getattr(sys, "_base_executable", None) or sys.executable
             subprocess.run([base, "-m", "venv", str(venv)], check=True, capture_output=True, timeout=300)
         proc = subprocess.run(
-            [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--upgrade", PACKAGE],
+            [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--upgrade", requirement],
             capture_output=True,
             text=True,
             timeout=timeout,
             check=False,
         )
     except (OSError, subprocess.SubprocessError) as exc:
-        raise SdkVenvError(f"could not make a venv for {PACKAGE} in {venv}: {type(exc).__name__}") from None
+        raise SdkVenvError(f"could not make a venv for {requirement} in {venv}: {type(exc).__name__}") from None
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        raise SdkVenvError(f"pip could not install {PACKAGE} into {venv}: {last}")
+        raise SdkVenvError(f"pip could not install {requirement} into {venv}: {last}")
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``install``: make or refresh the venv, print its python and letta-client version as JSON."""
+    """``install [--release X]``: make or refresh the venv, print its python and letta-client version as JSON."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("command", choices=["install"])
-    parser.parse_args(argv)
+    parser.add_argument("--release", help="one letta-client release (default: the newest on the index)")
+    args = parser.parse_args(argv)
     try:
-        python, version = ensure_newest()
+        python, version = ensure_release(args.release) if args.release else ensure_newest()
     except SdkVenvError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 1

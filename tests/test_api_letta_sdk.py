@@ -3,10 +3,11 @@
 ``letta-client`` has ``agents.schedule`` from 1.7.0 on (its schedule types are
 the same through 1.12.1). The SDK is pointed at the API with ``base_url``;
 nothing else about it is touched. ``sdk_round_trip.py`` makes every schedule
-call twice over: with the release this project's venv pins, and with the
-newest release on the package index, in a venv of its own
-(``scripts/letta_client_venv.py``, cached a day; the test skips, saying why,
-when there is none and none can be made).
+call three times over: with the release this project's venv has, with the
+newest release on the package index and with the oldest the dev extra
+allows, each of those two in a venv of its own (``scripts/letta_client_venv.py``;
+the newest is refreshed daily; the test skips, saying why, when a venv
+cannot be had).
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 import time
+import tomllib
 from collections.abc import Iterator
 from typing import Any
 
@@ -123,17 +126,30 @@ def run_round_trip(api: ApiServer, python: str) -> dict[str, Any]:
     return seen
 
 
-def newest_sdk_python() -> tuple[str, str]:
-    """The interpreter of a venv with the newest letta-client release, and that version; skips when none can be had."""
+def sdk_venv(release: str | None) -> tuple[str, str]:
+    """The interpreter of a venv with one letta-client release (None: the newest) and its version.
+
+    Skips, saying why, when there is none and none can be made (no package index).
+    """
     spec = importlib.util.spec_from_file_location("letta_client_venv", ROOT / "scripts" / "letta_client_venv.py")
     assert spec is not None and spec.loader is not None
     harness = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(harness)
     try:
-        python, version = harness.ensure_newest()
+        python, version = harness.ensure_newest() if release is None else harness.ensure_release(release)
     except harness.SdkVenvError as exc:
-        pytest.skip(f"no venv with the newest letta-client: {exc} (python3 scripts/letta_client_venv.py install)")
+        flag = "" if release is None else f" --release {release}"
+        pytest.skip(f"no venv with letta-client {release or 'newest'}: {exc} "
+                    f"(python3 scripts/letta_client_venv.py install{flag})")  # fmt: skip
     return str(python), str(version)
+
+
+def oldest_allowed() -> str:
+    """The lowest letta-client release the dev extra allows ("letta-client>=1.7,<2" gives 1.7.0)."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    [pin] = [p for p in project["optional-dependencies"]["dev"] if p.startswith("letta-client")]
+    [bound] = re.findall(r">=\s*([0-9.]+)", pin)
+    return ".".join([*bound.split("."), "0", "0"][:3])
 
 
 def release(version: str) -> tuple[int, ...]:
@@ -141,13 +157,16 @@ def release(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in version.split(".")[:3] if part.isdigit())
 
 
-@pytest.mark.parametrize("sdk_release", ["pinned", "newest"])
-def test_the_sdk_round_trip_with_the_pinned_and_the_newest_release(api: ApiServer, sdk_release: str) -> None:
+@pytest.mark.parametrize("sdk_release", ["pinned", "newest", "oldest"])
+def test_the_sdk_round_trip_with_the_pinned_the_newest_and_the_oldest_release(api: ApiServer, sdk_release: str) -> None:
     if sdk_release == "pinned":
         python, version = sys.executable, letta_client.__version__
-    else:
-        python, version = newest_sdk_python()
+    elif sdk_release == "newest":
+        python, version = sdk_venv(None)
         assert release(version) >= release(letta_client.__version__)
+    else:
+        python, version = sdk_venv(oldest_allowed())
+        assert release(version) <= release(letta_client.__version__)
     seen = run_round_trip(api, python)
     assert seen["version"] == version
 
