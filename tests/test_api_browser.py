@@ -234,7 +234,7 @@ def test_run_now_sends_one_extra_fire_from_the_page(api: ApiServer, browser: Any
     assert (delivery.agent_id, delivery.text) == (api.agent, "Extra")
     row = browser.find_element(By.CSS_SELECTOR, "#results-table tbody tr")
     assert row.find_element(By.CSS_SELECTOR, "td.run-id").text == delivery.run_id
-    assert row.find_element(By.CSS_SELECTOR, "td.status").text == "delivered (manual run)"
+    assert row.find_element(By.CSS_SELECTOR, "td.status").text == "success (manual run)"
     assert text(browser, "notice") == ""
     [after] = api.client().get("/schedules/recurring").json()
     assert (after["last_run"], after["next_run"]) == (made.json()["last_run"], made.json()["next_run"])

@@ -44,7 +44,7 @@ def test_a_message_due_now_is_delivered_by_the_request(api: ApiServer) -> None:
         sid = str(created.json()["id"])
         result = latest_result(client, sid)
         [delivery] = api.standin.deliveries
-        assert (result["status"], result["run_id"], result["manual"]) == ("delivered", delivery.run_id, False)
+        assert (result["status"], result["run_id"], result["manual"]) == ("success", delivery.run_id, False)
         assert (delivery.agent_id, delivery.text) == (api.agent, "Now, from serve")
         assert client.get(f"/schedules/one-time/{sid}").status_code == 404
     claim, record = api.repo.remote_log()[1], api.repo.remote_log()[0]
@@ -81,7 +81,7 @@ def test_run_now_sends_a_manual_fire_and_keeps_the_next_one(api: ApiServer) -> N
         assert ran.status_code == 200, ran.text
         result = ran.json()
         [delivery] = api.standin.deliveries
-        assert (result["status"], result["run_id"], result["manual"]) == ("delivered", delivery.run_id, True)
+        assert (result["status"], result["run_id"], result["manual"]) == ("success", delivery.run_id, True)
         assert result["message"] == "Extra" and result["schedule_type"] == "recurring"
         after = client.get(f"/schedules/recurring/{sid}").json()
         assert (after["last_run"], after["next_run"]) == (made.json()["last_run"], made.json()["next_run"])

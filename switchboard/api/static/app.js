@@ -277,8 +277,8 @@ async function act(event) {
   target.disabled = true;
   try {
     const answer = await call(route[0], route[1]);
-    // A manual run answers with its result: say what Letta made of it (a failure is a result, too).
-    notice(target.dataset.action === "run" && answer.status !== "delivered" ? `Run failed: ${answer.error}` : "");
+    // A manual run answers with its result (status "success", the hosted endpoints' name): say what Letta made of it.
+    notice(target.dataset.action === "run" && answer.status !== "success" ? `Run failed: ${answer.error}` : "");
     await refresh();
   } catch (err) {
     notice(err.message);
