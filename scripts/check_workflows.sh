@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Lint the GitHub Actions workflows in .github/workflows:
 #   zizmor (security audit, offline, default persona) and
-#   check-jsonschema (GitHub's workflow schema, vendored in the package).
+#   check-jsonschema (GitHub's workflow schema, vendored in the package;
+#   and the Dependabot schema for .github/dependabot.yml).
 #
 # Usage: scripts/check_workflows.sh [VENV]
 #   VENV  a virtualenv to install the two linters into (e.g. .venv);
@@ -43,6 +44,10 @@ echo "== zizmor $("${venv}/bin/zizmor" --version | awk '{print $2}') (offline)"
 "${venv}/bin/zizmor" --offline --no-progress --color never .github/workflows || status=1
 echo "== check-jsonschema (vendor.github-workflows)"
 "${venv}/bin/check-jsonschema" --builtin-schema vendor.github-workflows "${workflows[@]}" || status=1
+if [ -f .github/dependabot.yml ]; then
+  echo "== check-jsonschema (vendor.dependabot)"
+  "${venv}/bin/check-jsonschema" --builtin-schema vendor.dependabot .github/dependabot.yml || status=1
+fi
 
 if [ "${status}" -ne 0 ]; then
   echo "Error: workflow checks failed (see above)" >&2

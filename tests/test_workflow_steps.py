@@ -6,7 +6,7 @@ actions/checkout makes it), with the Actions environment: GITHUB_ACTIONS,
 GITHUB_OUTPUT and GITHUB_STEP_SUMMARY files per step, RUNNER_TEMP, secrets and
 variables substituted into `env:` through a small evaluator of GitHub's
 expression language, and `if:` conditions honoured. The `uses:` steps
-(checkout, setup-python) and `pip install .` are what this machine already
+(checkout, setup-python, cache) and the install step are what this machine already
 has: the clone exists and `.venv/bin` (this checkout's `switchboard`) leads
 PATH. Letta is the stand-in on 127.0.0.1.
 
