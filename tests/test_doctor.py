@@ -8,8 +8,10 @@ stand-in, all on this machine.
 from __future__ import annotations
 
 import json
+import platform
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +45,7 @@ def doctor(
     code, out, err = cli(capsys, *root, "doctor", "--json", *args)
     data = json.loads(out)
     assert data["ok"] is (code == 0), err
+    assert data["version"] == version("letta-switchboard")
     return code, {c["name"]: c for c in data["checks"]}
 
 
@@ -189,7 +192,9 @@ def test_doctor_in_a_healthy_clone(cli_env: dict[str, str], repo: Repo, capsys: 
     assert checks["encryption key"]["detail"] == f"1 Fernet key; it opens {TENANT_KEY}"
     assert "not on github.com" in checks["workflow"]["detail"]
     code, out, _ = cli(capsys, "doctor")
-    assert out.splitlines()[0].startswith("[ok  ] repository: git clone at ")
+    # First what is running, as `switchboard --version` says it: the first thing to know about a report.
+    assert out.splitlines()[0] == f"switchboard {version('letta-switchboard')} (Python {platform.python_version()})"
+    assert out.splitlines()[1].startswith("[ok  ] repository: git clone at ")
     assert out.splitlines()[-1] == "All checks passed."
 
 

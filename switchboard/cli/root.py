@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import importlib
 import os
+import platform
 import re
 import sys
 from collections.abc import Callable
@@ -30,7 +31,6 @@ app = typer.Typer(
     name="switchboard",
     help="Scheduled and immediate messages for Letta agents, stored encrypted in your git repository.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
     pretty_exceptions_show_locals=False,
 )
@@ -41,11 +41,27 @@ NOW_OPT = typer.Option(None, "--now", help="Pretend it is this ISO 8601 instant 
 ID_ARG = typer.Argument(..., metavar="ID")
 
 
+def version_line() -> str:
+    """``switchboard 0.1.0 (Python 3.11.7)``: what ``--version`` and ``doctor`` print."""
+    from switchboard import __version__
+
+    return f"switchboard {__version__} (Python {platform.python_version()})"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(version_line())
+        raise typer.Exit(0)
+
+
 @app.callback()
 def root(
     ctx: typer.Context,
     repo: str = typer.Option(None, "--repo", help="Local clone to write to (default: the git root here)."),
     github: str = typer.Option(None, "--github", help="OWNER/NAME: write through the GitHub API, no clone."),
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+    ),
 ) -> None:
     """Scheduled and immediate messages for Letta agents."""
     ctx.obj = {"repo": repo, "github_repo": github}

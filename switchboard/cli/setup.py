@@ -11,8 +11,9 @@ from pathlib import Path
 
 import typer
 
+from switchboard import __version__
 from switchboard.cli.render import print_json, when
-from switchboard.cli.root import JSON_OPT, NOW_OPT, TZ_OPT, fail, handled, parse_now, settings
+from switchboard.cli.root import JSON_OPT, NOW_OPT, TZ_OPT, fail, handled, parse_now, settings, version_line
 
 
 @handled
@@ -169,8 +170,9 @@ def doctor(ctx: typer.Context, now: str = NOW_OPT, as_json: bool = JSON_OPT) -> 
     checks = run_checks(settings(ctx), now=parse_now(now))
     ok = healthy(checks)
     if as_json:
-        print_json({"ok": ok, "checks": [c.as_json() for c in checks]})
+        print_json({"ok": ok, "version": __version__, "checks": [c.as_json() for c in checks]})
     else:
+        typer.echo(version_line())
         marks = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL", "skip": "skip"}
         for check in checks:
             typer.echo(f"[{marks.get(check.status, check.status)}] {check.name}: {check.detail}")
