@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
@@ -150,3 +151,19 @@ def test_a_change_to_pyproject_without_a_new_lock_is_caught() -> None:
     assert len(problems(backend, tick, build_in, extras=False, name="tick")) == 1
     unhashed = re.sub(r"\s*\\\n\s*--hash=sha256:[0-9a-f]{64}", "", tick)
     assert "tick: typer has no hash" in problems(pyproject, unhashed, build_in, extras=False, name="tick")
+
+
+def test_the_tick_job_installs_only_locked_hash_checked_packages() -> None:
+    steps = yaml.safe_load((ROOT / ".github" / "workflows" / "tick.yml").read_text(encoding="utf-8"))["jobs"]["tick"]
+    installs = [s for s in steps["steps"] if "install" in str(s.get("run", "")).lower()]
+    assert [s["name"] for s in installs] == ["Install switchboard"]
+    commands = [" ".join(c.split()) for c in installs[0]["run"].replace("\\\n", " ").splitlines()]
+    commands = [c for c in commands if "install" in c and not c.startswith("#")]
+    assert len(commands) == 3, commands
+    # uv by pip, the core lock by uv: every file hash-checked.
+    assert commands[0].startswith("python -m pip install ") and commands[0].endswith("-r requirements/uv.txt")
+    assert commands[1] == "uv pip install --require-hashes -r requirements/tick.txt"
+    for command in commands[:2]:
+        assert "--require-hashes" in command.split()
+    # switchboard itself: no dependencies, and no build tools fetched (the locked setuptools builds it).
+    assert commands[2] == "uv pip install --no-deps --no-build-isolation ."
