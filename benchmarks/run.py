@@ -5,9 +5,11 @@
     python benchmarks/run.py --update-docs    the full run, and its numbers written into docs/benchmarks.md
 
 Each benchmark is a module of this folder (scan, fanout, idle, growth,
-importing, sendnow); docs/benchmarks.md says what each measures and why. Nothing here
-asserts a time: a run fails only when a benchmark could not do its work (a
-pass that delivered less than it should, a command that failed).
+importing, sendnow); docs/benchmarks.md says what each measures and why. The
+tick job's install step has its own script, benchmarks/install.py: it needs
+PyPI, so it is not part of this run or of --smoke. Nothing here asserts a
+time: a run fails only when a benchmark could not do its work (a pass that
+delivered less than it should, a command that failed).
 """
 
 from __future__ import annotations
