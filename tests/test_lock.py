@@ -134,9 +134,9 @@ def test_a_change_to_pyproject_without_a_new_lock_is_caught() -> None:
     pyproject, tick, dev, build_in = _files()
     assert not problems(pyproject, dev, build_in, extras=True, name="dev")
 
-    added = pyproject.replace('"tzdata>=2024.1",', '"tzdata>=2024.1",\n    "humanize>=4",')
+    added = pyproject.replace('"tzdata>=2024.1",', '"tzdata>=2024.1",\n    "a-new-dependency>=4",')
     assert problems(added, tick, build_in, extras=False, name="tick") == [
-        "tick: pyproject.toml asks for humanize>=4, which it does not pin"
+        "tick: pyproject.toml asks for a-new-dependency>=4, which it does not pin"
     ]
     typer = read_lock(tick)["typer"].version
     raised = re.sub(r'"typer>=[^"]*"', f'"typer>{typer}"', pyproject)
