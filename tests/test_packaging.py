@@ -200,7 +200,9 @@ def test_the_wheel_installed_with_uv_tool_runs_and_serves_the_page(tool: Path, s
     )  # fmt: skip
     assert Path(where.stdout).is_relative_to(tool.parent.parent), where.stdout + where.stderr
     assert httpx.get(f"{served}/health").json()["version"] == VERSION
-    for path, name in [("/", "index.html"), ("/static/app.js", "app.js"), ("/static/style.css", "style.css")]:
-        answer = httpx.get(served + path)
+    pages = [("/", "index.html"), ("/dashboard", "index.html"), ("/static/app.js", "app.js"),
+             ("/static/style.css", "style.css")]  # fmt: skip
+    for path, name in pages:
+        answer = httpx.get(served + path, headers={"Accept": "text/html,*/*"})  # as a browser asks
         assert answer.status_code == 200, path
         assert answer.content == (STATIC / name).read_bytes(), path
