@@ -50,11 +50,13 @@ def _count(key: str) -> None:
 
 
 def _pick_tool(body: dict[str, Any]) -> dict[str, Any] | None:
-    """Choose the function to call: a forced one, else send_message, else the first.
+    """Choose the function to call: a forced one, else send_message, else none or the first.
 
-    Letta finishes a step when the agent calls ``send_message`` (its
+    Letta 0.11.7's agents finish a step when they call ``send_message`` (their
     terminal tool), so that is the preferred answer; a forced ``tool_choice``
-    wins because the client would reject anything else.
+    wins because the client would reject anything else. Letta 0.16.8's
+    default agents have no ``send_message``: a plain text answer ends their
+    turn, while calling some other tool would make them step again and again.
     """
     tools: list[dict[str, Any]] = [
         t.get("function", {}) for t in body.get("tools") or [] if t.get("type") == "function"
@@ -70,7 +72,7 @@ def _pick_tool(body: dict[str, Any]) -> dict[str, Any] | None:
     for tool in tools:
         if tool.get("name") == "send_message":
             return tool
-    return tools[0]
+    return tools[0] if choice == "required" else None
 
 
 def _arguments_for(tool: dict[str, Any]) -> dict[str, Any]:
