@@ -1,22 +1,40 @@
-"""Fixtures for end-to-end tests against a real Letta 0.11.7 server on loopback.
+"""Fixtures for end-to-end tests against real Letta servers (0.11.7 and 0.16.8) on loopback.
 
-The server, its venv (outside the repo) and the fake model it talks to are
-managed by ``scripts/letta_server.py``; see that file for the CLI. The
-session-scoped ``real_letta`` fixture installs the server when needed (or
-skips with the reason), starts it with a fresh password and stops it at the
-end, whatever happened.
+The servers, their venvs (outside the repo), the fake model they talk to and
+0.16.8's PostgreSQL are managed by ``scripts/letta_server.py``; see that
+file for the CLI.
+
+**The ``real_letta`` fixture** is session-scoped and parametrized over
+``harness.VERSIONS``: every test that takes it runs once per Letta version,
+with ids ``[letta-0.11.7]`` and ``[letta-0.16.8]``, and a new test file in
+this folder needs nothing more than the fixture argument (and the
+``real_letta`` marker). pytest groups the tests by version, so one server
+runs at a time: started with a fresh password before the version's first
+test, stopped (Letta, fake model, Postgres) after its last, whatever
+happened. ``real_letta.version`` says which server a test talks to; a test
+whose expectation differs by version branches on it explicitly, e.g.
+``if real_letta.version == "0.11.7":``. Helpers: ``client()``,
+``create_agent()``, ``wait_for_run()``.
+
+A version whose venv is missing is skipped, saying why and how to install
+it; 0.11.7 alone is installed on demand before the first test (when pip
+can reach its index), as CI installs every version up front.
 
 Environment:
 
 - ``SWITCHBOARD_SKIP_REAL_LETTA=1``: skip these tests without trying anything.
-- ``LETTA_SERVER_VENV``: where the server venv lives (default under ``~/.cache``).
-- ``SWITCHBOARD_LETTA_INSTALL_TIMEOUT``: seconds the fixture may spend
-  installing (default 1800); CI installs beforehand, so this is for laptops.
+- ``SWITCHBOARD_LETTA_VERSIONS``: a comma-separated subset of versions to run
+  (default: all); the others are skipped.
+- ``LETTA_SERVER_CACHE``: where the server venvs live (default ``~/.cache/letta-switchboard``).
+- ``SWITCHBOARD_LETTA_INSTALL_TIMEOUT``: seconds the tests may spend
+  installing 0.11.7 (default 1800); CI installs beforehand, so this is for laptops.
 - ``SWITCHBOARD_LETTA_START_TIMEOUT``: seconds to wait for ``/v1/health/``
-  (default 120; start-up takes about 20 s on an idle 2-core machine).
-- ``SWITCHBOARD_LETTA_STATE``: the state file of a server already started
-  with ``python scripts/letta_server.py start --state FILE``; the tests use it
-  and leave it running (saves the start-up when running them again and again).
+  (default 120; start-up takes 15-20 s on an idle 2-core machine).
+- ``SWITCHBOARD_LETTA_STATE``: state files of servers already started with
+  ``python scripts/letta_server.py start --version V --state FILE``, separated
+  by ``:``; each serves the version it names (its ``letta_version``), which
+  starts no server of its own. The tests use them and leave them running
+  (saves the start-up when running the tests again and again).
 """
 
 from __future__ import annotations
@@ -58,8 +76,18 @@ harness = _load_harness()
 _install_problem: str | None = None
 
 
+#: The version the tests install themselves when it is missing (the others are installed up front).
+ON_DEMAND = harness.DEFAULT_VERSION
+
+
+def selected_versions() -> list[str]:
+    """The versions ``SWITCHBOARD_LETTA_VERSIONS`` asks for (default: every one the harness knows)."""
+    wanted = os.environ.get("SWITCHBOARD_LETTA_VERSIONS", "")
+    return [v for v in harness.VERSIONS if not wanted or v in {w.strip() for w in wanted.split(",")}]
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Install the server before any test runs, when a ``real_letta`` test is selected.
+    """Install 0.11.7 before any test runs, when a ``real_letta`` test is selected.
 
     Done here rather than in the fixture because the install takes minutes
     and the project's per-test timeout (pytest-timeout) would count them
@@ -68,7 +96,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     global _install_problem
     if not any(item.get_closest_marker("real_letta") for item in session.items):
         return
-    if os.environ.get("SWITCHBOARD_SKIP_REAL_LETTA") == "1" or harness.is_installed():
+    if os.environ.get("SWITCHBOARD_SKIP_REAL_LETTA") == "1" or ON_DEMAND not in selected_versions():
+        return
+    if harness.is_installed(ON_DEMAND) or ON_DEMAND in _reused_states():
         return
     capman = session.config.pluginmanager.getplugin("capturemanager")
     # Show pip's heartbeat: minutes of silence look like a hang.
@@ -77,19 +107,32 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 
 def _install() -> str | None:
-    """Install the server venv; return why it is impossible, or None when it is there."""
-    if not harness.pypi_reachable():
+    """Install the on-demand version's venv; return why it is impossible, or None when it is there."""
+    if not harness.pypi_reachable(version=ON_DEMAND):
         return (
-            f"letta {harness.LETTA_VERSION} is not installed in {harness.venv_dir()} and pip "
+            f"letta {ON_DEMAND} is not installed in {harness.venv_dir(ON_DEMAND)} and pip "
             "cannot reach its package index; run `python scripts/letta_server.py install` "
             "where it can"
         )
     timeout = float(os.environ.get("SWITCHBOARD_LETTA_INSTALL_TIMEOUT", "1800"))
     try:
-        harness.ensure_installed(timeout=timeout)
+        harness.ensure_installed(timeout=timeout, version=ON_DEMAND)
     except (harness.LettaServerError, OSError) as exc:
-        return f"could not install letta {harness.LETTA_VERSION}: {exc}"
+        return f"could not install letta {ON_DEMAND}: {exc}"
     return None
+
+
+def _reused_states() -> dict[str, Path]:
+    """``SWITCHBOARD_LETTA_STATE``'s files, by the Letta version each names."""
+    found: dict[str, Path] = {}
+    for entry in filter(None, os.environ.get("SWITCHBOARD_LETTA_STATE", "").split(os.pathsep)):
+        path = Path(entry)
+        try:
+            version = harness.ServerInfo.from_file(path).letta_version
+        except (OSError, ValueError, TypeError) as exc:
+            pytest.fail(f"SWITCHBOARD_LETTA_STATE: {path} is not a readable state file: {exc}", pytrace=False)
+        found[version] = path
+    return found
 
 
 @dataclass
@@ -97,6 +140,11 @@ class RealLetta:
     """A running Letta server plus the fake model its agents use."""
 
     info: Any  # harness.ServerInfo (loaded by path, so no static type)
+
+    @property
+    def version(self) -> str:
+        """The server's Letta version, e.g. ``"0.16.8"``: branch on it where the versions differ."""
+        return str(self.info.letta_version)
 
     @property
     def base_url(self) -> str:
@@ -149,11 +197,21 @@ class RealLetta:
         raise AssertionError(f"run {run_id} not finished after {timeout} s: {body}")
 
 
-def _ensure_installed_or_skip() -> None:
+def _skip_unless_wanted(version: str) -> None:
     if os.environ.get("SWITCHBOARD_SKIP_REAL_LETTA") == "1":
         pytest.skip("SWITCHBOARD_SKIP_REAL_LETTA=1")
-    if harness.is_installed():
+    if version not in selected_versions():
+        pytest.skip(f"letta {version} is not in SWITCHBOARD_LETTA_VERSIONS")
+
+
+def _ensure_installed_or_skip(version: str) -> None:
+    if harness.is_installed(version):
         return
+    if version != ON_DEMAND:
+        pytest.skip(
+            f"letta {version} is not installed in {harness.venv_dir(version)}; "
+            f"run `python3 scripts/letta_server.py install --version {version}` (CI installs every version)"
+        )
     # Normally pytest_collection_finish already tried; this covers a test in
     # this folder that uses the fixture without the marker (it then pays the
     # install inside its own timeout).
@@ -162,29 +220,29 @@ def _ensure_installed_or_skip() -> None:
         pytest.skip(problem)
 
 
-@pytest.fixture(scope="session")
-def real_letta(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealLetta]:
-    """A secure Letta 0.11.7 server and the fake model, started once per test session."""
-    _ensure_installed_or_skip()
-    reuse = os.environ.get("SWITCHBOARD_LETTA_STATE")
+@pytest.fixture(scope="session", params=harness.VERSIONS, ids=lambda version: f"letta-{version}")
+def real_letta(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealLetta]:
+    """A secure Letta server of each version (``real_letta.version``) and its fake model, started once per session."""
+    version: str = request.param
+    _skip_unless_wanted(version)
+    reuse = _reused_states().get(version)
     if reuse:
         # A server started with `scripts/letta_server.py start --state FILE`: used as is, left running.
-        try:
-            running = harness.ServerInfo.from_file(Path(reuse))
-        except (OSError, ValueError, TypeError) as exc:
-            pytest.fail(f"SWITCHBOARD_LETTA_STATE={reuse} is not a readable state file: {exc}", pytrace=False)
+        running = harness.ServerInfo.from_file(reuse)
         if not harness.server_status(running)["healthy"]:
-            pytest.fail(f"the server in SWITCHBOARD_LETTA_STATE={reuse} is not healthy", pytrace=False)
+            pytest.fail(f"the letta {version} server in SWITCHBOARD_LETTA_STATE ({reuse}) is unhealthy", pytrace=False)
         yield RealLetta(running)
         return
-    workdir = tmp_path_factory.mktemp("letta-server")
+    _ensure_installed_or_skip(version)
+    workdir = tmp_path_factory.mktemp(f"letta-{version}-server")
     try:
         info = harness.start_server(
             workdir,
+            version=version,
             health_timeout=float(os.environ.get("SWITCHBOARD_LETTA_START_TIMEOUT", harness.HEALTH_TIMEOUT)),
         )
     except harness.LettaServerError as exc:
-        pytest.fail(f"real Letta server did not start: {exc}", pytrace=False)
+        pytest.fail(f"real Letta {version} server did not start: {exc}", pytrace=False)
     # atexit as well as the finally: an interrupted session (Ctrl-C during
     # teardown) must still not leave a server behind. Stopping twice is fine.
     atexit.register(harness.stop_server, info)

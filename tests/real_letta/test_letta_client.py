@@ -1,4 +1,4 @@
-"""``switchboard.letta.LettaClient`` against a real Letta 0.11.7 server: the key check, a send, its run."""
+"""``switchboard.letta.LettaClient`` against each real Letta server: the key check, a send, its run."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ pytestmark = pytest.mark.real_letta
 
 WRONG_KEY = "sk-let-wrong-0000000000000000"
 UNKNOWN_RUN = "run-00000000-0000-4000-8000-000000000000"
+UNKNOWN_AGENT = "agent-00000000-0000-4000-8000-000000000000"
 
 
 def test_check_key_accepts_the_password_and_refuses_others(real_letta: RealLetta) -> None:
@@ -37,7 +38,7 @@ def test_send_then_follow_the_run_to_completion(real_letta: RealLetta) -> None:
         assert run.id.startswith("run-")
         assert run.status == "created"
         # 0.11.7's Run has no agent_id (0.16.8's has): nothing may rely on it.
-        assert run.agent_id is None
+        assert run.agent_id == (None if real_letta.version == "0.11.7" else agent_id)
         done = wait_for_run(client, run.id, timeout=60, poll_interval=0.2)
     assert (done.id, done.status, done.done) == (run.id, "completed", True)
     with real_letta.client() as http:
@@ -46,7 +47,7 @@ def test_send_then_follow_the_run_to_completion(real_letta: RealLetta) -> None:
 
 
 def test_a_resent_otid_is_not_deduplicated_by_letta(real_letta: RealLetta) -> None:
-    """What the README says of a claim taken over after a tick died: Letta 0.11.7 keeps both copies.
+    """What the README says of a claim taken over after a tick died: Letta (0.11.7 and 0.16.8) keeps both copies.
 
     The second send with the same otid is accepted as a new run and stored again; the shared otid is
     what lets the agent (or you) recognise the repeat.
@@ -69,3 +70,21 @@ def test_unknown_run_is_a_permanent_404(real_letta: RealLetta) -> None:
         client.get_run(UNKNOWN_RUN)
     assert caught.value.status == 404
     assert f"run {UNKNOWN_RUN} not found" in str(caught.value)
+
+
+def test_unknown_agent_is_refused_at_once_or_fails_its_run(real_letta: RealLetta) -> None:
+    """The one delivery-visible difference between the versions, by version.
+
+    0.11.7 accepts a message for an agent that does not exist (a Run, 200) and fails that run
+    later; 0.16.8 refuses it at once with a permanent 404 that names no key.
+    """
+    with LettaClient(real_letta.base_url, real_letta.password) as client:
+        if real_letta.version == "0.11.7":
+            run = send_with_retry(client, UNKNOWN_AGENT, "to nobody", otid=str(uuid.uuid4()), attempts=1)
+            assert run.status in ("created", "running")
+            assert wait_for_run(client, run.id, timeout=60, poll_interval=0.2).status == "failed"
+        else:
+            with pytest.raises(LettaPermanentError) as caught:
+                send_with_retry(client, UNKNOWN_AGENT, "to nobody", otid=str(uuid.uuid4()), attempts=1)
+            assert caught.value.status == 404
+            assert real_letta.password not in str(caught.value)

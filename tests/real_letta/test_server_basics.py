@@ -1,10 +1,11 @@
-"""The Letta calls letta-switchboard makes, against a real Letta 0.11.7 server.
+"""The Letta calls letta-switchboard makes, against each real Letta server (0.11.7 and 0.16.8).
 
 These pin down what a real server answers (status codes, field names), so
 the project's own Letta stand-in can be compared with it: the observed
-shapes live in ``observed_0.11.7.json`` beside this file. To re-record them
-after a deliberate change, run with ``SWITCHBOARD_RECORD_LETTA_OBSERVATIONS=1``.
-Only httpx is used, exactly as the delivery code talks to Letta.
+shapes live in ``observed_<version>.json`` beside this file, one per
+version. To re-record them after a deliberate change, run with
+``SWITCHBOARD_RECORD_LETTA_OBSERVATIONS=1``. Only httpx is used, exactly as
+the delivery code talks to Letta.
 
 ``real_letta`` is ``conftest.RealLetta``; it is typed ``Any`` here because
 importing a conftest module by name breaks when several folders have one.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -23,7 +25,12 @@ import pytest
 
 pytestmark = pytest.mark.real_letta
 
-OBSERVED_PATH = Path(__file__).with_name("observed_0.11.7.json")
+
+
+def observed_path(version: str) -> Path:
+    """The record of what a real server of ``version`` answered."""
+    return Path(__file__).with_name(f"observed_{version}.json")
+
 UNKNOWN_AGENT = "agent-00000000-0000-4000-8000-000000000000"
 UNKNOWN_RUN = "run-00000000-0000-4000-8000-000000000000"
 
@@ -47,8 +54,13 @@ def shape(resp: httpx.Response) -> dict[str, Any]:
         # ``detail`` texts are fixed strings worth comparing (validation
         # errors are lists; only their kinds are kept).
         detail = body.get("detail")
-        if isinstance(detail, str):
-            out["detail"] = detail
+        if isinstance(detail, str) and detail.startswith("[{'type': "):
+            # 0.16.8 sends the list as one string, its Python repr: its kinds are read from that.
+            out["detail_as_text"] = True
+            out["detail_types"] = sorted(set(re.findall(r"\{'type': '(\w+)', 'loc'", detail)))
+        elif isinstance(detail, str):
+            # 0.16.8 appends the lookup (ids, the acting user and its timestamps) to "Run not found".
+            out["detail"] = detail.split(" with id=", 1)[0]
         elif isinstance(detail, list):
             out["detail_types"] = sorted({d.get("type", "?") for d in detail if isinstance(d, dict)})
     return out
@@ -60,7 +72,7 @@ def test_health_needs_no_key(real_letta: Any) -> None:
         resp = client.get("/v1/health/", headers={"Authorization": ""})
     assert resp.status_code == 200
     assert resp.json()["status"] == "ok"
-    assert resp.json()["version"] == "0.11.7"
+    assert resp.json()["version"] == real_letta.version
 
 
 def test_key_check_wrong_then_right(real_letta: Any) -> None:
@@ -115,8 +127,9 @@ def observe(real_letta: Any) -> dict[str, Any]:
 
         unknown = client.post(f"/v1/agents/{UNKNOWN_AGENT}/messages/async", json=send_body("x"))
         calls["send_unknown_agent"] = shape(unknown)
-        if unknown.status_code == 200:
-            # 0.11.7 accepts the send and only the run fails; newer servers say 404.
+        if real_letta.version == "0.11.7":
+            # 0.11.7 accepts the send and only the run fails; 0.16.8 says 404 at once.
+            assert unknown.status_code == 200, unknown.text[:300]
             failed = real_letta.wait_for_run(unknown.json()["id"])
             calls["send_unknown_agent"]["final_status"] = failed["status"]
             calls["send_unknown_agent"]["final_metadata_fields"] = sorted(failed.get("metadata") or {})
@@ -139,17 +152,19 @@ def observe(real_letta: Any) -> dict[str, Any]:
         }
         calls["history_unknown_agent"] = shape(client.get(f"/v1/agents/{UNKNOWN_AGENT}/messages"))
     return {
-        "letta_version": "0.11.7",
+        "letta_version": real_letta.version,
         "recorded_with": "tests/real_letta/test_server_basics.py::test_observed_shapes_match_record",
         "calls": calls,
     }
 
 
 def test_observed_shapes_match_record(real_letta: Any) -> None:
-    """Today's server still answers exactly as ``observed_0.11.7.json`` says."""
+    """Today's server still answers exactly as its ``observed_<version>.json`` says."""
     started = time.monotonic()
     observed = observe(real_letta)
+    path = observed_path(real_letta.version)
     if os.environ.get("SWITCHBOARD_RECORD_LETTA_OBSERVATIONS") == "1":
-        OBSERVED_PATH.write_text(json.dumps(observed, indent=2, sort_keys=True) + "\n")
-    recorded = json.loads(OBSERVED_PATH.read_text())
+        path.write_text(json.dumps(observed, indent=2, sort_keys=True) + "\n")
+    recorded = json.loads(path.read_text())
+    assert recorded["letta_version"] == real_letta.version
     assert observed["calls"] == recorded["calls"], f"took {time.monotonic() - started:.1f} s"
