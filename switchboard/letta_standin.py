@@ -140,7 +140,10 @@ class _Run:
             "id": self.id,
             "status": status,
             "created_at": _iso(self.created_at),
-            "completed_at": _iso(self.created_at + timedelta(seconds=self.duration)) if finished else None,
+            # Real Letta (0.11.7 and 0.16.8) writes completed_at as naive UTC, with no offset.
+            "completed_at": (self.created_at + timedelta(seconds=self.duration)).replace(tzinfo=None).isoformat()
+            if finished
+            else None,
             "agent_id": self.agent_id,
             "conversation_id": None,
             "base_template_id": None,

@@ -18,6 +18,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +93,11 @@ def shape(resp: httpx.Response) -> dict[str, Any]:
     return out
 
 
+def has_offset(moment: str) -> bool:
+    """Whether an ISO 8601 time from Letta names its UTC offset ("Z" or "+00:00")."""
+    return datetime.fromisoformat(moment.replace("Z", "+00:00")).tzinfo is not None
+
+
 def finish(client: httpx.Client, run_id: str, timeout: float = 60.0) -> dict[str, Any]:
     """Poll ``GET /v1/runs/{id}`` until the run is final; its last body."""
     deadline = time.monotonic() + timeout
@@ -135,7 +141,11 @@ def exchange(base_url: str, key: str, agent_id: str) -> dict[str, dict[str, Any]
                 final = finish(ok, sent.json()["id"])
                 calls[name]["final_status"] = final["status"]
                 if role == "user":
-                    calls["get_run"] = shape(ok.get(f"/v1/runs/{final['id']}")) | {"run_status": final["status"]}
+                    calls["get_run"] = shape(ok.get(f"/v1/runs/{final['id']}")) | {
+                        "run_status": final["status"],
+                        "created_at_has_offset": has_offset(final["created_at"]),
+                        "completed_at_has_offset": has_offset(final["completed_at"]),
+                    }
 
         calls["send_bad_role"] = shape(ok.post(send_path, json=send_body("x", role="robot")))
         calls["send_empty_object"] = shape(ok.post(send_path, json={}))
@@ -191,6 +201,8 @@ def as_0_11_7_would_answer(standin: dict[str, dict[str, Any]]) -> dict[str, dict
     expected["history"]["assistant_message_otid_kept"] = False
     # 0.11.7 leaves run_id empty on stored messages; 0.16.8 fills it (the stand-in does).
     expected["history"]["user_message_run_id_set"] = False
+    # A finished 0.11.7 run's created_at loses its "Z" too (its first answer has it).
+    expected["get_run"]["created_at_has_offset"] = False
     return expected
 
 
