@@ -697,6 +697,7 @@ def start_server(
     port: int | None = None,
     health_timeout: float = HEALTH_TIMEOUT,
     progress: bool = True,
+    owns_workdir: bool = False,
 ) -> ServerInfo:
     """Start the fake model, Postgres when the version needs it, and a secure Letta server; wait until healthy.
 
@@ -704,6 +705,7 @@ def start_server(
     the logs and, unless ``state_file`` says otherwise, ``state.json``. The
     state is written as soon as each process exists, so ``stop`` can clean
     up even after an interrupted start; on any failure here all are stopped again.
+    ``owns_workdir`` is recorded so that ``stop`` removes ``workdir`` too.
     """
     check_version(version)
     if not is_installed(version):
@@ -722,7 +724,7 @@ def start_server(
     model_proc: subprocess.Popen[bytes] | None = None
     pg: _Postgres | None = None
     # Until the Letta server exists, a partial state names the helpers, for `stop`.
-    partial: dict[str, object] = {}
+    partial: dict[str, object] = {"owns_workdir": owns_workdir}
 
     def note(pg_new: _Postgres) -> None:
         nonlocal pg
@@ -974,14 +976,18 @@ def _cmd_start(args: argparse.Namespace) -> int:
         workdir, owns = Path(tempfile.mkdtemp(prefix="letta-switchboard-")), True
     try:
         info = start_server(
-            workdir, version=args.version, state_file=state, port=args.port, health_timeout=args.timeout
+            workdir,
+            version=args.version,
+            state_file=state,
+            port=args.port,
+            health_timeout=args.timeout,
+            owns_workdir=owns,
         )
     except LettaServerError as exc:
         _log(str(exc))
         if owns:
             shutil.rmtree(workdir, ignore_errors=True)
         return 1
-    info.owns_workdir = owns
     write_state(info, state)
     print(info.to_json(), flush=True)
     return 0
