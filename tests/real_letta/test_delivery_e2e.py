@@ -187,7 +187,8 @@ def test_wrong_letta_key_fails_with_401_and_pauses_the_recurring_schedule(
     agent_id = real_letta.create_agent("e2e-wrong-key")
     wrong = {**env, "LETTA_API_KEY": WRONG_KEY}
     text = f"never delivered {uuid.uuid4().hex[:8]}"
-    one = cli(wrong, "send", "--agent-id", agent_id, "-m", text, "--now", at(0))
+    # Scheduled for later: a send with no time would deliver (and fail) at once.
+    one = cli(wrong, "send", "--agent-id", agent_id, "-m", text, "--execute-at", "in 1 minute", "--now", at(0))
     rec = cli(wrong, "recurring", "create", "--agent-id", agent_id, "-m", text, "--every", "every 5 minutes",
               "--now", at(0))  # fmt: skip
 
