@@ -59,8 +59,8 @@ VERSIONS = ("0.11.7", "0.16.8")
 LETTA_VERSION = DEFAULT_VERSION = "0.11.7"
 #: Versions that keep their data in PostgreSQL (the others use SQLite).
 POSTGRES_VERSIONS = frozenset({"0.16.8"})
-#: What each install downloads, for the progress line.
-DOWNLOAD_SIZE = {"0.11.7": "about 630 MB", "0.16.8": "about 1 GB"}
+#: How big each install is, for the progress line.
+INSTALL_SIZE = {"0.11.7": "about 630 MB to download", "0.16.8": "about 1.1 GB on disk"}
 SCRIPTS_DIR = Path(__file__).resolve().parent
 FAKE_MODEL = SCRIPTS_DIR / "fake_model.py"
 PG_SCHEMA = SCRIPTS_DIR / "letta_pg_schema.py"
@@ -187,7 +187,7 @@ def _install_locked(venv: Path, version: str, timeout: float | None) -> None:
         base = getattr(sys, "_base_executable", None) or sys.executable
         subprocess.run([base, "-m", "venv", str(venv)], check=True, timeout=300)
     (venv / MARKER_NAME).unlink(missing_ok=True)
-    _log(f"installing {requirements.name} into {venv} ({DOWNLOAD_SIZE[version]} to download; takes minutes)")
+    _log(f"installing {requirements.name} into {venv} ({INSTALL_SIZE[version]}; takes minutes)")
     cmd = [
         str(python),
         "-m",
