@@ -8,14 +8,18 @@ refused, so no pass sends the old text and then records the new one away.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import tick_support
 from tick_support import LETTA_KEY, OTHER_KEY, T0, World, texts
 
 from switchboard import service
+from switchboard.backends.base import Changes
+from switchboard.backends.git import GitBackend
 from switchboard.due import next_fire
 from switchboard.exceptions import ClaimedError, InvalidInputError, NotFoundError
 from switchboard.index import read_index
@@ -276,3 +280,70 @@ def test_names_survive_key_rotation(world: World) -> None:
     rotated = Store(world.store.backend, codec_from_keys(f"{generate_key()},{world.key}"))
     assert service.rotate_keys(rotated) > 0
     assert service.resolve_id(rotated, LETTA_KEY, "standup", "recurring") == lower.id
+
+
+# -- racing a tick -------------------------------------------------------------------------------
+
+
+class MeetingBackend(GitBackend):
+    """A real clone whose first commit of a kind waits for the other writer's, so both compute on one state."""
+
+    def __init__(self, root: Path, barrier: threading.Barrier, first: str) -> None:
+        super().__init__(root)
+        self.barrier: threading.Barrier | None = barrier
+        self.first = first
+
+    def commit(self, changes: Changes, message: str) -> bool:
+        if self.barrier is not None and message.startswith(self.first):
+            barrier, self.barrier = self.barrier, None
+            barrier.wait(timeout=20)
+        return super().commit(changes, message)
+
+
+@pytest.mark.parametrize("round_", range(4))
+def test_an_update_racing_a_tick_is_either_sent_new_or_refused(world: World, round_: int) -> None:
+    due = world.one_time(T0 - timedelta(minutes=1), message="Old text")
+    world.seed(due)
+    barrier = threading.Barrier(2)
+    world.clone("ticker"), world.clone("laptop")
+    ticker = Store(MeetingBackend(world.path("ticker"), barrier, "switchboard: claim"), world.codec)
+    laptop = Store(MeetingBackend(world.path("laptop"), barrier, "switchboard: update"), world.codec)
+    outcome: list[object] = []
+
+    def update() -> None:
+        try:
+            outcome.append(service.update_schedule(laptop, LETTA_KEY, due.id, "one-time", {"message": "New"}, now=T0))
+        except (ClaimedError, NotFoundError) as exc:  # held by the tick, or already sent and gone
+            outcome.append(exc)
+
+    editor = threading.Thread(target=update)
+    editor.start()
+    report = world.tick(T0, store=ticker)
+    editor.join(timeout=60)
+
+    [result] = report.results
+    assert result.status == "delivered"
+    [sent] = texts(world.letta.deliveries)
+    [answer] = outcome
+    if isinstance(answer, ClaimedError | NotFoundError):
+        assert sent == "Old text"  # the tick claimed first; the user was told nothing changed
+    else:
+        assert sent == "New"  # the update landed first; the tick recomputed its claim on it
+    assert world.remote_schedule(due.id) is None
+    assert len(world.letta.deliveries) == 1
+
+
+def test_import_keeps_names_and_checks_them(world: World) -> None:
+    exported = [
+        {"id": "3f2b9c1e-8d4a-4b6e-9f0a-1c2d3e4f5a6b", "agent_id": "agent-1", "message": "M", "cron": "0 9 * * *",
+         "name": "daily"},
+        {"agent_id": "agent-1", "message": "M", "execute_at": "2031-01-01T09:00:00Z"},
+    ]  # fmt: skip
+    done = service.import_schedules(world.store, exported, api_key=LETTA_KEY, base_url="http://letta", now=T0)
+    assert (done.one_time, done.recurring) == (1, 1)
+    assert service.resolve_id(world.store, LETTA_KEY, "daily", "recurring") == exported[0]["id"]
+    assert service.list_one_time(world.store, LETTA_KEY)[0].name is None
+    bad = [{"agent_id": "agent-1", "message": "M", "cron": "0 9 * * *", "name": "x" * 201}]
+    with pytest.raises(InvalidInputError) as caught:
+        service.import_schedules(world.store, bad, api_key=LETTA_KEY, base_url="http://letta", now=T0)
+    assert str(caught.value) == "item 1: name is 201 characters, more than 200 — shorten it — nothing was imported"
