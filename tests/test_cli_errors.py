@@ -217,6 +217,8 @@ UUID_NAME = "name looks like a schedule id (a UUID) — choose a name that is no
          "--tz only says how to read --execute-at for a one-time schedule — give --execute-at too"),
         (["onetime", "update", "{one}", "--tz", "Mars/Olympus", "--at", "tomorrow"], ZONE),
         (["recurring", "update", "{rec}", "--tz", "Mars/Olympus"], ZONE),
+        (["recurring", "update", "{rec}", "--cron", "every day at 9am", "--tz", "UTC"],
+         "nothing to change — it already runs 0 9 * * * in UTC"),
         (["onetime", "update", "{one}", "--at", "blue moon"], PHRASE),
         (["recurring", "update", "{rec}", "--cron", "every blue moon"], SCHEDULE_PHRASE),
         (["onetime", "update", "{one}", "-m", ""], "message is empty — give the text the agent should receive"),

@@ -89,7 +89,7 @@ def test_recurring_update_reads_a_new_cron_in_its_own_zone(cli_env: dict[str, st
     )  # fmt: skip
     shown = ok(cli_env, "recurring", "update", "standup", "--cron", "every day at 8am", "--now", "2026-03-12T12:00:00Z")
     assert shown.stdout.splitlines() == [
-        f"Changing recurring {made['id']}: cron, zone.",
+        f"Changing recurring {made['id']}: cron.",
         "Recurring: 0 8 * * * in Europe/Berlin — At 08:00 AM. Next fires:",
         "  2026-03-13 08:00 CET  (2026-03-13 07:00 UTC)",
         "  2026-03-14 08:00 CET  (2026-03-14 07:00 UTC)",

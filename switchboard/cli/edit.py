@@ -116,8 +116,10 @@ def _update(
         assert isinstance(current, RecurringSchedule)
         # A new cron is read in the schedule's own zone unless --tz says otherwise; --tz alone moves the zone.
         preview = explain_every(cron or current.cron, tz=tz or current.timezone, now=clock, count=3)
-        changes.update(cron=preview["cron"], timezone=preview["timezone"])
+        changes.update({key: preview[key] for key in ("cron", "timezone") if preview[key] != getattr(current, key)})
         shown_tz = preview["timezone"]
+        if not changes:
+            raise fail(f"nothing to change — it already runs {current.cron} in {current.timezone}")
     # Checked in full (and refused while a tick holds it) before anything is shown or saved.
     planned = preview_update(store, conf.api_key, schedule_id, kind, changes, now=clock)
     if not as_json:
