@@ -4,7 +4,8 @@ Two families:
 
 - the hosted service's shapes (``OneTimeIn``/``OneTimeOut``, ``RecurringIn``/
   ``RecurringOut``, ``ResultOut``, ``Deleted``), kept field for field so its
-  clients only change their base URL; new fields are only ever added;
+  clients only change their base URL; new fields are only ever added (``name``;
+  ``OneTimePatch``/``RecurringPatch`` for switchboard's own PATCH);
 - Letta Cloud's schedule API (``ScheduleCreateIn``, ``ScheduledMessage``,
   ``ScheduleListOut``…), named after the types of the official ``letta-client``
   SDK (``letta_client.types.agents.schedule_*``).
