@@ -27,6 +27,7 @@ from switchboard.models import (
     utc,
 )
 from switchboard.store import Store, Transaction, schedule_id_of
+from switchboard.tick.model import TickOptions
 from switchboard.tick.selection import claim_is_live
 
 S = TypeVar("S", OneTimeSchedule, RecurringSchedule)
@@ -171,8 +172,8 @@ UPDATABLE: dict[str, frozenset[str]] = {
     "one-time": frozenset({"message", "execute_at", "role", "agent_id", "name"}),
     "recurring": frozenset({"message", "cron", "timezone", "role", "agent_id", "name"}),
 }
-#: How long a tick's claim holds (the tick's own default, TickOptions.claim_ttl).
-CLAIM_TTL = timedelta(minutes=30)
+#: How long a tick's claim holds: the tick's own default.
+CLAIM_TTL: timedelta = TickOptions.claim_ttl
 
 
 def update_schedule(
@@ -274,9 +275,9 @@ def resolve_id(store: Store, api_key: str | None, ref: str, kind: Kind | None = 
     """The id of the caller's schedule that ``ref`` stands for: its id, its name, or 8+ first characters of its id.
 
     A UUID is taken as it is (whether or not it exists). Anything else is
-    compared with the caller's listing (a name as written, else ignoring case)
-    and never becomes part of a path. No match is NotFoundError; more than one is an
-    InvalidInputError listing the candidates.
+    compared with the caller's listing (a name as written, else ignoring
+    case) and never becomes part of a path. No match is NotFoundError; more
+    than one is an InvalidInputError listing the candidates.
     """
     text = str(ref).strip()
     try:
