@@ -126,7 +126,6 @@ def test_patch_of_a_schedule_a_tick_holds_is_409(api: ApiServer) -> None:
         log = api.repo.remote_log()
         refused = client.patch(f"/schedules/recurring/{rec['id']}", json={"message": "New"})
         assert refused.status_code == 409
-        assert refused.headers["Retry-After"] == "30"
         assert refused.json()["detail"].startswith(
             f"recurring schedule {rec['id']} is being delivered by a tick right now — nothing was changed; try again"
         )

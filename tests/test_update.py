@@ -21,7 +21,7 @@ from switchboard import service
 from switchboard.backends.base import Changes
 from switchboard.backends.git import GitBackend
 from switchboard.due import next_fire
-from switchboard.exceptions import ClaimedError, InvalidInputError, NotFoundError
+from switchboard.exceptions import BusyError, InvalidInputError, NotFoundError
 from switchboard.index import read_index
 from switchboard.models import OneTimeSchedule, RecurringSchedule, Result, build
 from switchboard.store import ONE_TIME, Store, bucket, recurring_path
@@ -157,7 +157,7 @@ def test_a_schedule_a_running_tick_holds_is_refused_then_changed_after_it(world:
         assert {j.schedule.id for j in jobs} == {rec.id, one.id}
         for schedule_id, kind in ((rec.id, "recurring"), (one.id, "one-time")):
             before = world.remote_log()
-            with pytest.raises(ClaimedError) as caught:
+            with pytest.raises(BusyError) as caught:
                 service.update_schedule(
                     world.clone("laptop"), LETTA_KEY, schedule_id, kind, {"message": "New text"}, now=T0
                 )
@@ -187,7 +187,7 @@ def test_a_lapsed_claim_does_not_block_a_change_and_is_cleared(world: World) -> 
         update={"claimed_by": "pass-that-died", "claimed_at": T0 - timedelta(hours=1)}
     )
     world.seed(dead)
-    with pytest.raises(ClaimedError):
+    with pytest.raises(BusyError):
         service.update_schedule(
             world.store, LETTA_KEY, dead.id, "one-time", {"message": "x"}, now=T0 - timedelta(minutes=50)
         )
@@ -313,7 +313,7 @@ def test_an_update_racing_a_tick_is_either_sent_new_or_refused(world: World, rou
     def update() -> None:
         try:
             outcome.append(service.update_schedule(laptop, LETTA_KEY, due.id, "one-time", {"message": "New"}, now=T0))
-        except (ClaimedError, NotFoundError) as exc:  # held by the tick, or already sent and gone
+        except (BusyError, NotFoundError) as exc:  # held by the tick, or already sent and gone
             outcome.append(exc)
 
     editor = threading.Thread(target=update)
@@ -325,7 +325,7 @@ def test_an_update_racing_a_tick_is_either_sent_new_or_refused(world: World, rou
     assert result.status == "delivered"
     [sent] = texts(world.letta.deliveries)
     [answer] = outcome
-    if isinstance(answer, ClaimedError | NotFoundError):
+    if isinstance(answer, BusyError | NotFoundError):
         assert sent == "Old text"  # the tick claimed first; the user was told nothing changed
     else:
         assert sent == "New"  # the update landed first; the tick recomputed its claim on it
