@@ -159,6 +159,7 @@ REF_COMMANDS = [
     ["recurring", "pause"],
     ["recurring", "resume"],
     ["recurring", "update", "-m", "New text"],
+    ["recurring", "run"],
 ]
 NO_SUCH_REF = 'no {kind} schedule is named "{bad}" or has an id starting with it, for this Letta key — see {lists}'
 

@@ -126,7 +126,7 @@ def test_ambiguous_names_are_refused_listing_the_candidates(cli_env: dict[str, s
     a = js(cli_env, "recurring", "create", "--agent-id", agent, "-m", "A", "--cron", "0 9 * * *", "--name", "daily")
     b = js(cli_env, "recurring", "create", "--agent-id", agent, "-m", "B", "--cron", "0 10 * * *", "--name", "daily")
     log = repo.remote_log()
-    for command in (["get"], ["delete"], ["pause"], ["resume"], ["update", "-m", "C"]):
+    for command in (["get"], ["delete"], ["pause"], ["resume"], ["update", "-m", "C"], ["run"]):
         assert failed(cli_env, "recurring", *command, "daily") == (
             f'"daily" matches 2 recurring schedules: {a["id"]} ("daily"), {b["id"]} ("daily") '
             "— give the whole id (or a longer prefix)"
@@ -159,3 +159,13 @@ def test_update_as_a_real_process(cli_env: dict[str, str], agent: str) -> None:
         'Error: no one-time schedule is named "n2" or has an id starting with it, for this Letta key — see '
         "`switchboard onetime list`\n"
     )
+
+
+def test_recurring_run_takes_a_name(cli_env: dict[str, str], agent: str, standin: LettaStandIn) -> None:
+    made = js(cli_env, "recurring", "create", "--agent-id", agent, "-m", "X", "--cron", "0 9 * * *", "--name", "nine")
+    ran = js(cli_env, "recurring", "run", "nine")
+    [delivery] = standin.deliveries
+    assert (ran["id"], ran["result"]["run_id"], ran["result"]["name"]) == (made["id"], delivery.run_id, "nine")
+    assert ran["result"]["manual"] is True
+    [result] = js(cli_env, "results", "list")
+    assert (result["name"], result["manual"]) == ("nine", True)

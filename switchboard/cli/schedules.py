@@ -170,9 +170,11 @@ def recurring_run(ctx: typer.Context, schedule_id: str = ID_ARG, now: str = NOW_
     from switchboard.tick import run_now
 
     clock = parse_now(now)
-    report = run_now(store_of(ctx), settings(ctx).api_key, schedule_id, clock, letta_client_now)
+    store, api_key, resolved = _resolved(ctx, schedule_id, "recurring")
+    report = run_now(store, api_key, resolved, clock, letta_client_now)
     if as_json:
-        print_json({**report.schedule.public(), "result": report.result.public() if report.result else None})
+        shown = report.result.public(with_name=True) if report.result else None
+        print_json({**report.schedule.public(), "result": shown})
     result = report.result
     if result is None:
         raise fail(
