@@ -133,6 +133,31 @@ def check_message(value: str, *, limit: int | None = None) -> str:
     return value
 
 
+#: The longest name a schedule may carry, in characters.
+MAX_NAME_CHARS = 200
+
+
+def check_name(value: str | None) -> str | None:
+    """A schedule's optional name: at most 200 printable characters, trimmed; blank means none.
+
+    A name that is a UUID is refused: wherever a command takes an id, a UUID is an id.
+    """
+    if value is None:
+        return None
+    text = str(value).strip()
+    if not text:
+        return None
+    if len(text) > MAX_NAME_CHARS:
+        raise ValueError(f"name is {len(text)} characters, more than {MAX_NAME_CHARS} — shorten it")
+    if any(not ch.isprintable() for ch in text):
+        raise ValueError("name contains a line break or a control character — give one line of text")
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return text
+    raise ValueError("name looks like a schedule id (a UUID) — choose a name that is not one")
+
+
 def _message_unless_stored(value: str, info: ValidationInfo) -> str:
     # Read back from data/ (context STORED), a message was checked when it was made.
     if info.context and info.context.get("stored"):
@@ -144,6 +169,7 @@ def _message_unless_stored(value: str, info: ValidationInfo) -> str:
 ScheduleId = Annotated[str, AfterValidator(check_id)]
 AgentId = Annotated[str, AfterValidator(check_agent_id)]
 Message = Annotated[str, AfterValidator(_message_unless_stored)]
+Name = Annotated[str | None, AfterValidator(check_name)]
 #: An aware datetime, kept in UTC.
 Instant = Annotated[AwareDatetime, AfterValidator(utc)]
 
@@ -178,6 +204,8 @@ class _Schedule(_Record):
     agent_id: AgentId
     message: Message
     role: Role = "user"
+    # Optional, the user's own words: encrypted like the message, never in a path, log or summary.
+    name: Name = Field(default=None, repr=False)
     created_at: Instant
     # Letta's schedule API only: name/otid/sender_id the message goes to Letta with (None: none given).
     message_fields: MessageFields | None = None
@@ -202,6 +230,7 @@ class OneTimeSchedule(_Schedule):
         """The shape the CLI and the REST API show."""
         return {
             "id": self.id,
+            "name": self.name,
             "agent_id": self.agent_id,
             "message": self.message,
             "role": self.role,
@@ -256,6 +285,7 @@ class RecurringSchedule(_Schedule):
         """The shape the CLI and the REST API show."""
         return {
             "id": self.id,
+            "name": self.name,
             "agent_id": self.agent_id,
             "message": self.message,
             "role": self.role,
@@ -281,6 +311,8 @@ class Result(_Record):
     run_id: str | None = None
     agent_id: str
     message: str | None = Field(default=None, repr=False)
+    #: The schedule's name when it was delivered (kept after a one-time schedule is gone).
+    name: str | None = Field(default=None, repr=False)
     scheduled_for: Instant
     executed_at: Instant
     lateness_s: float = 0.0
@@ -291,9 +323,14 @@ class Result(_Record):
     #: Sent by request (`recurring run`), not at a fire time: the schedule's next fire did not move.
     manual: bool = False
 
-    def public(self, *, with_message: bool = False) -> dict[str, Any]:
-        """The shape the CLI shows (the REST API adds the message)."""
-        shown = self.model_dump(mode="json", exclude={"message"})
+    def public(self, *, with_message: bool = False, with_name: bool = False) -> dict[str, Any]:
+        """The shape a tick reports; lists add the name (the REST API the message too).
+
+        Without ``with_name`` it carries ids only, as a tick's ``--json`` (an Actions log) must.
+        """
+        shown = self.model_dump(mode="json", exclude={"message", "name"})
+        if with_name:
+            shown["name"] = self.name
         if with_message:
             shown["message"] = self.message
         return shown

@@ -10,11 +10,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from switchboard.exceptions import InvalidInputError, NotFoundError
+from switchboard.exceptions import BusyError, InvalidInputError, NotFoundError
 from switchboard.models import (
+    Kind,
     MessageFields,
     OneTimeSchedule,
     RecurringSchedule,
@@ -22,9 +23,12 @@ from switchboard.models import (
     Schedule,
     build,
     check_id,
+    shown_value,
     utc,
 )
 from switchboard.store import Store, Transaction, schedule_id_of
+from switchboard.tick.model import TickOptions
+from switchboard.tick.selection import claim_is_live
 
 S = TypeVar("S", OneTimeSchedule, RecurringSchedule)
 
@@ -40,10 +44,11 @@ def add_one_time(
     now: datetime,
     role: str = "user",
     message_fields: MessageFields | None = None,
+    name: str | None = None,
 ) -> OneTimeSchedule:
     """Store a one-time schedule; one commit."""
     fields = {"agent_id": agent_id, "message": message, "role": role, "execute_at": execute_at,
-              "message_fields": message_fields}  # fmt: skip
+              "message_fields": message_fields, "name": name}  # fmt: skip
     return _add(store, OneTimeSchedule, fields, api_key=api_key, base_url=base_url, now=now)
 
 
@@ -56,6 +61,7 @@ def new_one_time(
     execute_at: datetime,
     now: datetime,
     role: str = "user",
+    name: str | None = None,
 ) -> OneTimeSchedule:
     """A one-time schedule made ``now``, checked but not stored (``tick.send_now`` stores it claimed)."""
     schedule: OneTimeSchedule = build(
@@ -63,6 +69,7 @@ def new_one_time(
         agent_id=agent_id,
         message=message,
         role=role,
+        name=name,
         execute_at=execute_at,
         created_at=utc(now),
         api_key=api_key,
@@ -83,10 +90,11 @@ def add_recurring(
     now: datetime,
     role: str = "user",
     message_fields: MessageFields | None = None,
+    name: str | None = None,
 ) -> RecurringSchedule:
     """Store a recurring schedule; one commit. Its first fire is the first after ``now``."""
     fields = {"agent_id": agent_id, "message": message, "role": role, "cron": cron, "timezone": timezone,
-              "message_fields": message_fields}  # fmt: skip
+              "message_fields": message_fields, "name": name}  # fmt: skip
     return _add(store, RecurringSchedule, fields, api_key=api_key, base_url=base_url, now=now)
 
 
@@ -157,6 +165,162 @@ def set_paused(
 
     verb = "pause" if paused else "resume"
     return store.transact(f"switchboard: {verb} recurring {schedule_id}", compute)
+
+
+#: What an update may change, by kind ("name": "" or None takes the name away).
+UPDATABLE: dict[str, frozenset[str]] = {
+    "one-time": frozenset({"message", "execute_at", "role", "agent_id", "name"}),
+    "recurring": frozenset({"message", "cron", "timezone", "role", "agent_id", "name"}),
+}
+#: How long a tick's claim holds: the tick's own default.
+CLAIM_TTL: timedelta = TickOptions.claim_ttl
+
+
+def update_schedule(
+    store: Store,
+    api_key: str | None,
+    schedule_id: str,
+    kind: Kind,
+    changes: Mapping[str, Any],
+    *,
+    now: datetime,
+    claim_ttl: timedelta = CLAIM_TTL,
+) -> Schedule:
+    """Change one of the caller's schedules in place; one commit. It keeps its id, and so its results.
+
+    A one-time schedule whose time changes moves to its new bucket. A recurring
+    schedule whose cron or zone changes counts its next fire from ``now`` (fires
+    of the old schedule not yet sent are not sent). A schedule a running tick
+    has claimed is refused with BusyError: that tick may be sending the old
+    text right now, and recording it would undo the change. Changes equal to
+    what is stored commit nothing.
+    """
+    schedule_id = _check_changes(schedule_id, kind, changes)
+
+    def compute(tx: Transaction) -> Schedule:
+        path = store.locate(store.tenant(api_key), schedule_id, kind)
+        current = store.load(path)
+        updated = changed(current, changes, now=now, claim_ttl=claim_ttl)
+        if updated == current:
+            return current
+        if tx.save(updated) != path:
+            tx.delete(path)  # a one-time schedule whose time moved it to another bucket
+        return updated
+
+    return store.transact(f"switchboard: update {kind} {schedule_id}", compute)
+
+
+def preview_update(
+    store: Store,
+    api_key: str | None,
+    schedule_id: str,
+    kind: Kind,
+    changes: Mapping[str, Any],
+    *,
+    now: datetime,
+    claim_ttl: timedelta = CLAIM_TTL,
+) -> Schedule:
+    """What ``update_schedule`` would store, checked the same way; nothing is committed."""
+    schedule_id = _check_changes(schedule_id, kind, changes)
+    store.backend.refresh()
+    current = store.load(store.locate(store.tenant(api_key), schedule_id, kind))
+    return changed(current, changes, now=now, claim_ttl=claim_ttl)
+
+
+def changed(
+    current: Schedule, changes: Mapping[str, Any], *, now: datetime, claim_ttl: timedelta = CLAIM_TTL
+) -> Schedule:
+    """``current`` with ``changes`` applied and checked; BusyError while a tick holds it."""
+    moment = utc(now)
+    if claim_is_live(current, moment, claim_ttl):
+        minutes = claim_ttl.total_seconds() / 60
+        raise BusyError(
+            f"{current.kind} schedule {current.id} is being delivered by a tick right now — nothing was changed; "
+            f"try again when that tick is done (a claim left by a tick that died lapses {minutes:g} minutes "
+            f"after it was made)"
+        )
+    fields = {**current.model_dump(), **changes}
+    if "name" in changes:
+        fields["name"] = changes["name"] or None
+    # A claim still here has lapsed (its tick died): the changed schedule starts afresh.
+    fields.update(claimed_by=None, claimed_at=None)
+    if isinstance(current, RecurringSchedule) and (
+        fields["cron"] != current.cron or fields["timezone"] != current.timezone
+    ):
+        fields["resumed_at"] = max(moment, current.resumed_at or moment)
+    updated: Schedule = build(type(current), **fields)
+    return updated
+
+
+def _check_changes(schedule_id: str, kind: Kind, changes: Mapping[str, Any]) -> str:
+    schedule_id = check_id(schedule_id)
+    unknown = sorted(set(changes) - UPDATABLE[kind])
+    if unknown:
+        raise InvalidInputError(f"a {kind} schedule has no {', '.join(unknown)} to change")
+    if not changes:
+        raise InvalidInputError(f"nothing to change — give a new {_choices(kind)}")
+    return schedule_id
+
+
+def _choices(kind: Kind) -> str:
+    when = "time" if kind == "one-time" else "cron, zone"
+    return f"message, {when}, role, agent id or name"
+
+
+#: An id prefix names a schedule from this many characters on.
+MIN_PREFIX = 8
+
+
+def resolve_id(store: Store, api_key: str | None, ref: str, kind: Kind | None = None) -> str:
+    """The id of the caller's schedule that ``ref`` stands for: its id, its name, or 8+ first characters of its id.
+
+    A UUID is taken as it is (whether or not it exists). Anything else is
+    compared with the caller's listing (a name as written, else ignoring
+    case) and never becomes part of a path. No match is NotFoundError; more
+    than one is an InvalidInputError listing the candidates.
+    """
+    text = str(ref).strip()
+    try:
+        uuid.UUID(text)
+    except (ValueError, AttributeError, TypeError):
+        pass
+    else:
+        return check_id(text)  # a UUID, or one written oddly: check_id says how to write it
+    store.backend.refresh()
+    tenant = store.tenant(api_key)
+    items: list[Schedule] = []
+    if kind in (None, "one-time"):
+        items += store.one_time(tenant)
+    if kind in (None, "recurring"):
+        items += store.recurring(tenant)
+    prefix = text.lower() if len(text) >= MIN_PREFIX else None
+    by_id = [s for s in items if prefix is not None and s.id.startswith(prefix)]
+    # A name written exactly wins; only when none is does case stop mattering.
+    by_name = [s for s in items if s.name == text] or [
+        s for s in items if s.name is not None and s.name.casefold() == text.casefold()
+    ]
+    matches = by_id + [s for s in by_name if s not in by_id]
+    what = f"{kind} schedule" if kind else "schedule"
+    shown = shown_value(text)
+    if len(matches) == 1:
+        return matches[0].id
+    if not matches:
+        lists = "`switchboard onetime list`" if kind == "one-time" else "`switchboard recurring list`"
+        if kind is None:
+            lists = "`switchboard onetime list` or `switchboard recurring list`"
+        if prefix is None and all(ch in "0123456789abcdefABCDEF-" for ch in text):
+            raise NotFoundError(
+                f'"{shown}" is not the name of any of your {what}s, and an id prefix needs at least {MIN_PREFIX} '
+                f"characters — give more of the id, the whole id, or the name (see {lists})"
+            )
+        raise NotFoundError(
+            f'no {what} is named "{shown}" or has an id starting with it, for this Letta key — see {lists}'
+        )
+    listed = ", ".join(s.id + (f' ("{shown_value(s.name, 40)}")' if s.name else "") for s in matches[:10])
+    more = f" and {len(matches) - 10} more" if len(matches) > 10 else ""
+    raise InvalidInputError(
+        f'"{shown}" matches {len(matches)} {what}s: {listed}{more} — give the whole id (or a longer prefix)'
+    )
 
 
 def list_results(
@@ -315,6 +479,7 @@ def _import_one(
             "agent_id": item.get("agent_id", ""),
             "message": item.get("message", ""),
             "role": item.get("role", "user"),
+            "name": item.get("name"),
             "created_at": _instant(item.get("created_at"), "UTC", "created_at", now) or utc(now),
             "api_key": api_key,
             "base_url": base_url,

@@ -238,3 +238,81 @@ def test_run_now_sends_one_extra_fire_from_the_page(api: ApiServer, browser: Any
     assert text(browser, "notice") == ""
     [after] = api.client().get("/schedules/recurring").json()
     assert (after["last_run"], after["next_run"]) == (made.json()["last_run"], made.json()["next_run"])
+
+
+def test_the_page_names_and_changes_schedules_in_place(api: ApiServer, browser: Any) -> None:
+    browser.get(api.base_url + "/")
+    use_key(browser, LETTA_KEY)
+    until(browser, lambda d: d.find_element(By.ID, "main").is_displayed(), "the key opens the page")
+
+    # A named recurring schedule, made on the page.
+    Select(browser.find_element(By.ID, "kind")).select_by_value("recurring")
+    type_into(browser, "agent", api.agent)
+    type_into(browser, "name", "standup")
+    type_into(browser, "message", "Standup")
+    type_into(browser, "when", "every weekday at 10am")
+    type_into(browser, "tz", "Europe/Berlin")
+    browser.find_element(By.ID, "preview").click()
+    until(browser, lambda d: d.find_element(By.ID, "save").is_enabled(), "a previewed phrase can be saved")
+    browser.find_element(By.ID, "save").click()
+    until(browser, lambda d: len(rows(d, "recurring-table")) == 1, "the recurring schedule is listed")
+    [made] = api.client().get("/schedules/recurring").json()
+    assert made["name"] == "standup"
+
+    def cell_text(d: Any, table: str, name: str) -> str:
+        value: str = rows(d, table)[0].find_element(By.CSS_SELECTOR, f"td.{name}").text
+        return value
+
+    until(browser, lambda d: cell_text(d, "recurring-table", "name") == "standup", "the name is listed")
+
+    # Edit: a new message and name are saved at once; a new time only after its preview.
+    browser.find_element(By.CSS_SELECTOR, "#recurring-table button[data-action=edit-recurring]").click()
+    until(browser, lambda d: d.find_element(By.ID, "edit-section").is_displayed(), "the edit form opens")
+    assert browser.find_element(By.ID, "edit-when").get_attribute("value") == "0 10 * * 1-5"
+    assert browser.find_element(By.ID, "edit-tz").get_attribute("value") == "Europe/Berlin"
+    type_into(browser, "edit-message", "Standup, in the big room")
+    type_into(browser, "edit-name", "daily standup")
+    type_into(browser, "edit-when", "every day at 9am")
+    browser.find_element(By.ID, "edit-save").click()
+    until(browser, lambda d: "0 9 * * *" in text(d, "edit-out"), "a new time is previewed first")
+    assert "Europe/Berlin" in text(browser, "edit-out")
+    assert api.client().get(f"/schedules/recurring/{made['id']}").json() == made, "nothing saved before the preview"
+    browser.find_element(By.ID, "edit-save").click()
+    until(browser, lambda d: "keeps its id" in text(d, "edit-out"), "the change is saved")
+    changed = api.client().get(f"/schedules/recurring/{made['id']}").json()
+    assert (changed["id"], changed["name"], changed["message"]) == (
+        made["id"],
+        "daily standup",
+        "Standup, in the big room",
+    )
+    assert (changed["cron"], changed["timezone"]) == ("0 9 * * *", "Europe/Berlin")
+    until(browser, lambda d: cell_text(d, "recurring-table", "name") == "daily standup", "the new name is listed")
+    until(browser, lambda d: "big room" in cell_text(d, "recurring-table", "message"), "the new message is listed")
+
+    # A bad phrase is explained and nothing is saved.
+    type_into(browser, "edit-when", "every blue moon")
+    browser.find_element(By.ID, "edit-save").click()
+    until(browser, lambda d: "could not understand" in text(d, "edit-out"), "a bad phrase is explained")
+    assert api.client().get(f"/schedules/recurring/{made['id']}").json() == changed
+    browser.find_element(By.ID, "edit-cancel").click()
+    assert not browser.find_element(By.ID, "edit-section").is_displayed()
+
+    # A one-time message moves to a new time, keeping its id; removing the name clears it.
+    with api.client() as client:
+        once = client.post(
+            "/schedules/one-time",
+            json={"agent_id": api.agent, "message": "Later", "execute_at": "2031-05-04T09:00:00Z", "name": "later"},
+        ).json()
+    browser.find_element(By.ID, "refresh").click()
+    until(browser, lambda d: len(rows(d, "one-time-table")) == 1, "the one-time schedule is listed")
+    browser.find_element(By.CSS_SELECTOR, "#one-time-table button[data-action=edit-one-time]").click()
+    until(browser, lambda d: d.find_element(By.ID, "edit-section").is_displayed(), "the edit form opens")
+    type_into(browser, "edit-when", "2031-06-01 08:30")
+    type_into(browser, "edit-tz", "Asia/Tokyo")
+    browser.find_element(By.ID, "edit-name").clear()
+    browser.find_element(By.ID, "edit-preview").click()
+    until(browser, lambda d: "2031-05-31T23:30:00+00:00" in text(d, "edit-out"), "the new instant is previewed")
+    browser.find_element(By.ID, "edit-save").click()
+    until(browser, lambda d: "keeps its id" in text(d, "edit-out"), "the change is saved")
+    moved = api.client().get(f"/schedules/one-time/{once['id']}").json()
+    assert (moved["execute_at"], moved["name"], moved["message"]) == ("2031-05-31T23:30:00+00:00", None, "Later")

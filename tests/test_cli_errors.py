@@ -149,13 +149,30 @@ def refused(world: World, args: list[str], expected: str, env: dict[str, str | N
 
 # -- ids ------------------------------------------------------------------------------------
 
-ID_COMMANDS = [
+#: Commands that take a schedule's id, name or id prefix: anything else is looked for in the listing, never a path.
+REF_COMMANDS = [
     ["onetime", "get"],
     ["onetime", "delete"],
+    ["onetime", "update", "-m", "New text"],
     ["recurring", "get"],
     ["recurring", "delete"],
     ["recurring", "pause"],
     ["recurring", "resume"],
+    ["recurring", "update", "-m", "New text"],
+    ["recurring", "run"],
+]
+NO_SUCH_REF = 'no {kind} schedule is named "{bad}" or has an id starting with it, for this Letta key — see {lists}'
+
+
+@pytest.mark.parametrize("bad", ["../../etc/passwd", "a/b", "%2e%2e"])
+@pytest.mark.parametrize("command", REF_COMMANDS, ids=" ".join)
+def test_path_like_refs_are_looked_up_not_opened(world: World, command: list[str], bad: str) -> None:
+    kind = "one-time" if command[0] == "onetime" else "recurring"
+    lists = f"`switchboard {command[0]} list`"
+    refused(world, [*command, bad], NO_SUCH_REF.format(kind=kind, bad=bad, lists=lists))
+
+
+ID_COMMANDS = [
     ["results", "get"],
     ["results", "list", "--schedule-id"],
 ]
@@ -183,6 +200,52 @@ def test_path_like_ids(world: World, command: list[str], bad: str) -> None:
     ],
 )  # fmt: skip
 def test_unknown_ids(world: World, args: list[str], expected: str) -> None:
+    refused(world, args, expected)
+
+
+NOTHING_ONE = "nothing to change — give at least one of --message, --execute-at, --role, --agent-id or --name"
+NOTHING_REC = "nothing to change — give at least one of --message, --cron, --tz, --role, --agent-id or --name"
+LONG_NAME = "name is 201 characters, more than 200 — shorten it"
+UUID_NAME = "name looks like a schedule id (a UUID) — choose a name that is not one"
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["onetime", "update", "{one}"], NOTHING_ONE),
+        (["recurring", "update", "{rec}"], NOTHING_REC),
+        (["onetime", "update", "{one}", "--tz", "Europe/Berlin"],
+         "--tz only says how to read --execute-at for a one-time schedule — give --execute-at too"),
+        (["onetime", "update", "{one}", "--tz", "Mars/Olympus", "--at", "tomorrow"], ZONE),
+        (["recurring", "update", "{rec}", "--tz", "Mars/Olympus"], ZONE),
+        (["recurring", "update", "{rec}", "--cron", "every day at 9am", "--tz", "UTC"],
+         "nothing to change — it already runs 0 9 * * * in UTC"),
+        (["onetime", "update", "{one}", "--at", "blue moon"], PHRASE),
+        (["recurring", "update", "{rec}", "--cron", "every blue moon"], SCHEDULE_PHRASE),
+        (["onetime", "update", "{one}", "-m", ""], "message is empty — give the text the agent should receive"),
+        (["recurring", "update", "{rec}", "--role", "boss"], "role must be 'user', 'system' or 'assistant'"),
+        (["onetime", "update", "{one}", "--agent-id", "a/b"], AGENT_BAD.replace("{shown}", "a/b")),
+        (["onetime", "update", "{one}", "--name", "n" * 201], LONG_NAME),
+        (["recurring", "update", "{rec}", "--name", UNKNOWN], UUID_NAME),
+        (["recurring", "update", "{rec}", "--name", "two\nlines"],
+         "name contains a line break or a control character — give one line of text"),
+        (["send", "--agent-id", "{agent}", "-m", "x", "--name", "n" * 201], LONG_NAME),
+        (["recurring", "create", "--agent-id", "{agent}", "-m", "x", "--cron", "0 9 * * *", "--name", UNKNOWN],
+         UUID_NAME),
+        (["onetime", "update", UNKNOWN, "-m", "x"], f"no one-time schedule with id {UNKNOWN} for this Letta key — "
+         "list them with `switchboard onetime list`"),
+        (["recurring", "update", "{one}", "-m", "x"], "no recurring schedule with id {one} for this Letta key — "
+         "list them with `switchboard recurring list`"),
+        (["onetime", "get", "3f2b"], '"3f2b" is not the name of any of your one-time schedules, and an id prefix '
+         "needs at least 8 characters — give more of the id, the whole id, or the name (see `switchboard onetime "
+         "list`)"),
+        (["recurring", "pause", "{{UUID}}"], 'no recurring schedule is named "{{UUID}}" or has an id starting with '
+         "it, for this Letta key — see `switchboard recurring list`"),
+        (["onetime", "get", "{" + UNKNOWN + "}"], f'"{{{UNKNOWN}}}" is not a schedule id — write it as a plain '
+         f'UUID such as "{UNKNOWN}"'),
+    ],
+)  # fmt: skip
+def test_updates_and_names_refused(world: World, args: list[str], expected: str) -> None:
     refused(world, args, expected)
 
 

@@ -134,6 +134,21 @@ def test_recurring_commands(cli: Run, github: RacingStandIn, standin: LettaStand
     assert as_json(cli, "recurring", "list") == []
 
 
+def test_update_and_names_through_the_api(cli: Run, github: RacingStandIn, standin: LettaStandIn) -> None:
+    agent = standin.add_agent()
+    made = as_json(cli, "send", "--agent-id", agent, "-m", "Old", "--at", "2031-05-04T09:00:00Z", "--name", "plants")
+    moved = as_json(cli, "onetime", "update", "plants", "--at", "2031-06-01T10:00:00Z", "-m", "New text")
+    assert (moved["id"], moved["execute_at"], moved["name"]) == (made["id"], "2031-06-01T10:00:00+00:00", "plants")
+    [path] = data_files(github, ONE_TIME)
+    assert path.startswith(f"{ONE_TIME}/2031-06-01/10/")
+    for content in github.files().values():
+        assert b"plants" not in content and b"New text" not in content
+    rec = as_json(cli, "recurring", "create", "--agent-id", agent, "-m", "R", "--cron", "0 9 * * *")
+    renamed = as_json(cli, "recurring", "update", rec["id"][:8], "--name", "daily", "--cron", "0 10 * * *")
+    assert (renamed["id"], renamed["name"], renamed["cron"]) == (rec["id"], "daily", "0 10 * * *")
+    assert as_json(cli, "recurring", "delete", "daily")["id"] == rec["id"]
+
+
 def test_tick_and_results_without_a_clone(cli: Run, github: RacingStandIn, standin: LettaStandIn) -> None:
     agent = standin.add_agent()
     made = as_json(cli, "send", "--agent-id", agent, "-m", "Now please", "--no-deliver", "--no-dispatch")

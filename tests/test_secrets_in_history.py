@@ -1,7 +1,7 @@
 """Nothing secret is readable anywhere in the repository's history.
 
-A user's whole week, through the CLI: schedules of every kind, an import, a
-pause, a delete, a key rotation and ticks whose deliveries succeed and fail
+A user's whole week, through the CLI: schedules of every kind (some named),
+an import, an update, a pause, a delete, a key rotation and ticks whose deliveries succeed and fail
 (with Letta echoing the message and an agent reply back). Then every object
 of every commit on the remote, and `git log -p`, are searched for the message
 texts, the Letta key, every Fernet key and the agent reply.
@@ -28,7 +28,10 @@ MESSAGES = {
     "recurring": "Plaintext-recurring: water the ficus",
     "later": "Plaintext-later: renew the passport",
     "imported": "Plaintext-imported: from the hosted service",
+    "updated": "Plaintext-updated: renew the passport by Friday",
 }
+#: Names are the user's words too: encrypted like the messages, never in a path or a commit.
+NAMES = ["Name-passport-renewal", "Name-safe-combination"]
 REPLY = "Agent-reply: I will keep the combination safe"
 
 
@@ -64,10 +67,11 @@ def test_no_secret_is_readable_in_any_commit(
     standin.script(grumpy, (422, {"detail": f"cannot take '{MESSAGES['failing']}', {REPLY}"}))
 
     shown = [
-        run("send", "--agent-id", plain, "-m", MESSAGES["now"]),
+        run("send", "--agent-id", plain, "-m", MESSAGES["now"], "--name", NAMES[1]),
         run("send", "--agent-id", happy, "-m", MESSAGES["replied"]),
         run("send", "--agent-id", grumpy, "-m", MESSAGES["failing"], codes=(1,)),  # sent now, refused for good
-        run("send", "--agent-id", happy, "-m", MESSAGES["later"], "--at", "in 3 days"),
+        run("send", "--agent-id", happy, "-m", MESSAGES["later"], "--at", "in 3 days", "--name", NAMES[0]),
+        run("onetime", "update", NAMES[0], "-m", MESSAGES["updated"], "--at", "in 4 days"),
         run("recurring", "create", "--agent-id", happy, "-m", MESSAGES["recurring"], "--cron", "every minute"),
     ]
     exported = tmp_path / "hosted.json"
@@ -87,8 +91,9 @@ def test_no_secret_is_readable_in_any_commit(
     assert [d.text for d in standin.deliveries] == [MESSAGES["now"]]  # the others got scripted answers
     assert {r["status"] for r in results} >= {"delivered", "failed"}
     assert any(r["run_id"] == "run-with-reply" for r in results)
+    assert any(r["name"] == NAMES[1] for r in results)
 
-    secrets = [*MESSAGES.values(), LETTA_KEY, old_key, new_key, REPLY]
+    secrets = [*MESSAGES.values(), *NAMES, LETTA_KEY, old_key, new_key, REPLY]
     objects = all_objects(repo.remote)
     assert len(objects) > 20
     assert any(b"# my switchboard" in content for content in objects)  # the scan does see plaintext blobs

@@ -16,11 +16,14 @@ authenticated"}`` (a refused key is 401), and a result Letta accepted has
 ``delivered`` (:func:`~switchboard.api.schemas.hosted_status`).
 
 Added: natural language in ``execute_at`` and ``cron`` (with an optional
-``timezone``), ``limit``/``after`` on the lists (a ``Link: rel="next"``
-header says where the next page is), pause and resume, and the whole result
-history of a schedule (``GET /results/{schedule_id}/history``), one extra fire now
-(``POST /schedules/recurring/{id}/run``), and a one-time message due now delivered
-by this server at once.
+``timezone``), an optional ``name``, ``limit``/``after`` on the lists (a
+``Link: rel="next"`` header says where the next page is), pause and resume,
+changes in place (``PATCH /schedules/{one-time,recurring}/{id}``: 409 while a
+tick is delivering the schedule), the whole result history of a schedule
+(``GET /results/{schedule_id}/history``), one extra fire now
+(``POST /schedules/recurring/{id}/run``), and a one-time message due now
+delivered by this server at once. Paths take full ids only: names and id
+prefixes are the CLI's.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from switchboard.api.deps import (
     ScheduleIdPath,
     StateDep,
     deliver_in_background,
+    field_error,
     missing,
     owned,
     parsed,
@@ -57,14 +61,16 @@ from switchboard.api.schemas import (
     Detail,
     OneTimeIn,
     OneTimeOut,
+    OneTimePatch,
     RecurringIn,
     RecurringOut,
+    RecurringPatch,
     ResultOut,
     hosted_status,
 )
 from switchboard.context import letta_client_now
 from switchboard.exceptions import NotFoundError
-from switchboard.models import Kind, Result, Schedule
+from switchboard.models import Kind, OneTimeSchedule, RecurringSchedule, Result, Schedule
 from switchboard.tick import deliver_now
 from switchboard.tick.now import add_claimed, claim_manual
 from switchboard.timeparse import parse_instant, parse_recurring
@@ -87,9 +93,13 @@ router = APIRouter(
 
 def hosted_result(result: Result) -> dict[str, Any]:
     """A result as the hosted endpoints show it: with its message, and the hosted service's status names."""
-    shown = result.public(with_message=True)
+    shown = result.public(with_message=True, with_name=True)
     shown["status"] = hosted_status(shown["status"])
     return shown
+
+
+#: A PATCH adds 409 (a tick is delivering the schedule: try again after it) and 413.
+UPDATE_RESPONSES: dict[int | str, dict[str, Any]] = {**RUN_RESPONSES, 413: CREATE_RESPONSES[413]}
 
 
 def page(
@@ -130,6 +140,7 @@ def create_one_time(body: OneTimeIn, caller: CallerDep, state: StateDep, backgro
         "execute_at": when,
         "now": now,
         "role": body.role,
+        "name": body.name,
     }
     if when <= now and state.ticker is None:
         made = service.new_one_time(**fields)
@@ -159,6 +170,25 @@ def get_one_time(schedule_id: ScheduleIdPath, caller: CallerDep, state: StateDep
     return _get(state, caller, schedule_id, "one-time").public()
 
 
+@router.patch("/schedules/one-time/{schedule_id}", response_model=OneTimeOut, responses=UPDATE_RESPONSES)
+def update_one_time(
+    schedule_id: ScheduleIdPath, body: OneTimePatch, caller: CallerDep, state: StateDep
+) -> dict[str, Any]:
+    """Change one of your one-time schedules in place: same id; a new ``execute_at`` moves it."""
+    now = state.now()
+    changes = body.plain_changes()
+    phrase = body.execute_at
+    if phrase is not None:
+        tz = body.timezone or "UTC"
+        changes["execute_at"] = parsed("execute_at", lambda: parse_instant(phrase, tz=tz, now=now))
+    elif body.timezone is not None:
+        raise field_error("timezone", "timezone only says how to read execute_at — send execute_at too")
+    updated = _update(state, caller, schedule_id, "one-time", changes)
+    assert isinstance(updated, OneTimeSchedule)
+    wake_ticker(state, updated.execute_at)
+    return updated.public()
+
+
 @router.delete("/schedules/one-time/{schedule_id}", response_model=Deleted, responses=BY_ID_RESPONSES)
 def delete_one_time(schedule_id: ScheduleIdPath, caller: CallerDep, state: StateDep) -> dict[str, str]:
     """Delete one of your one-time schedules."""
@@ -186,6 +216,7 @@ def create_recurring(body: RecurringIn, caller: CallerDep, state: StateDep) -> d
             timezone=zone,
             now=state.now(),
             role=body.role,
+            name=body.name,
         )
     return schedule.public()
 
@@ -204,6 +235,22 @@ def list_recurring(
 def get_recurring(schedule_id: ScheduleIdPath, caller: CallerDep, state: StateDep) -> dict[str, Any]:
     """One of your recurring schedules."""
     return _get(state, caller, schedule_id, "recurring").public()
+
+
+@router.patch("/schedules/recurring/{schedule_id}", response_model=RecurringOut, responses=UPDATE_RESPONSES)
+def update_recurring(
+    schedule_id: ScheduleIdPath, body: RecurringPatch, caller: CallerDep, state: StateDep
+) -> dict[str, Any]:
+    """Change one of your recurring schedules in place: same id and results; a new cron or zone counts from now."""
+    changes = body.plain_changes()
+    if body.cron is not None or body.timezone is not None:
+        sid = path_id(schedule_id)
+        current = owned(state, caller, sid, lambda: service.get_schedule(state.store, caller.key, sid, "recurring"))
+        assert isinstance(current, RecurringSchedule)
+        # A new cron is read in the schedule's own zone unless the body names one; a zone alone moves it.
+        cron_text, tz = body.cron or current.cron, body.timezone or current.timezone
+        changes["cron"], changes["timezone"] = parsed("cron", lambda: parse_recurring(cron_text, tz=tz))
+    return _update(state, caller, schedule_id, "recurring", changes).public()
 
 
 @router.delete("/schedules/recurring/{schedule_id}", response_model=Deleted, responses=BY_ID_RESPONSES)
@@ -306,6 +353,25 @@ def _delete(state: ApiState, caller: Caller, schedule_id: str, kind: Kind) -> di
     sid = path_id(schedule_id)
     owned(state, caller, sid, lambda: service.delete_schedule(state.store, caller.key, sid, kind))
     return {"message": "Schedule deleted"}
+
+
+def _update(state: ApiState, caller: Caller, schedule_id: str, kind: Kind, changes: dict[str, Any]) -> Schedule:
+    sid = path_id(schedule_id)
+    if not changes:
+        fields = ", ".join(sorted(_PATCHABLE[kind]))
+        raise ApiError(
+            422, [{"type": "value_error", "loc": ["body"], "msg": f"nothing to change — send any of {fields}"}]
+        )
+    # BusyError (a tick holds it) is the app's 409.
+    now, store = state.now(), state.store
+    return owned(state, caller, sid, lambda: service.update_schedule(store, caller.key, sid, kind, changes, now=now))
+
+
+#: The fields a PATCH body may carry, by kind (for the "nothing to change" answer).
+_PATCHABLE = {
+    "one-time": {"agent_id", "message", "role", "name", "execute_at", "timezone"},
+    "recurring": {"agent_id", "message", "role", "name", "cron", "timezone"},
+}
 
 
 def _pause(state: ApiState, caller: Caller, schedule_id: str, *, paused: bool) -> dict[str, Any]:

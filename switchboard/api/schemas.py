@@ -4,7 +4,8 @@ Two families:
 
 - the hosted service's shapes (``OneTimeIn``/``OneTimeOut``, ``RecurringIn``/
   ``RecurringOut``, ``ResultOut``, ``Deleted``), kept field for field so its
-  clients only change their base URL; new fields are only ever added;
+  clients only change their base URL; new fields are only ever added (``name``;
+  ``OneTimePatch``/``RecurringPatch`` for switchboard's own PATCH);
 - Letta Cloud's schedule API (``ScheduleCreateIn``, ``ScheduledMessage``,
   ``ScheduleListOut``…), named after the types of the official ``letta-client``
   SDK (``letta_client.types.agents.schedule_*``).
@@ -24,7 +25,18 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, field_validator
 
-from switchboard.models import MAX_LETTA_FIELD, AgentId, Kind, Message, MessageFields, ResultStatus, Role, Status
+from switchboard.models import (
+    MAX_LETTA_FIELD,
+    MAX_NAME_CHARS,
+    AgentId,
+    Kind,
+    Message,
+    MessageFields,
+    Name,
+    ResultStatus,
+    Role,
+    Status,
+)
 
 #: What ``check_agent_id`` accepts, written as a JSON-schema pattern for the docs and fuzzers.
 AGENT_ID_PATTERN = r"^[^\s/\\]{1,128}$"
@@ -33,6 +45,7 @@ MESSAGE_PATTERN = r"\S"
 
 _AGENT_DOC = "The Letta agent to message, e.g. agent-3f2b9c1e-…"
 _ZONE_DOC = "IANA time zone the phrase is read in (and, for recurring schedules, the cron runs in)."
+_NAME_DOC = f"Optional: a name to tell it apart by (at most {MAX_NAME_CHARS} characters, one line)."
 
 
 def _zone_name(value: str) -> str:
@@ -62,6 +75,7 @@ class _ScheduleIn(_In):
     message: Message = Field(description="The text the agent receives.", json_schema_extra={"pattern": MESSAGE_PATTERN})
     role: Role = Field("user", description="user, system or assistant.")
     timezone: ZoneName = Field("UTC", description=_ZONE_DOC, examples=["UTC", "Europe/Berlin"])
+    name: Name = Field(None, description=_NAME_DOC, json_schema_extra={"maxLength": MAX_NAME_CHARS})
 
 
 class OneTimeIn(_ScheduleIn):
@@ -85,10 +99,53 @@ class RecurringIn(_ScheduleIn):
     )
 
 
+class _SchedulePatch(_In):
+    """What every PATCH may change; a field left out (or null) stays as it is, except ``name``: null removes it."""
+
+    agent_id: AgentId | None = Field(
+        None, description=_AGENT_DOC, json_schema_extra={"pattern": AGENT_ID_PATTERN, "minLength": 1, "maxLength": 128}
+    )
+    message: Message | None = Field(
+        None, description="The text the agent receives.", json_schema_extra={"pattern": MESSAGE_PATTERN}
+    )
+    role: Role | None = Field(None, description="user, system or assistant.")
+    name: Name = Field(
+        None, description=_NAME_DOC + " null removes it.", json_schema_extra={"maxLength": MAX_NAME_CHARS}
+    )
+
+    def plain_changes(self) -> dict[str, Any]:
+        """The fields given that need no parsing, as ``service.update_schedule`` takes them."""
+        changes: dict[str, Any] = {
+            key: getattr(self, key) for key in ("agent_id", "message", "role") if getattr(self, key) is not None
+        }
+        if "name" in self.model_fields_set:
+            changes["name"] = self.name or ""
+        return changes
+
+
+class OneTimePatch(_SchedulePatch):
+    """Body of ``PATCH /schedules/one-time/{id}``: any of its fields."""
+
+    execute_at: str | None = Field(
+        None, description="A new time: ISO 8601 or natural language, read in `timezone`.", examples=["tomorrow at 9am"]
+    )
+    timezone: ZoneName | None = Field(None, description="The zone `execute_at` is read in (default UTC).")
+
+
+class RecurringPatch(_SchedulePatch):
+    """Body of ``PATCH /schedules/recurring/{id}``: any of its fields. A new cron or zone counts from now."""
+
+    cron: str | None = Field(
+        None, description="A new cron expression or phrase, read in `timezone` (default: the schedule's own zone)."
+    )
+    timezone: ZoneName | None = Field(None, description="The zone the schedule runs in; alone, it moves the schedule.")
+
+
 class OneTimeOut(BaseModel):
     """A one-time schedule, as the hosted service showed it."""
 
     id: str
+    name: str | None = None
     agent_id: str
     message: str
     role: Role
@@ -100,6 +157,7 @@ class RecurringOut(BaseModel):
     """A recurring schedule: the hosted service's fields plus timezone, next_run and status."""
 
     id: str
+    name: str | None = None
     agent_id: str
     message: str
     role: Role
@@ -125,6 +183,7 @@ class ResultOut(BaseModel):
     """One delivery: the hosted service's result fields plus status, timing and error."""
 
     schedule_id: str
+    name: str | None = Field(None, description="The schedule's name when it was delivered.")
     schedule_type: Kind
     status: str = Field(
         description='"success" when Letta accepted the message (the hosted service\'s name for it; the CLI says '

@@ -8,6 +8,7 @@ FastAPI and PyGithub are imported only by the commands that need them, so
 - ``root.py`` — the typer app, its global options, ``Error:`` lines, settings, ``main``;
 - ``render.py`` — JSON, tables, times for people, schedules and results;
 - ``schedules.py`` — ``send``, ``onetime …``, ``recurring …``;
+- ``edit.py`` — ``onetime update`` and ``recurring update``;
 - ``results.py`` — ``results …``;
 - ``keys.py`` and ``config.py`` — ``keys …`` and ``config …``;
 - ``tick.py`` — ``tick`` and ``dispatch``;
@@ -16,7 +17,7 @@ FastAPI and PyGithub are imported only by the commands that need them, so
 This file puts the command tree together, in the order ``switchboard --help`` lists it.
 """
 
-from switchboard.cli import setup, tick
+from switchboard.cli import edit, setup, tick
 from switchboard.cli.config import config_app
 from switchboard.cli.keys import keys_app
 from switchboard.cli.render import Column, render_table
@@ -33,6 +34,8 @@ app.command("serve")(setup.serve)
 app.command("demo")(setup.demo)
 app.command("dispatch")(tick.dispatch)
 app.command("doctor")(setup.doctor)
+onetime_app.command("update")(edit.onetime_update)
+recurring_app.command("update")(edit.recurring_update)
 app.add_typer(keys_app, name="keys")
 app.add_typer(onetime_app, name="onetime")
 app.add_typer(recurring_app, name="recurring")

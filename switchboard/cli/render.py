@@ -106,6 +106,22 @@ def when(instant: datetime | None, zone_name: str = "UTC") -> str:
     return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
 
 
+def show_explanation(data: dict[str, Any], tz: str) -> None:
+    """What ``explain`` found, for people: the instant, or the cron and its next fires; warnings on stderr."""
+    if data["kind"] == "one-time":
+        instant = datetime.fromisoformat(data["execute_at"])
+        local = f" = {when(instant, tz)} ({tz})" if tz != "UTC" else ""
+        typer.echo(f"One-time: {when(instant)}{local}.")
+    else:
+        zone_name = data["timezone"]
+        typer.echo(f"Recurring: {data['cron']} in {zone_name} — {data['description']}. Next fires:")
+        for fire in data["next"]:
+            instant = datetime.fromisoformat(fire)
+            typer.echo(f"  {when(instant, zone_name)}" + (f"  ({when(instant)})" if zone_name != "UTC" else ""))
+    for warning in data.get("warnings", []):
+        typer.echo(f"Warning: {warning}", err=True)
+
+
 # -- schedules -------------------------------------------------------------------------------------
 
 
@@ -119,16 +135,28 @@ def show_schedules(items: Sequence[Schedule], as_json: bool, title: str, *, hint
         return
     roles = any(s.role != "user" for s in items)
     role_column = [Column("role", keep=2)] if roles else []
+    # A name column only when something has a name, so lists without names look as they always did.
+    names = any(s.name for s in items)
+    name_column = [Column("name", keep=6, cut=True)] if names else []
     rows: list[list[str]] = []
     if isinstance(items[0], OneTimeSchedule):
-        columns = [Column("id", keep=9), Column("due", keep=8), *role_column]
+        columns = [Column("id", keep=9), *name_column, Column("due", keep=8), *role_column]
         columns += [Column("message", keep=5, cut=True), Column("agent", keep=4, cut=True)]
         for s in items:
             assert isinstance(s, OneTimeSchedule)
-            rows.append([s.id, when(s.execute_at), *([s.role] if roles else []), _short(s.message), s.agent_id])
+            rows.append(
+                [
+                    s.id,
+                    *([s.name or "-"] if names else []),
+                    when(s.execute_at),
+                    *([s.role] if roles else []),
+                    _short(s.message),
+                    s.agent_id,
+                ]
+            )
     else:
-        columns = [Column("id", keep=9), Column("cron", keep=8), Column("next run", keep=8), Column("status", keep=7)]
-        columns += [Column("zone", keep=6, cut=True), *role_column]
+        columns = [Column("id", keep=9), *name_column, Column("cron", keep=8), Column("next run", keep=8)]
+        columns += [Column("status", keep=7), Column("zone", keep=6, cut=True), *role_column]
         columns += [Column("message", keep=5, cut=True), Column("agent", keep=4, cut=True)]
         for s in items:
             assert isinstance(s, RecurringSchedule)
@@ -136,6 +164,7 @@ def show_schedules(items: Sequence[Schedule], as_json: bool, title: str, *, hint
             rows.append(
                 [
                     s.id,
+                    *([s.name or "-"] if names else []),
                     s.cron,
                     when(s.next_run(), s.timezone),
                     status,
@@ -153,7 +182,8 @@ def show_schedule(item: Schedule, as_json: bool) -> None:
     if as_json:
         print_json(item.public())
         return
-    fields: list[tuple[str, str]] = [("agent", item.agent_id), ("role", item.role)]
+    fields: list[tuple[str, str]] = [("name", item.name)] if item.name else []
+    fields += [("agent", item.agent_id), ("role", item.role)]
     if isinstance(item, OneTimeSchedule):
         title = f"One-time schedule {item.id}"
         fields.append(("due", f"{when(item.execute_at)} ({iso(item.execute_at)})"))
@@ -188,21 +218,23 @@ def _short(text: str, width: int = 40) -> str:
 def show_results(items: Sequence[Result], as_json: bool, *, schedule_id: str | None = None, hint: str = "") -> None:
     """Results as JSON or as a table, newest first; ``hint`` follows an empty list."""
     if as_json:
-        print_json([r.public() for r in items])
+        print_json([r.public(with_name=True) for r in items])
         return
     if not items:
         typer.echo(f"No results yet for this Letta key: nothing has been delivered (see `switchboard tick`).{hint}")
         return
     one = schedule_id is not None
+    names = not one and any(r.name for r in items)
     columns = [Column("sent", keep=9)]
     if not one:
-        columns += [Column("schedule", keep=6), Column("type", keep=3)]
+        columns += [Column("schedule", keep=6), *([Column("name", keep=5, cut=True)] if names else [])]
+        columns += [Column("type", keep=3)]
     columns += [Column("status", keep=8), Column("run id", keep=7), Column("late", keep=5, right=True)]
     columns += [Column("note", keep=4, cut=True)]
     rows = [
         [
             when(r.executed_at),
-            *([] if one else [r.schedule_id, r.schedule_type]),
+            *([] if one else [r.schedule_id, *([r.name or "-"] if names else []), r.schedule_type]),
             r.status,
             r.run_id or "-",
             _late(r.lateness_s),

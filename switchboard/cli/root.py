@@ -38,7 +38,7 @@ app = typer.Typer(
 JSON_OPT = typer.Option(False, "--json", help="Print only JSON on stdout.")
 TZ_OPT = typer.Option("UTC", "--tz", help="IANA time zone the phrase is read in, e.g. Europe/Berlin.")
 NOW_OPT = typer.Option(None, "--now", help="Pretend it is this ISO 8601 instant (for trying things out).")
-ID_ARG = typer.Argument(..., metavar="ID")
+ID_ARG = typer.Argument(..., metavar="ID", help="The schedule's id, its name, or 8+ first characters of its id.")
 
 
 def version_line() -> str:

@@ -21,6 +21,7 @@ recurring_app = typer.Typer(help="Recurring schedules.", no_args_is_help=True)
 AGENT_OPT = typer.Option(..., "--agent-id", help="The Letta agent to message, e.g. agent-1234…")
 MESSAGE_OPT = typer.Option(..., "--message", "-m", help="The text the agent receives.")
 ROLE_OPT = typer.Option("user", "--role", help="user, system or assistant.")
+NAME_OPT = typer.Option(None, "--name", help="A name to find it by instead of its id (at most 200 characters).")
 NO_DISPATCH_OPT = typer.Option(
     False, "--no-dispatch", help="Do not start the tick workflow; leave the message to the scheduled tick."
 )
@@ -46,9 +47,10 @@ def send(
     as_json: bool = JSON_OPT,
     no_dispatch: bool = NO_DISPATCH_OPT,
     no_deliver: bool = NO_DELIVER_OPT,
+    name: str = NAME_OPT,
 ) -> None:
     """Schedule a message once; with no time (or one already due) it is delivered from here at once."""
-    _send(ctx, agent_id, message, execute_at, tz, role, now, as_json, not no_dispatch, not no_deliver)
+    _send(ctx, agent_id, message, execute_at, tz, role, now, as_json, not no_dispatch, not no_deliver, name=name)
 
 
 @onetime_app.command("create")
@@ -66,9 +68,10 @@ def onetime_create(
     as_json: bool = JSON_OPT,
     no_dispatch: bool = NO_DISPATCH_OPT,
     no_deliver: bool = NO_DELIVER_OPT,
+    name: str = NAME_OPT,
 ) -> None:
     """Schedule a message once (the same as `send`)."""
-    _send(ctx, agent_id, message, execute_at, tz, role, now, as_json, not no_dispatch, not no_deliver)
+    _send(ctx, agent_id, message, execute_at, tz, role, now, as_json, not no_dispatch, not no_deliver, name=name)
 
 
 @onetime_app.command("list")
@@ -108,6 +111,7 @@ def recurring_create(
     role: str = ROLE_OPT,
     now: str = NOW_OPT,
     as_json: bool = JSON_OPT,
+    name: str = NAME_OPT,
 ) -> None:
     """Schedule a message at every fire of a cron expression (or phrase) in a time zone."""
     from switchboard.context import open_store
@@ -126,6 +130,7 @@ def recurring_create(
         timezone=zone,
         now=parse_now(now),
         role=role,
+        name=name,
     )
     warn_without_key(conf)
     if as_json:
@@ -165,9 +170,11 @@ def recurring_run(ctx: typer.Context, schedule_id: str = ID_ARG, now: str = NOW_
     from switchboard.tick import run_now
 
     clock = parse_now(now)
-    report = run_now(store_of(ctx), settings(ctx).api_key, schedule_id, clock, letta_client_now)
+    store, api_key, resolved = _resolved(ctx, schedule_id, "recurring")
+    report = run_now(store, api_key, resolved, clock, letta_client_now)
     if as_json:
-        print_json({**report.schedule.public(), "result": report.result.public() if report.result else None})
+        shown = report.result.public(with_name=True) if report.result else None
+        print_json({**report.schedule.public(), "result": shown})
     result = report.result
     if result is None:
         raise fail(
@@ -219,6 +226,8 @@ def _send(
     as_json: bool,
     dispatch: bool = True,
     deliver: bool = True,
+    *,
+    name: str | None = None,
 ) -> None:
     from switchboard.context import open_store
     from switchboard.service import add_one_time, new_one_time
@@ -243,6 +252,7 @@ def _send(
             execute_at=at,
             now=clock,
             role=role,
+            name=name,
         )
         _send_now(conf, store, made, clock, as_json, dispatch)
         return
@@ -255,6 +265,7 @@ def _send(
         execute_at=at,
         now=clock,
         role=role,
+        name=name,
     )
     warn_without_key(conf)
     if as_json:
@@ -318,27 +329,38 @@ def _list(ctx: typer.Context, kind: Kind, as_json: bool) -> None:
     show_schedules(list_kind(store_of(ctx), conf.api_key), as_json, _TITLES[kind], hint=key_hint(conf))
 
 
-def _get(ctx: typer.Context, schedule_id: str, kind: Kind, as_json: bool) -> None:
+def _resolved(ctx: typer.Context, ref: str, kind: Kind) -> tuple[Any, str | None, str]:
+    """The store, the Letta key, and the id of the schedule ``ref`` names (an id, a name, or 8+ id characters)."""
+    from switchboard.service import resolve_id
+
+    store, api_key = store_of(ctx), settings(ctx).api_key
+    return store, api_key, resolve_id(store, api_key, ref, kind)
+
+
+def _get(ctx: typer.Context, ref: str, kind: Kind, as_json: bool) -> None:
     from switchboard.service import get_schedule
 
-    show_schedule(get_schedule(store_of(ctx), settings(ctx).api_key, schedule_id, kind), as_json)
+    store, api_key, schedule_id = _resolved(ctx, ref, kind)
+    show_schedule(get_schedule(store, api_key, schedule_id, kind), as_json)
 
 
-def _delete(ctx: typer.Context, schedule_id: str, kind: Kind, as_json: bool) -> None:
+def _delete(ctx: typer.Context, ref: str, kind: Kind, as_json: bool) -> None:
     from switchboard.service import delete_schedule
 
-    gone = delete_schedule(store_of(ctx), settings(ctx).api_key, schedule_id, kind)
+    store, api_key, schedule_id = _resolved(ctx, ref, kind)
+    gone = delete_schedule(store, api_key, schedule_id, kind)
     if as_json:
         print_json({"message": "Schedule deleted", "id": gone.id})
     else:
         typer.echo(f"Deleted {kind} {gone.id}.")
 
 
-def _pause(ctx: typer.Context, schedule_id: str, paused: bool, now: str | None, as_json: bool) -> None:
+def _pause(ctx: typer.Context, ref: str, paused: bool, now: str | None, as_json: bool) -> None:
     from switchboard.service import set_paused
 
     clock = parse_now(now)
-    schedule = set_paused(store_of(ctx), settings(ctx).api_key, schedule_id, paused=paused, now=clock)
+    store, api_key, schedule_id = _resolved(ctx, ref, "recurring")
+    schedule = set_paused(store, api_key, schedule_id, paused=paused, now=clock)
     if as_json:
         print_json(schedule.public())
     elif paused:

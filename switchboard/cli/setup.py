@@ -6,13 +6,12 @@ All are commands of the root; ``cli/__init__.py`` puts them there, in ``--help``
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from pathlib import Path
 
 import typer
 
 from switchboard import __version__
-from switchboard.cli.render import print_json, when
+from switchboard.cli.render import print_json, show_explanation
 from switchboard.cli.root import JSON_OPT, NOW_OPT, TZ_OPT, fail, handled, parse_now, settings, version_line
 
 
@@ -35,18 +34,7 @@ def explain(
     if as_json:
         print_json(data)
         return
-    if data["kind"] == "one-time":
-        instant = datetime.fromisoformat(data["execute_at"])
-        local = f" = {when(instant, tz)} ({tz})" if tz != "UTC" else ""
-        typer.echo(f"One-time: {when(instant)}{local}.")
-    else:
-        zone_name = data["timezone"]
-        typer.echo(f"Recurring: {data['cron']} in {zone_name} — {data['description']}. Next fires:")
-        for fire in data["next"]:
-            instant = datetime.fromisoformat(fire)
-            typer.echo(f"  {when(instant, zone_name)}" + (f"  ({when(instant)})" if zone_name != "UTC" else ""))
-    for warning in data.get("warnings", []):
-        typer.echo(f"Warning: {warning}", err=True)
+    show_explanation(data, tz)
 
 
 @handled

@@ -27,6 +27,7 @@ def _result(
         run_id=outcome.run.id if outcome.run else None,
         agent_id=job.schedule.agent_id,
         message=job.schedule.message,
+        name=job.schedule.name,
         scheduled_for=job.scheduled_for,
         executed_at=now,
         lateness_s=round(max(0.0, (now - job.scheduled_for).total_seconds()), 3),

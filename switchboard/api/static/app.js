@@ -6,6 +6,8 @@
 const SESSION_KEY = "switchboard.letta_key";
 let apiKey = null;
 let previewed = null; // the inputs the last successful preview was for
+let editing = null; // {kind, schedule, time, previewed}: the schedule the edit form changes
+const listed = { "one-time": new Map(), recurring: new Map() }; // id -> schedule, as last shown
 
 const $ = (id) => document.getElementById(id);
 
@@ -103,30 +105,38 @@ async function refresh() {
     call("GET", "/results?limit=50"),
   ]);
 
-  const one = fill("one-time-table", oneTime, 6, "nothing scheduled");
+  listed["one-time"] = new Map(oneTime.map((s) => [s.id, s]));
+  listed.recurring = new Map(recurring.map((s) => [s.id, s]));
+
+  const one = fill("one-time-table", oneTime, 7, "nothing scheduled");
   for (const s of oneTime) {
     const tr = document.createElement("tr");
     tr.dataset.id = s.id;
     cell(tr, s.id, "id");
+    cell(tr, s.name || "", "name");
     cell(tr, s.agent_id, "id");
     cell(tr, local(s.execute_at));
     cell(tr, s.role);
-    cell(tr, short(s.message));
-    cell(tr, "").appendChild(button("Delete", "delete-one-time", s.id));
+    cell(tr, short(s.message), "message");
+    const actions = cell(tr, "");
+    actions.appendChild(button("Edit", "edit-one-time", s.id));
+    actions.appendChild(button("Delete", "delete-one-time", s.id));
     one.appendChild(tr);
   }
 
-  const rec = fill("recurring-table", recurring, 7, "nothing recurring");
+  const rec = fill("recurring-table", recurring, 8, "nothing recurring");
   for (const s of recurring) {
     const tr = document.createElement("tr");
     tr.dataset.id = s.id;
     cell(tr, s.id, "id");
+    cell(tr, s.name || "", "name");
     cell(tr, s.agent_id, "id");
     cell(tr, `${s.cron} (${s.timezone})`);
     cell(tr, local(s.next_run));
     cell(tr, s.status, "status");
-    cell(tr, short(s.message));
+    cell(tr, short(s.message), "message");
     const actions = cell(tr, "");
+    actions.appendChild(button("Edit", "edit-recurring", s.id));
     actions.appendChild(button("Run now", "run", s.id));
     actions.appendChild(
       s.status === "paused" ? button("Resume", "resume", s.id) : button("Pause", "pause", s.id),
@@ -135,11 +145,12 @@ async function refresh() {
     rec.appendChild(tr);
   }
 
-  const res = fill("results-table", results, 6, "no deliveries yet");
+  const res = fill("results-table", results, 7, "no deliveries yet");
   for (const r of results) {
     const tr = document.createElement("tr");
     tr.dataset.scheduleId = r.schedule_id;
     cell(tr, r.schedule_id, "id");
+    cell(tr, r.name || "", "name");
     cell(tr, r.manual ? `${r.status} (manual run)` : r.status, "status");
     cell(tr, r.run_id || "—", "id run-id");
     cell(tr, r.agent_id, "id");
@@ -243,6 +254,8 @@ async function save(event) {
     role: $("role").value,
     timezone: $("tz").value.trim() || "UTC",
   };
+  const name = $("name").value.trim();
+  if (name) body.name = name;
   if (kind === "one-time") {
     if (when) body.execute_at = when;
   } else {
@@ -252,12 +265,99 @@ async function save(event) {
     const made = await call("POST", kind === "one-time" ? "/schedules/one-time" : "/schedules/recurring", body);
     $("preview-out").textContent = `Saved ${kind} schedule ${made.id}.`;
     $("message").value = "";
+    $("name").value = "";
     invalidatePreview();
     notice("");
     await refresh();
   } catch (err) {
     $("preview-out").textContent = err.message;
     $("preview-out").className = "preview error";
+  }
+}
+
+function editTime() {
+  return JSON.stringify([$("edit-when").value.trim(), $("edit-tz").value.trim() || "UTC"]);
+}
+
+function editOut(text, failed) {
+  $("edit-out").textContent = text;
+  $("edit-out").className = failed ? "preview error" : "preview";
+}
+
+function startEdit(kind, schedule) {
+  $("edit-what").textContent = `${kind === "one-time" ? "one-time" : "recurring"} schedule ${schedule.id}`;
+  $("edit-name").value = schedule.name || "";
+  $("edit-message").value = schedule.message;
+  $("edit-when").value = kind === "one-time" ? schedule.execute_at : schedule.cron;
+  $("edit-tz").value = kind === "one-time" ? "UTC" : schedule.timezone;
+  editing = { kind, schedule, time: editTime(), previewed: null };
+  editOut("", false);
+  $("edit-section").hidden = false;
+  $("edit-message").focus();
+}
+
+function stopEdit() {
+  editing = null;
+  $("edit-section").hidden = true;
+}
+
+async function previewEdit() {
+  if (!editing) return;
+  const [when, tz] = JSON.parse(editTime());
+  if (!when) {
+    editOut(editing.kind === "one-time" ? "Give a time (or keep the one shown)." : "Give a schedule.", true);
+    return;
+  }
+  const params = new URLSearchParams({ tz });
+  params.set(editing.kind === "one-time" ? "at" : "every", when);
+  try {
+    const data = await call("GET", `/explain?${params}`, undefined, { auth: false });
+    const lines = [];
+    if (data.kind === "one-time") {
+      lines.push(`Moves to ${data.execute_at} (UTC) = ${data.local} (${data.timezone}).`);
+    } else {
+      lines.push(`Becomes ${data.cron} in ${data.timezone} — ${data.description}.`);
+      lines.push(`Next: ${data.next_local.slice(0, 3).join(", ")}`);
+    }
+    for (const warning of data.warnings || []) lines.push(`Note: ${warning}`);
+    editOut(lines.join("\n"), false);
+    editing.previewed = editTime();
+  } catch (err) {
+    editOut(err.message, true);
+  }
+}
+
+async function saveEdit(event) {
+  event.preventDefault();
+  if (!editing) return;
+  const timeChanged = editTime() !== editing.time;
+  if (timeChanged && editing.previewed !== editTime()) {
+    await previewEdit(); // a new time is seen before it is saved
+    return;
+  }
+  const s = editing.schedule;
+  const body = {};
+  const name = $("edit-name").value.trim();
+  if (name !== (s.name || "")) body.name = name || null;
+  if ($("edit-message").value !== s.message) body.message = $("edit-message").value;
+  if (timeChanged) {
+    const [when, tz] = JSON.parse(editTime());
+    body[editing.kind === "one-time" ? "execute_at" : "cron"] = when;
+    body.timezone = tz;
+  }
+  if (!Object.keys(body).length) {
+    editOut("Nothing to save: nothing was changed.", false);
+    return;
+  }
+  const path = `/schedules/${editing.kind}/${encodeURIComponent(s.id)}`;
+  try {
+    const updated = await call("PATCH", path, body);
+    startEdit(editing.kind, updated);
+    editOut(`Saved: ${editing.kind} schedule ${updated.id} keeps its id and history.`, false);
+    notice("");
+    await refresh();
+  } catch (err) {
+    editOut(err.status === 409 ? `${err.message} (try again in a moment)` : err.message, true);
   }
 }
 
@@ -272,6 +372,12 @@ async function act(event) {
     resume: ["POST", `/schedules/recurring/${encodeURIComponent(id)}/resume`],
     run: ["POST", `/schedules/recurring/${encodeURIComponent(id)}/run`],
   };
+  if (target.dataset.action === "edit-one-time" || target.dataset.action === "edit-recurring") {
+    const kind = target.dataset.action === "edit-one-time" ? "one-time" : "recurring";
+    const schedule = listed[kind].get(id);
+    if (schedule) startEdit(kind, schedule);
+    return;
+  }
   const route = routes[target.dataset.action];
   if (!route) return;
   target.disabled = true;
@@ -304,6 +410,9 @@ function start() {
     invalidatePreview();
     $("when").placeholder = $("kind").value === "one-time" ? "tomorrow at 9am" : "every weekday at 10am";
   });
+  $("edit-form").addEventListener("submit", saveEdit);
+  $("edit-preview").addEventListener("click", previewEdit);
+  $("edit-cancel").addEventListener("click", stopEdit);
   $("refresh").addEventListener("click", () => refresh().catch((err) => notice(err.message)));
   $("main").addEventListener("click", act);
   const kept = sessionStorage.getItem(SESSION_KEY);
