@@ -193,8 +193,8 @@ def test_results_after_a_tick(cli_env: dict[str, str], repo: Repo, agent: str, s
     assert js(cli_env, "results", "list", "--schedule-id", pending["id"]) == []
     lines = ok(cli_env, "results", "list").stdout.splitlines()
     assert lines[0] == "Results, newest first (1)"
-    assert lines[1].split() == ["sent", "schedule", "type", "status", "run", "id", "late", "note"]
-    assert f"{due['id']}  one-time  delivered  {delivery.run_id}" in lines[3]
+    assert lines[1].split() == ["sent", "schedule", "type", "status", "run", "run", "id", "late", "note"]
+    assert f"{due['id']}  one-time  delivered  created  {delivery.run_id}" in lines[3]
     assert delivery.run_id in ok(cli_env, "results", "get", due["id"]).stdout
     assert [s["id"] for s in js(cli_env, "onetime", "list")] == [pending["id"]]  # the delivered one is gone
 
