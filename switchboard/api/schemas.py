@@ -24,7 +24,17 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, field_validator
 
-from switchboard.models import MAX_LETTA_FIELD, AgentId, Kind, Message, MessageFields, ResultStatus, Role, Status
+from switchboard.models import (
+    MAX_LETTA_FIELD,
+    AgentId,
+    Kind,
+    Message,
+    MessageFields,
+    ResultStatus,
+    Role,
+    RunStatus,
+    Status,
+)
 
 #: What ``check_agent_id`` accepts, written as a JSON-schema pattern for the docs and fuzzers.
 AGENT_ID_PATTERN = r"^[^\s/\\]{1,128}$"
@@ -142,6 +152,13 @@ class ResultOut(BaseModel):
     http_status: int | None
     error: str | None
     manual: bool = Field(False, description="Sent by request (`POST …/run`), not at a fire time.")
+    run_status: RunStatus | None = Field(
+        default=None,
+        description="The Letta run's state: created/running until a later tick sees it end "
+        "(completed, failed, cancelled), or unknown when it did not end within the run timeout.",
+    )
+    stop_reason: str | None = Field(default=None, description="Why the run ended, when Letta says.")
+    run_checked_at: str | None = Field(default=None, description="When the run's end was learnt.")
 
 
 class Deleted(BaseModel):

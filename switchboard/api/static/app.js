@@ -135,12 +135,13 @@ async function refresh() {
     rec.appendChild(tr);
   }
 
-  const res = fill("results-table", results, 6, "no deliveries yet");
+  const res = fill("results-table", results, 7, "no deliveries yet");
   for (const r of results) {
     const tr = document.createElement("tr");
     tr.dataset.scheduleId = r.schedule_id;
     cell(tr, r.schedule_id, "id");
     cell(tr, r.manual ? `${r.status} (manual run)` : r.status, "status");
+    cell(tr, r.run_status || "—", "run-status");
     cell(tr, r.run_id || "—", "id run-id");
     cell(tr, r.agent_id, "id");
     cell(tr, local(r.executed_at));
