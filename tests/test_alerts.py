@@ -115,6 +115,20 @@ def test_a_transient_failure_is_posted_too(store: Store, standin: LettaStandIn, 
     assert receiver.posts[0][2]["github"] is None  # not inside Actions
 
 
+def test_a_run_seen_to_fail_by_a_later_pass_is_posted(store: Store, standin: LettaStandIn, receiver: Receiver) -> None:
+    standin.set_run_outcome(None, "failed", "llm_api_error")
+    first = a_pass(store, standin)
+    env = {"SWITCHBOARD_WEBHOOK_URL": receiver.url}
+    assert first.permanent_failures == 0 and notify(first, environ=env) is False  # accepted: no news yet
+    later = run_pass(store, NOW, letta_client, FAST)
+    assert notify(later, environ=env) is True
+    [(_, _, body)] = receiver.posts
+    assert body["counts"]["failed"] == 1
+    [result] = body["results"]
+    assert (result["status"], result["run_status"], result["stop_reason"]) == ("failed", "failed", "llm_api_error")
+    assert result["run_id"] == first.results[0].run_id and TEXT not in json.dumps(body)
+
+
 def test_success_is_posted_only_when_asked(store: Store, standin: LettaStandIn, receiver: Receiver) -> None:
     report = a_pass(store, standin)
     assert report.count("delivered") == 1
