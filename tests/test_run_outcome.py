@@ -204,3 +204,17 @@ def test_results_list_refresh_follows_the_caller_s_runs_and_shows_their_end(worl
     assert world.remote_log()[0].startswith("switchboard: follow 2 runs to their end, 1 failed")
     table = runner.invoke(app, ["results", "list"], env=env, terminal_width=200)
     assert "completed" in table.stdout and "failed" in table.stdout
+
+
+def test_letta_down_while_following_keeps_the_note_and_commits_nothing(world: World) -> None:
+    world.seed(world.one_time(T0))
+    world.tick(T0)
+    log = world.remote_log()
+    world.letta.down()
+    try:
+        report = world.tick(T0 + timedelta(minutes=1))
+    finally:
+        world.letta.up()
+    assert report.followed == [] and world.remote_log() == log and len(world.remote_files(RUNS)) == 1
+    [line] = world.tick(T0 + timedelta(minutes=2)).followed
+    assert line.run_status == "completed"

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from switchboard.exceptions import DecryptError, LettaPermanentError, LettaTransientError
+from switchboard.exceptions import ConfigError, DecryptError, LettaPermanentError
 from switchboard.models import FORMAT_VERSION, Result, Schedule, utc
 from switchboard.store import RUNS, Store, Transaction, pending_run_path, recurring_path, result_update_path
 from switchboard.tick.delivery import Clients
@@ -104,15 +104,15 @@ def _read(store: Store, path: str) -> PendingRun:
 
 def _check(clients: Clients, pending: PendingRun, now: datetime, options: TickOptions) -> RunEnd | None:
     """The run's end, or None while it is still going (and not yet past the run timeout)."""
-    client = clients.get(pending.base_url, pending.api_key)
     status = "unanswered"
     try:
+        client = clients.get(pending.base_url, pending.api_key)
         run = client.get_run(pending.run_id)
-    except LettaPermanentError as exc:
+    except (LettaPermanentError, ConfigError) as exc:
         # Gone, or this key may no longer read it: nobody will learn more about this run.
         return RunEnd("unknown", error=f"could not follow Letta run {pending.run_id}: {exc}")
-    except LettaTransientError:
-        pass
+    except Exception:
+        pass  # Letta is struggling (or a bug): ask again next time; what is due is delivered all the same
     else:
         if run.status not in BUSY:
             return judge(client, pending.agent_id, run)
