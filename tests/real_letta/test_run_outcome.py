@@ -62,7 +62,18 @@ def tick(env: dict[str, str], minutes: float) -> dict[str, Any]:
 
 
 def test_a_message_to_an_unknown_agent_ends_as_a_failed_result(env: dict[str, str], real_letta: RealLetta) -> None:
-    made = cli(env, "send", "--agent-id", unknown_agent(), "-m", "Is anyone there?", "--no-dispatch", "--now", at(0))
+    made = cli(
+        env,
+        "send",
+        "--agent-id",
+        unknown_agent(),
+        "-m",
+        "Is anyone there?",
+        "--no-deliver",
+        "--no-dispatch",
+        "--now",
+        at(0),
+    )
     [sent] = tick(env, 1)["results"]
     if sent["run_id"] is not None:
         # Accepted: the run fails later, and the next look at it says so.
@@ -91,7 +102,9 @@ def test_a_recurring_schedule_to_an_unknown_agent_is_paused(env: dict[str, str],
 
 def test_a_message_to_a_real_agent_ends_completed_with_its_run_id(env: dict[str, str], real_letta: RealLetta) -> None:
     agent = real_letta.create_agent("run-outcome")
-    made = cli(env, "send", "--agent-id", agent, "-m", "Did you get this?", "--no-dispatch", "--now", at(0))
+    made = cli(
+        env, "send", "--agent-id", agent, "-m", "Did you get this?", "--no-deliver", "--no-dispatch", "--now", at(0)
+    )
     [sent] = tick(env, 1)["results"]
     assert sent["status"] == "delivered" and sent["run_id"].startswith("run-")
     final = real_letta.wait_for_run(sent["run_id"])
