@@ -2,13 +2,15 @@
 
 Opt in with the repository secret ``SWITCHBOARD_WEBHOOK_URL`` (the tick
 workflow passes it to ``switchboard tick``; elsewhere, set the environment
-variable). After a pass with a failure — a delivery failed for good, or was
-put back after transient errors — the tick POSTs::
+variable). After a pass with a failure — a delivery failed for good, was
+put back after transient errors, or an earlier delivery's run ended failed
+or cancelled — the tick POSTs::
 
     {"source": "letta-switchboard", "event": "tick", "at": "…",
      "counts": {"delivered": 1, "failed": 1, "requeued": 0, "deferred": 0},
      "results": [{"schedule_id", "schedule_type", "status", "run_id", "agent_id",
-                  "scheduled_for", "executed_at", "http_status", "lateness_s", "skipped"}, …],
+                  "scheduled_for", "executed_at", "http_status", "lateness_s", "skipped",
+                  "run_status", "stop_reason"}, …],
      "github": {"repository", "run_id", "run_attempt", "run_url"} | null}
 
 With ``SWITCHBOARD_WEBHOOK_EVENTS=all`` it posts after every pass that
@@ -47,6 +49,8 @@ _RESULT_FIELDS = (
     "http_status",
     "lateness_s",
     "skipped",
+    "run_status",
+    "stop_reason",
 )
 
 
@@ -55,7 +59,7 @@ def payload(report: TickReport, environ: Mapping[str, str] | None = None) -> dic
     env = os.environ if environ is None else environ
     data = report.as_json()
     results = []
-    for result in report.results:
+    for result in [*report.results, *report.followed]:
         public = result.public()
         results.append({name: public.get(name) for name in _RESULT_FIELDS})
     github: dict[str, Any] | None = None
@@ -82,7 +86,7 @@ def wanted(report: TickReport, events: str) -> bool:
     if report.dry_run:
         return False
     if events.strip().lower() == "all":
-        return bool(report.results) or report.count("deferred") > 0
+        return bool(report.results) or report.permanent_failures > 0 or report.count("deferred") > 0
     return report.permanent_failures > 0 or report.count("requeued") > 0
 
 

@@ -3,6 +3,7 @@
 Only the few calls switchboard needs (see ``shared/letta/README.md``)::
 
     GET  {base}/v1/agents/?limit=1                  check_key()
+    GET  {base}/v1/agents/{agent_id}                 check_agent()
     POST {base}/v1/agents/{agent_id}/messages/async  send_message() -> Run
     GET  {base}/v1/runs/{run_id}                     get_run() -> Run
 
@@ -72,6 +73,8 @@ class Run:
     id: str
     status: str
     agent_id: str | None
+    #: Why the run ended, when Letta says (0.16.8 does; 0.11.7 has no such field).
+    stop_reason: str | None = None
 
     @property
     def done(self) -> bool:
@@ -91,7 +94,13 @@ class Run:
         agent_id = data.get("agent_id")
         if not isinstance(status, str):
             raise TypeError("status is not a string")
-        return cls(id=run_id, status=status, agent_id=agent_id if isinstance(agent_id, str) else None)
+        stop_reason = data.get("stop_reason")
+        return cls(
+            id=run_id,
+            status=status,
+            agent_id=agent_id if isinstance(agent_id, str) else None,
+            stop_reason=stop_reason if isinstance(stop_reason, str) else None,
+        )
 
 
 # --------------------------------------------------------------------------- errors
@@ -413,6 +422,18 @@ class LettaClient:
                 "— is LETTA_BASE_URL a Letta server?",
                 status=response.status_code,
             )
+
+    def check_agent(self, agent_id: str) -> None:
+        """Check that the agent exists for this key (``GET /v1/agents/{agent_id}``): 404 means it does not."""
+        if not agent_id:
+            raise LettaPermanentError("agent id is empty — check --agent-id")
+        action = f"reading agent {agent_id} on {self._shown_url}"
+        self._request(
+            "GET",
+            f"/v1/agents/{_segment(agent_id)}",
+            action=action,
+            not_found=f"agent {agent_id} not found on {self._shown_url} (404) — check --agent-id",
+        )
 
     def send_message(
         self,

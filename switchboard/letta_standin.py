@@ -13,7 +13,7 @@ Routes::
     GET  /v1/agents/?limit=N                    list of AgentState-like objects
     POST /v1/agents/                            create an agent (id agent-<uuid4>)
     GET  /v1/agents/{agent_id}                  one agent, or 404
-    POST /v1/agents/{agent_id}/messages/async   Run; 404 unknown agent; 422 bad body
+    POST /v1/agents/{agent_id}/messages/async   Run; 404 unknown agent (0.11.7-like: a Run that fails); 422
     GET  /v1/agents/{agent_id}/messages         history (user messages of finished runs)
     GET  /v1/runs/{run_id}                      Run, or 404
 
@@ -438,6 +438,7 @@ class LettaStandIn:
         run_duration: float = 0.0,
         *,
         validate_ids: bool = True,
+        unknown_agent_runs: bool = False,
     ) -> None:
         """Configure the stand-in; nothing listens until :meth:`start`.
 
@@ -451,6 +452,7 @@ class LettaStandIn:
         self.latency = latency
         self.run_duration = run_duration
         self.validate_ids = validate_ids
+        self.unknown_agent_runs = unknown_agent_runs
         self._lock = threading.Lock()
         self._agents: dict[str, dict[str, Any]] = {}
         self._runs: dict[str, _Run] = {}
@@ -862,9 +864,12 @@ class LettaStandIn:
             return _Reply(422, {"detail": errors})
         received = _now()
         with self._lock:
-            if agent_id not in self._agents:
+            known = agent_id in self._agents
+            if not known and not self.unknown_agent_runs:
                 return _Reply(404, {"detail": "Agent not found"})
             outcome, stop_reason = self._outcomes.get(agent_id) or self._outcomes.get(None) or ("completed", "end_turn")
+            if not known:
+                outcome, stop_reason = "failed", None  # 0.11.7 fails the run once it looks for the agent
             run = _Run(
                 id=f"run-{uuid.uuid4()}",
                 agent_id=agent_id,

@@ -42,6 +42,10 @@ STORED = {"stored": True}
 Role = Literal["user", "system", "assistant"]
 Status = Literal["active", "paused"]
 ResultStatus = Literal["delivered", "failed", "requeued"]
+#: A Letta run's state as a result records it; "unknown" = still unfinished past the run timeout.
+RunStatus = Literal["created", "running", "completed", "failed", "cancelled", "unknown"]
+#: Run states after which a result is not followed any more.
+FINAL_RUN_STATUSES = frozenset({"completed", "failed", "cancelled", "unknown"})
 Kind = Literal["one-time", "recurring"]
 
 
@@ -322,6 +326,16 @@ class Result(_Record):
     error: str | None = None
     #: Sent by request (`recurring run`), not at a fire time: the schedule's next fire did not move.
     manual: bool = False
+    #: The run's state when this line was written: a later line for the same delivery has its final one.
+    run_status: RunStatus | None = None
+    stop_reason: str | None = None
+    #: When the run's final state was learnt (None until then).
+    run_checked_at: Instant | None = None
+
+    @property
+    def unfinished(self) -> bool:
+        """Whether this delivery's run is still to be followed to its end."""
+        return self.run_id is not None and self.run_status is not None and self.run_status not in FINAL_RUN_STATUSES
 
     def public(self, *, with_message: bool = False, with_name: bool = False) -> dict[str, Any]:
         """The shape a tick reports; lists add the name (the REST API the message too).

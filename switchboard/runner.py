@@ -6,7 +6,9 @@ and shows what they did: a table or JSON on stdout and, inside GitHub
 Actions, a Markdown job summary. Neither shows message text or keys.
 
 Results older than ``SWITCHBOARD_RESULT_RETENTION`` (a duration such as
-``90d``, the default, or ``2160h``) are pruned by the passes.
+``90d``, the default, or ``2160h``) are pruned by the passes. A run still
+unfinished ``SWITCHBOARD_RUN_TIMEOUT`` (default ``24h``) after its delivery
+is recorded as ``unknown`` and no longer followed.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 #: How long results are kept (a duration such as 90d or 2160h); the tick prunes older ones.
 RETENTION_ENV = "SWITCHBOARD_RESULT_RETENTION"
+#: How long a run is followed before its result says "unknown" (a duration such as 24h or 2d).
+RUN_TIMEOUT_ENV = "SWITCHBOARD_RUN_TIMEOUT"
 #: Secrets besides the settings that the tick reads from the environment.
 _SECRET_ENV = ("SWITCHBOARD_ENCRYPTION_KEY", "SWITCHBOARD_WEBHOOK_URL")
 
@@ -82,19 +86,21 @@ def summary_markdown(report: TickReport) -> str:
         f"deferred **{data['deferred']}**.",
         "",
     ]
-    shown = [*report.recovered, *report.results]
+    shown = [*report.recovered, *report.results, *report.followed]
     if shown:
         lines += [
-            "| schedule | type | agent | status | run id | scheduled for | late (s) | skipped |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- |",
+            "| schedule | type | agent | status | run id | run | scheduled for | late (s) | skipped |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         ]
         for r in shown:
             lines.append(
                 f"| `{r.schedule_id}` | {r.schedule_type} | `{r.agent_id}` | {r.status} | `{r.run_id or '-'}` | "
-                f"{r.scheduled_for:%Y-%m-%d %H:%M} | {r.lateness_s:.0f} | {r.skipped} |"
+                f"{r.run_status or '-'} | {r.scheduled_for:%Y-%m-%d %H:%M} | {r.lateness_s:.0f} | {r.skipped} |"
             )
         if report.recovered:
             lines += ["", f"{len(report.recovered)} of these were sent by an earlier tick that could not record them."]
+        if report.followed:
+            lines += ["", f"{len(report.followed)} of these were sent by an earlier tick: their runs have ended since."]
     elif report.dry_run and report.planned:
         lines.append(f"Dry run: {len(report.planned)} due, nothing sent.")
     else:
@@ -128,13 +134,16 @@ def show(report: TickReport, as_json: bool, echo: Callable[[str], None], *, comp
     )
     if report.recovered:
         echo(f"  recorded {len(report.recovered)} outcomes an earlier tick could not push:")
-    for r in [*report.recovered, *report.results]:
+    if report.followed:
+        echo(f"  followed {len(report.followed)} runs of earlier ticks to their end:")
+    for r in [*report.recovered, *report.followed, *report.results]:
         late = f", {r.lateness_s:.0f}s late" if r.lateness_s >= 1 else ""
         skipped = f", {r.skipped} earlier fires skipped" if r.skipped else ""
         reason = f" — {r.error}" if r.error else ""
+        run = f" ({r.run_status})" if r.run_status else ""
         echo(
             f"  {r.status:9} {r.schedule_type:9} {r.schedule_id} agent {r.agent_id} "
-            f"run {r.run_id or '-'}{late}{skipped}{reason}"
+            f"run {r.run_id or '-'}{run}{late}{skipped}{reason}"
         )
     if report.pruned:
         echo(f"  pruned {report.pruned} results past the retention period")
@@ -151,13 +160,17 @@ def _planned_line(job: Job) -> str:
 def tick_options(
     dry_run: bool, masker: Callable[[Iterable[str | None]], None], environ: dict[str, str] | None = None
 ) -> TickOptions:
-    """The pass options for the command: retention from SWITCHBOARD_RESULT_RETENTION, keys masked."""
+    """The pass options: retention and run timeout from SWITCHBOARD_RESULT_RETENTION / _RUN_TIMEOUT, keys masked."""
     env = os.environ if environ is None else environ
     text = env.get(RETENTION_ENV, "").strip()
     retention = parse_duration(text, days=True) if text else TickOptions.retention
     if retention <= timedelta(0):
         raise InvalidInputError(f"{RETENTION_ENV} must be longer than 0 — e.g. 90d")
-    return TickOptions(dry_run=dry_run, on_secrets=masker, retention=retention)
+    text = env.get(RUN_TIMEOUT_ENV, "").strip()
+    run_timeout = parse_duration(text, days=True) if text else TickOptions.run_timeout
+    if run_timeout <= timedelta(0):
+        raise InvalidInputError(f"{RUN_TIMEOUT_ENV} must be longer than 0 — e.g. 24h")
+    return TickOptions(dry_run=dry_run, on_secrets=masker, retention=retention, run_timeout=run_timeout)
 
 
 def run_tick_command(
@@ -245,7 +258,7 @@ def merge(reports: list[TickReport]) -> dict[str, object]:
         extra = report.as_json()
         for name in ("delivered", "failed", "requeued", "deferred", "pruned"):
             merged[name] = int(merged[name]) + int(extra[name])  # type: ignore[call-overload]
-        for name in ("results", "recovered"):
+        for name in ("results", "recovered", "followed"):
             merged[name] = [*merged[name], *extra[name]]  # type: ignore[misc]
     merged["passes"] = len(reports)
     return merged

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from switchboard.exceptions import BusyError, InvalidInputError, NotFoundError
+from switchboard.letta import LettaClient
 from switchboard.models import (
     Kind,
     MessageFields,
@@ -329,6 +330,19 @@ def list_results(
     """The caller's results, newest first."""
     store.backend.refresh()
     return store.results(store.tenant(api_key), schedule_id, limit=limit)
+
+
+def follow_runs(
+    store: Store, api_key: str | None, now: datetime, client_factory: Callable[[str, str | None], LettaClient]
+) -> list[Result]:
+    """Ask Letta how the caller's unfinished runs ended (the tick's follow step, for one key); their new lines."""
+    from switchboard.tick import TickOptions, follow  # late: the tick's modules only when asked for
+
+    store.backend.refresh()
+    tenant = store.tenant(api_key)
+    if tenant is None:
+        return []
+    return follow(store, now, client_factory, TickOptions(), tenant=tenant)
 
 
 def results_of(store: Store, api_key: str | None, schedule_id: str) -> tuple[list[Result], Schedule | None]:

@@ -4,11 +4,15 @@
     data/schedules/recurring/{tenant}/{id}.json.enc
     data/schedules/one-time/{YYYY-MM-DD}/{HH}/{tenant}/{id}.json.enc   UTC bucket
     data/results/{tenant}/{schedule_id}/{executed_at}-{nonce}.json.enc
+    data/results/{tenant}/{schedule_id}/{executed_at}-{nonce}~{checked_at}.json.enc   a later line for it
+    data/runs/{tenant}/{executed_at}-{schedule_id}-{nonce}.json.enc    a run still to follow (see tick/following.py)
 
 Every file is an envelope ``{"format": 1, "record": {...}}`` encrypted with
 the codec (plain ``.json`` files, and ``data/tenant.key``, in dev mode, so the
 two never read each other's files). Paths hold only UUIDs, UTC dates and keyed hashes: nothing in a
-path or a file tells a reader without the key what is scheduled.
+path or a file tells a reader without the key what is scheduled. Results are
+append-only: what is learnt about a delivery later (its run's end) is a new
+line named after its first, and every listing shows each delivery's newest line.
 
 Writes go through ``Store.transact``: read a fresh state, compute the change
 from it, commit it on exactly that state, and start over when someone else
@@ -47,6 +51,7 @@ DATA = "data"
 ONE_TIME = f"{DATA}/schedules/one-time"
 RECURRING = f"{DATA}/schedules/recurring"
 RESULTS = f"{DATA}/results"
+RUNS = f"{DATA}/runs"
 TENANT_KEY = f"{DATA}/tenant.key.enc"
 #: The tenant secret of a dev-mode (plaintext) tree.
 TENANT_KEY_PLAIN = f"{DATA}/tenant.key"
@@ -78,8 +83,31 @@ def recurring_path(tenant: str, schedule_id: str, suffix: str) -> str:
 
 def result_path(tenant: str, result: Result, suffix: str, nonce: str | None = None) -> str:
     """Where a result lives: sorted by time within its schedule's folder."""
-    stamp = f"{utc(result.executed_at):%Y%m%dT%H%M%S%fZ}"
-    return f"{RESULTS}/{tenant}/{result.schedule_id}/{stamp}-{nonce or secrets.token_hex(4)}{suffix}"
+    name = f"{_stamp(result.executed_at)}-{nonce or secrets.token_hex(4)}"
+    return f"{RESULTS}/{tenant}/{result.schedule_id}/{name}{suffix}"
+
+
+def _stamp(instant: datetime) -> str:
+    return f"{utc(instant):%Y%m%dT%H%M%S%fZ}"
+
+
+def result_update_path(path: str, checked_at: datetime, suffix: str) -> str:
+    """Where a later line for the delivery whose first line is ``path`` goes (it sorts after that line)."""
+    return f"{delivery_of(path, suffix)[0]}~{_stamp(checked_at)}{suffix}"
+
+
+def delivery_of(path: str, suffix: str) -> tuple[str, str]:
+    """(the delivery's first line without suffix, the revision: "" for it, a time for a later line)."""
+    stem = path[: -len(suffix)] if suffix and path.endswith(suffix) else path
+    head, _, rev = stem.partition("~")
+    return head, rev
+
+
+def pending_run_path(result_file: str, suffix: str) -> str:
+    """Where the note lives that the delivery at ``result_file`` has a run still to follow (oldest sorts first)."""
+    parts = result_file.split("/")  # data results TENANT SCHEDULE FILE
+    stamp, _, nonce = delivery_of(parts[4], suffix)[0].partition("-")
+    return f"{RUNS}/{parts[2]}/{stamp}-{parts[3]}-{nonce}{suffix}"
 
 
 def result_time(path: str) -> datetime | None:
@@ -249,21 +277,34 @@ class Store:
         return None
 
     def result_files(self, tenant: str | None, schedule_id: str | None = None) -> list[str]:
-        """A tenant's result files (of one schedule), oldest first."""
+        """A tenant's result files (of one schedule), oldest first: the newest line of each delivery.
+
+        Chosen by file name alone, so a listing decrypts only what it shows.
+        """
         if tenant is None:
             return []
         prefix = f"{RESULTS}/{tenant}"
         if schedule_id is not None:
             prefix += f"/{check_id(schedule_id)}"
-        files = self.files(prefix)
-        return sorted(files, key=lambda p: (p.rsplit("/", 1)[-1], p))
+        suffix = self.codec.suffix
+        newest: dict[str, tuple[str, str]] = {}
+        for path in self.files(prefix):
+            head, rev = delivery_of(path, suffix)
+            if head not in newest or rev > newest[head][0]:
+                newest[head] = (rev, path)
+        lines = [path for _, path in newest.values()]
+        return sorted(lines, key=lambda p: (delivery_of(p, suffix)[0].rsplit("/", 1)[-1], p))
+
+    def load_result(self, path: str) -> Result:
+        """Read one result line."""
+        return self._validate(Result, path, self._read(path))
 
     def results(self, tenant: str | None, schedule_id: str | None = None, *, limit: int | None = None) -> list[Result]:
-        """A tenant's results, newest first."""
+        """A tenant's results, newest first (one per delivery: its newest line)."""
         files = list(reversed(self.result_files(tenant, schedule_id)))
         if limit is not None:
             files = files[:limit]
-        return [self._validate(Result, p, self._read(p)) for p in files]
+        return [self.load_result(p) for p in files]
 
     # -- writing --------------------------------------------------------
 

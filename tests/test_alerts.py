@@ -95,7 +95,7 @@ def test_a_failure_is_posted_with_counts_and_ids_only(store: Store, standin: Let
     [result] = body["results"]
     assert set(result) == {
         "schedule_id", "schedule_type", "status", "run_id", "agent_id",
-        "scheduled_for", "executed_at", "http_status", "lateness_s", "skipped",
+        "scheduled_for", "executed_at", "http_status", "lateness_s", "skipped", "run_status", "stop_reason",
     }  # fmt: skip
     assert (result["status"], result["http_status"]) == ("failed", 404)
     assert body["github"] == {
@@ -113,6 +113,20 @@ def test_a_transient_failure_is_posted_too(store: Store, standin: LettaStandIn, 
     assert notify(report, environ={"SWITCHBOARD_WEBHOOK_URL": receiver.url}) is True
     assert receiver.posts[0][2]["counts"]["requeued"] == 1
     assert receiver.posts[0][2]["github"] is None  # not inside Actions
+
+
+def test_a_run_seen_to_fail_by_a_later_pass_is_posted(store: Store, standin: LettaStandIn, receiver: Receiver) -> None:
+    standin.set_run_outcome(None, "failed", "llm_api_error")
+    first = a_pass(store, standin)
+    env = {"SWITCHBOARD_WEBHOOK_URL": receiver.url}
+    assert first.permanent_failures == 0 and notify(first, environ=env) is False  # accepted: no news yet
+    later = run_pass(store, NOW, letta_client, FAST)
+    assert notify(later, environ=env) is True
+    [(_, _, body)] = receiver.posts
+    assert body["counts"]["failed"] == 1
+    [result] = body["results"]
+    assert (result["status"], result["run_status"], result["stop_reason"]) == ("failed", "failed", "llm_api_error")
+    assert result["run_id"] == first.results[0].run_id and TEXT not in json.dumps(body)
 
 
 def test_success_is_posted_only_when_asked(store: Store, standin: LettaStandIn, receiver: Receiver) -> None:

@@ -199,6 +199,13 @@ def test_the_page_manages_schedules_in_a_real_browser(api: ApiServer, browser: A
         lambda d: d.find_element(By.CSS_SELECTOR, "#results-table td.run-id").text == delivery.run_id,
         "the run id shown is Letta's",
     )
+
+    def ended(d: Any) -> bool:
+        d.find_element(By.ID, "refresh").click()
+        time.sleep(0.3)
+        return bool(d.find_element(By.CSS_SELECTOR, "#results-table td.run-status").text == "completed")
+
+    until(browser, ended, "a later tick saw the run end, and the page shows it")
     browser.save_screenshot(str(tmp_path / "page.png"))
 
     # The key never left the tab: no cookie, nothing stored; a reload forgets it.

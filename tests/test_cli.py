@@ -180,7 +180,7 @@ def test_results_after_a_tick(cli_env: dict[str, str], repo: Repo, agent: str, s
     assert ok(cli_env, "results", "get", pending["id"]).stdout == (
         f"No results yet for {pending['id']}: it is due 2031-05-04 09:00 UTC.\n"
     )
-    ok(cli_env, "tick")
+    ok(cli_env, "tick")  # `send` delivered it already; the tick follows its run to its end
     [delivery] = standin.deliveries
     assert (delivery.agent_id, delivery.text) == (agent, "Due now")
 
@@ -193,8 +193,8 @@ def test_results_after_a_tick(cli_env: dict[str, str], repo: Repo, agent: str, s
     assert js(cli_env, "results", "list", "--schedule-id", pending["id"]) == []
     lines = ok(cli_env, "results", "list").stdout.splitlines()
     assert lines[0] == "Results, newest first (1)"
-    assert lines[1].split() == ["sent", "schedule", "type", "status", "run", "id", "late", "note"]
-    assert f"{due['id']}  one-time  delivered  {delivery.run_id}" in lines[3]
+    assert lines[1].split() == ["sent", "schedule", "type", "status", "run", "run", "id", "late", "note"]
+    assert f"{due['id']}  one-time  delivered  completed  {delivery.run_id}" in lines[3]
     assert delivery.run_id in ok(cli_env, "results", "get", due["id"]).stdout
     assert [s["id"] for s in js(cli_env, "onetime", "list")] == [pending["id"]]  # the delivered one is gone
 

@@ -22,7 +22,7 @@ from github_standin import GitHubStandIn
 from switchboard.cli import main
 from switchboard.crypto import codec_from_keys, generate_key
 from switchboard.letta_standin import LettaStandIn
-from switchboard.store import ONE_TIME, RECURRING, RESULTS, TENANT_KEY
+from switchboard.store import ONE_TIME, RECURRING, RESULTS, RUNS, TENANT_KEY
 
 REPO = "octo/my-switchboard"
 TOKEN = "ghp_GitHubModeToken0123456789abcdefABCD"
@@ -164,7 +164,12 @@ def test_tick_and_results_without_a_clone(cli: Run, github: RacingStandIn, stand
         (made["id"], "delivered", standin.deliveries[0].run_id)
     ]
     assert as_json(cli, "results", "get", made["id"])[0]["run_id"] == standin.deliveries[0].run_id
-    # A second tick finds nothing due and commits nothing.
+    # A second tick finds nothing due, and records how the run ended.
+    second = as_json(cli, "tick")
+    assert second["delivered"] == 0 and [r["run_status"] for r in second["followed"]] == ["completed"]
+    assert len(data_files(github, RESULTS)) == 2 and data_files(github, RUNS) == []
+    assert as_json(cli, "results", "list")[0]["run_status"] == "completed"
+    # A third finds nothing to do and commits nothing.
     head = github.head()
     assert as_json(cli, "tick")["delivered"] == 0
     assert github.head() == head

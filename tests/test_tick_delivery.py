@@ -87,10 +87,20 @@ def test_buckets_hours_overdue_are_all_delivered_once(world: World) -> None:
         assert late.status == "delivered" and late.lateness_s == 26 * 3600 and late.run_id == sent[late.message].run_id
         assert results[overdue[3].id].lateness_s == 0
 
-        # The same instant again: nothing is due twice, and nothing is committed.
+        # Agent a's first run was waited for before its second message: its end is in its result already.
+        assert results[overdue[0].id].run_status == "completed"
+        unfinished = {r.schedule_id for r in report.results if r.run_status == "created"}
+        assert unfinished == {s.id for s in [*overdue[1:], elsewhere]}
+
+        # The same instant again: nothing is due twice; the one commit records how the other runs ended.
         again = world.tick(now)
         assert again.planned == [] and len(world.letta.deliveries) == 4
-        assert world.remote_log() == log
+        assert {r.schedule_id: r.run_status for r in again.followed} == dict.fromkeys(unfinished, "completed")
+        assert world.remote_log()[1:] == log
+        assert world.remote_log()[0].startswith("switchboard: follow 4 runs to their end, 0 failed")
+        # And a third time: nothing is left to follow, and nothing is committed.
+        world.tick(now)
+        assert world.remote_log()[1:] == log
     finally:
         other.stop()
 
@@ -126,6 +136,9 @@ def test_recurring_schedules_keep_a_history_of_results(world: World) -> None:
         "http_status",
         "error",
         "manual",
+        "run_status",
+        "stop_reason",
+        "run_checked_at",
     }
 
 
@@ -160,6 +173,7 @@ def test_old_results_are_pruned_past_the_retention(world: World) -> None:
     )
     world.tick(long_ago)
     world.tick(T0 - timedelta(days=10))
+    world.tick(T0 - timedelta(days=10))  # follows the last run to its end
     assert len(world.remote_results()) == 2
 
     # A longer retention keeps both, and a pass with nothing due then commits nothing.

@@ -35,7 +35,7 @@ from switchboard.crypto import Codec, codec_from_keys, generate_key
 from switchboard.letta import LettaClient
 from switchboard.letta_standin import Delivery, LettaStandIn
 from switchboard.models import OneTimeSchedule, RecurringSchedule, Result, Schedule
-from switchboard.store import ONE_TIME, RECURRING, RESULTS, Store
+from switchboard.store import ONE_TIME, RECURRING, RESULTS, Store, delivery_of
 from switchboard.tick import Job, RecentRuns, TickOptions, TickReport, run_pass
 
 LETTA_KEY = "sk-let-test-0f9e8d7c6b5a"  # the key conftest's stand-in accepts, too
@@ -255,10 +255,19 @@ class World:
         return self.remote_schedules().get(schedule_id)
 
     def remote_results(self, schedule_id: str | None = None) -> list[Result]:
-        """Every result on the remote (of one schedule), oldest first."""
-        files = self.snapshot(RESULTS)
-        found = [Result.model_validate(self.store.decode(p, files[p])) for p in sorted(files, key=_file_name)]
+        """Every delivery's result on the remote (of one schedule), oldest first: the newest line of each."""
+        suffix = self.store.codec.suffix
+        lines = self.remote_result_lines()
+        newest = {delivery_of(p, suffix)[0]: p for p in lines}  # lines are in order: the last one wins
+        found = [lines[p] for p in sorted(newest.values(), key=lambda p: _file_name(delivery_of(p, suffix)[0]))]
         return [r for r in found if schedule_id is None or r.schedule_id == schedule_id]
+
+    def remote_result_lines(self) -> dict[str, Result]:
+        """Every result line on the remote by path, a delivery's first line before its later ones."""
+        files = self.snapshot(RESULTS)
+        suffix = self.store.codec.suffix
+        ordered = sorted(files, key=lambda p: (_file_name(delivery_of(p, suffix)[0]), delivery_of(p, suffix)[1]))
+        return {p: Result.model_validate(self.store.decode(p, files[p])) for p in ordered}
 
     def reject_pushes(self, *, subject_contains: str = "") -> None:
         """Install a pre-receive hook on the remote refusing pushes (whose subject contains a text)."""

@@ -35,6 +35,7 @@ from switchboard.models import (
     Name,
     ResultStatus,
     Role,
+    RunStatus,
     Status,
 )
 
@@ -201,6 +202,13 @@ class ResultOut(BaseModel):
     http_status: int | None
     error: str | None
     manual: bool = Field(False, description="Sent by request (`POST …/run`), not at a fire time.")
+    run_status: RunStatus | None = Field(
+        default=None,
+        description="The Letta run's state: created/running until a later tick sees it end "
+        "(completed, failed, cancelled), or unknown when it did not end within the run timeout.",
+    )
+    stop_reason: str | None = Field(default=None, description="Why the run ended, when Letta says.")
+    run_checked_at: str | None = Field(default=None, description="When the run's end was learnt.")
 
 
 class Deleted(BaseModel):

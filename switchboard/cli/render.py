@@ -229,13 +229,14 @@ def show_results(items: Sequence[Result], as_json: bool, *, schedule_id: str | N
     if not one:
         columns += [Column("schedule", keep=6), *([Column("name", keep=5, cut=True)] if names else [])]
         columns += [Column("type", keep=3)]
-    columns += [Column("status", keep=8), Column("run id", keep=7), Column("late", keep=5, right=True)]
-    columns += [Column("note", keep=4, cut=True)]
+    columns += [Column("status", keep=8), Column("run", keep=7), Column("run id", keep=7)]
+    columns += [Column("late", keep=5, right=True), Column("note", keep=4, cut=True)]
     rows = [
         [
             when(r.executed_at),
             *([] if one else [r.schedule_id, *([r.name or "-"] if names else []), r.schedule_type]),
             r.status,
+            r.run_status or "-",
             r.run_id or "-",
             _late(r.lateness_s),
             _note(r),

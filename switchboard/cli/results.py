@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from switchboard.cli.render import key_hint, show_results, when
-from switchboard.cli.root import JSON_OPT, handled, settings, store_of
+from switchboard.cli.root import JSON_OPT, NOW_OPT, handled, parse_now, settings, store_of
 from switchboard.models import OneTimeSchedule
 
 results_app = typer.Typer(help="Delivery results, with Letta run ids.", no_args_is_help=True)
@@ -17,13 +17,22 @@ def results_list(
     ctx: typer.Context,
     schedule_id: str = typer.Option(None, "--schedule-id", help="Only this schedule's results."),
     limit: int = typer.Option(50, "--limit", min=1, help="At most this many, newest first."),
+    refresh: bool = typer.Option(
+        False, "--refresh", help="First ask Letta how unfinished runs ended, and record it (one commit)."
+    ),
+    now: str = NOW_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
-    """Every delivery, newest first, with Letta's run id."""
-    from switchboard.service import list_results
+    """Every delivery, newest first, with Letta's run id and how its run ended."""
+    from switchboard.service import follow_runs, list_results
 
     conf = settings(ctx)
-    items = list_results(store_of(ctx), conf.api_key, schedule_id=schedule_id, limit=limit)
+    store = store_of(ctx)
+    if refresh:
+        from switchboard.context import letta_client
+
+        follow_runs(store, conf.api_key, parse_now(now), letta_client)
+    items = list_results(store, conf.api_key, schedule_id=schedule_id, limit=limit)
     show_results(items, as_json, hint=key_hint(conf))
 
 

@@ -1,6 +1,10 @@
 """One pass of the scheduler: claim what is due, deliver it, record the outcome.
 
-A pass is three steps, and only the middle one talks to Letta:
+A pass is three steps, after a look at the runs earlier passes sent:
+
+0. *Follow.* Runs that had not ended when their result was recorded are
+   asked about (the oldest, bounded), and the end of each that has ended is
+   committed as a new line of its result (``following``).
 
 1. *Claim.* On a fresh state of the repository, pick what is due at ``now``
    (``select_due``, a pure function) and mark each one ``claimed_by`` this
@@ -25,13 +29,15 @@ case where Letta may see a message twice, with the same ``otid`` both times.
 No loop lives here: ``--watch`` and the API's ticker call ``run_pass``.
 
 The modules follow the steps: ``model`` (options, jobs, outcomes, the
-report), ``selection`` (1), ``delivery`` (2), ``recording`` (3),
+report), ``following`` (0), ``selection`` (1), ``delivery`` (2), ``run_end``
+(how a run ended, for 0 and 2), ``recording`` (3),
 ``unrecorded`` (a record that could not be pushed) and ``run`` (the pass);
 ``now`` takes the same steps for one schedule a command delivers at once
 (``send`` with a due time, ``recurring run``).
 """
 
 from switchboard.tick.delivery import RecentRuns, deliver
+from switchboard.tick.following import follow, pending_runs
 from switchboard.tick.model import (
     BUSY,
     OTID_NAMESPACE,
@@ -46,6 +52,7 @@ from switchboard.tick.model import (
 from switchboard.tick.now import NOW_OPTIONS, NowReport, deliver_now, run_now, send_now
 from switchboard.tick.recording import prune, record
 from switchboard.tick.run import claim, run_pass
+from switchboard.tick.run_end import RunEnd, judge
 from switchboard.tick.selection import due_candidates, next_due, select_due
 from switchboard.tick.unrecorded import record_unrecorded
 
@@ -59,6 +66,7 @@ __all__ = [
     "NowReport",
     "Outcome",
     "RecentRuns",
+    "RunEnd",
     "TickError",
     "TickOptions",
     "TickReport",
@@ -66,7 +74,10 @@ __all__ = [
     "deliver",
     "deliver_now",
     "due_candidates",
+    "follow",
+    "judge",
     "next_due",
+    "pending_runs",
     "prune",
     "record",
     "record_unrecorded",

@@ -1,7 +1,10 @@
 """Step 2 of a pass, delivering: agents in parallel (bounded), each agent's jobs in due order.
 
 Before sending to an agent, a delivery waits (bounded) for the run it last
-sent there to finish: Letta wants one request at a time per agent. Each
+sent there to finish: Letta wants one request at a time per agent. When that
+run was sent by the same pass, the end the wait saw goes into its outcome
+(completed, or failed/cancelled as judged by run_end.py), so its result is
+final from the start and needs no following. Each
 outcome is handed over the moment it is known, so a pass interrupted
 half-way still knows what went out.
 """
@@ -22,6 +25,7 @@ from switchboard.exceptions import (
 )
 from switchboard.letta import LettaClient, Run, send_with_retry
 from switchboard.tick.model import BUSY, ClientFactory, Job, Outcome, TickOptions
+from switchboard.tick.run_end import judge
 
 
 class RecentRuns:
@@ -47,16 +51,18 @@ class RecentRuns:
             self._runs[agent_key] = (api_key, run)
 
 
-class _Clients:
+class Clients:
     """One Letta client per (base URL, key), shared by the pass's threads."""
 
     def __init__(self, factory: ClientFactory) -> None:
+        """Make clients with ``factory``, each the first time it is asked for."""
         self._factory = factory
         self._clients: dict[tuple[str, str | None], LettaClient] = {}
         self._making: dict[tuple[str, str | None], threading.Lock] = {}
         self._lock = threading.Lock()
 
     def get(self, base_url: str, api_key: str | None) -> LettaClient:
+        """The client for ``base_url`` and ``api_key``."""
         key = (base_url, api_key)
         with self._lock:
             if key in self._clients:
@@ -75,6 +81,7 @@ class _Clients:
         return client
 
     def close(self) -> None:
+        """Close every client made."""
         with self._lock:
             clients, self._clients = list(self._clients.values()), {}
         for client in clients:
@@ -87,21 +94,25 @@ def _wait_idle(
     options: TickOptions,
     sleep: Callable[[float], None],
     stop: threading.Event | None = None,
-) -> bool:
-    """Wait (bounded) until ``run`` has left created/running; False if it did not in time (or the pass stops)."""
+) -> tuple[bool, Run | None]:
+    """Wait (bounded) until ``run`` has left created/running: (idle, the run as it ended, when it was read).
+
+    Not idle when it did not end in time (or the pass stops).
+    """
     deadline = time.monotonic() + options.run_wait
     while stop is None or not stop.is_set():
         try:
-            if client.get_run(run.id).status not in BUSY:
-                return True
+            seen = client.get_run(run.id)
+            if seen.status not in BUSY:
+                return True, seen
         except LettaPermanentError:
-            return True  # the run cannot be read (gone, or not this key's): nothing to wait for
+            return True, None  # the run cannot be read (gone, or not this key's): nothing to wait for
         except LettaTransientError:
             pass  # Letta is struggling; sending now would not go better, so keep waiting
         if time.monotonic() >= deadline:
-            return False
+            return False, None
         sleep(options.run_poll)
-    return False
+    return False, None
 
 
 @dataclass
@@ -114,6 +125,10 @@ class _Sink:
     def put(self, outcome: Outcome) -> None:
         with self.lock:
             self.outcomes.append(outcome)
+
+    def replace(self, old: Outcome, new: Outcome) -> None:
+        with self.lock:
+            self.outcomes[next(i for i, o in enumerate(self.outcomes) if o is old)] = new
 
     def snapshot(self) -> list[Outcome]:
         with self.lock:
@@ -132,7 +147,7 @@ def _with_detail(exc: LettaPermanentError) -> str:
 class _Delivery:
     """What the deliveries of one pass share, across its agents' threads."""
 
-    clients: _Clients
+    clients: Clients
     options: TickOptions
     sleep: Callable[[float], None]
     recent: RecentRuns
@@ -154,9 +169,21 @@ class _Delivery:
         for job in jobs:
             self.sink.put(Outcome(job, "deferred"))
 
+    def _ended(self, sent: Outcome, run: Run, client: LettaClient) -> None:
+        """Put the end of a run this pass sent (seen while waiting on it) into its outcome."""
+        assert sent.run is not None
+        end = judge(client, sent.job.schedule.agent_id, run)
+        if end.failed:
+            ended = Outcome(sent.job, "failed", run=run, error=end.error, permanent=end.permanent)
+        else:
+            ended = Outcome(sent.job, "delivered", run=run)
+        self.sink.replace(sent, ended)
+
     def _in_order(self, jobs: Sequence[Job]) -> None:
         options, sink = self.options, self.sink
         previous = self.recent.get(jobs[0].agent_key)
+        #: This pass's outcome for ``previous``, when this pass sent it.
+        sent: Outcome | None = None
         for index, job in enumerate(jobs):
             sched = job.schedule
             if self.stop.is_set() or time.monotonic() > self.send_until:
@@ -166,7 +193,11 @@ class _Delivery:
                 client = self.clients.get(sched.base_url, sched.api_key)
                 if previous is not None:
                     waiting_on = self.clients.get(sched.base_url, previous[0])
-                    if not _wait_idle(waiting_on, previous[1], options, self.sleep, self.stop):
+                    idle, ended = _wait_idle(waiting_on, previous[1], options, self.sleep, self.stop)
+                    if sent is not None and ended is not None:
+                        self._ended(sent, ended, waiting_on)
+                    sent = None
+                    if not idle:
                         self._defer(jobs[index:])
                         return
                 run = send_with_retry(
@@ -201,7 +232,8 @@ class _Delivery:
                 self._defer(jobs[index + 1 :])
                 return
             else:
-                sink.put(Outcome(job, "delivered", run=run))
+                sent = Outcome(job, "delivered", run=run)
+                sink.put(sent)
                 previous = (sched.api_key, run)
                 self.recent.set(job.agent_key, sched.api_key, run)
 
@@ -228,7 +260,7 @@ def deliver(
     collected = _Sink(sink if sink is not None else [])
     window = options.send_window if options.send_window is not None else options.claim_ttl / 2
     delivery = _Delivery(
-        clients=_Clients(client_factory),
+        clients=Clients(client_factory),
         options=options,
         sleep=sleep,
         recent=recent if recent is not None else RecentRuns(),

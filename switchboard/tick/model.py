@@ -47,6 +47,10 @@ class TickOptions:
     record_attempts: int = 3
     #: Pushes per record attempt when the remote keeps moving (or keeps refusing).
     commit_attempts: int = 8
+    #: Unfinished runs a pass asks Letta about (oldest first); the rest wait for a later pass.
+    follow_limit: int = 200
+    #: A run still unfinished this long after its delivery is recorded as "unknown" and no longer followed.
+    run_timeout: timedelta = timedelta(hours=24)
     #: Called with the claimed jobs before anything is sent.
     on_claimed: Callable[[list[Job]], None] | None = None
     #: Called with every Letta key the pass decrypts, before any is used (the runner masks them).
@@ -87,7 +91,12 @@ class Job:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What happened to a job: delivered, failed for good, put back, or deferred."""
+    """What happened to a job: delivered, failed, put back, or deferred.
+
+    ``run`` is the run as last seen: as the send answered it, or finished when
+    the pass waited for it. A failure that is not ``permanent`` (a run that
+    failed while its agent still exists) does not pause a recurring schedule.
+    """
 
     job: Job
     status: str  # delivered | failed | requeued | deferred
@@ -96,6 +105,7 @@ class Outcome:
     error: str | None = None
     #: No connection to Letta could be made (refused, DNS, connect timeout): nothing reached it.
     unreached: bool = False
+    permanent: bool = True
 
 
 @dataclass
@@ -109,6 +119,8 @@ class TickReport:
     results: list[Result] = field(default_factory=list)
     #: Results of an earlier pass from this clone that could not push them, committed by this one.
     recovered: list[Result] = field(default_factory=list)
+    #: Result updates for runs of earlier passes that this pass saw finish (or time out).
+    followed: list[Result] = field(default_factory=list)
     pruned: int = 0
 
     def count(self, status: str) -> int:
@@ -117,8 +129,8 @@ class TickReport:
 
     @property
     def permanent_failures(self) -> int:
-        """Failures that will not be retried."""
-        return sum(1 for r in self.results if r.status == "failed")
+        """Failures that will not be retried: failed deliveries, and runs seen to end failed or cancelled."""
+        return sum(1 for r in [*self.results, *self.followed] if r.status == "failed")
 
     def as_json(self) -> dict[str, object]:
         """The ``--json`` shape: {delivered, failed, deferred, results}."""
@@ -143,5 +155,6 @@ class TickReport:
             else [],
             "results": [r.public() for r in self.results],
             "recovered": [r.public() for r in self.recovered],
+            "followed": [r.public() for r in self.followed],
             "pruned": self.pruned,
         }

@@ -1,4 +1,8 @@
-"""Step 3 of a pass, recording: every outcome and its result in one commit, and retention."""
+"""Step 3 of a pass, recording: every outcome and its result in one commit, and retention.
+
+A result whose run had not ended gets a note in the same commit, so a later
+pass follows the run to its end (see following.py).
+"""
 
 from __future__ import annotations
 
@@ -6,20 +10,25 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast, get_args
 
 from switchboard.exceptions import (
     BackendError,
 )
-from switchboard.models import OneTimeSchedule, RecurringSchedule, Result
-from switchboard.store import Store, Transaction, prune_results
+from switchboard.models import OneTimeSchedule, RecurringSchedule, Result, RunStatus
+from switchboard.store import Store, Transaction, delivery_of, prune_results
+from switchboard.tick.following import note_pending
 from switchboard.tick.model import OTID_NAMESPACE, Outcome, TickOptions
+
+#: The run statuses a result can hold (a server's other words are not recorded as one).
+RUN_STATUSES = frozenset(get_args(RunStatus))
 
 
 def _result(
     outcome: Outcome, now: datetime, attempt: int, *, status: str | None = None, error: str | None = None
 ) -> Result:
     job = outcome.job
+    run = outcome.run
     return Result(
         schedule_id=job.schedule.id,
         schedule_type=job.schedule.kind,
@@ -36,6 +45,9 @@ def _result(
         http_status=outcome.http_status,
         error=error or outcome.error,
         manual=job.manual,
+        run_status=cast("RunStatus", run.status) if run is not None and run.status in RUN_STATUSES else None,
+        stop_reason=run.stop_reason if run is not None else None,
+        run_checked_at=now if run is not None and run.done else None,
     )
 
 
@@ -92,7 +104,7 @@ def _apply(tx: Transaction, outcome: Outcome, pass_id: str, now: datetime, optio
             update["attempts"] = 0
         elif outcome.status == "requeued":
             update["attempts"] = attempt
-        if outcome.status == "failed":
+        if outcome.status == "failed" and outcome.permanent:
             update["status"] = "paused"
             update["paused_reason"] = f"paused after a permanent failure: {outcome.error}"
         tx.save(current.model_copy(update=update))
@@ -128,7 +140,8 @@ def record(
             if result is not None:
                 # Same pass, same schedule -> same file name: a retried commit cannot double a result.
                 nonce = uuid.uuid5(OTID_NAMESPACE, f"{pass_id}/{result.schedule_id}").hex[:8]
-                tx.add_result(result, outcome.job.schedule.api_key, nonce=nonce)
+                path = tx.add_result(result, outcome.job.schedule.api_key, nonce=nonce)
+                note_pending(tx, path, result, outcome.job.schedule)
                 results.append(result)
         for path in prune_results(store, now, options.retention):
             tx.delete(path)
@@ -147,7 +160,7 @@ def record(
 
 
 def prune(store: Store, now: datetime, options: TickOptions) -> int:
-    """Delete results older than the retention, in one commit; how many went."""
+    """Delete results older than the retention, in one commit; how many deliveries' results went."""
     if next(prune_results(store, now, options.retention), None) is None:
         return 0  # the common case costs no extra refresh
 
@@ -155,7 +168,7 @@ def prune(store: Store, now: datetime, options: TickOptions) -> int:
         paths = list(prune_results(store, now, options.retention))
         for path in paths:
             tx.delete(path)
-        return len(paths)
+        return len({delivery_of(path, store.codec.suffix)[0] for path in paths})  # deliveries, not their lines
 
     days = options.retention.total_seconds() / 86400
     return store.transact(f"switchboard: prune results older than {days:g} days", compute)

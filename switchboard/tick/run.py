@@ -10,6 +10,7 @@ from datetime import datetime
 from switchboard.models import utc
 from switchboard.store import Store, Transaction
 from switchboard.tick.delivery import RecentRuns, deliver
+from switchboard.tick.following import follow
 from switchboard.tick.model import ClientFactory, Job, Outcome, TickOptions, TickReport
 from switchboard.tick.recording import prune
 from switchboard.tick.selection import load_due
@@ -45,7 +46,7 @@ def run_pass(
     sleep: Callable[[float], None] = time.sleep,
     recent: RecentRuns | None = None,
 ) -> TickReport:
-    """One pass at ``now``: claim, deliver, record.
+    """One pass at ``now``: follow earlier runs, claim, deliver, record.
 
     Raises TickError when messages went out but their outcome could not be
     pushed; the message names the run ids that were sent.
@@ -57,6 +58,8 @@ def run_pass(
         report.planned = load_due(store, now, options)
         return report
     report.recovered = record_unrecorded(store, options, sleep)
+    # Before claiming: a schedule whose last run showed its agent gone is paused before it fires again.
+    report.followed = follow(store, now, client_factory, options)
     pass_id = f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(4)}"
     jobs = claim(store, now, pass_id, options)
     report.planned = jobs

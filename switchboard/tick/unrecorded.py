@@ -9,6 +9,7 @@ anything, so nothing is sent twice.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -50,9 +51,10 @@ def _keep_unrecorded(store: Store, pass_id: str, now: datetime, outcomes: Sequen
                 "skipped": o.job.skipped,
                 "manual": o.job.manual,
                 "status": o.status,
-                "run": None if o.run is None else {"id": o.run.id, "status": o.run.status, "agent_id": o.run.agent_id},
+                "run": None if o.run is None else dataclasses.asdict(o.run),
                 "http_status": o.http_status,
                 "error": o.error,
+                "permanent": o.permanent,
             }
             for o in outcomes
         ],
@@ -85,7 +87,16 @@ def _read_unrecorded(store: Store, path: Path) -> tuple[str, datetime, list[Outc
             bool(item.get("manual", False)),
         )
         run = None if item["run"] is None else Run(**item["run"])
-        outcomes.append(Outcome(job, item["status"], run, item["http_status"], item["error"]))
+        outcomes.append(
+            Outcome(
+                job,
+                item["status"],
+                run,
+                item["http_status"],
+                item["error"],
+                permanent=bool(item.get("permanent", True)),
+            )
+        )
     return str(body["pass_id"]), datetime.fromisoformat(body["now"]), outcomes
 
 

@@ -1,0 +1,58 @@
+"""How a Letta run ended, as a result records it: completed, or failed/cancelled and why.
+
+Letta accepts a message before it works on it, so a run can fail after the
+send was answered 200: Letta 0.11.7 even answers 200 for an agent that does
+not exist and fails the run a moment later (0.16.8 answers 404 at once).
+Neither says why in a field switchboard can rely on (0.11.7's Run has no
+``stop_reason``), so a run that ends failed or cancelled is judged by asking
+Letta about its agent with the same key: 404 (the agent is gone) or 401/403
+(the key is no longer accepted) make the failure *permanent*, and a recurring
+schedule is paused with that reason, as for a permanent HTTP failure at send
+time. Any other failure (the agent's model failed, someone cancelled the run)
+is a failed result, and the schedule keeps its course.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from switchboard.exceptions import LettaPermanentError, LettaTransientError
+from switchboard.letta import LettaClient, Run
+
+#: Answers to "does this agent exist for this key?" that no later send can change.
+PERMANENT_AGENT_ANSWERS = frozenset({401, 403, 404})
+
+
+@dataclass(frozen=True)
+class RunEnd:
+    """A run's final state: its status, Letta's stop reason, and for a failure the reason and whether it lasts."""
+
+    status: str  # completed | failed | cancelled | unknown
+    stop_reason: str | None = None
+    error: str | None = None
+    #: The failure will repeat on every later send (agent missing, key refused): pause a recurring schedule.
+    permanent: bool = False
+
+    @property
+    def failed(self) -> bool:
+        """Whether the delivery counts as a failure."""
+        return self.status in ("failed", "cancelled")
+
+
+def judge(client: LettaClient, agent_id: str, run: Run) -> RunEnd:
+    """The end of a finished ``run`` (completed, failed or cancelled); a failure's agent is checked."""
+    if run.status == "completed":
+        return RunEnd(run.status, run.stop_reason)
+    if run.status not in ("failed", "cancelled"):
+        return RunEnd("unknown", run.stop_reason, f"Letta run {run.id} ended with a status switchboard does not know")
+    error = f"Letta run {run.id} ended {run.status}"
+    if run.stop_reason:
+        error += f" (stop reason: {run.stop_reason})"
+    try:
+        client.check_agent(agent_id)
+    except LettaPermanentError as exc:
+        if exc.status in PERMANENT_AGENT_ANSWERS:
+            return RunEnd(run.status, run.stop_reason, f"{error}: {exc}", permanent=True)
+    except LettaTransientError:
+        pass  # cannot tell now: a failure all the same, but nothing to pause for
+    return RunEnd(run.status, run.stop_reason, error)
