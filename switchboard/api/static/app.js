@@ -145,7 +145,7 @@ async function refresh() {
     rec.appendChild(tr);
   }
 
-  const res = fill("results-table", results, 7, "no deliveries yet");
+  const res = fill("results-table", results, 8, "no deliveries yet");
   for (const r of results) {
     const tr = document.createElement("tr");
     tr.dataset.scheduleId = r.schedule_id;
