@@ -55,9 +55,11 @@ def test_a_resent_otid_is_not_deduplicated_by_letta(real_letta: RealLetta) -> No
     agent_id = real_letta.create_agent("client-resend")
     text, otid = f"resent {uuid.uuid4().hex[:8]}", str(uuid.uuid4())
     with LettaClient(real_letta.base_url, real_letta.password) as client:
-        runs = [send_with_retry(client, agent_id, text, otid=otid, attempts=1) for _ in range(2)]
-        for run in runs:
-            assert wait_for_run(client, run.id, timeout=60, poll_interval=0.2).status == "completed"
+        runs = []
+        # One at a time, as a takeover resends: the first run has long ended when the copy goes.
+        for _ in range(2):
+            runs.append(send_with_retry(client, agent_id, text, otid=otid, attempts=1))
+            assert wait_for_run(client, runs[-1].id, timeout=60, poll_interval=0.2).status == "completed"
     assert runs[0].id != runs[1].id
     with real_letta.client() as http:
         history = http.get(f"/v1/agents/{agent_id}/messages", params={"limit": 50}).json()
