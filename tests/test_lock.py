@@ -160,10 +160,27 @@ def test_the_tick_job_installs_only_locked_hash_checked_packages() -> None:
     commands = [" ".join(c.split()) for c in installs[0]["run"].replace("\\\n", " ").splitlines()]
     commands = [c for c in commands if "install" in c and not c.startswith("#")]
     assert len(commands) == 3, commands
-    # uv by pip, the core lock by uv: every file hash-checked.
-    assert commands[0].startswith("python -m pip install ") and commands[0].endswith("-r requirements/uv.txt")
-    assert commands[1] == "uv pip install --require-hashes -r requirements/tick.txt"
-    for command in commands[:2]:
-        assert "--require-hashes" in command.split()
+    # uv from the cached wheel, hashed against requirements/uv.txt (tests/test_install_uv.py), pip on a miss.
+    assert commands[0] == "python scripts/install_uv.py ~/.cache/uv-wheel"
+    # The core lock by uv, from its cache first, then from the index: hash-checked both ways.
+    offline, online = commands[1].split(" || ")
+    assert offline == "uv pip install --offline --quiet --require-hashes -r requirements/tick.txt 2>/dev/null"
+    assert online == "uv pip install --require-hashes -r requirements/tick.txt"
     # switchboard itself: no dependencies, and no build tools fetched (the locked setuptools builds it).
     assert commands[2] == "uv pip install --no-deps --no-build-isolation ."
+
+
+def test_the_tick_job_caches_the_uv_wheel_and_uv_cache_per_lock_only() -> None:
+    steps = yaml.safe_load((ROOT / ".github" / "workflows" / "tick.yml").read_text(encoding="utf-8"))["jobs"]["tick"]
+    caches = [s for s in steps["steps"] if str(s.get("uses", "")).startswith("actions/cache@")]
+    assert len(caches) == 1
+    (cache,) = caches
+    assert cache["with"]["path"].split() == ["~/.cache/uv-wheel", "~/.cache/uv"]
+    # Keyed on both locks and nothing else, with no restore-keys: a job never starts from another lock's files.
+    assert cache["with"]["key"].endswith("${{ hashFiles('requirements/uv.txt', 'requirements/tick.txt') }}")
+    assert "restore-keys" not in cache["with"]
+    names = [s.get("name") for s in steps["steps"]]
+    assert names.index(cache["name"]) < names.index("Install switchboard")
+    # setup-python keeps no pip cache: pip runs only to fetch uv's wheel on a cold cache.
+    (setup,) = [s for s in steps["steps"] if str(s.get("uses", "")).startswith("actions/setup-python@")]
+    assert "cache" not in setup["with"]
