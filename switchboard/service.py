@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from switchboard.exceptions import BusyError, InvalidInputError, NotFoundError
 from switchboard.letta import LettaClient
 from switchboard.models import (
+    CLAIM_TTL,
     Kind,
     MessageFields,
     OneTimeSchedule,
@@ -24,12 +25,11 @@ from switchboard.models import (
     Schedule,
     build,
     check_id,
+    claim_is_live,
     shown_value,
     utc,
 )
 from switchboard.store import Store, Transaction, schedule_id_of
-from switchboard.tick.model import TickOptions
-from switchboard.tick.selection import claim_is_live
 
 S = TypeVar("S", OneTimeSchedule, RecurringSchedule)
 
@@ -173,8 +173,6 @@ UPDATABLE: dict[str, frozenset[str]] = {
     "one-time": frozenset({"message", "execute_at", "role", "agent_id", "name"}),
     "recurring": frozenset({"message", "cron", "timezone", "role", "agent_id", "name"}),
 }
-#: How long a tick's claim holds: the tick's own default.
-CLAIM_TTL: timedelta = TickOptions.claim_ttl
 
 
 def update_schedule(

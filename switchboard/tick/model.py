@@ -11,7 +11,7 @@ from switchboard.exceptions import (
     SwitchboardError,
 )
 from switchboard.letta import LettaClient, Run
-from switchboard.models import Result, Schedule
+from switchboard.models import CLAIM_TTL, Result, Schedule
 
 #: The otid namespace: the same fire of the same schedule always carries the same otid.
 OTID_NAMESPACE = uuid.UUID("6b1f3c1e-4b8e-4f43-9d0e-2f7d1f1c5a10")
@@ -37,7 +37,7 @@ class TickOptions:
     max_delay: float = 30.0
     run_wait: float = 20.0
     run_poll: float = 0.5
-    claim_ttl: timedelta = timedelta(minutes=30)
+    claim_ttl: timedelta = CLAIM_TTL
     #: A pass starts no delivery later than this after its claim (default: half of claim_ttl),
     #: so its claims never expire while it is still sending.
     send_window: timedelta | None = None

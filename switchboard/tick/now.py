@@ -29,11 +29,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from switchboard.exceptions import BusyError
-from switchboard.models import OneTimeSchedule, Result, Schedule, check_id, utc
+from switchboard.models import OneTimeSchedule, Result, Schedule, check_id, claim_is_live, utc
 from switchboard.store import Store, Transaction
 from switchboard.tick.delivery import deliver
 from switchboard.tick.model import ClientFactory, Job, Outcome, TickOptions
-from switchboard.tick.selection import claim_is_live, due_candidates
+from switchboard.tick.selection import due_candidates
 from switchboard.tick.unrecorded import record_or_raise
 
 #: Options for a delivery a person is waiting on: fewer, shorter retries than a tick's.
