@@ -65,18 +65,8 @@ def new_one_time(
     name: str | None = None,
 ) -> OneTimeSchedule:
     """A one-time schedule made ``now``, checked but not stored (``tick.send_now`` stores it claimed)."""
-    schedule: OneTimeSchedule = build(
-        OneTimeSchedule,
-        agent_id=agent_id,
-        message=message,
-        role=role,
-        name=name,
-        execute_at=execute_at,
-        created_at=utc(now),
-        api_key=api_key,
-        base_url=base_url,
-    )
-    return schedule
+    fields = {"agent_id": agent_id, "message": message, "role": role, "execute_at": execute_at, "name": name}
+    return _new(OneTimeSchedule, fields, api_key=api_key, base_url=base_url, now=now)
 
 
 def add_recurring(
@@ -103,8 +93,14 @@ def _add(
     store: Store, model: type[S], fields: Mapping[str, Any], *, api_key: str | None, base_url: str, now: datetime
 ) -> S:
     """Build a schedule made ``now`` with the caller's key and server, and store it; one commit."""
-    schedule: S = build(model, **fields, created_at=utc(now), api_key=api_key, base_url=base_url)
+    schedule = _new(model, fields, api_key=api_key, base_url=base_url, now=now)
     store.transact(f"switchboard: add {schedule.kind} {schedule.id}", lambda tx: tx.save(schedule))
+    return schedule
+
+
+def _new(model: type[S], fields: Mapping[str, Any], *, api_key: str | None, base_url: str, now: datetime) -> S:
+    """A schedule made ``now`` with the caller's key and server, checked."""
+    schedule: S = build(model, **fields, created_at=utc(now), api_key=api_key, base_url=base_url)
     return schedule
 
 
