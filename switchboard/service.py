@@ -205,23 +205,6 @@ def update_schedule(
     return store.transact(f"switchboard: update {kind} {schedule_id}", compute)
 
 
-def preview_update(
-    store: Store,
-    api_key: str | None,
-    schedule_id: str,
-    kind: Kind,
-    changes: Mapping[str, Any],
-    *,
-    now: datetime,
-    claim_ttl: timedelta = CLAIM_TTL,
-) -> Schedule:
-    """What ``update_schedule`` would store, checked the same way; nothing is committed."""
-    schedule_id = _check_changes(schedule_id, kind, changes)
-    store.backend.refresh()
-    current = store.load(store.locate(store.tenant(api_key), schedule_id, kind))
-    return changed(current, changes, now=now, claim_ttl=claim_ttl)
-
-
 def changed(
     current: Schedule, changes: Mapping[str, Any], *, now: datetime, claim_ttl: timedelta = CLAIM_TTL
 ) -> Schedule:
