@@ -279,7 +279,7 @@ def _send_now(
     warn_without_key(conf)
     result = report.result
     if as_json:
-        print_json({**schedule.public(), "result": result.public() if result else None})
+        print_json({**schedule.public(), "result": result.public(with_name=True) if result else None})
     if report.left_to_tick:
         if not as_json:
             typer.echo(f"Scheduled one-time {schedule.id} now (agent {schedule.agent_id}).")
