@@ -217,9 +217,8 @@ def changed(
             f"try again when that tick is done (a claim left by a tick that died lapses {minutes:g} minutes "
             f"after it was made)"
         )
+    # A name of "" or None takes the name away: check_name makes a blank one None.
     fields = {**current.model_dump(), **changes}
-    if "name" in changes:
-        fields["name"] = changes["name"] or None
     # A claim still here has lapsed (its tick died): the changed schedule starts afresh.
     fields.update(claimed_by=None, claimed_at=None)
     if isinstance(current, RecurringSchedule) and (
