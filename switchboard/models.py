@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -304,6 +304,14 @@ class RecurringSchedule(_Schedule):
 
 
 Schedule = OneTimeSchedule | RecurringSchedule
+
+#: How long a claim holds when nobody releases it (its pass died): the tick's ``claim_ttl`` by default.
+CLAIM_TTL = timedelta(minutes=30)
+
+
+def claim_is_live(schedule: Schedule, now: datetime, ttl: timedelta = CLAIM_TTL) -> bool:
+    """Is another pass (or a command sending at once) holding ``schedule`` at ``now``?"""
+    return schedule.claimed_by is not None and schedule.claimed_at is not None and schedule.claimed_at + ttl > now
 
 
 class Result(_Record):

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from switchboard.exceptions import BusyError, InvalidInputError, NotFoundError
 from switchboard.letta import LettaClient
 from switchboard.models import (
+    CLAIM_TTL,
     Kind,
     MessageFields,
     OneTimeSchedule,
@@ -24,12 +25,11 @@ from switchboard.models import (
     Schedule,
     build,
     check_id,
+    claim_is_live,
     shown_value,
     utc,
 )
 from switchboard.store import Store, Transaction, schedule_id_of
-from switchboard.tick.model import TickOptions
-from switchboard.tick.selection import claim_is_live
 
 S = TypeVar("S", OneTimeSchedule, RecurringSchedule)
 
@@ -65,18 +65,8 @@ def new_one_time(
     name: str | None = None,
 ) -> OneTimeSchedule:
     """A one-time schedule made ``now``, checked but not stored (``tick.send_now`` stores it claimed)."""
-    schedule: OneTimeSchedule = build(
-        OneTimeSchedule,
-        agent_id=agent_id,
-        message=message,
-        role=role,
-        name=name,
-        execute_at=execute_at,
-        created_at=utc(now),
-        api_key=api_key,
-        base_url=base_url,
-    )
-    return schedule
+    fields = {"agent_id": agent_id, "message": message, "role": role, "execute_at": execute_at, "name": name}
+    return _new(OneTimeSchedule, fields, api_key=api_key, base_url=base_url, now=now)
 
 
 def add_recurring(
@@ -103,8 +93,14 @@ def _add(
     store: Store, model: type[S], fields: Mapping[str, Any], *, api_key: str | None, base_url: str, now: datetime
 ) -> S:
     """Build a schedule made ``now`` with the caller's key and server, and store it; one commit."""
-    schedule: S = build(model, **fields, created_at=utc(now), api_key=api_key, base_url=base_url)
+    schedule = _new(model, fields, api_key=api_key, base_url=base_url, now=now)
     store.transact(f"switchboard: add {schedule.kind} {schedule.id}", lambda tx: tx.save(schedule))
+    return schedule
+
+
+def _new(model: type[S], fields: Mapping[str, Any], *, api_key: str | None, base_url: str, now: datetime) -> S:
+    """A schedule made ``now`` with the caller's key and server, checked."""
+    schedule: S = build(model, **fields, created_at=utc(now), api_key=api_key, base_url=base_url)
     return schedule
 
 
@@ -173,8 +169,6 @@ UPDATABLE: dict[str, frozenset[str]] = {
     "one-time": frozenset({"message", "execute_at", "role", "agent_id", "name"}),
     "recurring": frozenset({"message", "cron", "timezone", "role", "agent_id", "name"}),
 }
-#: How long a tick's claim holds: the tick's own default.
-CLAIM_TTL: timedelta = TickOptions.claim_ttl
 
 
 def update_schedule(
@@ -211,23 +205,6 @@ def update_schedule(
     return store.transact(f"switchboard: update {kind} {schedule_id}", compute)
 
 
-def preview_update(
-    store: Store,
-    api_key: str | None,
-    schedule_id: str,
-    kind: Kind,
-    changes: Mapping[str, Any],
-    *,
-    now: datetime,
-    claim_ttl: timedelta = CLAIM_TTL,
-) -> Schedule:
-    """What ``update_schedule`` would store, checked the same way; nothing is committed."""
-    schedule_id = _check_changes(schedule_id, kind, changes)
-    store.backend.refresh()
-    current = store.load(store.locate(store.tenant(api_key), schedule_id, kind))
-    return changed(current, changes, now=now, claim_ttl=claim_ttl)
-
-
 def changed(
     current: Schedule, changes: Mapping[str, Any], *, now: datetime, claim_ttl: timedelta = CLAIM_TTL
 ) -> Schedule:
@@ -240,9 +217,8 @@ def changed(
             f"try again when that tick is done (a claim left by a tick that died lapses {minutes:g} minutes "
             f"after it was made)"
         )
+    # A name of "" or None takes the name away: check_name makes a blank one None.
     fields = {**current.model_dump(), **changes}
-    if "name" in changes:
-        fields["name"] = changes["name"] or None
     # A claim still here has lapsed (its tick died): the changed schedule starts afresh.
     fields.update(claimed_by=None, claimed_at=None)
     if isinstance(current, RecurringSchedule) and (

@@ -193,9 +193,7 @@ def test_a_past_one_time_is_executed_once_then_gone_and_its_result_stays(served:
     time.sleep(2.5)  # two more ticker passes: nothing is sent again
     again = served.call("GET", f"/results/{made['id']}")
     assert (again.status_code, again.json()["run_id"]) == (200, result["run_id"])
-    assert [d.run_id for d in served.standin.deliveries if d.text == "Should execute immediately"] == [
-        result["run_id"]
-    ]
+    assert [d.run_id for d in served.standin.deliveries if d.text == "Should execute immediately"] == [result["run_id"]]
 
 
 # -- isolation between keys ---------------------------------------------------------------------

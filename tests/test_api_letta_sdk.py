@@ -153,7 +153,7 @@ def oldest_allowed() -> str:
 
 
 def release(version: str) -> tuple[int, ...]:
-    """"1.12.1" as (1, 12, 1), for comparing releases."""
+    """A release as numbers, for comparing releases: "1.12.1" is (1, 12, 1)."""
     return tuple(int(part) for part in version.split(".")[:3] if part.isdigit())
 
 

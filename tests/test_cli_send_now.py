@@ -86,6 +86,16 @@ def test_send_json_is_the_schedule_and_its_result(
     assert made["result"]["lateness_s"] > 0
 
 
+def test_send_json_result_carries_the_name_as_results_list_does(
+    cli_env: dict[str, str], standin: LettaStandIn, agent: str, capsys: Any
+) -> None:
+    code, out, _ = cli(capsys, "send", "--agent-id", agent, "-m", "Named", "--name", "plants", "--json")
+    assert code == 0
+    made = json.loads(out)
+    [listed] = json.loads(cli(capsys, "results", "list", "--json")[1])
+    assert made["result"] == listed and made["result"]["name"] == "plants"
+
+
 def test_a_permanent_letta_error_is_a_failed_result_and_an_error_line(
     cli_env: dict[str, str], standin: LettaStandIn, agent: str, capsys: Any
 ) -> None:

@@ -368,10 +368,7 @@ def _update(state: ApiState, caller: Caller, schedule_id: str, kind: Kind, chang
 
 
 #: The fields a PATCH body may carry, by kind (for the "nothing to change" answer).
-_PATCHABLE = {
-    "one-time": {"agent_id", "message", "role", "name", "execute_at", "timezone"},
-    "recurring": {"agent_id", "message", "role", "name", "cron", "timezone"},
-}
+_PATCHABLE = {"one-time": OneTimePatch.model_fields, "recurring": RecurringPatch.model_fields}
 
 
 def _pause(state: ApiState, caller: Caller, schedule_id: str, *, paused: bool) -> dict[str, Any]:

@@ -120,7 +120,7 @@ class _SchedulePatch(_In):
             key: getattr(self, key) for key in ("agent_id", "message", "role") if getattr(self, key) is not None
         }
         if "name" in self.model_fields_set:
-            changes["name"] = self.name or ""
+            changes["name"] = self.name  # null: no name
         return changes
 
 

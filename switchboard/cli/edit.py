@@ -15,7 +15,7 @@ import typer
 
 from switchboard.cli.render import print_json, show_explanation, when
 from switchboard.cli.root import ID_ARG, JSON_OPT, NOW_OPT, fail, handled, parse_now, settings
-from switchboard.models import Kind, RecurringSchedule, Schedule
+from switchboard.models import Kind, RecurringSchedule
 
 NEW_MESSAGE_OPT = typer.Option(None, "--message", "-m", help="New text for the agent.")
 NEW_ROLE_OPT = typer.Option(None, "--role", help="New role: user, system or assistant.")
@@ -103,16 +103,15 @@ def _update(
 ) -> None:
     """Resolve ``ref``, preview a new recurring time against the stored zone, show it, then save (one commit)."""
     from switchboard.context import open_store
-    from switchboard.service import get_schedule, preview_update, resolve_id, update_schedule
+    from switchboard.service import changed, get_schedule, resolve_id, update_schedule
 
     conf = settings(ctx)
     store = open_store(conf)
     schedule_id = resolve_id(store, conf.api_key, ref, kind)
-    current: Schedule | None = None
+    current = get_schedule(store, conf.api_key, schedule_id, kind)
     if cron is not None or tz is not None:
         from switchboard.explain import explain_every
 
-        current = get_schedule(store, conf.api_key, schedule_id, kind)
         assert isinstance(current, RecurringSchedule)
         # A new cron is read in the schedule's own zone unless --tz says otherwise; --tz alone moves the zone.
         preview = explain_every(cron or current.cron, tz=tz or current.timezone, now=clock, count=3)
@@ -121,7 +120,7 @@ def _update(
         if not changes:
             raise fail(f"nothing to change — it already runs {current.cron} in {current.timezone}")
     # Checked in full (and refused while a tick holds it) before anything is shown or saved.
-    planned = preview_update(store, conf.api_key, schedule_id, kind, changes, now=clock)
+    planned = changed(current, changes, now=clock)
     if not as_json:
         typer.echo(f"Changing {kind} {schedule_id}: {', '.join(_labels(changes))}.")
         if preview is not None:

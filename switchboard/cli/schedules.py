@@ -243,30 +243,20 @@ def _send(
         at = parse_instant(execute_at, tz=tz, now=clock)
     conf = settings(ctx)
     store = open_store(conf)
+    fields: dict[str, Any] = {
+        "api_key": conf.api_key,
+        "base_url": conf.base_url,
+        "agent_id": agent_id,
+        "message": message,
+        "execute_at": at,
+        "now": clock,
+        "role": role,
+        "name": name,
+    }
     if deliver and at <= clock:
-        made = new_one_time(
-            api_key=conf.api_key,
-            base_url=conf.base_url,
-            agent_id=agent_id,
-            message=message,
-            execute_at=at,
-            now=clock,
-            role=role,
-            name=name,
-        )
-        _send_now(conf, store, made, clock, as_json, dispatch)
+        _send_now(conf, store, new_one_time(**fields), clock, as_json, dispatch)
         return
-    schedule = add_one_time(
-        store,
-        api_key=conf.api_key,
-        base_url=conf.base_url,
-        agent_id=agent_id,
-        message=message,
-        execute_at=at,
-        now=clock,
-        role=role,
-        name=name,
-    )
+    schedule = add_one_time(store, **fields)
     warn_without_key(conf)
     if as_json:
         print_json(schedule.public())
@@ -289,7 +279,7 @@ def _send_now(
     warn_without_key(conf)
     result = report.result
     if as_json:
-        print_json({**schedule.public(), "result": result.public() if result else None})
+        print_json({**schedule.public(), "result": result.public(with_name=True) if result else None})
     if report.left_to_tick:
         if not as_json:
             typer.echo(f"Scheduled one-time {schedule.id} now (agent {schedule.agent_id}).")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -11,7 +12,7 @@ from switchboard.exceptions import (
     SwitchboardError,
 )
 from switchboard.letta import LettaClient, Run
-from switchboard.models import Result, Schedule
+from switchboard.models import CLAIM_TTL, Result, Schedule, utc
 
 #: The otid namespace: the same fire of the same schedule always carries the same otid.
 OTID_NAMESPACE = uuid.UUID("6b1f3c1e-4b8e-4f43-9d0e-2f7d1f1c5a10")
@@ -20,6 +21,12 @@ BUSY = {"created", "running"}
 UNRECORDED_DIR = "switchboard-unrecorded"
 
 ClientFactory = Callable[[str, "str | None"], LettaClient]
+
+
+def pass_id_at(now: datetime, what: str | None = None) -> str:
+    """A claim owner's name, unique to this call (shown in commit messages): the time, what claims, a nonce."""
+    kind = f"-{what}" if what else ""
+    return f"{utc(now):%Y%m%dT%H%M%SZ}{kind}-{secrets.token_hex(4)}"
 
 
 class TickError(SwitchboardError):
@@ -37,7 +44,7 @@ class TickOptions:
     max_delay: float = 30.0
     run_wait: float = 20.0
     run_poll: float = 0.5
-    claim_ttl: timedelta = timedelta(minutes=30)
+    claim_ttl: timedelta = CLAIM_TTL
     #: A pass starts no delivery later than this after its claim (default: half of claim_ttl),
     #: so its claims never expire while it is still sending.
     send_window: timedelta | None = None

@@ -22,18 +22,17 @@ the tick (``NowReport.left_to_tick``).
 
 from __future__ import annotations
 
-import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
 from switchboard.exceptions import BusyError
-from switchboard.models import OneTimeSchedule, Result, Schedule, check_id, utc
+from switchboard.models import OneTimeSchedule, Result, Schedule, check_id, claim_is_live, utc
 from switchboard.store import Store, Transaction
 from switchboard.tick.delivery import deliver
-from switchboard.tick.model import ClientFactory, Job, Outcome, TickOptions
-from switchboard.tick.selection import claim_is_live, due_candidates
+from switchboard.tick.model import ClientFactory, Job, Outcome, TickOptions, pass_id_at
+from switchboard.tick.selection import due_candidates
 from switchboard.tick.unrecorded import record_or_raise
 
 #: Options for a delivery a person is waiting on: fewer, shorter retries than a tick's.
@@ -70,11 +69,6 @@ class NowReport:
     def run_id(self) -> str | None:
         """Letta's run id, when it was delivered."""
         return self.result.run_id if self.result is not None else None
-
-
-def pass_id_at(now: datetime, what: str) -> str:
-    """A claim owner's name, unique to this call (shown in commit messages)."""
-    return f"{utc(now):%Y%m%dT%H%M%SZ}-{what}-{secrets.token_hex(4)}"
 
 
 def _busy_agent(store: Store, schedule: Schedule, now: datetime, options: TickOptions, tx: Transaction) -> bool:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -11,7 +10,7 @@ from switchboard.models import utc
 from switchboard.store import Store, Transaction
 from switchboard.tick.delivery import RecentRuns, deliver
 from switchboard.tick.following import follow
-from switchboard.tick.model import ClientFactory, Job, Outcome, TickOptions, TickReport
+from switchboard.tick.model import ClientFactory, Job, Outcome, TickOptions, TickReport, pass_id_at
 from switchboard.tick.recording import prune
 from switchboard.tick.selection import load_due
 from switchboard.tick.unrecorded import record_or_raise, record_unrecorded
@@ -60,7 +59,7 @@ def run_pass(
     report.recovered = record_unrecorded(store, options, sleep)
     # Before claiming: a schedule whose last run showed its agent gone is paused before it fires again.
     report.followed = follow(store, now, client_factory, options)
-    pass_id = f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(4)}"
+    pass_id = pass_id_at(now)
     jobs = claim(store, now, pass_id, options)
     report.planned = jobs
     if not jobs:

@@ -12,14 +12,9 @@ from datetime import datetime, timedelta
 
 from switchboard import index as fire_index
 from switchboard.due import due_fire
-from switchboard.models import OneTimeSchedule, RecurringSchedule, Schedule, utc
+from switchboard.models import OneTimeSchedule, RecurringSchedule, Schedule, claim_is_live, utc
 from switchboard.store import Store, Transaction
 from switchboard.tick.model import Job, TickOptions
-
-
-def claim_is_live(schedule: Schedule, now: datetime, ttl: timedelta) -> bool:
-    """Is another pass (or a command sending at once) holding ``schedule`` at ``now``?"""
-    return schedule.claimed_by is not None and schedule.claimed_at is not None and schedule.claimed_at + ttl > now
 
 
 def select_due(

@@ -26,10 +26,10 @@ import pytest
 pytestmark = pytest.mark.real_letta
 
 
-
 def observed_path(version: str) -> Path:
     """The record of what a real server of ``version`` answered."""
     return Path(__file__).with_name(f"observed_{version}.json")
+
 
 UNKNOWN_AGENT = "agent-00000000-0000-4000-8000-000000000000"
 UNKNOWN_RUN = "run-00000000-0000-4000-8000-000000000000"
