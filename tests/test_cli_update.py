@@ -169,3 +169,18 @@ def test_recurring_run_takes_a_name(cli_env: dict[str, str], agent: str, standin
     assert ran["result"]["manual"] is True
     [result] = js(cli_env, "results", "list")
     assert (result["name"], result["manual"]) == ("nine", True)
+
+
+def test_an_update_to_the_values_it_already_has_changes_nothing(
+    cli_env: dict[str, str], repo: Repo, agent: str
+) -> None:
+    made = js(cli_env, "send", "--agent-id", agent, "-m", "Water", "--at", "2031-05-04T09:00:00Z", "--name", "plants")
+    log = repo.remote_log()
+    assert failed(cli_env, "onetime", "update", "plants", "-m", "Water", "--name", "plants") == (
+        f"nothing to change — one-time {made['id']} already has those values"
+    )
+    assert repo.remote_log() == log
+    # Only what differs is named and saved.
+    shown = ok(cli_env, "onetime", "update", "plants", "-m", "Water", "--name", "garden", "--now", NOW)
+    assert shown.stdout.splitlines()[0] == f"Changing one-time {made['id']}: name."
+    assert len(repo.remote_log()) == len(log) + 1

@@ -121,6 +121,10 @@ def _update(
             raise fail(f"nothing to change — it already runs {current.cron} in {current.timezone}")
     # Checked in full (and refused while a tick holds it) before anything is shown or saved.
     planned = changed(current, changes, now=clock)
+    # Only what really differs is named (and saved): the same text again is not a change.
+    changes = {key: value for key, value in changes.items() if getattr(planned, key) != getattr(current, key)}
+    if not changes:
+        raise fail(f"nothing to change — {kind} {schedule_id} already has those values")
     if not as_json:
         typer.echo(f"Changing {kind} {schedule_id}: {', '.join(_labels(changes))}.")
         if preview is not None:
