@@ -292,3 +292,37 @@ def test_shortest_gap(cron: str, minutes: int) -> None:
 def test_looks_recurring(phrase: str, recurring: bool) -> None:
     """The phrase alone tells a repeating schedule from a one-time one."""
     assert looks_recurring(phrase) is recurring
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--agent-id", "a b"], 'Error: agent id "a b" contains whitespace, a control character or a slash'),
+        (["--agent-id", "agent-1", "--serve-url", "ftp://x"], 'Error: --serve-url "ftp://x" is not an http(s) URL'),
+        (["--agent-id", "agent-1", "--min-interval", "soon"], 'Error: "soon" is not a duration — use e.g. 90s, 4m'),
+        (["--agent-id", "agent-1", "--tz", "Mars/Olympus"], 'Error: unknown time zone "Mars/Olympus"'),
+        (["--agent-id", "agent-1", "--max-schedules", "0"], "Error: --max-schedules 0 is not a positive number"),
+        (["--agent-id", "agent-00000000-0000-4000-8000-000000000000"], "Error: agent agent-00000000-0000-4000-8000"),
+    ],
+)
+def test_attach_refusals(cli_env: dict[str, str], repo: Repo, args: list[str], expected: str) -> None:
+    """Bad input to attach is one Error: line, and nothing is committed."""
+    from conftest import run_cli
+
+    before = repo.remote_log()
+    done = run_cli("agent-tools", "attach", *args, env=cli_env)
+    assert done.returncode == 1 and done.stdout == "", done.stdout
+    assert done.stderr.startswith(expected) and done.stderr.count("\n") == 1, done.stderr
+    assert repo.remote_log() == before
+
+
+def test_attach_to_a_server_without_the_tool_api(cli_env: dict[str, str], repo: Repo, standin: object) -> None:
+    """A Letta server that cannot take tools (the stand-in has no /v1/tools/) is a clear error; no grant is made."""
+    from conftest import run_cli
+
+    agent = standin.add_agent()  # type: ignore[attr-defined]
+    done = run_cli("agent-tools", "attach", "--agent-id", agent, env=cli_env)
+    assert done.returncode == 1
+    assert done.stderr.startswith("Error: Letta answered 404 Not Found while registering schedule_message"), done.stderr
+    assert not [p for p in repo.remote_files() if p.startswith("data/grants/")]
+    assert cli_env["LETTA_API_KEY"] not in done.stderr

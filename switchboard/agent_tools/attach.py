@@ -114,6 +114,7 @@ def attach(
     """Register the tools, attach them to ``agent_id``, grant it, and set its tool environment."""
     agent_id = _checked(agent_id)
     url = check_serve_url(serve_url)
+    grants.check_limits(max_schedules, min_interval_s, timezone)  # before anything changes on Letta
     agent = _agent(client, agent_id)
     tool_ids: dict[str, str] = {}
     for name in registry.NAMES:

@@ -138,6 +138,18 @@ def _revoke_in(tx: Transaction, tenant: str, agent_id: str) -> list[str]:
     return gone
 
 
+def check_limits(max_schedules: int, min_interval_s: int, timezone: str) -> str:
+    """Refuse limits a grant cannot have; the zone's canonical name."""
+    from switchboard.timeparse import zone
+
+    zone_name = zone(timezone).key
+    if max_schedules < 1:
+        raise InvalidInputError(f"--max-schedules {max_schedules} is not a positive number — e.g. 100")
+    if min_interval_s < 0:
+        raise InvalidInputError("--min-interval cannot be negative — e.g. 5m")
+    return zone_name
+
+
 def create_grant(
     store: Store,
     *,
@@ -150,13 +162,7 @@ def create_grant(
     timezone: str = "UTC",
 ) -> tuple[AgentGrant, str]:
     """A new grant for ``agent_id`` (replacing any earlier one of this tenant) and its token; one commit."""
-    from switchboard.timeparse import zone
-
-    zone_name = zone(timezone).key
-    if max_schedules < 1:
-        raise InvalidInputError(f"--max-schedules {max_schedules} is not a positive number — e.g. 100")
-    if min_interval_s < 0:
-        raise InvalidInputError("--min-interval cannot be negative — e.g. 5m")
+    zone_name = check_limits(max_schedules, min_interval_s, timezone)
     grant_id = new_id()
     secret = secrets.token_urlsafe(32)
 

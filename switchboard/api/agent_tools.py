@@ -26,7 +26,7 @@ from switchboard.agent_tools import grants, scheduling
 from switchboard.agent_tools.grants import AgentGrant
 from switchboard.api.auth import retry_after_header
 from switchboard.api.deps import ApiError, StateDep, wake_ticker
-from switchboard.api.schemas import Detail
+from switchboard.api.schemas import Detail, FieldError
 from switchboard.exceptions import InvalidInputError, LimitError, NotFoundError
 from switchboard.models import OneTimeSchedule
 
@@ -62,8 +62,14 @@ class AgentAnswer(BaseModel):
     schedules: list[dict[str, Any]]
 
 
+class Refusal(BaseModel):
+    """A 422: a sentence for a value the agent should fix, or one item per field for a body that is not valid."""
+
+    detail: str | list[FieldError]
+
+
 RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"model": Detail, "description": text}
+    code: {"model": Refusal if code == 422 else Detail, "description": text}
     for code, text in {
         401: "No token, or one that opens no grant (unknown, revoked).",
         403: "The token belongs to another agent.",
