@@ -167,6 +167,7 @@ def _usage(body: dict[str, Any]) -> dict[str, int]:
 def chat_completion(body: dict[str, Any]) -> dict[str, Any]:
     """A complete, non-streaming ``chat.completion`` object for ``body``."""
     scripted = _scripted_call(body)
+    returned = None
     if scripted is not None:
         tool: dict[str, Any] | None = scripted[0]
         arguments = scripted[1]
@@ -179,7 +180,8 @@ def chat_completion(body: dict[str, Any]) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": None}
     finish = "tool_calls"
     if tool is None:
-        message["content"] = REPLY_TEXT
+        # An agent without send_message ends its turn with plain text: that quotes the tool's result too.
+        message["content"] = returned if returned is not None else REPLY_TEXT
         finish = "stop"
     else:
         message["tool_calls"] = [
