@@ -1,8 +1,9 @@
 """``create_app``: the FastAPI app behind ``switchboard serve``.
 
 It puts together the hosted service's endpoints (``hosted.py``), Letta
-Cloud's schedule API (``letta_schedule.py``), the web page, ``/explain`` and
-``/health`` (``web.py``) on one store, the same one the CLI writes to, through
+Cloud's schedule API (``letta_schedule.py``), what agents' own tools call
+(``agent_tools.py``), the web page, ``/explain`` and ``/health``
+(``web.py``) on one store, the same one the CLI writes to, through
 the same service functions. Around them:
 
 - every error is JSON ``{"detail": …}``: 401/403/404/413/422/429/503 from the
