@@ -191,7 +191,9 @@ def test_the_agent_schedules_a_message_that_a_later_tick_delivers_to_it(setup: S
     [pending] = setup.cli("onetime", "list")
     assert (pending["id"], pending["agent_id"], pending["message"]) == (schedule_id, agent_id, text)
 
-    report = setup.cli("tick", "--now", (asked + timedelta(minutes=2)).isoformat())
+    due = datetime.fromisoformat(pending["execute_at"])
+    assert timedelta(seconds=50) <= due - asked <= timedelta(minutes=5), (asked, due)  # "in 1 minute" from the call
+    report = setup.cli("tick", "--now", (due + timedelta(minutes=1)).isoformat())
     [result] = [r for r in report["results"] if r["schedule_id"] == schedule_id]
     assert (result["status"], result["agent_id"]) == ("delivered", agent_id), result
     run_id = result["run_id"]
