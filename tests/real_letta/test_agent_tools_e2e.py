@@ -73,7 +73,7 @@ class Setup:
     def tool_call(self, agent_id: str, tool: str, **args: str) -> str:
         """Send the agent a user message that makes its model call ``tool``; what the tool returned."""
         text = "Please do this for me. " + tool_directive(tool, args)
-        with self.letta.client(timeout=240) as client:
+        with self.letta.client(timeout=120) as client:
             resp = client.post(
                 f"/v1/agents/{agent_id}/messages", json={"messages": [{"role": "user", "content": text}]}
             )
