@@ -6,6 +6,9 @@ message is kept in the agent's history. This server answers:
 
 - ``POST /v1/chat/completions``: a ``send_message`` tool call (or the tool the
   request forces), non-streaming or as server-sent events when ``stream`` is set;
+  a test can script one other call by writing ``tool_directive(name, args)``
+  into the user message: the model then calls that tool with those arguments,
+  and answers the tool's result with ``send_message`` quoting it;
 - ``POST /v1/embeddings``: deterministic unit vectors of the requested size
   (``dimensions``, default 1536), as floats or base64 as the client asks;
 - ``GET /v1/models``: ``fake-model`` and ``fake-embed``;
@@ -26,6 +29,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import struct
 import sys
 import threading
@@ -39,6 +43,9 @@ CHAT_MODEL = "fake-model"
 EMBED_MODEL = "fake-embed"
 DEFAULT_DIM = 1536
 REPLY_TEXT = "ok"
+
+#: ``[[tool NAME BASE64URL-JSON]]`` in a user message: call NAME with those arguments (see tool_directive).
+DIRECTIVE = re.compile(r"\[\[tool ([A-Za-z_][A-Za-z0-9_]*) ([A-Za-z0-9_=-]*)\]\]")
 
 _stats: dict[str, int] = {}
 _stats_lock = threading.Lock()
@@ -104,6 +111,54 @@ def _arguments_for(tool: dict[str, Any]) -> dict[str, Any]:
     return args
 
 
+def tool_directive(name: str, args: dict[str, Any]) -> str:
+    """The text that makes this model call tool ``name`` with ``args`` (base64: Letta may quote the message)."""
+    encoded = base64.urlsafe_b64encode(json.dumps(args).encode("utf-8")).decode("ascii")
+    return f"[[tool {name} {encoded}]]"
+
+
+def _text_of(message: dict[str, Any]) -> str:
+    content = message.get("content")
+    if isinstance(content, list):
+        return " ".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+    return str(content or "")
+
+
+def _scripted_call(body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The tool and arguments a directive in the last message asks for, when that tool is offered."""
+    messages = body.get("messages") or []
+    if not messages or messages[-1].get("role") != "user":
+        return None
+    found = DIRECTIVE.search(_text_of(messages[-1]))
+    if found is None:
+        return None
+    tools = {t.get("function", {}).get("name"): t.get("function", {}) for t in body.get("tools") or []}
+    tool = tools.get(found.group(1))
+    if tool is None:
+        return None
+    args: dict[str, Any] = json.loads(base64.urlsafe_b64decode(found.group(2).encode("ascii")))
+    if "request_heartbeat" in ((tool.get("parameters") or {}).get("properties") or {}):
+        # Letta's older agent loop stops after a tool unless asked to go on: go on, to send_message.
+        args["request_heartbeat"] = True
+    return tool, args
+
+
+def _tool_result(body: dict[str, Any]) -> str | None:
+    """What the tool just called returned: the last message, or the one before Letta's heartbeat note."""
+    messages = list(body.get("messages") or [])
+    if messages and messages[-1].get("role") == "user" and "heartbeat" in _text_of(messages[-1]).lower():
+        messages.pop()
+    if not messages or messages[-1].get("role") != "tool":
+        return None
+    text = _text_of(messages[-1])
+    try:
+        wrapped = json.loads(text)
+    except json.JSONDecodeError:
+        return text
+    # Letta wraps a tool's return as {"status": …, "message": …, "time": …}.
+    return str(wrapped.get("message", text)) if isinstance(wrapped, dict) else text
+
+
 def _usage(body: dict[str, Any]) -> dict[str, int]:
     prompt = sum(len(json.dumps(m)) // 4 for m in body.get("messages") or [])
     return {"prompt_tokens": prompt, "completion_tokens": 5, "total_tokens": prompt + 5}
@@ -111,21 +166,29 @@ def _usage(body: dict[str, Any]) -> dict[str, int]:
 
 def chat_completion(body: dict[str, Any]) -> dict[str, Any]:
     """A complete, non-streaming ``chat.completion`` object for ``body``."""
-    tool = _pick_tool(body)
+    scripted = _scripted_call(body)
+    returned = None
+    if scripted is not None:
+        tool: dict[str, Any] | None = scripted[0]
+        arguments = scripted[1]
+    else:
+        tool = _pick_tool(body)
+        arguments = _arguments_for(tool) if tool is not None else {}
+        returned = _tool_result(body)
+        if tool is not None and tool.get("name") == "send_message" and returned is not None:
+            arguments["message"] = returned
     message: dict[str, Any] = {"role": "assistant", "content": None}
     finish = "tool_calls"
     if tool is None:
-        message["content"] = REPLY_TEXT
+        # An agent without send_message ends its turn with plain text: that quotes the tool's result too.
+        message["content"] = returned if returned is not None else REPLY_TEXT
         finish = "stop"
     else:
         message["tool_calls"] = [
             {
                 "id": f"call_{uuid.uuid4().hex[:24]}",
                 "type": "function",
-                "function": {
-                    "name": tool.get("name"),
-                    "arguments": json.dumps(_arguments_for(tool)),
-                },
+                "function": {"name": tool.get("name"), "arguments": json.dumps(arguments)},
             }
         ]
     return {

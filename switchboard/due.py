@@ -38,7 +38,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
-from itertools import islice
+from itertools import islice, pairwise
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
@@ -324,6 +324,19 @@ def _count_between(spec: _Cron, zone: ZoneInfo, low: datetime, high: datetime, m
 
 
 # ----------------------------------------------------------------- public API
+
+
+def shortest_gap(cron: str) -> timedelta:
+    """The least time between two fires of ``cron`` on the wall clock, judged on its minute and hour fields.
+
+    Exact for a cron that fires every day; for one that skips days it is a lower
+    bound (the last fire of one day and the first of the next are taken to be
+    a day apart), so a limit checked against it is never too lenient.
+    """
+    mods = _parse(cron).minutes_of_day
+    gaps = [later - earlier for earlier, later in pairwise(mods)]
+    gaps.append(_MINUTES_PER_DAY - mods[-1] + mods[0])
+    return timedelta(minutes=min(gaps))
 
 
 def next_fire(cron: str, tz: str, after: datetime) -> datetime:

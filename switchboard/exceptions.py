@@ -6,7 +6,8 @@ SwitchboardError                 base; its message is safe to show a user
 ├── DecryptError                 a file under data/ does not open with the keys given
 ├── InvalidInputError            a value a user gave (id, agent id, message, body…)
 │   ├── TimeParseError           a phrase we cannot read as an instant or a schedule
-│   └── UnknownZoneError         a time zone that is not an IANA name
+│   ├── UnknownZoneError         a time zone that is not an IANA name
+│   └── LimitError               more than an agent's tools may do (too many schedules, too often)
 ├── NotFoundError                no schedule with that id (for this tenant)
 ├── BusyError                    a pass is delivering that schedule (or to its agent) right now
 ├── BackendError                 the repository could not be read or written
@@ -49,6 +50,10 @@ class TimeParseError(InvalidInputError):
 
 class UnknownZoneError(InvalidInputError):
     """A time zone name is not a known IANA zone."""
+
+
+class LimitError(InvalidInputError):
+    """An agent's tool call asks for more than its grant allows."""
 
 
 class NotFoundError(SwitchboardError):

@@ -423,6 +423,23 @@ class LettaClient:
                 status=response.status_code,
             )
 
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        action: str,
+        json_body: Any = None,
+        params: dict[str, str | int] | None = None,
+        not_found: str | None = None,
+    ) -> object:
+        """Any other call of Letta's REST API (``path`` from ``/v1/…``): its JSON answer, or a LettaError."""
+        response = self._request(
+            method, path, action=f"{action} on {self._shown_url}", json_body=json_body, params=params,
+            not_found=not_found,
+        )  # fmt: skip
+        return self._json(response, action)
+
     def check_agent(self, agent_id: str) -> None:
         """Check that the agent exists for this key (``GET /v1/agents/{agent_id}``): 404 means it does not."""
         if not agent_id:

@@ -216,6 +216,8 @@ class _Schedule(_Record):
     # Stored only (never shown): the caller's Letta key and server.
     api_key: str | None = Field(default=None, repr=False)
     base_url: str = "https://api.letta.com"
+    # The agent whose own tool call made this schedule (switchboard/agent_tools), for its limits and its list.
+    created_by_agent: str | None = None
     # A tick that is delivering this schedule right now (see switchboard/tick).
     claimed_by: str | None = None
     claimed_at: Instant | None = None

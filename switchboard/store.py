@@ -342,6 +342,12 @@ class Transaction:
             self.changes[self.store.tenant_key] = self.store.codec.encrypt(self._secret)
         return tenant_of(self._secret, api_key or "")
 
+    def tenant_secret(self) -> bytes:
+        """The tree's tenant secret, made on first use as ``tenant`` does (to key other HMACs with)."""
+        self.tenant(None)
+        assert self._secret is not None
+        return self._secret
+
     def save(self, schedule: Schedule) -> str:
         """Write a schedule where it belongs; returns its path."""
         tenant = self.tenant(schedule.api_key)

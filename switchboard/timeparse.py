@@ -7,7 +7,8 @@
 - ``parse_recurring`` reads "every weekday at 10am" as ``("0 10 * * 1-5", zone)``
   with a grammar of our own. It refuses what cron cannot say exactly ("every 90
   minutes", "every 3 days") instead of quietly approximating it.
-- ``validate_cron`` and ``describe_cron`` check and explain a cron expression.
+- ``validate_cron`` and ``describe_cron`` check and explain a cron expression;
+  ``looks_recurring`` tells a repeating phrase from a one-time one.
 
 Wall times are read in the caller's zone. One that a daylight-saving jump
 forward skips becomes the first instant after the jump; one that a jump back
@@ -174,6 +175,16 @@ def _looks_like_cron(text: str) -> bool:
         return fields[0].startswith("@")
     numeric = all(re.fullmatch(r"[\d*/,?-]+", f) for f in fields[:2])
     return numeric and (len(fields) >= 5 or "*" in text)
+
+
+_REPEATING_WORDS = re.compile(r"\b(?:hourly|daily|weekly|monthly|yearly|annually|weekdays|weekends)\b")
+
+
+def looks_recurring(text: str) -> bool:
+    """Whether a phrase asks for a repeating schedule ("every monday at 9am", "daily", a cron) rather than one time."""
+    phrase = _normalise(text)
+    starts = re.match(r"(?:every|each)\b", phrase)
+    return bool(starts or _REPEATING_WORDS.search(phrase) or _looks_like_cron(" ".join(text.split())))
 
 
 # ---------------------------------------------------------------- words

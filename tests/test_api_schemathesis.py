@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,10 @@ from conftest import LETTA_KEY, Repo, clone_of, make_remote
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 
-from switchboard.crypto import generate_key
+from switchboard.agent_tools.grants import create_grant
+from switchboard.backends.git import GitBackend
+from switchboard.crypto import codec_from_keys, generate_key
+from switchboard.store import Store
 
 schemathesis = pytest.importorskip("schemathesis", reason="schemathesis is not installed")
 from schemathesis.specs.openapi.checks import positive_data_acceptance  # noqa: E402
@@ -57,6 +61,9 @@ OPERATIONS = [
     ("DELETE", "/v1/agents/{agent_id}/schedule/{scheduled_message_id}"),
     ("GET", "/explain"),
     ("GET", "/health"),
+    ("POST", "/agent-tools/schedules"),
+    ("GET", "/agent-tools/schedules"),
+    ("DELETE", "/agent-tools/schedules/{schedule_id}"),
 ]
 
 
@@ -66,7 +73,14 @@ def fuzzed_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
     top: Path = tmp_path_factory.mktemp("fuzz")
     remote = make_remote(top)
     repo = Repo(remote, clone_of(remote, top / "clone"))
-    with serve_api(repo, generate_key()) as server:
+    key = generate_key()
+    with serve_api(repo, key) as server:
+        # The agent-tools routes take an agent's grant token instead of a Letta key: make one, as attach does.
+        laptop = Store(GitBackend(repo.another_clone("laptop")), codec_from_keys(key))
+        _, token = create_grant(
+            laptop, api_key=LETTA_KEY, base_url=server.standin.base_url, agent_id=server.agent, now=datetime.now(UTC)
+        )
+        server.app.state.fuzz_token = token
         yield server
 
 
@@ -90,6 +104,8 @@ def test_no_input_makes_the_api_fail(
     # The key is fixed, not generated: requests get past the key check, and a "missing key" is never
     # counted as the invalid part of a negative case.
     auth = {"Authorization": f"Bearer {LETTA_KEY}"}
+    if path.startswith("/agent-tools/"):
+        auth = {"Authorization": f"Bearer {fuzzed_api.app.state.fuzz_token}"}
     strategy = operation.as_strategy(generation_mode=schemathesis.GenerationMode(mode), headers=auth)
 
     @given(case=strategy)

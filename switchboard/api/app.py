@@ -1,8 +1,9 @@
 """``create_app``: the FastAPI app behind ``switchboard serve``.
 
 It puts together the hosted service's endpoints (``hosted.py``), Letta
-Cloud's schedule API (``letta_schedule.py``), the web page, ``/explain`` and
-``/health`` (``web.py``) on one store, the same one the CLI writes to, through
+Cloud's schedule API (``letta_schedule.py``), what agents' own tools call
+(``agent_tools.py``), the web page, ``/explain`` and ``/health``
+(``web.py``) on one store, the same one the CLI writes to, through
 the same service functions. Around them:
 
 - every error is JSON ``{"detail": …}``: 401/403/404/413/422/429/503 from the
@@ -31,7 +32,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from switchboard import __version__
-from switchboard.api import hosted, letta_schedule, web
+from switchboard.api import agent_tools, hosted, letta_schedule, web
 from switchboard.api.auth import KeyChecker, KeyClientFactory, RateLimiter
 from switchboard.api.deps import ApiError, ApiOptions, ApiState, LockedStore
 from switchboard.api.ticker import Ticker
@@ -49,6 +50,8 @@ Scheduled messages for Letta agents, stored encrypted in your git repository.
   hosted switchboard service; `execute_at` and `cron` also take natural language.
 * **Letta's schedule API** (`/v1/agents/{agent_id}/schedule…`): point the official `letta-client` SDK here
   (`Letta(base_url=…)`) and `client.agents.schedule.*` works with a self-hosted Letta server.
+* **Agent tools** (`/agent-tools/…`): what an agent's own `schedule_message`, `list_scheduled_messages` and
+  `cancel_scheduled_message` tools call, with the agent's grant token (`switchboard agent-tools attach`).
 
 Authenticate with your Letta API key: `Authorization: Bearer <key>`. It is checked against this server's
 Letta (`LETTA_BASE_URL`), stored encrypted with each schedule you create, and used to deliver it.
@@ -318,6 +321,7 @@ def create_app(
     install_error_handlers(app)
     app.include_router(hosted.router)
     app.include_router(letta_schedule.router)
+    app.include_router(agent_tools.router)
     app.include_router(web.router)
     # Added last is outermost: BodyLimit, then CrashGuard, then FastAPI's own handlers.
     app.add_middleware(CrashGuard)

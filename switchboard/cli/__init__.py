@@ -12,12 +12,14 @@ FastAPI and PyGithub are imported only by the commands that need them, so
 - ``results.py`` — ``results …``;
 - ``keys.py`` and ``config.py`` — ``keys …`` and ``config …``;
 - ``tick.py`` — ``tick`` and ``dispatch``;
+- ``agent_tools.py`` — ``agent-tools attach|detach|show``;
 - ``setup.py`` — ``explain``, ``import``, ``init``, ``serve``, ``demo``, ``doctor``.
 
 This file puts the command tree together, in the order ``switchboard --help`` lists it.
 """
 
 from switchboard.cli import edit, setup, tick
+from switchboard.cli.agent_tools import agent_tools_app
 from switchboard.cli.config import config_app
 from switchboard.cli.keys import keys_app
 from switchboard.cli.render import Column, render_table
@@ -41,5 +43,6 @@ app.add_typer(onetime_app, name="onetime")
 app.add_typer(recurring_app, name="recurring")
 app.add_typer(results_app, name="results")
 app.add_typer(config_app, name="config")
+app.add_typer(agent_tools_app, name="agent-tools")
 
 __all__ = ["Column", "app", "main", "parse_now", "render_table", "run"]
