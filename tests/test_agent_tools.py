@@ -261,6 +261,8 @@ def test_the_grant_is_encrypted_and_shows_no_secret(world: World, repo: Repo) ->
     assert token.split(".")[2] not in shown and LETTA_KEY not in shown and "mac" not in shown
     assert grants.revoke_grants(world.laptop, api_key=LETTA_KEY, agent_id=agent.agent_id) == [agent.grant.id]
     assert "token is not valid" in agent.call("list_scheduled_messages")
+    # Commit messages name grant and schedule ids, never the agent (its id is only inside the ciphertext).
+    assert not [line for line in repo.remote_log() if agent.agent_id in line]
 
 
 def test_the_tool_source_is_what_letta_gets() -> None:

@@ -194,7 +194,8 @@ def revoke_grants(store: Store, *, api_key: str | None, agent_id: str) -> list[s
     def compute(tx: Transaction) -> list[str]:
         return _revoke_in(tx, tx.tenant(api_key), agent_id)
 
-    return store.transact(f"switchboard: revoke agent tools of {agent_id}", compute)
+    # Agent ids live only inside encrypted files: the commit message names none.
+    return store.transact("switchboard: revoke one agent's agent-tools grant", compute)
 
 
 def check_token(store: Store, token: str) -> AgentGrant:
