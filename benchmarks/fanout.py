@@ -30,6 +30,7 @@ from benchmarks.common import ROOT, Series, measure
 from benchmarks.world import STEP, T0, make_world
 from switchboard.context import letta_client
 from switchboard.tick import Job, TickOptions, run_pass
+from switchboard.tick.following import follow
 
 
 @dataclass
@@ -104,6 +105,10 @@ def run(
                 for _ in range(count):
                     step += 1
                     now = T0 + step * STEP
+                    # Untimed: the previous pass's runs are followed to their end first, so every timed
+                    # pass sends the same and follows nothing (a pass follows at most follow_limit).
+                    while follow(world.store, now, letta_client, options):
+                        pass
                     world.seed(world.due_one_time(ids, now), "bench: due one-time")
                     marks: dict[str, float] = {}
 
