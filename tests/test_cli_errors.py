@@ -8,6 +8,7 @@ must be as they were. No case may print a key or the message text.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -549,3 +550,19 @@ def test_a_group_alone_shows_its_help(capsys: pytest.CaptureFixture[str]) -> Non
     assert main(["onetime"]) == 0
     out, err = capsys.readouterr()
     assert "list" in out and "delete" in out and "Error" not in out + err
+
+
+def test_a_missing_extra_is_named_not_called_a_bug(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # An install without the `github` extra: importing PyGithub fails for real.
+    monkeypatch.setitem(sys.modules, "github", None)
+    monkeypatch.delitem(sys.modules, "switchboard.backends.github", raising=False)
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_not-used")
+    monkeypatch.setenv("SWITCHBOARD_ENCRYPTION_KEY", generate_key())
+    monkeypatch.delenv("SWITCHBOARD_DEBUG", raising=False)
+    assert main(["--github", "someone/somewhere", "onetime", "list"]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith("Error: this command needs switchboard's [github] extra (github is not installed)")
+    assert "bug" not in err and len(err.splitlines()) == 1

@@ -143,6 +143,10 @@ def usage_message(exc: Exception) -> str:
     return f"{message} — see `{ctx.command_path} --help`" if ctx is not None else message
 
 
+#: Optional dependencies by import name, and the extra of pyproject.toml that brings each.
+_EXTRAS = {"github": "github", "fastapi": "api", "uvicorn": "api"}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: usage errors, and anything unexpected, become one Error: line with exit status 1, too."""
     try:
@@ -177,6 +181,15 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         if os.environ.get("SWITCHBOARD_DEBUG"):
             raise
+        missing = exc.name or "" if isinstance(exc, ModuleNotFoundError) else ""
+        extra = _EXTRAS.get(missing.partition(".")[0])
+        if extra is not None:
+            typer.echo(
+                f"Error: this command needs switchboard's [{extra}] extra ({missing} is not installed) — "
+                f"reinstall with it, e.g. `uv tool install --force '.[api,github]'` in a checkout",
+                err=True,
+            )
+            return 1
         # No traceback and no exception text: either may hold a message or a key.
         typer.echo(
             f"Error: unexpected {type(exc).__name__} — this is a bug in switchboard; run again with "

@@ -130,7 +130,10 @@ def serve(
         from switchboard.api import create_app
         from switchboard.api.app import log_config
     except ModuleNotFoundError as exc:
-        raise fail(f"serve needs {exc.name} — pip install 'letta-switchboard[api]'") from None
+        raise fail(
+            f"serve needs {exc.name}, from switchboard's [api] extra — reinstall with it, e.g. "
+            "`uv tool install --force '.[api,github]'` in a checkout"
+        ) from None
 
     api = create_app(settings(ctx), tick_every=tick_every)
     ticking = f", a tick pass every {tick_every:g}s" if tick_every else " (no ticking: add --tick-every 60)"
