@@ -72,18 +72,20 @@ def read_config(path: Path) -> dict[str, str]:
     return {k: str(v) for k, v in data.items() if k in ENVIRONMENT and v is not None}
 
 
-def write_config(path: Path, name: str, value: str) -> None:
-    """Set one value in the config file (created with mode 0600)."""
+def write_config(path: Path, name: str, value: str, drop: tuple[str, ...] = ()) -> list[str]:
+    """Set one value in the config file (created with mode 0600), removing ``drop``; return what was removed."""
     if name not in ENVIRONMENT:
         raise ConfigError(f"unknown setting {name!r} — one of: {', '.join(ENVIRONMENT)}")
     data = read_config(path)
     data[name] = value
+    removed = [other for other in drop if data.pop(other, None) is not None]
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         json.dump(data, handle, indent=2, sort_keys=True)
     os.replace(tmp, path)
+    return removed
 
 
 def resolve(flags: dict[str, str | None] | None = None, environ: dict[str, str] | None = None) -> Settings:

@@ -384,9 +384,16 @@ def test_config_commands(cli_env: dict[str, str], tmp_path: Path, repo: Repo) ->
         "saved": "github_repo",
         "value": "octo/my-switchboard",
         "config_file": str(path),
+        "removed": ["repo"],
     }
     assert js(env, "config", "set-api-key", "sk-let-again")["value"] == "set"
-    assert js(env, "config", "show")["github_repo"] == "octo/my-switchboard"
+    shown = js(env, "config", "show")
+    # One saved repository at a time: the clone saved above would otherwise be overruled, unseen.
+    assert shown["github_repo"] == "octo/my-switchboard" and "repo" not in json.loads(path.read_text())
+    back = ok(env, "config", "set-repo", str(repo.clone)).stdout
+    assert back == f"Saved repo in {path} (mode 0600), instead of the saved github_repo.\n"
+    assert "github_repo" not in json.loads(path.read_text())
+    assert js(env, "config", "show")["repo"] == str(repo.clone)
     lines = ok(env, "config", "show").stdout.splitlines()
     assert lines[0] == "Settings (flags > environment > config file)"
     assert "api_key         set" in lines and "github_token    not set" in lines

@@ -55,12 +55,13 @@ def config_set_repo(
     if github is not None:
         if github.count("/") != 1 or not all(github.split("/")):
             raise fail(f'"{github}" is not OWNER/NAME — e.g. --github octocat/my-switchboard')
-        _set("github_repo", github, as_json)
+        # One repository at a time: a saved --github would otherwise win over a saved clone, unseen.
+        _set("github_repo", github, as_json, replaces="repo")
     else:
         from switchboard.backends.git import GitBackend
 
         # Saved only once it is a clone: its top folder, wherever inside it the path pointed.
-        _set("repo", str(GitBackend(Path(path).expanduser().resolve()).root), as_json)
+        _set("repo", str(GitBackend(Path(path).expanduser().resolve()).root), as_json, replaces="github_repo")
 
 
 @config_app.command("show")
@@ -77,11 +78,13 @@ def config_show(ctx: typer.Context, as_json: bool = JSON_OPT) -> None:
     table("Settings (flags > environment > config file)", [Column("setting", keep=9), Column("value", cut=True)], rows)
 
 
-def _set(name: str, value: str, as_json: bool) -> None:
+def _set(name: str, value: str, as_json: bool, replaces: str | None = None) -> None:
     path = config_mod.config_path()
-    config_mod.write_config(path, name, value)
+    removed = config_mod.write_config(path, name, value, drop=(replaces,) if replaces else ())
     if as_json:
         shown = "set" if name in config_mod.SECRET_SETTINGS else value
-        print_json({"saved": name, "value": shown, "config_file": str(path)})
+        saved: dict[str, object] = {"saved": name, "value": shown, "config_file": str(path)}
+        print_json(saved | ({"removed": removed} if removed else {}))
     else:
-        typer.echo(f"Saved {name} in {path} (mode 0600).")
+        instead = f", instead of the saved {removed[0]}" if removed else ""
+        typer.echo(f"Saved {name} in {path} (mode 0600){instead}.")
