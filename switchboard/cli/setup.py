@@ -83,7 +83,9 @@ def import_cmd(
     if as_json:
         print_json(done.as_json())
         return
-    already = f"; {done.unchanged} were already there and were left as they are" if done.unchanged else ""
+    already = ""
+    if done.unchanged:
+        already = f"; {done.unchanged} {'was' if done.unchanged == 1 else 'were'} already there, left unchanged"
     if done.one_time or done.recurring:
         typer.echo(
             f"Imported {done.one_time} one-time and {done.recurring} recurring schedules in one commit{already}."
