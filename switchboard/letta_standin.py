@@ -953,13 +953,18 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--port", type=int, default=8283, help="TCP port on 127.0.0.1 (0 picks a free one)")
     parser.add_argument(
-        "--agent", action="append", default=[], help="an agent id to know (repeatable); one is made if none"
+        "--agent",
+        action="append",
+        default=[],
+        help="an agent id to know, agent-<uuid4> (repeatable); one is made if none",
     )
     parser.add_argument("--api-key", action="append", default=None, help="accept only this bearer key (repeatable)")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds to wait before each answer")
     parser.add_argument("--run-duration", type=float, default=1.0, help="seconds a run stays running")
     args = parser.parse_args(argv)
 
+    if not all(_AGENT_ID_RE.match(agent) for agent in args.agent):
+        parser.error("--agent takes an id as Letta makes them, agent-<uuid4>; leave it out to get one")
     standin = LettaStandIn(
         api_keys=set(args.api_key) if args.api_key else None,
         agents=args.agent,

@@ -30,6 +30,7 @@ import pytest
 from switchboard.exceptions import ConfigError, LettaError, LettaPermanentError, LettaTransientError
 from switchboard.letta import LettaClient, Run, classify, parse_retry_after, send_with_retry, wait_for_run
 from switchboard.letta_standin import AGENT_ID_PATTERN, DROP, LettaStandIn, RequestRecord
+from switchboard.letta_standin import main as standin_main
 
 KEY = "sk-let-test-4f1c9a0e-secret-key"
 TEXT = "Reminder: the launch code is 7 2 9 — do not share"
@@ -707,6 +708,17 @@ def test_module_runs_as_a_manual_server() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_module_refuses_an_agent_id_letta_would_not_make(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        standin_main(["--port", "0", "--agent", "agent-123"])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err.splitlines()[-1].endswith(
+        "--agent takes an id as Letta makes them, agent-<uuid4>; leave it out to get one"
+    )
+    assert "Traceback" not in err
 
 
 def _self_signed(folder: Path) -> tuple[Path, Path]:
