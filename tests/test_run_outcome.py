@@ -8,6 +8,7 @@ import tick_support
 from tick_support import FAST, LETTA_KEY, T0, World, client_factory
 from typer.testing import CliRunner
 
+from switchboard import service
 from switchboard.cli import app
 from switchboard.models import RecurringSchedule
 from switchboard.runner import summary_markdown
@@ -65,6 +66,20 @@ def test_a_recurring_schedule_whose_agent_is_gone_is_paused_with_the_reason(worl
     # Paused before the next fire: nothing more goes to the missing agent.
     world.tick(T0 + timedelta(hours=1, minutes=1))
     assert len(world.letta.deliveries) == 1
+
+
+def test_a_schedule_sent_to_another_agent_since_is_not_paused_by_the_old_agent_s_run(world: World) -> None:
+    world.letta.unknown_agent_runs = True
+    schedule = world.recurring("0 * * * *", created=T0 - timedelta(minutes=5), agent=UNKNOWN_AGENT)
+    world.seed(schedule)
+    world.tick(T0)
+    # The user points the schedule at the right agent before a pass sees the old run fail.
+    fixed = world.letta.agents[0]
+    service.update_schedule(world.store, LETTA_KEY, schedule.id, "recurring", {"agent_id": fixed}, now=T0)
+    [line] = world.tick(T0 + timedelta(minutes=30)).followed
+    assert (line.status, line.agent_id) == ("failed", UNKNOWN_AGENT)  # the old run's end is recorded all the same
+    current = world.remote_schedule(schedule.id)
+    assert isinstance(current, RecurringSchedule) and (current.status, current.agent_id) == ("active", fixed)
 
 
 def test_a_run_that_fails_while_its_agent_exists_is_a_failure_but_keeps_the_schedule_going(world: World) -> None:

@@ -140,7 +140,8 @@ def _pause(tx: Transaction, pending: PendingRun, error: str | None) -> None:
     if tx.store.backend.read(path) is None:
         return  # deleted since
     current = tx.store.load_recurring(path)
-    if current.status == "active":
+    # Only while it still sends where that run went: pointed at another agent since, this failure is not its own.
+    if current.status == "active" and (current.agent_id, current.base_url) == (pending.agent_id, pending.base_url):
         reason = f"paused after a permanent failure: {error}"
         tx.save(current.model_copy(update={"status": "paused", "paused_reason": reason}))
 
