@@ -13,7 +13,7 @@ from switchboard.cli import app
 from switchboard.models import RecurringSchedule
 from switchboard.runner import summary_markdown
 from switchboard.store import RUNS
-from switchboard.tick import TickOptions, follow, pending_runs
+from switchboard.tick import TickOptions, follow, pending_runs, run_now
 
 # The fixtures `world`, `letta` and `git_template`.
 world_fixture, letta_fixture, git_template_fixture = (
@@ -80,6 +80,19 @@ def test_a_schedule_sent_to_another_agent_since_is_not_paused_by_the_old_agent_s
     assert (line.status, line.agent_id) == ("failed", UNKNOWN_AGENT)  # the old run's end is recorded all the same
     current = world.remote_schedule(schedule.id)
     assert isinstance(current, RecurringSchedule) and (current.status, current.agent_id) == ("active", fixed)
+
+
+def test_a_manual_run_whose_agent_is_gone_leaves_the_schedule_s_status_alone(world: World) -> None:
+    # As a manual run that fails at send time does: the schedule's own fires decide its status.
+    world.letta.unknown_agent_runs = True
+    schedule = world.recurring("0 9 * * *", created=T0 - timedelta(minutes=5), agent=UNKNOWN_AGENT)
+    world.seed(schedule)
+    sent = run_now(world.store, LETTA_KEY, schedule.id, T0, client_factory, FAST).result
+    assert sent is not None and sent.manual
+    [line] = world.tick(T0 + timedelta(minutes=1)).followed
+    assert (line.status, line.manual) == ("failed", True)
+    current = world.remote_schedule(schedule.id)
+    assert isinstance(current, RecurringSchedule) and current.status == "active"
 
 
 def test_a_run_that_fails_while_its_agent_exists_is_a_failure_but_keeps_the_schedule_going(world: World) -> None:

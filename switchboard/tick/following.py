@@ -157,7 +157,8 @@ def _stage(tx: Transaction, ends: Sequence[tuple[PendingRun, RunEnd]], now: date
             continue  # pruned meanwhile: nothing left to update
         line = settled(store.load_result(pending.result_path), end, now)
         tx.put(result_update_path(pending.result_path, now, store.codec.suffix), store.encode(line))
-        if end.permanent and pending.schedule_type == "recurring":
+        # A manual run leaves the schedule's status alone, as when it fails at send time.
+        if end.permanent and pending.schedule_type == "recurring" and not line.manual:
             _pause(tx, pending, end.error)
         results.append(line)
     return results
