@@ -9,10 +9,12 @@ from tick_support import FAST, LETTA_KEY, T0, World, client_factory
 from typer.testing import CliRunner
 
 from switchboard import service
+from switchboard.agent_tools import grants
 from switchboard.cli import app
+from switchboard.crypto import codec_from_keys, generate_key
 from switchboard.models import RecurringSchedule
 from switchboard.runner import summary_markdown
-from switchboard.store import RUNS
+from switchboard.store import RUNS, Store
 from switchboard.tick import TickOptions, follow, pending_runs, run_now
 
 # The fixtures `world`, `letta` and `git_template`.
@@ -246,3 +248,21 @@ def test_letta_down_while_following_keeps_the_note_and_commits_nothing(world: Wo
     assert report.followed == [] and world.remote_log() == log and len(world.remote_files(RUNS)) == 1
     [line] = world.tick(T0 + timedelta(minutes=2)).followed
     assert line.run_status == "completed"
+
+
+def test_keys_rotate_re_encrypts_run_notes_and_grants(world: World) -> None:
+    world.seed(world.one_time(T0))
+    world.tick(T0)
+    grant, token = grants.create_grant(
+        world.store, api_key=LETTA_KEY, base_url=world.letta.base_url, agent_id=world.letta.agents[0], now=T0
+    )
+    [note] = world.remote_files(RUNS)
+    [grant_file] = grants.grant_files(world.store)
+    new = generate_key()
+    assert service.rotate_keys(Store(world.store.backend, codec_from_keys(f"{new},{world.key}"))) >= 3
+    only_new = Store(world.store.backend, codec_from_keys(new))
+    for path in (note, grant_file):  # the new key alone opens them
+        codec_from_keys(new).decrypt(only_new.backend.read(path) or b"", path=path)
+    assert grants.check_token(only_new, token).id == grant.id
+    [line] = follow(only_new, T0 + timedelta(minutes=1), client_factory, FAST)
+    assert line.run_status == "completed" and world.remote_files(RUNS) == []
