@@ -22,10 +22,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from switchboard.agent_tools import grants, registry
-from switchboard.agent_tools.scheduling import is_active, schedules_of
+from switchboard.agent_tools.scheduling import checked_agent_id, is_active, schedules_of
 from switchboard.exceptions import ConfigError, InvalidInputError, LettaError
 from switchboard.letta import LettaClient
-from switchboard.models import check_agent_id
 from switchboard.store import Store
 
 URL_VAR = "SWITCHBOARD_URL"
@@ -112,7 +111,7 @@ def attach(
     timezone: str = "UTC",
 ) -> Attached:
     """Register the tools, attach them to ``agent_id``, grant it, and set its tool environment."""
-    agent_id = _checked(agent_id)
+    agent_id = checked_agent_id(agent_id)
     url = check_serve_url(serve_url)
     grants.check_limits(max_schedules, min_interval_s, timezone)  # before anything changes on Letta
     agent = _agent(client, agent_id)
@@ -143,7 +142,7 @@ def attach(
 
 def detach(store: Store, client: LettaClient, *, api_key: str | None, agent_id: str) -> dict[str, Any]:
     """Take the tools off ``agent_id``, clear its tool environment of ours, and revoke its grant."""
-    agent_id = _checked(agent_id)
+    agent_id = checked_agent_id(agent_id)
     agent = _agent(client, agent_id)
     removed = []
     for name, tool_id in _attached_tools(client, agent_id).items():
@@ -158,7 +157,7 @@ def detach(store: Store, client: LettaClient, *, api_key: str | None, agent_id: 
 
 def show(store: Store, client: LettaClient, *, api_key: str | None, agent_id: str) -> dict[str, Any]:
     """What is attached to ``agent_id``: our tools, the serve URL its tools call, its grant and its schedules."""
-    agent_id = _checked(agent_id)
+    agent_id = checked_agent_id(agent_id)
     agent = _agent(client, agent_id)
     env = _env(agent)
     found = grants.grants_of(store, api_key, agent_id)
@@ -172,10 +171,3 @@ def show(store: Store, client: LettaClient, *, api_key: str | None, agent_id: st
         "grant": found[-1].public() if found else None,
         "active_schedules": sum(1 for s in made if is_active(s)),
     }
-
-
-def _checked(agent_id: str) -> str:
-    try:
-        return check_agent_id(agent_id)
-    except ValueError as exc:
-        raise InvalidInputError(str(exc)) from None

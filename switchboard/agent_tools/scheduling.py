@@ -129,7 +129,7 @@ def schedule(
 ) -> Answer:
     """Store what the agent asked for, within its grant's limits; one commit."""
     tz = zone(timezone or grant.timezone).key
-    target = grant.agent_id if not agent_id else _agent(agent_id)
+    target = grant.agent_id if not agent_id else checked_agent_id(agent_id)
     phrase = (when or "").strip()
     if not phrase:
         raise InvalidInputError('say when — e.g. "in 10 minutes", "tomorrow at 9am" or "every monday at 9am"')
@@ -175,7 +175,8 @@ def schedule(
     return Answer(_made_sentence(made, tz, now), [made])
 
 
-def _agent(agent_id: str) -> str:
+def checked_agent_id(agent_id: str) -> str:
+    """An agent id as check_agent_id takes it, its refusal an InvalidInputError (one clear error)."""
     try:
         return check_agent_id(agent_id)
     except ValueError as exc:
