@@ -143,6 +143,12 @@ def test_recurring_schedules_fire_at_most_every_five_minutes(world: World) -> No
     fast = world.agent(min_interval_s=60)
     assert fast.call("schedule_message", message="Poll", when="every minute").startswith("Scheduled a recurring")
 
+    # A limit that is not whole minutes is said exactly, not rounded.
+    odd = world.agent(min_interval_s=90)
+    assert odd.call("schedule_message", message="Poll", when="every minute").endswith(
+        "may fire at most every 90 seconds — choose a slower schedule."
+    )
+
 
 def test_the_number_of_active_schedules_is_bounded(world: World) -> None:
     """Past max_schedules the answer says to cancel one; cancelling makes room again."""

@@ -86,6 +86,11 @@ def _duration(seconds: float) -> str:
     return f"{hours} h {rest} min" if rest else f"{hours} hour{'s' if hours != 1 else ''}"
 
 
+def interval_words(seconds: int) -> str:
+    """A grant's least time between fires, exactly: "5 minutes", "90 seconds"."""
+    return _duration(seconds) if seconds % 60 == 0 else f"{seconds} second{'s' if seconds != 1 else ''}"
+
+
 def belongs_to(schedule: Schedule, grant: AgentGrant) -> bool:
     """Whether an agent's tools may see and cancel a schedule of its tenant."""
     return grant.agent_id in (schedule.agent_id, schedule.created_by_agent)
@@ -148,7 +153,7 @@ def schedule(
         if gap.total_seconds() < grant.min_interval_s:
             raise LimitError(
                 f'"{phrase}" can fire {_duration(gap.total_seconds())} apart; a recurring message an agent schedules '
-                f"may fire at most every {_duration(grant.min_interval_s)} — choose a slower schedule"
+                f"may fire at most every {interval_words(grant.min_interval_s)} — choose a slower schedule"
             )
         made = build(RecurringSchedule, **common, cron=cron, timezone=cron_zone)
     else:

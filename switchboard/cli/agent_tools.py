@@ -39,6 +39,7 @@ def attach(
 ) -> None:
     """Register the tools on the agent's Letta server, attach them, and give the agent its own token."""
     from switchboard.agent_tools.attach import attach as do_attach
+    from switchboard.agent_tools.scheduling import interval_words
     from switchboard.context import letta_client
     from switchboard.runner import parse_duration
 
@@ -56,7 +57,7 @@ def attach(
     typer.echo(
         f"Attached {', '.join(done.tools)} to {done.agent_id}; its tools call {done.serve_url} with a token of "
         f"its own (up to {done.grant.max_schedules} active schedules, recurring at most every "
-        f"{done.grant.min_interval_s // 60} min). Keep `switchboard serve` running there."
+        f"{interval_words(done.grant.min_interval_s)}). Keep `switchboard serve` running there."
     )
 
 
@@ -82,6 +83,7 @@ def detach(ctx: typer.Context, agent_id: str = AGENT_OPT, as_json: bool = JSON_O
 def show(ctx: typer.Context, agent_id: str = AGENT_OPT, as_json: bool = JSON_OPT) -> None:
     """What is attached to the agent: the tools, where they call, its limits and its schedules."""
     from switchboard.agent_tools.attach import show as do_show
+    from switchboard.agent_tools.scheduling import interval_words
     from switchboard.context import letta_client
 
     conf = settings(ctx)
@@ -99,6 +101,7 @@ def show(ctx: typer.Context, agent_id: str = AGENT_OPT, as_json: bool = JSON_OPT
     else:
         typer.echo(
             f"grant      {grant['grant_id']} since {grant['created_at']}: up to {grant['max_schedules']} active "
-            f"schedules, recurring at most every {grant['min_interval_s'] // 60} min, times in {grant['timezone']}"
+            f"schedules, recurring at most every {interval_words(grant['min_interval_s'])}, "
+            f"times in {grant['timezone']}"
         )
     typer.echo(f"schedules  {shown['active_schedules']} active, made by the agent")
