@@ -53,6 +53,7 @@ from typing import Any
 
 import httpx
 import pytest
+from conftest import Repo
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 HARNESS_PATH = REPO_ROOT / "scripts" / "letta_server.py"
@@ -250,3 +251,19 @@ def real_letta(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
         yield RealLetta(info)
     finally:
         harness.stop_server(info)
+
+
+@pytest.fixture
+def env(tmp_path: Path, repo: Repo, key: str, real_letta: RealLetta) -> dict[str, str]:
+    """Environment for the CLI: the clone, a fresh encryption key, the real server and its password."""
+    return {
+        "SWITCHBOARD_ENCRYPTION_KEY": key,
+        "LETTA_API_KEY": real_letta.password,
+        "LETTA_BASE_URL": real_letta.base_url,
+        "SWITCHBOARD_REPO": str(repo.clone),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "HOME": str(tmp_path / "home"),
+        # A proxy from the environment must not carry loopback traffic.
+        "NO_PROXY": "127.0.0.1,localhost",
+        "no_proxy": "127.0.0.1,localhost",
+    }

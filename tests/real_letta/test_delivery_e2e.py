@@ -17,11 +17,10 @@ import json
 import subprocess
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Repo, run_cli
+from conftest import run_cli
 
 from real_letta.conftest import RealLetta
 from switchboard.tick import OTID_NAMESPACE
@@ -46,22 +45,6 @@ def parse(moment: str) -> datetime:
 def fire_otid(schedule_id: str, scheduled_for: str) -> str:
     """The otid switchboard sends for one fire (as ``tick.Job.otid`` makes it)."""
     return str(uuid.uuid5(OTID_NAMESPACE, f"{schedule_id}@{parse(scheduled_for).isoformat()}"))
-
-
-@pytest.fixture
-def env(tmp_path: Path, repo: Repo, key: str, real_letta: RealLetta) -> dict[str, str]:
-    """Environment for the CLI: the clone, a fresh encryption key, the real server and its password."""
-    return {
-        "SWITCHBOARD_ENCRYPTION_KEY": key,
-        "LETTA_API_KEY": real_letta.password,
-        "LETTA_BASE_URL": real_letta.base_url,
-        "SWITCHBOARD_REPO": str(repo.clone),
-        "XDG_CONFIG_HOME": str(tmp_path / "config"),
-        "HOME": str(tmp_path / "home"),
-        # A proxy from the environment must not carry loopback traffic.
-        "NO_PROXY": "127.0.0.1,localhost",
-        "no_proxy": "127.0.0.1,localhost",
-    }
 
 
 def cli(env: dict[str, str], *args: str, expect: int = 0) -> Any:

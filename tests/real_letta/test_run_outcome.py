@@ -13,33 +13,17 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from conftest import Repo, run_cli
+from conftest import run_cli
 
 from real_letta.conftest import RealLetta
 from real_letta.test_delivery_e2e import at, cli
 from switchboard.letta_standin import LettaStandIn
 
 pytestmark = pytest.mark.real_letta
-
-
-@pytest.fixture
-def env(tmp_path: Path, repo: Repo, key: str, real_letta: RealLetta) -> dict[str, str]:
-    """Environment for the CLI: the clone, a fresh encryption key, the real server and its password."""
-    return {
-        "SWITCHBOARD_ENCRYPTION_KEY": key,
-        "LETTA_API_KEY": real_letta.password,
-        "LETTA_BASE_URL": real_letta.base_url,
-        "SWITCHBOARD_REPO": str(repo.clone),
-        "XDG_CONFIG_HOME": str(tmp_path / "config"),
-        "HOME": str(tmp_path / "home"),
-        "NO_PROXY": "127.0.0.1,localhost",
-        "no_proxy": "127.0.0.1,localhost",
-    }
 
 
 def refreshed(env: dict[str, str], minutes: float) -> dict[str, dict[str, Any]]:
