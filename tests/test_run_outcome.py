@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import httpx
 import tick_support
 from tick_support import FAST, LETTA_KEY, T0, World, client_factory
 from typer.testing import CliRunner
@@ -12,6 +13,7 @@ from switchboard import service
 from switchboard.agent_tools import grants
 from switchboard.cli import app
 from switchboard.crypto import codec_from_keys, generate_key
+from switchboard.letta import LettaClient
 from switchboard.models import RecurringSchedule
 from switchboard.runner import summary_markdown
 from switchboard.store import RUNS, Store
@@ -266,3 +268,37 @@ def test_keys_rotate_re_encrypts_run_notes_and_grants(world: World) -> None:
     assert grants.check_token(only_new, token).id == grant.id
     [line] = follow(only_new, T0 + timedelta(minutes=1), client_factory, FAST)
     assert line.run_status == "completed" and world.remote_files(RUNS) == []
+
+
+class CountingTransport(httpx.HTTPTransport):
+    """A real transport that counts the requests it is asked to make."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.requests = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.requests += 1
+        return super().handle_request(request)
+
+
+def test_a_letta_server_that_cannot_be_reached_is_tried_once_per_pass_not_once_per_run(world: World) -> None:
+    # Each try can wait for the connect timeout: a dead server must not hold up what is due elsewhere.
+    none = TickOptions(**{**FAST.__dict__, "follow_limit": 0})
+    for i in range(3):
+        world.seed(world.one_time(T0 - timedelta(minutes=3 - i)))
+        world.tick(T0 - timedelta(minutes=3 - i), options=none)
+    assert len(pending_runs(world.store)) == 3
+    transport = CountingTransport()
+
+    def counted(base_url: str, api_key: str | None) -> LettaClient:
+        return LettaClient(base_url, api_key, transport=transport, timeout=5.0)
+
+    world.letta.down()
+    try:
+        one_at_a_time = TickOptions(**{**FAST.__dict__, "parallel": 1})
+        assert follow(world.store, T0, counted, one_at_a_time) == []
+    finally:
+        world.letta.up()
+    assert transport.requests == 1 and len(pending_runs(world.store)) == 3  # the others wait for the next pass
+    assert len(follow(world.store, T0, counted, one_at_a_time)) == 3

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from switchboard.exceptions import ConfigError, DecryptError, LettaPermanentError
+from switchboard.exceptions import ConfigError, DecryptError, LettaPermanentError, LettaTransientError
 from switchboard.models import FORMAT_VERSION, Result, Schedule, utc
 from switchboard.store import RUNS, Store, Transaction, pending_run_path, recurring_path, result_update_path
 from switchboard.tick.delivery import Clients
@@ -102,21 +102,37 @@ def _read(store: Store, path: str) -> PendingRun:
         raise DecryptError(f"{path} is not a note of an unfinished run — delete it (its result stays)") from None
 
 
-def _check(clients: Clients, pending: PendingRun, now: datetime, options: TickOptions) -> RunEnd | None:
-    """The run's end, or None while it is still going (and not yet past the run timeout)."""
+def _check(
+    clients: Clients, pending: PendingRun, now: datetime, options: TickOptions, unreached: set[str]
+) -> RunEnd | None:
+    """The run's end, or None while it is still going (and not yet past the run timeout).
+
+    A server no connection could be made to this pass is not asked again in it (``unreached``):
+    each try can wait for the connect timeout, and the pass's deliveries wait for the following.
+    """
     status = "unanswered"
+    if pending.base_url in unreached:
+        return _timed_out(pending, now, options, status)
     try:
         client = clients.get(pending.base_url, pending.api_key)
         run = client.get_run(pending.run_id)
     except (LettaPermanentError, ConfigError) as exc:
         # Gone, or this key may no longer read it: nobody will learn more about this run.
         return RunEnd("unknown", error=f"could not follow Letta run {pending.run_id}: {exc}")
+    except LettaTransientError as exc:
+        if exc.unreached:
+            unreached.add(pending.base_url)
     except Exception:
         pass  # Letta is struggling (or a bug): ask again next time; what is due is delivered all the same
     else:
         if run.status not in BUSY:
             return judge(client, pending.agent_id, run)
         status = run.status
+    return _timed_out(pending, now, options, status)
+
+
+def _timed_out(pending: PendingRun, now: datetime, options: TickOptions, status: str) -> RunEnd | None:
+    """The end of a run still ``status`` past the run timeout (unknown), else None: ask again next pass."""
     if now - pending.sent_at >= options.run_timeout:
         hours = options.run_timeout.total_seconds() / 3600
         error = f"Letta run {pending.run_id} still {status} after {hours:g} hours: no longer followed"
@@ -183,7 +199,8 @@ def follow(
     clients = Clients(client_factory)
     try:
         with ThreadPoolExecutor(max_workers=max(1, min(options.parallel, len(notes)))) as pool:
-            checked = list(pool.map(lambda n: _check(clients, n, now, options), notes))
+            unreached: set[str] = set()
+            checked = list(pool.map(lambda n: _check(clients, n, now, options, unreached), notes))
     finally:
         clients.close()
     ends = [(note, end) for note, end in zip(notes, checked, strict=True) if end is not None]
