@@ -12,16 +12,19 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 from api_server import OTHER_KEY, ApiServer, serve_api
 from conftest import LETTA_KEY, Repo
 
 from switchboard import service
 from switchboard.agent_tools import grants, registry
+from switchboard.api import ApiOptions
 from switchboard.backends.git import GitBackend
 from switchboard.crypto import codec_from_keys
 from switchboard.due import shortest_gap
@@ -242,6 +245,18 @@ def test_a_replaced_or_missing_token_opens_nothing(world: World) -> None:
     nowhere = dict(old.env, SWITCHBOARD_URL="http://127.0.0.1:9")
     answer = Agent(nowhere, old.agent_id, old.grant).call("list_scheduled_messages")
     assert answer.startswith("Could not reach switchboard at http://127.0.0.1:9 ("), answer
+
+
+def test_made_up_tokens_are_rate_limited_before_the_repository_is_read(repo: Repo, key: str) -> None:
+    """As a flood of wrong Letta keys is: each wrong token would otherwise cost a fetch, under the app's lock."""
+    with serve_api(repo, key, options=ApiOptions(rate_per_minute=6, burst=3)) as server:
+        made_up = {"Authorization": f"Bearer sbg.{uuid.uuid4()}.guessed"}
+        with httpx.Client(base_url=server.base_url, headers=made_up, trust_env=False) as client:
+            codes = [client.get("/agent-tools/schedules").status_code for _ in range(4)]
+            assert codes == [401, 401, 401, 429]
+            assert "too many calls" in client.get("/agent-tools/schedules").json()["detail"]
+            malformed = client.get("/agent-tools/schedules", headers={"Authorization": "Bearer not-a-token"})
+            assert malformed.status_code == 401
 
 
 def test_a_token_in_another_agents_sandbox_is_refused(world: World) -> None:

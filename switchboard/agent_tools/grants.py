@@ -198,15 +198,20 @@ def revoke_grants(store: Store, *, api_key: str | None, agent_id: str) -> list[s
     return store.transact("switchboard: revoke one agent's agent-tools grant", compute)
 
 
-def check_token(store: Store, token: str) -> AgentGrant:
-    """The grant a token opens; InvalidGrantError for anything else (one answer for every failure)."""
+def token_parts(token: str) -> tuple[str, str]:
+    """A token's grant id and secret, read without the repository; InvalidGrantError for anything else."""
     parts = token.split(".")
     if len(parts) != 3 or parts[0] != TOKEN_PREFIX or not parts[2]:
         raise InvalidGrantError
     try:
-        grant_id = check_id(parts[1])
+        return check_id(parts[1]), parts[2]
     except InvalidInputError:
         raise InvalidGrantError from None
+
+
+def check_token(store: Store, token: str) -> AgentGrant:
+    """The grant a token opens; InvalidGrantError for anything else (one answer for every failure)."""
+    grant_id, secret = token_parts(token)
     tenant_secret = store.tenant_secret()
     if tenant_secret is None:
         raise InvalidGrantError
@@ -214,7 +219,7 @@ def check_token(store: Store, token: str) -> AgentGrant:
     for path in grant_files(store):
         if path.endswith(suffix):
             grant = _load(store, path)
-            if hmac.compare_digest(grant.token_mac, _mac(tenant_secret, grant.id, parts[2])):
+            if hmac.compare_digest(grant.token_mac, _mac(tenant_secret, grant.id, secret)):
                 return grant
             break
     raise InvalidGrantError

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from switchboard.agent_tools import grants, scheduling
 from switchboard.agent_tools.grants import AgentGrant
-from switchboard.api.auth import retry_after_header
+from switchboard.api.auth import key_hash, retry_after_header
 from switchboard.api.deps import ApiError, StateDep, wake_ticker
 from switchboard.api.schemas import Detail, FieldError
 from switchboard.exceptions import InvalidInputError, LimitError, NotFoundError
@@ -90,7 +90,14 @@ def granted(
     token = credentials.credentials.strip() if credentials is not None else ""
     if not token:
         raise ApiError(401, "no token — run `switchboard agent-tools attach` for this agent", UNAUTHENTICATED)
+    # Limited, and its shape checked, before the repository is fetched (under the app's lock), so that a
+    # flood of made-up tokens costs no fetch; as for Letta keys, the bucket is the token's hash.
+    wait = state.limiter.take("grant:" + key_hash(token))
+    if wait is not None:
+        seconds = retry_after_header(wait)
+        raise ApiError(429, f"too many calls — wait {seconds}s", {"Retry-After": seconds})
     try:
+        grants.token_parts(token)
         with state.lock:
             # Always from the latest state of the repository: a grant revoked elsewhere must stop working now.
             state.store.backend.refresh()
@@ -100,10 +107,6 @@ def granted(
             401, "this agent's scheduling token is not valid (revoked or replaced) — run "
             "`switchboard agent-tools attach` for it again", UNAUTHENTICATED,
         ) from None  # fmt: skip
-    wait = state.limiter.take("grant:" + grant.id)
-    if wait is not None:
-        seconds = retry_after_header(wait)
-        raise ApiError(429, f"too many calls — wait {seconds}s", {"Retry-After": seconds})
     if letta_agent_id and letta_agent_id.strip() != grant.agent_id:
         raise ApiError(403, "this scheduling token belongs to another agent — attach the tools to this agent itself")
     return grant
