@@ -18,7 +18,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 
 from switchboard import alerts
@@ -166,11 +166,17 @@ def tick_options(
     retention = parse_duration(text, days=True) if text else TickOptions.retention
     if retention <= timedelta(0):
         raise InvalidInputError(f"{RETENTION_ENV} must be longer than 0 — e.g. 90d")
+    return TickOptions(dry_run=dry_run, on_secrets=masker, retention=retention, run_timeout=run_timeout(env))
+
+
+def run_timeout(environ: Mapping[str, str] | None = None) -> timedelta:
+    """How long a run is followed: SWITCHBOARD_RUN_TIMEOUT (a duration), default 24 h."""
+    env = os.environ if environ is None else environ
     text = env.get(RUN_TIMEOUT_ENV, "").strip()
-    run_timeout = parse_duration(text, days=True) if text else TickOptions.run_timeout
-    if run_timeout <= timedelta(0):
+    timeout = parse_duration(text, days=True) if text else TickOptions.run_timeout
+    if timeout <= timedelta(0):
         raise InvalidInputError(f"{RUN_TIMEOUT_ENV} must be longer than 0 — e.g. 24h")
-    return TickOptions(dry_run=dry_run, on_secrets=masker, retention=retention, run_timeout=run_timeout)
+    return timeout
 
 
 def run_tick_command(

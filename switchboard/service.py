@@ -309,7 +309,11 @@ def list_results(
 
 
 def follow_runs(
-    store: Store, api_key: str | None, now: datetime, client_factory: Callable[[str, str | None], LettaClient]
+    store: Store,
+    api_key: str | None,
+    now: datetime,
+    client_factory: Callable[[str, str | None], LettaClient],
+    run_timeout: timedelta | None = None,
 ) -> list[Result]:
     """Ask Letta how the caller's unfinished runs ended (the tick's follow step, for one key); their new lines."""
     from switchboard.tick import TickOptions, follow  # late: the tick's modules only when asked for
@@ -318,7 +322,8 @@ def follow_runs(
     tenant = store.tenant(api_key)
     if tenant is None:
         return []
-    return follow(store, now, client_factory, TickOptions(), tenant=tenant)
+    options = TickOptions() if run_timeout is None else TickOptions(run_timeout=run_timeout)
+    return follow(store, now, client_factory, options, tenant=tenant)
 
 
 def results_of(store: Store, api_key: str | None, schedule_id: str) -> tuple[list[Result], Schedule | None]:

@@ -321,9 +321,7 @@ def test_import_the_hosted_services_lists(cli_env: dict[str, str], repo: Repo, t
     log = repo.remote_log()
     assert js(cli_env, "import", str(exported)) == {"one_time": 0, "recurring": 0, "unchanged": 2}
     assert repo.remote_log() == log
-    assert ok(cli_env, "import", str(exported)).stdout == (
-        "Nothing to import; 2 were already there, left unchanged.\n"
-    )
+    assert ok(cli_env, "import", str(exported)).stdout == ("Nothing to import; 2 were already there, left unchanged.\n")
     array = tmp_path / "array.json"
     array.write_text(json.dumps([HOSTED_RECURRING | {"id": "legacy-8"}]))
     assert ok(cli_env, "import", str(array)).stdout == (

@@ -302,3 +302,42 @@ def test_a_letta_server_that_cannot_be_reached_is_tried_once_per_pass_not_once_p
         world.letta.up()
     assert transport.requests == 1 and len(pending_runs(world.store)) == 3  # the others wait for the next pass
     assert len(follow(world.store, T0, counted, one_at_a_time)) == 3
+
+
+def test_a_note_no_key_opens_is_dropped_instead_of_filling_every_pass_s_limit(world: World) -> None:
+    world.seed(world.one_time(T0))
+    world.tick(T0)
+    [note] = world.remote_files(RUNS)
+    tenant = note.split("/")[2]
+    # Older than the real note (so first in line), and sealed with a key this tree does not know.
+    stray = f"{RUNS}/{tenant}/00000000T000000Z-stray.json.enc"
+    foreign = codec_from_keys(generate_key()).encrypt(b'{"format": 1, "record": {}}')
+    world.store.transact("test: a stray note", lambda tx: tx.put(stray, foreign))
+    one = TickOptions(**{**FAST.__dict__, "follow_limit": 1})
+    assert follow(world.store, T0, client_factory, one) == []  # its slot went to the stray note, now dropped
+    dropped = "switchboard: follow 0 runs to their end, 0 failed, 1 unreadable notes dropped (2026-06-01T12:00Z)"
+    assert world.remote_log()[0] == dropped
+    assert world.remote_files(RUNS) == [note]
+    [line] = follow(world.store, T0, client_factory, one)
+    assert line.run_status == "completed" and world.remote_files(RUNS) == []
+
+
+def test_results_list_refresh_marks_unknown_after_the_configured_run_timeout(world: World) -> None:
+    world.letta.run_duration = 3600.0  # stays "running"
+    world.seed(world.one_time(T0))
+    world.tick(T0)
+    env = {
+        "SWITCHBOARD_ENCRYPTION_KEY": world.key,
+        "SWITCHBOARD_REPO": str(world.path()),
+        "LETTA_API_KEY": LETTA_KEY,
+        "XDG_CONFIG_HOME": str(world.top / "config"),
+        "HOME": str(world.top / "home"),
+        "LETTA_BASE_URL": None,
+        "SWITCHBOARD_DEV_MODE": None,
+        "SWITCHBOARD_RUN_TIMEOUT": "10m",
+    }
+    later = (T0 + timedelta(minutes=10)).isoformat()
+    refreshed = CliRunner().invoke(app, ["results", "list", "--refresh", "--json", "--now", later], env=env)
+    assert refreshed.exit_code == 0, refreshed.output
+    [shown] = tick_support.as_json(refreshed.stdout)
+    assert shown["run_status"] == "unknown" and "still running after 10 minutes" in shown["error"]

@@ -30,8 +30,9 @@ def results_list(
     store = store_of(ctx)
     if refresh:
         from switchboard.context import letta_client
+        from switchboard.runner import run_timeout
 
-        follow_runs(store, conf.api_key, parse_now(now), letta_client)
+        follow_runs(store, conf.api_key, parse_now(now), letta_client, run_timeout())
     items = list_results(store, conf.api_key, schedule_id=schedule_id, limit=limit)
     show_results(items, as_json, hint=key_hint(conf))
 

@@ -134,8 +134,9 @@ def _check(
 def _timed_out(pending: PendingRun, now: datetime, options: TickOptions, status: str) -> RunEnd | None:
     """The end of a run still ``status`` past the run timeout (unknown), else None: ask again next pass."""
     if now - pending.sent_at >= options.run_timeout:
-        hours = options.run_timeout.total_seconds() / 3600
-        error = f"Letta run {pending.run_id} still {status} after {hours:g} hours: no longer followed"
+        seconds = options.run_timeout.total_seconds()
+        limit = f"{seconds / 3600:g} hours" if seconds % 3600 == 0 else f"{seconds / 60:g} minutes"
+        error = f"Letta run {pending.run_id} still {status} after {limit}: no longer followed"
         return RunEnd("unknown", error=error)
     return None
 
@@ -162,16 +163,24 @@ def _pause(tx: Transaction, pending: PendingRun, error: str | None) -> None:
         tx.save(current.model_copy(update={"status": "paused", "paused_reason": reason}))
 
 
-def _stage(tx: Transaction, ends: Sequence[tuple[PendingRun, RunEnd]], now: datetime) -> list[Result]:
+def _stage(
+    tx: Transaction, ends: Sequence[tuple[PendingRun, RunEnd]], unreadable: Sequence[str], now: datetime
+) -> list[Result]:
     store = tx.store
     results: list[Result] = []
+    for path in unreadable:
+        if store.backend.read(path) is not None:
+            tx.delete(path)
     for pending, end in ends:
         if store.backend.read(pending.path) is None:
             continue  # another pass followed it first
         tx.delete(pending.path)
         if store.backend.read(pending.result_path) is None:
             continue  # pruned meanwhile: nothing left to update
-        line = settled(store.load_result(pending.result_path), end, now)
+        try:
+            line = settled(store.load_result(pending.result_path), end, now)
+        except DecryptError:
+            continue  # a result line no configured key opens: it cannot be updated, and its note goes
         tx.put(result_update_path(pending.result_path, now, store.codec.suffix), store.encode(line))
         # A manual run leaves the schedule's status alone, as when it fails at send time.
         if end.permanent and pending.schedule_type == "recurring" and not line.manual:
@@ -188,12 +197,16 @@ def follow(
     paths = pending_runs(store, tenant)[: max(0, options.follow_limit)]
     if not paths:
         return []
-    notes = []
+    notes, unreadable = [], []
     for path in paths:
         try:
             notes.append(_read(store, path))
         except DecryptError:
-            continue  # written with a key no longer configured: its result stays as it was, nothing to send
+            # No configured key opens it (keys rotate re-encrypts notes, so it never will) or it is no note:
+            # it is dropped, or enough of them would fill every pass's follow_limit and stop the following.
+            unreadable.append(path)
+    if unreadable:
+        store.tenant_secret()  # a wrong key fails here, naming the file, before any note is dropped
     if options.on_secrets is not None:
         options.on_secrets(sorted({n.api_key for n in notes if n.api_key}))
     clients = Clients(client_factory)
@@ -204,8 +217,9 @@ def follow(
     finally:
         clients.close()
     ends = [(note, end) for note, end in zip(notes, checked, strict=True) if end is not None]
-    if not ends:
+    if not ends and not unreadable:
         return []
     failed = sum(1 for _, end in ends if end.failed)
-    message = f"switchboard: follow {len(ends)} runs to their end, {failed} failed ({now:%Y-%m-%dT%H:%MZ})"
-    return store.transact(message, lambda tx: _stage(tx, ends, now))
+    dropped = f", {len(unreadable)} unreadable notes dropped" if unreadable else ""
+    message = f"switchboard: follow {len(ends)} runs to their end, {failed} failed{dropped} ({now:%Y-%m-%dT%H:%MZ})"
+    return store.transact(message, lambda tx: _stage(tx, ends, unreadable, now))
