@@ -29,6 +29,19 @@ world_fixture, letta_fixture, git_template_fixture = (
 UNKNOWN_AGENT = "agent-00000000-0000-4000-8000-00000000dead"
 
 
+def cli_env(world: World) -> dict[str, str | None]:
+    """The environment of a `switchboard` command run on the world's clone with its key."""
+    return {
+        "SWITCHBOARD_ENCRYPTION_KEY": world.key,
+        "SWITCHBOARD_REPO": str(world.path()),
+        "LETTA_API_KEY": LETTA_KEY,
+        "XDG_CONFIG_HOME": str(world.top / "config"),
+        "HOME": str(world.top / "home"),
+        "LETTA_BASE_URL": None,
+        "SWITCHBOARD_DEV_MODE": None,
+    }
+
+
 def test_a_message_to_an_unknown_agent_that_letta_accepts_ends_as_a_failure(world: World) -> None:
     # As Letta 0.11.7 does: 200 with a run for an agent it does not have, and the run fails later.
     world.letta.unknown_agent_runs = True
@@ -215,15 +228,7 @@ def test_results_list_refresh_follows_the_caller_s_runs_and_shows_their_end(worl
     fine = world.one_time(T0)
     world.seed(failing, fine)
     world.tick(T0)
-    env = {
-        "SWITCHBOARD_ENCRYPTION_KEY": world.key,
-        "SWITCHBOARD_REPO": str(world.path()),
-        "LETTA_API_KEY": LETTA_KEY,
-        "XDG_CONFIG_HOME": str(world.top / "config"),
-        "HOME": str(world.top / "home"),
-        "LETTA_BASE_URL": None,
-        "SWITCHBOARD_DEV_MODE": None,
-    }
+    env = cli_env(world)
     runner = CliRunner()
     plain = runner.invoke(app, ["results", "list", "--json"], env=env)
     assert plain.exit_code == 0, plain.output
@@ -326,16 +331,7 @@ def test_results_list_refresh_marks_unknown_after_the_configured_run_timeout(wor
     world.letta.run_duration = 3600.0  # stays "running"
     world.seed(world.one_time(T0))
     world.tick(T0)
-    env = {
-        "SWITCHBOARD_ENCRYPTION_KEY": world.key,
-        "SWITCHBOARD_REPO": str(world.path()),
-        "LETTA_API_KEY": LETTA_KEY,
-        "XDG_CONFIG_HOME": str(world.top / "config"),
-        "HOME": str(world.top / "home"),
-        "LETTA_BASE_URL": None,
-        "SWITCHBOARD_DEV_MODE": None,
-        "SWITCHBOARD_RUN_TIMEOUT": "10m",
-    }
+    env = {**cli_env(world), "SWITCHBOARD_RUN_TIMEOUT": "10m"}
     later = (T0 + timedelta(minutes=10)).isoformat()
     refreshed = CliRunner().invoke(app, ["results", "list", "--refresh", "--json", "--now", later], env=env)
     assert refreshed.exit_code == 0, refreshed.output
