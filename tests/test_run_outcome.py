@@ -12,10 +12,10 @@ from typer.testing import CliRunner
 from switchboard import service
 from switchboard.agent_tools import grants
 from switchboard.cli import app
+from switchboard.cli.runner import summary_markdown
 from switchboard.crypto import codec_from_keys, generate_key
 from switchboard.letta import LettaClient
 from switchboard.models import RecurringSchedule
-from switchboard.runner import summary_markdown
 from switchboard.store import RUNS, Store
 from switchboard.tick import TickOptions, follow, pending_runs, run_now
 
