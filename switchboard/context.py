@@ -9,6 +9,7 @@ from switchboard.backends.base import Backend
 from switchboard.config import Settings
 from switchboard.crypto import DEV_MODE_ENV, KEY_ENV, Codec, codec_from_env
 from switchboard.exceptions import ConfigError, EncryptionKeyError
+from switchboard.index import indexed_store
 from switchboard.letta import LettaClient
 from switchboard.store import Store
 
@@ -73,7 +74,7 @@ def open_store(settings: Settings) -> Store:
             f"unset it and set {KEY_ENV} (`switchboard keys generate` makes one), or use dev mode in a clone "
             f"without a remote"
         )
-    return Store(backend, codec)
+    return indexed_store(backend, codec)
 
 
 def letta_client(base_url: str, api_key: str | None) -> LettaClient:

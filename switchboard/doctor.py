@@ -36,6 +36,7 @@ from switchboard.dispatch import (
     workflow_crons,
 )
 from switchboard.exceptions import DecryptError, EncryptionKeyError, LettaError, SwitchboardError
+from switchboard.index import indexed_store
 from switchboard.letta import LettaClient
 
 if TYPE_CHECKING:
@@ -127,7 +128,7 @@ class _Doctor:
 
     def encryption_key(self) -> Check:
         from switchboard.context import open_codec
-        from switchboard.store import TENANT_KEY, Store
+        from switchboard.store import TENANT_KEY
 
         fix_missing = (
             f"run `switchboard init` (it makes one), or set {KEY_ENV} to the key stored as the repository secret"
@@ -146,7 +147,7 @@ class _Doctor:
         count = f"{len(codec.keys)} Fernet key{'s' if len(codec.keys) > 1 else ''}"
         if self.backend is None:
             return Check("encryption key", WARN, f"{count}; not tried on data/ (the repository could not be read)")
-        self.store = Store(self.backend, codec)
+        self.store = indexed_store(self.backend, codec)
         try:
             secret = self.store.tenant_secret()
         except DecryptError:

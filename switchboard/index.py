@@ -46,16 +46,16 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
+from switchboard.backends.base import Backend
+from switchboard.crypto import Codec
 from switchboard.due import next_fire
 from switchboard.exceptions import SwitchboardError
 from switchboard.models import STORED, OneTimeSchedule, RecurringSchedule, Schedule, utc
-
-if TYPE_CHECKING:
-    from switchboard.store import Store, Transaction
+from switchboard.store import Store, Transaction
 
 __all__ = [
     "INDEX",
@@ -65,6 +65,7 @@ __all__ = [
     "due_recurring",
     "entry_of",
     "fingerprint",
+    "indexed_store",
     "next_due",
     "read_index",
     "shard_path",
@@ -294,6 +295,11 @@ def stage(tx: Transaction) -> None:
         if wanted == current and (staged or not wanted):
             continue  # nothing changes in this shard: write nothing, so history does not grow
         tx.changes[shard] = _encode_shard(store, wanted) if wanted else None
+
+
+def indexed_store(backend: Backend, codec: Codec) -> Store:
+    """A Store whose every commit keeps this index true (``stage`` runs before each commit)."""
+    return Store(backend, codec, stage)
 
 
 def _writes_anything_else(tx: Transaction) -> bool:

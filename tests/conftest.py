@@ -17,6 +17,7 @@ import pytest
 
 from switchboard.backends.git import GitBackend
 from switchboard.crypto import Codec, codec_from_keys, generate_key
+from switchboard.index import indexed_store
 from switchboard.letta_standin import LettaStandIn
 from switchboard.store import Store
 
@@ -100,7 +101,7 @@ def codec(key: str) -> Codec:
 @pytest.fixture
 def store(repo: Repo, codec: Codec) -> Store:
     """An encrypted store on the clone."""
-    return Store(GitBackend(repo.clone), codec)
+    return indexed_store(GitBackend(repo.clone), codec)
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from conftest import LETTA_KEY, ROOT, Repo, run_cli
 from fastapi import FastAPI
 
 from switchboard.api import ApiOptions
+from switchboard.index import indexed_store
 
 ONE_TIME_FIELDS = {"id", "agent_id", "message", "role", "execute_at", "created_at"}
 RECURRING_HOSTED_FIELDS = {"id", "agent_id", "message", "role", "cron", "created_at", "last_run"}
@@ -684,7 +685,6 @@ def test_the_api_writes_through_the_github_api_too(key: str) -> None:
     from switchboard.config import Settings
     from switchboard.crypto import codec_from_keys
     from switchboard.letta_standin import LettaStandIn
-    from switchboard.store import Store
 
     token = "ghp_Standin0Secret0Token0abcdef0123456789"
     with GitHubStandIn("octo/switchboard", token) as github, LettaStandIn(api_keys={LETTA_KEY}) as letta:
@@ -694,7 +694,7 @@ def test_the_api_writes_through_the_github_api_too(key: str) -> None:
         )
         app = create_app(
             Settings(encryption_key=key, base_url=letta.base_url),
-            store=Store(backend, codec_from_keys(key)),
+            store=indexed_store(backend, codec_from_keys(key)),
             tick_every=0.5,
             options=ApiOptions(rate_per_minute=0),
         )
