@@ -64,7 +64,7 @@ def run_demo(*, agent_id: str | None = None, out: Echo = print, now: datetime | 
             base_url, api_key = real_url.rstrip("/"), real_key
             out(f"3. Letta: your server at {base_url}, agent {agent_id}.")
         else:
-            from switchboard.letta_standin import LettaStandIn
+            from switchboard.testing.letta import LettaStandIn
 
             standin = LettaStandIn(api_keys={"demo-letta-key"}).start()
             agent_id = standin.add_agent()

@@ -18,8 +18,8 @@ import pytest
 from switchboard.backends.git import GitBackend
 from switchboard.crypto import Codec, codec_from_keys, generate_key
 from switchboard.index import indexed_store
-from switchboard.letta_standin import LettaStandIn
 from switchboard.store import Store
+from switchboard.testing.letta import LettaStandIn
 
 LETTA_KEY = "sk-let-test-0f9e8d7c6b5a"
 ROOT = Path(__file__).resolve().parents[1]

@@ -619,7 +619,7 @@ def test_an_unreachable_repository_is_503_not_500(api: ApiServer) -> None:
 
 
 def test_switchboard_serve_runs_the_api_and_the_ticker(repo: Repo, key: str, tmp_path: object) -> None:
-    from switchboard.letta_standin import LettaStandIn
+    from switchboard.testing.letta import LettaStandIn
 
     port = free_port()
     with LettaStandIn(api_keys={LETTA_KEY}) as standin:
@@ -678,13 +678,13 @@ def test_serve_without_a_key_is_one_error_line(repo: Repo, tmp_path: object) -> 
 
 def test_the_api_writes_through_the_github_api_too(key: str) -> None:
     from api_server import uvicorn_thread
-    from github_standin import GitHubStandIn
 
     from switchboard.api import create_app
     from switchboard.backends.github import GitHubBackend
     from switchboard.config import Settings
     from switchboard.crypto import codec_from_keys
-    from switchboard.letta_standin import LettaStandIn
+    from switchboard.testing.github import GitHubStandIn
+    from switchboard.testing.letta import LettaStandIn
 
     token = "ghp_Standin0Secret0Token0abcdef0123456789"
     with GitHubStandIn("octo/switchboard", token) as github, LettaStandIn(api_keys={LETTA_KEY}) as letta:

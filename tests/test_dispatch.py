@@ -20,7 +20,6 @@ from typing import Any
 
 import pytest
 from conftest import ROOT, Repo, git, github_mode_env
-from github_standin import GitHubStandIn
 
 from switchboard.cli import main
 from switchboard.config import resolve
@@ -38,7 +37,8 @@ from switchboard.dispatch import (
     workflow_crons,
 )
 from switchboard.exceptions import GitHubError, InvalidInputError
-from switchboard.letta_standin import LettaStandIn
+from switchboard.testing.github import GitHubStandIn
+from switchboard.testing.letta import LettaStandIn
 
 REPO = "octo/switchboard"
 TOKEN = "ghp_DispatchToken0123456789abcdefABCDEF"

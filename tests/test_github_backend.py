@@ -1,6 +1,6 @@
 """GitHubBackend against the GitHub stand-in: PyGithub over real HTTP on 127.0.0.1, no mocks.
 
-The stand-in (``tests/github_standin.py``) follows GitHub's documented REST
+The stand-in (``switchboard.testing.github``) follows GitHub's documented REST
 shapes and, like GitHub, refuses a ref update that is not a fast forward —
 the refusal the backend's compare-and-swap commits are built on.
 """
@@ -12,11 +12,11 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from github_standin import GitHubStandIn
 
 from switchboard.backends.base import Backend
 from switchboard.backends.github import GitHubBackend, git_blob_sha
 from switchboard.exceptions import BackendError, ConfigError, GitHubError
+from switchboard.testing.github import GitHubStandIn
 
 REPO = "octo/switchboard"
 TOKEN = "ghp_Standin0Secret0Token0abcdef0123456789"

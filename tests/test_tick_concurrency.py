@@ -19,9 +19,9 @@ from switchboard.backends.git import GitBackend
 from switchboard.crypto import codec_from_keys, generate_key
 from switchboard.due import fires
 from switchboard.index import indexed_store
-from switchboard.letta_standin import LettaStandIn
 from switchboard.models import OneTimeSchedule, RecurringSchedule
 from switchboard.store import Store
+from switchboard.testing.letta import LettaStandIn
 from switchboard.tick import TickReport
 
 # The fixtures `world`, `letta` and `git_template`.

@@ -36,8 +36,8 @@ from conftest import LETTA_KEY, ROOT, clone_of, configure, git
 from switchboard.backends.git import GitBackend
 from switchboard.crypto import codec_from_keys, generate_key
 from switchboard.index import indexed_store
-from switchboard.letta_standin import LettaStandIn
 from switchboard.service import add_one_time
+from switchboard.testing.letta import LettaStandIn
 
 WORKFLOW = ROOT / ".github" / "workflows" / "tick.yml"
 VENV_BIN = ROOT / ".venv" / "bin"

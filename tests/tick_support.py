@@ -34,9 +34,9 @@ from switchboard.backends.git import GitBackend
 from switchboard.crypto import Codec, codec_from_keys, generate_key
 from switchboard.index import indexed_store
 from switchboard.letta import LettaClient
-from switchboard.letta_standin import Delivery, LettaStandIn
 from switchboard.models import OneTimeSchedule, RecurringSchedule, Result, Schedule
 from switchboard.store import ONE_TIME, RECURRING, RESULTS, Store, delivery_of
+from switchboard.testing.letta import Delivery, LettaStandIn
 from switchboard.tick import Job, RecentRuns, TickOptions, TickReport, run_pass
 
 LETTA_KEY = "sk-let-test-0f9e8d7c6b5a"  # the key conftest's stand-in accepts, too
