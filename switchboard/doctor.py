@@ -23,9 +23,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from switchboard.config import Settings
-from switchboard.crypto import KEY_ENV
-from switchboard.dispatch import (
+from switchboard.actions.dispatch import (
     WORKFLOW_FILE,
     Target,
     cadence,
@@ -35,13 +33,15 @@ from switchboard.dispatch import (
     runs_url,
     workflow_crons,
 )
+from switchboard.config import Settings
+from switchboard.crypto import KEY_ENV
 from switchboard.exceptions import DecryptError, EncryptionKeyError, LettaError, SwitchboardError
 from switchboard.index import indexed_store
 from switchboard.letta import LettaClient
 
 if TYPE_CHECKING:
+    from switchboard.actions.client import ActionsClient
     from switchboard.backends.base import Backend
-    from switchboard.backends.github import GitHubBackend
     from switchboard.store import Store
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
@@ -192,7 +192,7 @@ class _Doctor:
         return Check("letta", OK, f"{base_url} accepts LETTA_API_KEY")
 
     def workflow(self) -> list[Check]:
-        from switchboard.setup import ENABLE_STEPS
+        from switchboard.actions.setup import ENABLE_STEPS
 
         try:
             target = github_target(self.settings)
@@ -206,12 +206,7 @@ class _Doctor:
             fix = f"set GITHUB_TOKEN (Actions: read) to check it, or look at {runs_url(target.repo)}"
             return [Check("workflow", SKIP, detail, fix), Check("last tick", SKIP, detail, fix)]
         try:
-            # In API mode the repository backend is the Actions client too.
-            actions: GitHubBackend = (
-                self.backend  # type: ignore[assignment]
-                if hasattr(self.backend, "workflow_state")
-                else open_actions(self.settings, target)
-            )
+            actions = open_actions(self.settings, target)
             state = actions.workflow_state(WORKFLOW_FILE)
         except SwitchboardError as exc:
             return [
@@ -234,7 +229,7 @@ class _Doctor:
         checks.append(self._last_tick(actions, target))
         return checks
 
-    def _last_tick(self, actions: GitHubBackend, target: Target) -> Check:
+    def _last_tick(self, actions: ActionsClient, target: Target) -> Check:
         repo = str(target.repo)
         try:
             run = actions.last_workflow_run(WORKFLOW_FILE)

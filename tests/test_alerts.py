@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from conftest import LETTA_KEY
 
-from switchboard.alerts import notify, payload
+from switchboard.actions.alerts import notify, payload
 from switchboard.cli import main
 from switchboard.context import letta_client
 from switchboard.service import add_one_time

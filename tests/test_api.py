@@ -680,7 +680,7 @@ def test_the_api_writes_through_the_github_api_too(key: str) -> None:
     from api_server import uvicorn_thread
 
     from switchboard.api import create_app
-    from switchboard.backends.github import GitHubBackend
+    from switchboard.backends.github import GitHubBackend, GitHubSession
     from switchboard.config import Settings
     from switchboard.crypto import codec_from_keys
     from switchboard.testing.github import GitHubStandIn
@@ -690,7 +690,9 @@ def test_the_api_writes_through_the_github_api_too(key: str) -> None:
     with GitHubStandIn("octo/switchboard", token) as github, LettaStandIn(api_keys={LETTA_KEY}) as letta:
         agent = letta.add_agent()
         backend = GitHubBackend(
-            "octo/switchboard", token, base_url=github.base_url, seconds_between_writes=None, retries=0, timeout=5
+            GitHubSession(
+                "octo/switchboard", token, base_url=github.base_url, seconds_between_writes=None, retries=0, timeout=5
+            )
         )
         app = create_app(
             Settings(encryption_key=key, base_url=letta.base_url),

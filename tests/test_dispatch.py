@@ -21,9 +21,7 @@ from typing import Any
 import pytest
 from conftest import ROOT, Repo, git, github_mode_env
 
-from switchboard.cli import main
-from switchboard.config import resolve
-from switchboard.dispatch import (
+from switchboard.actions.dispatch import (
     DEFAULT_CRONS,
     cadence,
     check_hold,
@@ -36,6 +34,8 @@ from switchboard.dispatch import (
     wait_for_run,
     workflow_crons,
 )
+from switchboard.cli import main
+from switchboard.config import resolve
 from switchboard.exceptions import GitHubError, InvalidInputError
 from switchboard.testing.github import GitHubStandIn
 from switchboard.testing.letta import LettaStandIn

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 
-from switchboard import alerts
+from switchboard.actions import alerts
 from switchboard.config import Settings
 from switchboard.exceptions import InvalidInputError, SwitchboardError
 from switchboard.tick import ClientFactory, Job, RecentRuns, TickOptions, TickReport, next_due, run_pass

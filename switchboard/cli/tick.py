@@ -58,7 +58,14 @@ def dispatch(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Start the tick workflow now (workflow_dispatch) instead of waiting for its schedule."""
-    from switchboard.dispatch import WORKFLOW_FILE, check_hold, dispatch_tick, open_actions, runs_url, wait_for_run
+    from switchboard.actions.dispatch import (
+        WORKFLOW_FILE,
+        check_hold,
+        dispatch_tick,
+        open_actions,
+        runs_url,
+        wait_for_run,
+    )
     from switchboard.timeparse import parse_duration
 
     held = check_hold(parse_duration(hold))
