@@ -74,7 +74,7 @@ def open_store(settings: Settings) -> Store:
     """
     codec = open_codec(settings)
     backend = open_backend(settings)
-    host: str | None = getattr(backend, "remote_host", lambda: None)() if codec.plaintext else None
+    host: str | None = backend.remote_host() if codec.plaintext else None
     if host is not None:
         raise EncryptionKeyError(
             f"{DEV_MODE_ENV}=true stores schedules in plaintext, and {backend.describe()} publishes to {host} — "

@@ -104,20 +104,18 @@ class _Doctor:
             return Check("repository", FAIL, str(exc), fix)
         self.backend = backend
         describe = backend.describe()
-        can_write = getattr(backend, "can_write", None)
-        if can_write is not None:
-            try:
-                writable = bool(can_write())
-            except SwitchboardError as exc:
-                return Check("repository", FAIL, str(exc), "check GITHUB_TOKEN and the repository name")
-            if not writable:
-                return Check(
-                    "repository",
-                    FAIL,
-                    f"{describe}: GITHUB_TOKEN may read but not push",
-                    f"give the token Contents: read and write on {self.settings.github_repo} (classic: repo scope)",
-                )
-        if getattr(backend, "has_remote", True) is False:
+        try:
+            writable = backend.can_write()
+        except SwitchboardError as exc:
+            return Check("repository", FAIL, str(exc), "check GITHUB_TOKEN and the repository name")
+        if writable is False:
+            return Check(
+                "repository",
+                FAIL,
+                f"{describe}: GITHUB_TOKEN may read but not push",
+                f"give the token Contents: read and write on {self.settings.github_repo} (classic: repo scope)",
+            )
+        if not backend.has_remote:
             return Check(
                 "repository",
                 WARN,

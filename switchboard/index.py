@@ -246,8 +246,7 @@ def _blob_ids(store: Store, prefix: str) -> Mapping[str, str] | None:
 
     A fingerprint is the first FINGERPRINT characters of one.
     """
-    blob_ids: Callable[[str], Mapping[str, str]] | None = getattr(store.backend, "blob_ids", None)
-    return None if blob_ids is None else blob_ids(prefix)
+    return store.backend.blob_ids(prefix)
 
 
 # -- keeping it true: every commit ------------------------------------------------------
@@ -263,7 +262,7 @@ def stage(tx: Transaction) -> None:
     """
     store = tx.store
     suffix = store.codec.suffix
-    object_format: str = getattr(store.backend, "object_format", "sha1")
+    object_format = store.backend.object_format
     updates: dict[str, Entry | None] = {}
     for path, content in tx.changes.items():
         if _split(path, suffix) is None:
@@ -318,8 +317,7 @@ def _decode(store: Store, path: str, content: bytes) -> RecurringSchedule | None
 
 
 def _children(store: Store, prefix: str) -> list[str] | None:
-    children: Callable[[str], list[str]] | None = getattr(store.backend, "children", None)
-    return None if children is None else sorted(children(prefix))
+    return sorted(store.backend.children(prefix))
 
 
 def due_one_time_files(store: Store, through: datetime) -> list[str]:

@@ -196,6 +196,21 @@ class GitHubBackend:
 
     # -- Backend -------------------------------------------------------------------
 
+    @property
+    def object_format(self) -> str:
+        """GitHub names objects with SHA-1."""
+        return "sha1"
+
+    @property
+    def has_remote(self) -> bool:
+        """Always: every commit is written on GitHub."""
+        return True
+
+    @property
+    def root(self) -> None:
+        """No local clone."""
+        return None
+
     def remote_host(self) -> str | None:
         """The machine that stores the commits (the API's host); None when it is this machine."""
         return off_machine_host(self.session.base_url)

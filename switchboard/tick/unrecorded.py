@@ -28,8 +28,8 @@ from switchboard.tick.recording import record
 
 def _unrecorded_dir(store: Store) -> Path | None:
     """The clone's .git/switchboard-unrecorded, or None for a backend without a local clone."""
-    root = getattr(store.backend, "root", None)
-    if not isinstance(root, Path) or not (root / ".git").is_dir():
+    root = store.backend.root
+    if root is None or not (root / ".git").is_dir():
         return None
     return root / ".git" / UNRECORDED_DIR
 
