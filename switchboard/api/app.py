@@ -34,10 +34,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from switchboard import __version__
 from switchboard.api import agent_tools, hosted, letta_schedule, web
 from switchboard.api.auth import KeyChecker, KeyClientFactory, RateLimiter
-from switchboard.api.deps import ApiError, ApiOptions, ApiState, LockedStore
+from switchboard.api.deps import ApiOptions, ApiState, LockedStore
 from switchboard.api.ticker import Ticker
 from switchboard.config import Settings
-from switchboard.exceptions import BusyError, InvalidInputError, NotFoundError, SwitchboardError
+from switchboard.exceptions import ApiError, BusyError, InvalidInputError, NotFoundError, SwitchboardError
 from switchboard.store import Store
 from switchboard.tick import ClientFactory, TickOptions
 

@@ -16,13 +16,11 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
-from switchboard.exceptions import (
-    SwitchboardError,
-)
+from switchboard.exceptions import SwitchboardError, TickError
 from switchboard.letta import Run
 from switchboard.models import STORED, OneTimeSchedule, RecurringSchedule, Result, Schedule
 from switchboard.store import Store
-from switchboard.tick.model import UNRECORDED_DIR, Job, Outcome, TickError, TickOptions
+from switchboard.tick.model import UNRECORDED_DIR, Job, Outcome, TickOptions
 from switchboard.tick.recording import record
 
 
