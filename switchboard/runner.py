@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 
 from switchboard import alerts
 from switchboard.config import Settings
-from switchboard.exceptions import InvalidInputError, SwitchboardError
+from switchboard.exceptions import InvalidInputError
 from switchboard.store import Store
 from switchboard.tick import ClientFactory, Job, RecentRuns, TickOptions, TickReport, next_due, run_pass
 
@@ -229,7 +229,11 @@ def run_tick_command(
 
     if watch:
         return run_watch(
-            store, factory, options, fetch_every=interval, as_json=as_json,
+            store,
+            factory,
+            options,
+            fetch_every=interval,
+            as_json=as_json,
             echo=echo,
             clock=clock,
             # The default sleep would outlast a SIGTERM; the loop's own wait is cut short by it.
@@ -322,4 +326,6 @@ def run_watch_command(
     masker = Masker()
     masker([settings.encryption_key, settings.api_key, settings.github_token, *map(os.environ.get, _SECRET_ENV)])
     store = open_store(settings)
-    return run_watch(store, letta_client, tick_options(False, masker), fetch_every=fetch_every, as_json=as_json, echo=echo)
+    return run_watch(
+        store, letta_client, tick_options(False, masker), fetch_every=fetch_every, as_json=as_json, echo=echo
+    )
