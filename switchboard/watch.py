@@ -2,12 +2,15 @@
 
 ``tick.run_pass`` is one pass; this module is the loop around it for a box
 that runs all the time (``switchboard watch``, ``tick --watch`` and the
-API's ``serve --tick-every``). After each pass the loop asks the data tree
-when the next thing falls due and sleeps until then, so a message goes out
-within the time of one pass of its due instant rather than at the next
-poll. It also wakes every ``fetch_every`` seconds: each pass fetches the
-remote first, so a schedule pushed from elsewhere (a laptop, the API, the
-GitHub tick) is seen within that bound.
+API's ``serve --tick-every`` plans with :func:`wake_at` too). After each
+pass the loop asks the data tree when the next thing falls due and sleeps
+until then, rather than until the next poll. The pass for a due instant
+starts ``CLAIM_AHEAD`` earlier: it claims what falls due at that instant
+(the commit that makes delivery exactly-once) and holds the sends until the
+instant itself, so the message goes out at the instant, never before. The
+loop also wakes every ``fetch_every`` seconds: each pass fetches the remote
+first, so a schedule pushed from elsewhere (a laptop, the API, the GitHub
+tick) is seen within that bound.
 
 A pass that raises is logged as one line (switchboard's own message, which
 never holds a key or message text; only the type for anything else) and the
@@ -29,6 +32,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -37,7 +41,7 @@ from typing import Any
 
 from switchboard.exceptions import SwitchboardError
 from switchboard.store import Store
-from switchboard.tick import ClientFactory, RecentRuns, TickOptions, TickReport, next_due, run_pass
+from switchboard.tick import ClientFactory, Job, RecentRuns, TickOptions, TickReport, next_due, run_pass
 
 log = logging.getLogger("switchboard.watch")
 
@@ -45,6 +49,8 @@ log = logging.getLogger("switchboard.watch")
 HEARTBEAT_FILE = "switchboard-watch.json"
 #: Seconds between fetches of the remote, by default: the bound on seeing a schedule pushed from elsewhere.
 FETCH_EVERY = 30.0
+#: A pass for a due instant starts this much earlier: it claims (one commit, pushed) ahead and sends at the instant.
+CLAIM_AHEAD = timedelta(seconds=2)
 #: After a pass that left something due (deferred, put back), the next pass comes this soon.
 RETRY_SOON = timedelta(seconds=5)
 
@@ -192,6 +198,9 @@ class Watcher:
         self.recent = RecentRuns()  # passes of this loop wait for each other's runs to one agent
         self.stop_event = threading.Event()
         self._sleep = sleep if sleep is not None else self.stop_event.wait
+        # Holding claimed sends is not cut short by stop(): the claims are this pass's to deliver.
+        self._hold: Callable[[float], object] = sleep if sleep is not None else time.sleep
+        self._due_wake = False
         self.failures = 0
         self.passes = 0
         self.last_error: str | None = None
@@ -207,9 +216,12 @@ class Watcher:
         """Run passes until :meth:`stop`; no pass's error ends the loop."""
         write_heartbeat(self._heartbeat, self._beat)
         try:
+            at: datetime | None = None
             while not self.stop_event.is_set():
-                wake = self.run_once()
-                self.sleep_until(wake)
+                wake = self.run_once(at)
+                # For a due instant, start CLAIM_AHEAD early: the claim commit is pushed before it, the send at it.
+                at = wake if self._due_wake else None
+                self.sleep_until(wake - CLAIM_AHEAD if at is not None else wake)
         finally:
             self._beat = replace(self._beat, stopped=self.clock(), next_wake=None)
             write_heartbeat(self._heartbeat, self._beat)
@@ -222,12 +234,35 @@ class Watcher:
                 return
             self._sleep(seconds)
 
-    def run_once(self) -> datetime:
-        """One pass now, then the plan: returns when the next pass should run (one pass at a time)."""
+    def _hold_until(self, at: datetime) -> None:
+        """Wait until ``at`` whatever happens: claims are made and must not go out early (nor be left)."""
+        while (seconds := (at - self.clock()).total_seconds()) > 0:
+            self._hold(seconds)
+
+    def run_once(self, at: datetime | None = None) -> datetime:
+        """One pass, then the plan: returns when the next pass should run (one pass at a time).
+
+        With ``at`` later than the clock, the pass claims what is due at ``at``
+        at once and holds its sends until the clock reads ``at``: a message is
+        never sent before its due instant, and its claim commit is not in the
+        way at that instant.
+        """
         with self._lock:
             now = self.clock()
+            options = self.options
+            if at is not None and at > now:
+                now = at
+                previous = options.on_claimed
+
+                def hold(jobs: list[Job]) -> None:
+                    if previous is not None:
+                        previous(jobs)
+                    self._hold_until(at)
+
+                options = replace(options, on_claimed=hold)
+            self._due_wake = False
             try:
-                report = run_pass(self.store, now, self.client_factory, self.options, recent=self.recent)
+                report = run_pass(self.store, now, self.client_factory, options, recent=self.recent)
                 upcoming = next_due(self.store, now, on_secrets=self.options.on_secrets)
             except Exception as exc:  # a loop that dies stops all delivery: say it in one line and go on
                 self.failures += 1
@@ -249,6 +284,7 @@ class Watcher:
             self.last_error = None
             retry = RETRY_SOON if left_due(report) else None
             wake = wake_at(now, upcoming, fetch_every=self.fetch_every, retry=retry)
+            self._due_wake = upcoming is not None and wake == upcoming
             self._beat = replace(self._beat, last_pass=self.clock(), next_wake=wake, last_error=None)
             write_heartbeat(self._heartbeat, self._beat)
         if self.on_report is not None:

@@ -113,6 +113,28 @@ def test_the_watcher_sleeps_until_the_next_due_instant(world: World) -> None:
     assert texts(world.letta.deliveries) == ["every five minutes", "twelve seconds in"]
 
 
+def test_a_pass_for_a_due_instant_claims_ahead_and_sends_at_the_instant(world: World) -> None:
+    due = T0 + timedelta(seconds=12)
+    world.seed(world.one_time(due, message="on the dot"))
+    clock = StepClock(T0 + timedelta(seconds=10))
+    seen: list[tuple[float, int, bool]] = []
+
+    def sleep(seconds: float) -> None:
+        claimed = any(subject.startswith("switchboard: claim") for subject in world.remote_log())
+        seen.append((seconds, len(world.letta.deliveries), claimed))
+        clock.now += timedelta(seconds=seconds)
+
+    watcher = Watcher(world.store, client_factory, fetch_every=60, options=tick_support.FAST, clock=clock, sleep=sleep)
+    watcher.run_once(at=due)
+
+    # While holding: the claim is pushed, nothing is sent yet; then the send, at the instant.
+    assert seen == [(2.0, 0, True)]
+    [delivery] = world.letta.deliveries
+    assert delivery.text == "on the dot"
+    [result] = world.remote_results()
+    assert result.scheduled_for == due and result.lateness_s == 0
+
+
 def _watch_env(world: World) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SWITCHBOARD_", "LETTA_", "GITHUB_"))}
     env.update(
