@@ -228,3 +228,26 @@ def test_doctor_reads_the_heartbeat(world: World, beat: Heartbeat | None, status
 def test_doctor_skips_the_watcher_without_a_clone() -> None:
     check = watcher_check(None, T0)
     assert check.status == SKIP and check.detail.startswith("no local clone")
+
+
+def test_watch_bad_input_is_one_error_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from switchboard.cli import main
+
+    for name in ("SWITCHBOARD_ENCRYPTION_KEY", "SWITCHBOARD_REPO", "SWITCHBOARD_GITHUB_REPO", "LETTA_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.chdir(tmp_path)
+
+    assert main(["watch", "--fetch-every", "0"]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and err == (
+        "Error: invalid value for '--fetch-every': Input should be greater than or equal to 1 "
+        "— see `switchboard watch --help`\n"
+    )
+    assert main(["watch"]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith("Error: SWITCHBOARD_ENCRYPTION_KEY is not set — ") and err.count("\n") == 1
+    assert not (tmp_path / ".git").exists()
