@@ -51,6 +51,8 @@ HEARTBEAT_FILE = "switchboard-watch.json"
 FETCH_EVERY = 30.0
 #: A pass for a due instant starts this much earlier: it claims (one commit, pushed) ahead and sends at the instant.
 CLAIM_AHEAD = timedelta(seconds=2)
+#: The longest slice of a wait between passes: how soon a stop takes effect while the loop sleeps.
+STOP_CHECK = 1.0
 #: After a pass that left something due (deferred, put back), the next pass comes this soon.
 RETRY_SOON = timedelta(seconds=5)
 
@@ -85,6 +87,11 @@ def backoff(failures: int, fetch_every: timedelta) -> timedelta:
 def left_due(report: TickReport) -> bool:
     """Whether the pass left something due behind it (deferred, or put back for a retry)."""
     return report.count("deferred") > 0 or any(r.status == "requeued" for r in report.results)
+
+
+def _sliced_sleep(seconds: float) -> None:
+    """Sleep at most STOP_CHECK seconds; the loop re-reads the clock and its stop flag after each slice."""
+    time.sleep(min(seconds, STOP_CHECK))
 
 
 # -- the heartbeat -------------------------------------------------------------------------
@@ -184,7 +191,8 @@ class Watcher:
     ) -> None:
         """Prepare the loop; nothing runs before :meth:`run` (or :meth:`run_once`).
 
-        ``sleep`` waits between passes (default: a wait that :meth:`stop` cuts short).
+        ``sleep`` waits between passes (default: ``time.sleep`` in slices of at
+        most ``STOP_CHECK`` seconds, so :meth:`stop` takes effect within one).
         """
         if fetch_every <= 0:
             raise ValueError("the fetch interval must be positive")
@@ -196,8 +204,9 @@ class Watcher:
         self.on_report = on_report
         self.on_error = on_error
         self.recent = RecentRuns()  # passes of this loop wait for each other's runs to one agent
-        self.stop_event = threading.Event()
-        self._sleep = sleep if sleep is not None else self.stop_event.wait
+        # A plain flag, not a threading.Event: stop() runs in a signal handler, which must take no lock.
+        self._stopping = False
+        self._sleep = sleep if sleep is not None else _sliced_sleep
         # Holding claimed sends is not cut short by stop(): the claims are this pass's to deliver.
         self._hold: Callable[[float], object] = sleep if sleep is not None else time.sleep
         self._due_wake = False
@@ -209,15 +218,20 @@ class Watcher:
         self._beat = Heartbeat(pid=os.getpid(), host=socket.gethostname(), started=clock(), fetch_every=fetch_every)
 
     def stop(self) -> None:
-        """Ask the loop to end after the pass under way (safe from a signal handler)."""
-        self.stop_event.set()
+        """Ask the loop to end after the pass under way (safe from a signal handler and from other threads)."""
+        self._stopping = True
+
+    @property
+    def stopping(self) -> bool:
+        """Whether :meth:`stop` was called."""
+        return self._stopping
 
     def run(self) -> None:
         """Run passes until :meth:`stop`; no pass's error ends the loop."""
         write_heartbeat(self._heartbeat, self._beat)
         try:
             at: datetime | None = None
-            while not self.stop_event.is_set():
+            while not self._stopping:
                 wake = self.run_once(at)
                 # For a due instant, start CLAIM_AHEAD early: the claim commit is pushed before it, the send at it.
                 at = wake if self._due_wake else None
@@ -228,7 +242,7 @@ class Watcher:
 
     def sleep_until(self, wake: datetime) -> None:
         """Wait until the clock reads ``wake`` (or :meth:`stop`); re-checks the clock, as waits can end early."""
-        while not self.stop_event.is_set():
+        while not self._stopping:
             seconds = (wake - self.clock()).total_seconds()
             if seconds <= 0:
                 return
