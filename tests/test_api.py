@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import re
 import signal
 import subprocess
@@ -20,6 +21,9 @@ from conftest import LETTA_KEY, ROOT, Repo, run_cli
 from fastapi import FastAPI
 
 from switchboard.api import ApiOptions
+from switchboard.backends.git import GitBackend
+from switchboard.doctor import watcher_check
+from switchboard.watch import HEARTBEAT_FILE, read_heartbeat
 
 ONE_TIME_FIELDS = {"id", "agent_id", "message", "role", "execute_at", "created_at"}
 RECURRING_HOSTED_FIELDS = {"id", "agent_id", "message", "role", "cron", "created_at", "last_run"}
@@ -436,6 +440,12 @@ def test_the_built_in_ticker_plans_its_next_pass_for_the_next_due_instant(repo: 
             assert time.monotonic() < deadline
             time.sleep(0.05)
         assert client.get("/health").json()["ticker"]["next_wake"] == due.isoformat()
+        # The heartbeat switchboard watch keeps: doctor sees the server's loop as the clone's watcher.
+        beat = read_heartbeat(repo.clone / ".git" / HEARTBEAT_FILE)
+        assert beat is not None and beat.pid == os.getpid() and beat.next_wake == due and beat.stopped is None
+        assert watcher_check(GitBackend(repo.clone), datetime.now(UTC)).status == "ok"
+    stopped = read_heartbeat(repo.clone / ".git" / HEARTBEAT_FILE)
+    assert stopped is not None and stopped.stopped is not None
 
 
 def test_results_are_the_callers_own(repo: Repo, key: str) -> None:

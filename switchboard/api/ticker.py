@@ -5,7 +5,9 @@ app's injected one): the first pass at once, then at the next instant
 something falls due, and at the latest one interval (``every`` seconds)
 after each pass *ended*, so passes never overlap and a message goes out at
 its due instant (see ``watch.wake_at``; the interval bounds how long a
-schedule pushed to the remote from elsewhere waits to be seen). A pass that fails
+schedule pushed to the remote from elsewhere waits to be seen). It keeps the
+same heartbeat in the clone's ``.git`` as ``switchboard watch``, so
+``switchboard doctor`` sees it as this clone's watcher. A pass that fails
 is logged (its type and switchboard's own message, which never holds a key or
 message text) and the next interval simply tries again.
 """
@@ -14,15 +16,18 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import socket
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from switchboard.exceptions import SwitchboardError
 from switchboard.store import Store
 from switchboard.tick import ClientFactory, TickOptions, next_due, run_pass
-from switchboard.watch import RETRY_SOON, left_due, wake_at
+from switchboard.watch import RETRY_SOON, Heartbeat, heartbeat_path, left_due, wake_at, write_heartbeat
 
 log = logging.getLogger("switchboard.ticker")
 
@@ -58,6 +63,9 @@ class Ticker:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._running = threading.Lock()
+        # The same heartbeat as `switchboard watch`: doctor sees this loop as the clone's watcher.
+        self._heartbeat = heartbeat_path(store)
+        self._beat = Heartbeat(pid=os.getpid(), host=socket.gethostname(), started=clock(), fetch_every=every)
 
     def start(self) -> None:
         """Start the thread (once)."""
@@ -72,6 +80,7 @@ class Ticker:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
+            write_heartbeat(self._heartbeat, replace(self._beat, stopped=self.clock(), next_wake=None))
 
     def poke(self) -> None:
         """Run the next pass now instead of at the end of the interval."""
@@ -131,6 +140,10 @@ class Ticker:
         finally:
             self.passes += 1
             self.last_finished = self.clock()
+            if self.last_error is None:
+                self._beat = replace(self._beat, last_pass=self.last_finished)
+            self._beat = replace(self._beat, next_wake=self.next_wake, last_error=self.last_error)
+            write_heartbeat(self._heartbeat, self._beat)
 
     def status(self) -> dict[str, Any]:
         """What the loop has done, for ``GET /health``."""
