@@ -78,9 +78,9 @@ from benchmarks.idle import env_for
 from benchmarks.world import API_KEY, git, make_world
 from switchboard.backends.git import GitBackend
 from switchboard.due import fires
-from switchboard.letta_standin import LettaStandIn
+from switchboard.index import indexed_store
 from switchboard.models import OneTimeSchedule, RecurringSchedule
-from switchboard.store import Store
+from switchboard.testing.letta import LettaStandIn
 
 DOCS = ROOT / "docs" / "cost.md"
 START_MARK, END_MARK = "<!-- lateness:start -->", "<!-- lateness:end -->"
@@ -238,7 +238,7 @@ def measure_watch(top: Path, size: WatchSize, log: Callable[[str], None] = print
         git(top, "clone", "--quiet", str(world.remote), str(laptop))
         git(laptop, "config", "user.name", "switchboard bench")
         git(laptop, "config", "user.email", "bench@switchboard.invalid")
-        elsewhere = Store(GitBackend(laptop), world.codec)
+        elsewhere = indexed_store(GitBackend(laptop), world.codec)
 
         begin = datetime.now(UTC) + timedelta(seconds=size.lead)
         end = begin + timedelta(seconds=size.window)

@@ -99,8 +99,8 @@ def _sliced_sleep(seconds: float) -> None:
 
 def heartbeat_path(store: Store) -> Path | None:
     """The clone's .git/switchboard-watch.json, or None for a backend without a local clone."""
-    root = getattr(store.backend, "root", None)
-    if not isinstance(root, Path) or not (root / ".git").is_dir():
+    root = store.backend.root
+    if root is None or not (root / ".git").is_dir():
         return None
     return root / ".git" / HEARTBEAT_FILE
 

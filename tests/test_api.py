@@ -23,6 +23,7 @@ from fastapi import FastAPI
 from switchboard.api import ApiOptions
 from switchboard.backends.git import GitBackend
 from switchboard.doctor import watcher_check
+from switchboard.index import indexed_store
 from switchboard.watch import HEARTBEAT_FILE, read_heartbeat
 
 ONE_TIME_FIELDS = {"id", "agent_id", "message", "role", "execute_at", "created_at"}
@@ -649,7 +650,7 @@ def test_an_unreachable_repository_is_503_not_500(api: ApiServer) -> None:
 
 
 def test_switchboard_serve_runs_the_api_and_the_ticker(repo: Repo, key: str, tmp_path: object) -> None:
-    from switchboard.letta_standin import LettaStandIn
+    from switchboard.testing.letta import LettaStandIn
 
     port = free_port()
     with LettaStandIn(api_keys={LETTA_KEY}) as standin:
@@ -708,24 +709,25 @@ def test_serve_without_a_key_is_one_error_line(repo: Repo, tmp_path: object) -> 
 
 def test_the_api_writes_through_the_github_api_too(key: str) -> None:
     from api_server import uvicorn_thread
-    from github_standin import GitHubStandIn
 
     from switchboard.api import create_app
-    from switchboard.backends.github import GitHubBackend
+    from switchboard.backends.github import GitHubBackend, GitHubSession
     from switchboard.config import Settings
     from switchboard.crypto import codec_from_keys
-    from switchboard.letta_standin import LettaStandIn
-    from switchboard.store import Store
+    from switchboard.testing.github import GitHubStandIn
+    from switchboard.testing.letta import LettaStandIn
 
     token = "ghp_Standin0Secret0Token0abcdef0123456789"
     with GitHubStandIn("octo/switchboard", token) as github, LettaStandIn(api_keys={LETTA_KEY}) as letta:
         agent = letta.add_agent()
         backend = GitHubBackend(
-            "octo/switchboard", token, base_url=github.base_url, seconds_between_writes=None, retries=0, timeout=5
+            GitHubSession(
+                "octo/switchboard", token, base_url=github.base_url, seconds_between_writes=None, retries=0, timeout=5
+            )
         )
         app = create_app(
             Settings(encryption_key=key, base_url=letta.base_url),
-            store=Store(backend, codec_from_keys(key)),
+            store=indexed_store(backend, codec_from_keys(key)),
             tick_every=0.5,
             options=ApiOptions(rate_per_minute=0),
         )

@@ -20,8 +20,8 @@ from typer.testing import CliRunner, Result
 
 from switchboard.cli import Column, app, render_table
 from switchboard.crypto import codec_from_keys, generate_key
-from switchboard.letta_standin import LettaStandIn
 from switchboard.store import ONE_TIME, RECURRING, TENANT_KEY
+from switchboard.testing.letta import LettaStandIn
 
 NOW = "2026-03-10T15:20:00Z"
 runner = CliRunner()

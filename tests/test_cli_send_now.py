@@ -22,7 +22,7 @@ from api_server import free_port
 from conftest import ROOT, Repo, clone_of, git, run_cli
 
 from switchboard.cli import main
-from switchboard.letta_standin import LettaStandIn
+from switchboard.testing.letta import LettaStandIn
 
 Run = tuple[int, str, str]
 

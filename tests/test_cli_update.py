@@ -13,8 +13,8 @@ from conftest import Repo, run_cli
 from typer.testing import CliRunner, Result
 
 from switchboard.cli import app
-from switchboard.letta_standin import LettaStandIn
 from switchboard.store import ONE_TIME
+from switchboard.testing.letta import LettaStandIn
 
 NOW = "2026-03-10T15:20:00Z"
 runner = CliRunner()

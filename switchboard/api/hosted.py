@@ -41,7 +41,6 @@ from switchboard.api.deps import (
     BY_ID_RESPONSES,
     CREATE_RESPONSES,
     RUN_RESPONSES,
-    ApiError,
     ApiState,
     HostedCallerDep,
     ScheduleIdPath,
@@ -69,7 +68,7 @@ from switchboard.api.schemas import (
     hosted_status,
 )
 from switchboard.context import letta_client_now
-from switchboard.exceptions import NotFoundError
+from switchboard.exceptions import ApiError, NotFoundError
 from switchboard.models import Kind, OneTimeSchedule, RecurringSchedule, Result, Schedule
 from switchboard.tick import deliver_now
 from switchboard.tick.now import add_claimed, claim_manual

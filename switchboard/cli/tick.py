@@ -33,7 +33,7 @@ def tick(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Deliver everything due (one pass), and commit the results."""
-    from switchboard.runner import run_tick_command
+    from switchboard.cli.runner import run_tick_command
 
     code = run_tick_command(
         settings(ctx),
@@ -61,7 +61,7 @@ def watch(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Run beside your Letta: deliver each message at its due instant, until stopped (Ctrl-C, SIGTERM)."""
-    from switchboard.runner import run_watch_command
+    from switchboard.cli.runner import run_watch_command
 
     run_watch_command(settings(ctx), fetch_every=fetch_every, as_json=as_json)
 
@@ -79,8 +79,15 @@ def dispatch(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Start the tick workflow now (workflow_dispatch) instead of waiting for its schedule."""
-    from switchboard.dispatch import WORKFLOW_FILE, check_hold, dispatch_tick, open_actions, runs_url, wait_for_run
-    from switchboard.runner import parse_duration
+    from switchboard.actions.dispatch import (
+        WORKFLOW_FILE,
+        check_hold,
+        dispatch_tick,
+        open_actions,
+        runs_url,
+        wait_for_run,
+    )
+    from switchboard.timeparse import parse_duration
 
     held = check_hold(parse_duration(hold))
     actions = open_actions(settings(ctx))
