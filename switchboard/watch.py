@@ -94,6 +94,22 @@ def _sliced_sleep(seconds: float) -> None:
     time.sleep(min(seconds, STOP_CHECK))
 
 
+def local_head(root: Path) -> str | None:
+    """The commit the clone at ``root`` has checked out, read from .git's files (no git process: cheap to poll)."""
+    git_dir = root / ".git"
+    try:
+        head = (git_dir / "HEAD").read_text(encoding="utf-8").strip()
+        if not head.startswith("ref: "):
+            return head  # a detached HEAD names its commit
+        ref = git_dir / head.removeprefix("ref: ")
+        if ref.is_file():
+            return ref.read_text(encoding="utf-8").strip()
+        packed = git_dir / "packed-refs"  # after git gc the branch may live here alone
+        return packed.read_text(encoding="utf-8") if packed.is_file() else None
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
 # -- the heartbeat -------------------------------------------------------------------------
 
 
@@ -215,6 +231,8 @@ class Watcher:
         self.last_error: str | None = None
         self._lock = threading.Lock()
         self._heartbeat = heartbeat_path(store) if heartbeat else None
+        self._root = store.backend.root if heartbeat_path(store) is not None else None
+        self._seen_head: str | None = None
         self._beat = Heartbeat(pid=os.getpid(), host=socket.gethostname(), started=clock(), fetch_every=fetch_every)
 
     def stop(self) -> None:
@@ -235,18 +253,28 @@ class Watcher:
                 wake = self.run_once(at)
                 # For a due instant, start CLAIM_AHEAD early: the claim commit is pushed before it, the send at it.
                 at = wake if self._due_wake else None
-                self.sleep_until(wake - CLAIM_AHEAD if at is not None else wake)
+                if self.sleep_until(wake - CLAIM_AHEAD if at is not None else wake):
+                    at = None  # woken by a commit in this clone: a pass now, to plan with what it wrote
         finally:
             self._beat = replace(self._beat, stopped=self.clock(), next_wake=None)
             write_heartbeat(self._heartbeat, self._beat)
 
-    def sleep_until(self, wake: datetime) -> None:
-        """Wait until the clock reads ``wake`` (or :meth:`stop`); re-checks the clock, as waits can end early."""
+    def sleep_until(self, wake: datetime) -> bool:
+        """Wait until the clock reads ``wake``, :meth:`stop`, or a commit in this clone; True for the commit.
+
+        The clock is re-read after each slice of the wait, as waits can end
+        early. A commit by another process in the same clone (``switchboard
+        send`` on this machine, an agent's skill) ends the wait at once, so
+        what it scheduled is planned for without waiting for the next fetch.
+        """
         while not self._stopping:
             seconds = (wake - self.clock()).total_seconds()
             if seconds <= 0:
-                return
+                return False
             self._sleep(seconds)
+            if self._root is not None and local_head(self._root) != self._seen_head:
+                return True
+        return False
 
     def _hold_until(self, at: datetime) -> None:
         """Wait until ``at`` whatever happens: claims are made and must not go out early (nor be left)."""
@@ -294,6 +322,8 @@ class Watcher:
                 return wake
             finally:
                 self.passes += 1
+                # What this pass committed (or found) is not news: only later commits end a wait early.
+                self._seen_head = local_head(self._root) if self._root is not None else None
             self.failures = 0
             self.last_error = None
             retry = RETRY_SOON if left_due(report) else None

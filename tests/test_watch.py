@@ -135,6 +135,27 @@ def test_a_pass_for_a_due_instant_claims_ahead_and_sends_at_the_instant(world: W
     assert result.scheduled_for == due and result.lateness_s == 0
 
 
+def test_a_commit_in_the_same_clone_ends_the_wait(world: World) -> None:
+    clock = StepClock(T0)
+    calls: list[float] = []
+    soon = world.one_time(T0 + timedelta(seconds=20), message="written on this machine")
+
+    def sleep(seconds: float) -> None:
+        calls.append(seconds)
+        if len(calls) == 1:
+            world.seed(soon)  # `switchboard send` in the watcher's own clone, while it sleeps
+        clock.now += timedelta(seconds=1)
+
+    watcher = Watcher(world.store, client_factory, fetch_every=60, options=tick_support.FAST, clock=clock, sleep=sleep)
+    wake = watcher.run_once()
+    assert wake == T0 + timedelta(seconds=60)  # nothing scheduled yet: the next fetch
+
+    assert watcher.sleep_until(wake) is True and len(calls) == 1  # woken at once, not at the fetch
+    assert watcher.run_once() == soon.execute_at  # and the next pass plans for what was written
+    assert watcher.sleep_until(clock.now + timedelta(seconds=3)) is False  # no other commit: the whole wait
+    assert len(calls) == 4
+
+
 def _watch_env(world: World) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SWITCHBOARD_", "LETTA_", "GITHUB_"))}
     env.update(
