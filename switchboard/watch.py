@@ -10,7 +10,9 @@ starts ``CLAIM_AHEAD`` earlier: it claims what falls due at that instant
 instant itself, so the message goes out at the instant, never before. The
 loop also wakes every ``fetch_every`` seconds: each pass fetches the remote
 first, so a schedule pushed from elsewhere (a laptop, the API, the GitHub
-tick) is seen within that bound.
+tick) is seen within that bound; a commit made in the watcher's own clone by
+another process (``switchboard send`` on the same machine) ends the wait
+within a second.
 
 A pass that raises is logged as one line (switchboard's own message, which
 never holds a key or message text; only the type for anything else) and the
