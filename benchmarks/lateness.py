@@ -321,12 +321,34 @@ def measure_watch(top: Path, size: WatchSize, log: Callable[[str], None] = print
     early = [x for x in late if x < 0]
     if early:
         raise RuntimeError(f"watch delivered {len(early)} messages before they were due")
-    result = {**summary(late), "one_time": size.one_time, "minute_fires": len(minute_fires), "billed_minutes": 0}
+    result = {
+        **summary(late),
+        "one_time": size.one_time,
+        "minute_fires": len(minute_fires),
+        "billed_minutes": 0,
+        # Each delivery's lateness, with the seconds since the previous due instant: a message due right
+        # after another waits for that one's pass to finish.
+        "deliveries": sorted(
+            (round(x, 3), round(gap, 3))
+            for x, gap in zip(late, _gaps(deliveries, due, minute_fires, every_minute), strict=True)
+        ),
+    }
     log(
         f"  watch: {result['count']} deliveries, p50 {result['p50_s']:.3f}s, p95 {result['p95_s']:.3f}s, "
         f"worst {result['worst_s']:.3f}s"
     )
     return result
+
+
+def _gaps(deliveries: Sequence[Any], due: dict[str, datetime], minute: list[datetime], text: str) -> list[float]:
+    """For each delivery, seconds from the previous due instant (of any message) to its own."""
+    instants = sorted([*due.values(), *minute])
+    gaps = []
+    for delivery in deliveries:
+        own = max(f for f in minute if f <= delivery.received_at) if delivery.text == text else due[delivery.text]
+        index = instants.index(own)
+        gaps.append((own - instants[index - 1]).total_seconds() if index else math.inf)
+    return gaps
 
 
 # -- the table ---------------------------------------------------------------------------------------
@@ -392,7 +414,9 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         f"Reference month: {results['month']['messages']:,} due fires ({results['month']['one_time']} one-time, "
         f"{results['month']['berlin']} daily in Europe/Berlin across the end of summer time, "
-        f"{results['month']['every_five']:,} every 5 minutes). `python benchmarks/lateness.py` ({when}).",
+        f"{results['month']['every_five']:,} every 5 minutes). `python benchmarks/lateness.py` ({when}); "
+        f"the watch row on {results['machine'].get('cores', '?')} cores with a load average of "
+        f"{results['machine'].get('load_after_watch', '?')}.",
     ]
     return "\n".join(lines)
 
@@ -438,6 +462,8 @@ def main(argv: list[str] | None = None) -> int:
     results["letta_clock"] = model_letta_clock(month)
     with tempfile.TemporaryDirectory(prefix="switchboard-lateness-") as top:
         results["watch"] = measure_watch(Path(top), size)
+    # A shared machine's load moves the watch row: say what it was (1-minute load average, after the run).
+    results["machine"]["load_after_watch"] = round(os.getloadavg()[0], 1)
     table = markdown(results)
     print(table)
     if args.json:

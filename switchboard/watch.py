@@ -53,6 +53,10 @@ HEARTBEAT_FILE = "switchboard-watch.json"
 FETCH_EVERY = 30.0
 #: A pass for a due instant starts this much earlier: it claims (one commit, pushed) ahead and sends at the instant.
 CLAIM_AHEAD = timedelta(seconds=2)
+#: Instants due within this of the one before are claimed by the same pass (each still sent at its instant).
+BATCH_GAP = timedelta(seconds=1)
+#: How many instants one pass looks ahead for, at most.
+BATCH_STEPS = 20
 #: The longest slice of a wait between passes: how soon a stop takes effect while the loop sleeps.
 STOP_CHECK = 1.0
 #: After a pass that left something due (deferred, put back), the next pass comes this soon.
@@ -228,6 +232,7 @@ class Watcher:
         # Holding claimed sends is not cut short by stop(): the claims are this pass's to deliver.
         self._hold: Callable[[float], object] = sleep if sleep is not None else time.sleep
         self._due_wake = False
+        self._batch_until: datetime | None = None
         self.failures = 0
         self.passes = 0
         self.last_error: str | None = None
@@ -253,8 +258,9 @@ class Watcher:
             at: datetime | None = None
             while not self._stopping:
                 wake = self.run_once(at)
-                # For a due instant, start CLAIM_AHEAD early: the claim commit is pushed before it, the send at it.
-                at = wake if self._due_wake else None
+                # For a due instant, start CLAIM_AHEAD early: the claim commit is pushed before it, each send at
+                # its own instant. What falls due right after it (BATCH_GAP) is claimed in the same pass.
+                at = self.batch_until
                 if self.sleep_until(wake - CLAIM_AHEAD if at is not None else wake):
                     at = None  # woken by a commit in this clone: a pass now, to plan with what it wrote
         finally:
@@ -278,6 +284,28 @@ class Watcher:
                 return True
         return False
 
+    @property
+    def batch_until(self) -> datetime | None:
+        """The instant the next pass runs as when it is planned for a due instant (see :meth:`run_once`)."""
+        return self._batch_until if self._due_wake else None
+
+    def _batch_end(self, first: datetime) -> datetime:
+        """The last due instant of the run of instants that begins at ``first``, each within BATCH_GAP of the last.
+
+        At most CLAIM_AHEAD after ``first``: one pass claims them all and sends each at its instant, where
+        a pass apiece would make each wait for the previous pass's record commit.
+        """
+        end = first
+        for _ in range(BATCH_STEPS):
+            try:
+                following = next_due(self.store, end, on_secrets=self.options.on_secrets)
+            except Exception:  # a look-ahead that fails only means a pass apiece; the next pass says why
+                break
+            if following is None or following - end > BATCH_GAP or following - first > CLAIM_AHEAD:
+                break
+            end = following
+        return end
+
     def _hold_until(self, at: datetime) -> None:
         """Wait until ``at`` whatever happens: claims are made and must not go out early (nor be left)."""
         while (seconds := (at - self.clock()).total_seconds()) > 0:
@@ -287,23 +315,25 @@ class Watcher:
         """One pass, then the plan: returns when the next pass should run (one pass at a time).
 
         With ``at`` later than the clock, the pass claims what is due at ``at``
-        at once and holds its sends until the clock reads ``at``: a message is
-        never sent before its due instant, and its claim commit is not in the
-        way at that instant.
+        at once and holds each send until the clock reads its own due
+        instant: a message is never sent before it is due, and its claim
+        commit is not in the way at that instant. (The pass runs "at"
+        ``at``, so its results say they were sent then: at most
+        ``CLAIM_AHEAD`` after the first of them really was.)
         """
         with self._lock:
             now = self.clock()
             options = self.options
             if at is not None and at > now:
                 now = at
-                previous = options.on_claimed
+                previous = options.before_send
 
-                def hold(jobs: list[Job]) -> None:
+                def hold(job: Job) -> None:
                     if previous is not None:
-                        previous(jobs)
-                    self._hold_until(at)
+                        previous(job)
+                    self._hold_until(job.scheduled_for)
 
-                options = replace(options, on_claimed=hold)
+                options = replace(options, before_send=hold)
             self._due_wake = False
             try:
                 report = run_pass(self.store, now, self.client_factory, options, recent=self.recent)
@@ -331,6 +361,8 @@ class Watcher:
             retry = RETRY_SOON if left_due(report) else None
             wake = wake_at(now, upcoming, fetch_every=self.fetch_every, retry=retry)
             self._due_wake = upcoming is not None and wake == upcoming
+            if self._due_wake and upcoming is not None:
+                self._batch_until = self._batch_end(upcoming)
             self._beat = replace(self._beat, last_pass=self.clock(), next_wake=wake, last_error=None)
             write_heartbeat(self._heartbeat, self._beat)
         if self.on_report is not None:

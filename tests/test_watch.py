@@ -135,6 +135,28 @@ def test_a_pass_for_a_due_instant_claims_ahead_and_sends_at_the_instant(world: W
     assert result.scheduled_for == due and result.lateness_s == 0
 
 
+def test_messages_due_close_together_are_claimed_by_one_pass_and_each_sent_at_its_instant(world: World) -> None:
+    first, second, later = (T0 + timedelta(seconds=s) for s in (12, 12.5, 30))
+    world.seed(*(world.one_time(at, message=f"at {at:%S.%f}") for at in (first, second, later)))
+    clock = StepClock(T0)
+    seen: list[tuple[float, list[str]]] = []
+
+    def sleep(seconds: float) -> None:
+        seen.append((seconds, [d.text for d in world.letta.deliveries]))
+        clock.now += timedelta(seconds=seconds)
+
+    watcher = Watcher(world.store, client_factory, fetch_every=60, options=tick_support.FAST, clock=clock, sleep=sleep)
+    # 30 s is more than a second after 12.5 s: the run of instants ends there.
+    assert watcher.run_once() == first and watcher.batch_until == second
+    clock.now = first - timedelta(seconds=2)
+    assert watcher.run_once(at=second) == later
+
+    # Held until 12 s with nothing sent, then until 12.5 s with only the first sent.
+    assert seen == [(2.0, []), (0.5, ["at 12.000000"])]
+    assert [d.text for d in world.letta.deliveries] == ["at 12.000000", "at 12.500000"]
+    assert sum(subject.startswith("switchboard: claim") for subject in world.remote_log()) == 1
+
+
 def test_a_commit_in_the_same_clone_ends_the_wait(world: World) -> None:
     clock = StepClock(T0)
     calls: list[float] = []
