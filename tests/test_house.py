@@ -39,7 +39,8 @@ def _imports(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
+                parents = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join(parents + ([base] if base else []))
             # "from a.b import c" imports a.b, and a.b.c too when c is a module.
             targets = [base] + [f"{base}.{alias.name}" for alias in node.names]
         else:
@@ -94,9 +95,10 @@ def test_every_exception_is_in_the_one_tree() -> None:
             continue  # test support, and tool code that runs inside Letta with the stdlib only
         module = importlib.import_module(info.name)
         for value in vars(module).values():
-            if inspect.isclass(value) and issubclass(value, BaseException) and value.__module__ == info.name:
-                if info.name != "switchboard.exceptions" or not issubclass(value, exceptions.SwitchboardError):
-                    strays.append(f"{info.name}.{value.__name__}")
+            if not (inspect.isclass(value) and issubclass(value, BaseException) and value.__module__ == info.name):
+                continue
+            if info.name != "switchboard.exceptions" or not issubclass(value, exceptions.SwitchboardError):
+                strays.append(f"{info.name}.{value.__name__}")
     assert strays == [], f"define these in switchboard/exceptions.py, below SwitchboardError: {strays}"
     for name, value in vars(exceptions).items():
         if inspect.isclass(value) and issubclass(value, exceptions.SwitchboardError):

@@ -252,6 +252,7 @@ def _send(
         "now": clock,
         "role": role,
         "name": name,
+        "timezone": tz,
     }
     if deliver and at <= clock:
         _send_now(conf, store, new_one_time(**fields), clock, as_json, dispatch)
