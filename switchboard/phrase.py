@@ -99,7 +99,7 @@ def _alt(words: object) -> str:
 
 
 _END = r"(?=\s|$)"
-_NUM = rf"(?:\d+(?:\.\d+)?|{_alt(_NUMBER_WORDS)}|an?|a couple of|couple of|a few|few|several|some)"
+_NUM = rf"(?:\d+(?:\.\d+)?|{_alt(_NUMBER_WORDS)}|an?|a couple(?: of)?|couple(?: of)?|a few|few|several|some)"
 # A word amount needs its space, or "and" would read as "an d(ay)".
 _AMOUNT_ONE = (
     rf"\d+(?:\.\d+)? ?(?:{_alt(_UNITS)})|(?:{_NUM}) (?:{_alt(_UNITS)})"
@@ -140,6 +140,8 @@ _PARTS: list[tuple[str, re.Pattern[str]]] = [
             r"(?P<h>\d{1,2})(?:[:.](?P<m>\d{2})(?::(?P<s>\d{2}))?)?(?P<ap> ?am| ?pm|(?<=\d)a|(?<=\d)p)(?: ?oclock)?",
         ),
         ("clock", r"(?P<h>\d{1,2}):(?P<m>\d{2})(?::(?P<s>\d{2})(?:\.\d+)?)?"),
+        ("clock", r"(?P<h>\d{1,2}) ?oclock (?P<ap>am|pm)"),
+        ("clock", r"(?P<h>\d{1,2})(?P<m>\d{2})(?P<ap> ?am| ?pm)"),
         ("clock_h", r"(?P<h>\d{1,2})h(?P<m>\d{2})?"),
         ("clock_hhmm", r"at (?P<hhmm>\d{4})"),
         ("noon", r"(?:12 )?(?:noon|midday)"),
@@ -336,7 +338,7 @@ def amount(text: str, raw: str) -> dict[str, float]:
     for count_text, unit_text in pieces:
         if count_text in ("a few", "few", "several", "some"):
             raise TimeParseError(f'"{raw}" does not say how many ("{count_text}") — say a number, such as "in 3 hours"')
-        if count_text in ("a couple of", "couple of"):
+        if count_text.startswith(("a couple", "couple")):
             count: float = 2
         elif count_text in ("a", "an"):
             count = 1
@@ -385,7 +387,9 @@ def date_of(match: re.Match[str], today: date, raw: str) -> tuple[date, bool]:
         first, second = int(groups["a"]), int(groups["b"])
         if year_text and len(year_text) == 2:
             raise TimeParseError(f'"{raw}" has a two-digit year — write it in full, such as 2026-12-24')
-        if first > 12 and second <= 12:
+        if first == second:
+            day = month = first
+        elif first > 12 and second <= 12:
             day, month = first, second
         elif second > 12 and first <= 12:
             month, day = first, second
