@@ -27,7 +27,7 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from croniter import croniter
 
 from switchboard import phrase
-from switchboard.exceptions import TimeParseError, UnknownZoneError
+from switchboard.exceptions import PastTimeError, TimeParseError, UnknownZoneError
 
 DEFAULT_TIME = time(9, 0)
 """The time of day meant when a phrase names a day but no time."""
@@ -273,6 +273,39 @@ def parse_instant(text: str, *, tz: str = "UTC", now: datetime) -> datetime:
             raise
         raise TimeParseError(f'"{raw}" is too far away — {_INSTANT_HELP}') from exc
     return found
+
+
+PAST_GRACE = timedelta(seconds=60)
+"""How far in the past a one-time phrase may resolve and still count as "now" (clocks and typing take time)."""
+
+
+def refuse_past(instant: datetime, *, text: str, tz: str, now: datetime, anyway: str = "") -> None:
+    """Raise PastTimeError when ``instant`` (what ``text`` resolved to) is more than PAST_GRACE before ``now``.
+
+    The message shows the instant in ``tz`` and what to type instead; ``anyway`` says how to send it regardless
+    on the surface that asks (", or add --allow-past to send it now").
+    """
+    if instant >= now.astimezone(UTC) - PAST_GRACE:
+        return
+    local = instant.astimezone(zone(tz))
+    named = f" ({tz})" if local.tzname() != tz else ""
+    raise PastTimeError(
+        f'"{text.strip()}" is {local:%a %Y-%m-%d %H:%M} {local.tzname()}{named}, {_ago(now - instant)} ago — '
+        f'a one-time message needs a time still to come: try "tomorrow at {local:%H:%M}" or "in 10 minutes"{anyway}'
+    )
+
+
+def _ago(span: timedelta) -> str:
+    """A past span in the largest whole units that say it: "3 days", "7 hours 22 minutes", "5 minutes"."""
+    minutes = int(span.total_seconds() // 60)
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    if days:
+        return f"{days} day{'s' * (days != 1)}" + (f" {hours} hour{'s' * (hours != 1)}" if hours and days < 3 else "")
+    parts = [f"{hours} hour{'s' * (hours != 1)}"] if hours else []
+    if minutes or not hours:
+        parts.append(f"{minutes} minute{'s' * (minutes != 1)}")
+    return " ".join(parts)
 
 
 def _refuse_non_instants(raw: str, phrase: str) -> None:

@@ -15,8 +15,8 @@ from croniter import croniter
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from switchboard.exceptions import TimeParseError, UnknownZoneError
-from switchboard.timeparse import describe_cron, parse_instant, parse_recurring, validate_cron, zone
+from switchboard.exceptions import PastTimeError, TimeParseError, UnknownZoneError
+from switchboard.timeparse import describe_cron, parse_instant, parse_recurring, refuse_past, validate_cron, zone
 
 ROOT = Path(__file__).resolve().parents[1]
 PHRASES = Path(__file__).resolve().parent / "data" / "phrases.tsv"
@@ -471,3 +471,23 @@ def test_instants_use_no_outside_date_parser() -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["False"]
+
+
+# ---------------------------------------------------------------- past times
+
+
+@pytest.mark.parametrize("seconds_ago", [0, 1, 59, 60])
+def test_a_time_within_the_grace_counts_as_now(seconds_ago: int) -> None:
+    refuse_past(TUESDAY - timedelta(seconds=seconds_ago), text="now", tz="UTC", now=TUESDAY)
+
+
+def test_a_past_time_is_refused_with_the_instant_and_what_to_type() -> None:
+    instant = parse_instant("this morning", tz="America/New_York", now=TUESDAY)
+    with pytest.raises(PastTimeError) as caught:
+        refuse_past(instant, text="this morning", tz="America/New_York", now=TUESDAY, anyway=", or send it anyway")
+    assert str(caught.value) == (
+        '"this morning" is Tue 2026-03-10 09:00 EDT (America/New_York), 2 hours 20 minutes ago — a one-time '
+        'message needs a time still to come: try "tomorrow at 09:00" or "in 10 minutes", or send it anyway'
+    )
+    with pytest.raises(PastTimeError, match=r"1 minute ago"):
+        refuse_past(TUESDAY - timedelta(seconds=61), text="x", tz="UTC", now=TUESDAY)

@@ -40,10 +40,11 @@ def onetime_update(
     now: str = NOW_OPT,
     dry_run: bool = DRY_RUN_OPT,
     as_json: bool = JSON_OPT,
+    allow_past: bool = typer.Option(False, "--allow-past", help="Accept a new time that has already passed."),
 ) -> None:
     """Change a one-time schedule in place (same id; a new time moves it)."""
     from switchboard.explain import explain_at
-    from switchboard.timeparse import zone
+    from switchboard.timeparse import refuse_past, zone
 
     clock = parse_now(now)
     if tz is not None:
@@ -53,6 +54,11 @@ def onetime_update(
     if execute_at is not None:
         preview = explain_at(execute_at, tz=tz or "UTC", now=clock)
         changes["execute_at"] = datetime.fromisoformat(preview["execute_at"])
+        if not allow_past:
+            refuse_past(
+                changes["execute_at"], text=execute_at, tz=tz or "UTC", now=clock,
+                anyway=", or add --allow-past to keep it",
+            )  # fmt: skip
     elif tz is not None:
         raise fail("--tz only says how to read --execute-at for a one-time schedule — give --execute-at too")
     if not changes:

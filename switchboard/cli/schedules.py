@@ -25,6 +25,9 @@ NAME_OPT = typer.Option(None, "--name", help="A name to find it by instead of it
 NO_DISPATCH_OPT = typer.Option(
     False, "--no-dispatch", help="Do not start the tick workflow; leave the message to the scheduled tick."
 )
+ALLOW_PAST_OPT = typer.Option(
+    False, "--allow-past", help="Accept a time that has already passed, and deliver the message at once."
+)
 NO_DELIVER_OPT = typer.Option(
     False, "--no-deliver", help="A message due now is only stored (and the tick workflow started), not sent from here."
 )
@@ -48,9 +51,13 @@ def send(
     no_dispatch: bool = NO_DISPATCH_OPT,
     no_deliver: bool = NO_DELIVER_OPT,
     name: str = NAME_OPT,
+    allow_past: bool = ALLOW_PAST_OPT,
 ) -> None:
     """Schedule a message once; with no time (or one already due) it is delivered from here at once."""
-    _send(ctx, agent_id, message, execute_at, tz, role, now, as_json, not no_dispatch, not no_deliver, name=name)
+    _send(
+        ctx, agent_id, message, execute_at, tz, role, now, as_json, not no_dispatch, not no_deliver,
+        name=name, allow_past=allow_past,
+    )  # fmt: skip
 
 
 @onetime_app.command("create")
@@ -69,9 +76,13 @@ def onetime_create(
     no_dispatch: bool = NO_DISPATCH_OPT,
     no_deliver: bool = NO_DELIVER_OPT,
     name: str = NAME_OPT,
+    allow_past: bool = ALLOW_PAST_OPT,
 ) -> None:
     """Schedule a message once (the same as `send`)."""
-    _send(ctx, agent_id, message, execute_at, tz, role, now, as_json, not no_dispatch, not no_deliver, name=name)
+    _send(
+        ctx, agent_id, message, execute_at, tz, role, now, as_json, not no_dispatch, not no_deliver,
+        name=name, allow_past=allow_past,
+    )  # fmt: skip
 
 
 @onetime_app.command("list")
@@ -228,6 +239,7 @@ def _send(
     deliver: bool = True,
     *,
     name: str | None = None,
+    allow_past: bool = False,
 ) -> None:
     from switchboard.context import open_store
     from switchboard.service import add_one_time, new_one_time
@@ -238,9 +250,11 @@ def _send(
     if execute_at is None:
         at = clock
     else:
-        from switchboard.timeparse import parse_instant
+        from switchboard.timeparse import parse_instant, refuse_past
 
         at = parse_instant(execute_at, tz=tz, now=clock)
+        if not allow_past:
+            refuse_past(at, text=execute_at, tz=tz, now=clock, anyway=", or add --allow-past to send it now")
     conf = settings(ctx)
     store = open_store(conf)
     fields: dict[str, Any] = {

@@ -227,6 +227,13 @@ async function preview() {
     const lines = [];
     if (data.kind === "one-time") {
       lines.push(`Once, at ${data.execute_at} (UTC) = ${data.local} (${data.timezone}).`);
+      if (data.past) {
+        // A time already past is refused here: the API would deliver it at once, which is rarely what was meant.
+        lines.push("That time has already passed — give a time still to come, or leave it empty to send now.");
+        out.textContent = lines.join("\n");
+        out.className = "preview error";
+        return;
+      }
     } else {
       lines.push(`Recurring: ${data.cron} in ${data.timezone} — ${data.description}.`);
       lines.push(`Next: ${data.next_local.slice(0, 3).join(", ")}`);
@@ -316,6 +323,11 @@ async function previewEdit() {
     const lines = [];
     if (data.kind === "one-time") {
       lines.push(`Moves to ${data.execute_at} (UTC) = ${data.local} (${data.timezone}).`);
+      if (data.past) {
+        lines.push("That time has already passed — give a time still to come.");
+        editOut(lines.join("\n"), true);
+        return;
+      }
     } else {
       lines.push(`Becomes ${data.cron} in ${data.timezone} — ${data.description}.`);
       lines.push(`Next: ${data.next_local.slice(0, 3).join(", ")}`);
