@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from switchboard.due import fires
+from switchboard.cron import fires
 from switchboard.exceptions import SwitchboardError
 from switchboard.timeparse import looks_recurring, parse_instant, parse_recurring
 

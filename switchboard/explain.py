@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from switchboard.due import dst_warning, fires
+from switchboard.cron import dst_warning, fires
 from switchboard.timeparse import PAST_GRACE, describe_cron, parse_instant, parse_recurring, zone
 
 

@@ -24,10 +24,25 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
-from croniter import croniter
-
 from switchboard import phrase
-from switchboard.exceptions import PastTimeError, TimeParseError, UnknownZoneError
+from switchboard.cron import describe_cron, validate_cron
+from switchboard.cron import looks_like_cron as _looks_like_cron
+from switchboard.exceptions import PastTimeError, TimeParseError
+from switchboard.zones import instant_of as _localize
+from switchboard.zones import wall_of as _wall
+from switchboard.zones import zone
+
+__all__ = [
+    "DEFAULT_TIME",
+    "PAST_GRACE",
+    "describe_cron",
+    "looks_recurring",
+    "parse_instant",
+    "parse_recurring",
+    "refuse_past",
+    "validate_cron",
+    "zone",
+]
 
 DEFAULT_TIME = time(9, 0)
 """The time of day meant when a phrase names a day but no time."""
@@ -36,146 +51,6 @@ _INSTANT_HELP = 'try "in 5 minutes", "tomorrow at 9am" or an ISO 8601 time such 
 _SCHEDULE_HELP = (
     'try "every monday at 9am", "every weekday at 10am", "every 15 minutes" or a cron expression such as "0 9 * * 1-5"'
 )
-_CRON_HELP = (
-    "a cron expression has 5 fields: minute (0-59), hour (0-23), day of month (1-31), "
-    "month (1-12) and day of week (0-6, Sunday is 0)"
-)
-
-
-# ---------------------------------------------------------------- zones
-
-
-# Names that ZoneInfo opens but that are not places: "localtime" would make a
-# schedule fire at a different instant on every machine that runs the tick.
-_NOT_ZONES = {"localtime", "posixrules", "Factory"}
-
-
-def zone(name: str) -> zoneinfo.ZoneInfo:
-    """Return the IANA time zone called ``name``; raise UnknownZoneError if there is none."""
-    try:
-        if name in _NOT_ZONES:
-            raise zoneinfo.ZoneInfoNotFoundError(name)
-        return zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError) as exc:
-        raise UnknownZoneError(_unknown_zone_message(name)) from exc
-
-
-def _unknown_zone_message(name: str) -> str:
-    """Say the zone is unknown, and suggest the right spelling when only the case is wrong."""
-    message = f'unknown time zone "{name}" — use an IANA name such as "Europe/Berlin" or "UTC"'
-    wanted = name.strip().lower()
-    for key in sorted(zoneinfo.available_timezones() - _NOT_ZONES):
-        if key.lower() == wanted:
-            return f'{message} (did you mean "{key}"?)'
-    return message
-
-
-def _wall(instant: datetime, tz: tzinfo) -> datetime:
-    """The naive wall-clock time that ``instant`` shows in ``tz``."""
-    return instant.astimezone(tz).replace(tzinfo=None)
-
-
-def _localize(wall: datetime, tz: tzinfo) -> datetime:
-    """Return the UTC instant at which ``tz`` shows the naive ``wall`` time (see the module doc for DST)."""
-    first = wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
-    if _wall(first, tz) == wall:
-        return first
-    return _end_of_gap(wall, tz)
-
-
-def _end_of_gap(wall: datetime, tz: tzinfo) -> datetime:
-    """Return the instant a clock jumps forward over the skipped wall time ``wall``."""
-    # The two readings of a skipped time (old offset, new offset) lie on either
-    # side of the jump; the jump is the first second whose wall time is later.
-    readings = [wall.replace(tzinfo=tz, fold=fold).timestamp() for fold in (0, 1)]
-    before, after = int(min(readings)), int(max(readings))
-    while after - before > 1:
-        middle = (before + after) // 2
-        if _wall(datetime.fromtimestamp(middle, UTC), tz) > wall:
-            after = middle
-        else:
-            before = middle
-    return datetime.fromtimestamp(after, UTC)
-
-
-# ---------------------------------------------------------------- cron
-
-# (name, lowest, highest, how to say the range) for the five fields, in order.
-_CRON_FIELDS = (
-    ("minute", 0, 59, "0-59"),
-    ("hour", 0, 23, "0-23"),
-    ("day of month", 1, 31, "1-31"),
-    ("month", 1, 12, "1-12"),
-    ("day of week", 0, 7, "0-6 (Sunday is 0, or 7)"),
-)
-
-# The nicknames classic cron and croniter accept, spelled out so every stored
-# schedule has the same five-field shape.
-_CRON_NICKNAMES = {
-    "@yearly": "0 0 1 1 *",
-    "@annually": "0 0 1 1 *",
-    "@monthly": "0 0 1 * *",
-    "@weekly": "0 0 * * 0",
-    "@daily": "0 0 * * *",
-    "@midnight": "0 0 * * *",
-    "@hourly": "0 * * * *",
-}
-
-
-def validate_cron(expr: str) -> str:
-    """Return ``expr`` as a normalised 5-field cron expression; raise TimeParseError saying what is wrong."""
-    shown = " ".join(expr.split())
-    fields = _CRON_NICKNAMES.get(shown.lower(), shown).split()
-    if len(fields) in (6, 7):
-        raise TimeParseError(f'"{shown}" has {len(fields)} fields: seconds and years are not supported — {_CRON_HELP}')
-    if len(fields) != 5:
-        raise TimeParseError(f'"{shown}" is not a cron expression — {_CRON_HELP}')
-    for value, spec in zip(fields, _CRON_FIELDS, strict=True):
-        _check_cron_field(value, spec, shown)
-    cron = " ".join(fields)
-    if not croniter.is_valid(cron):
-        raise TimeParseError(f'"{shown}" is not a valid cron expression — {_CRON_HELP}')
-    if not croniter.is_valid(cron, strict=True):
-        raise TimeParseError(
-            f'"{shown}" never fires: none of its months has that day — check the day of month and the month'
-        )
-    return cron
-
-
-def _check_cron_field(value: str, spec: tuple[str, int, int, str], cron: str) -> None:
-    """Raise a specific TimeParseError for an out-of-range number or step; croniter judges the rest."""
-    name, lowest, highest, allowed = spec
-    for item in value.split(","):
-        base, slash, step = item.partition("/")
-        if slash and (not step.isdigit() or int(step) == 0):
-            raise TimeParseError(f'{name} step must be a whole number from 1, got "{item}" in "{cron}"')
-        numbers = re.fullmatch(r"(\d+)(?:-(\d+))?", base)
-        for number in numbers.groups() if numbers else ():
-            if number is not None and not lowest <= int(number) <= highest:
-                raise TimeParseError(f'{name} must be {allowed}, got {number} in "{cron}"')
-
-
-def describe_cron(cron: str) -> str:
-    """Say in English when ``cron`` fires ("At 09:00 AM, Monday through Friday"); the cron itself if that fails."""
-    try:
-        # Imported here: only explain and list need it, and it reads locale files.
-        from cron_descriptor import Options, get_description
-
-        # English whatever the machine's locale (and no warning when it has none): needs cron-descriptor 2.
-        options = Options(locale_code="en_US", use_24hour_time_format=False)
-        description: str = get_description(cron, options)
-    except Exception:  # a description is a courtesy: it must never break explain or list
-        return cron
-    return description
-
-
-def _looks_like_cron(text: str) -> bool:
-    """Whether ``text`` is written as a cron expression (right or wrong) rather than as words."""
-    fields = text.split()
-    if len(fields) == 1:
-        return fields[0].startswith("@")
-    numeric = all(re.fullmatch(r"[\d*/,?-]+", f) for f in fields[:2])
-    return numeric and (len(fields) >= 5 or "*" in text)
 
 
 _REPEATING_WORDS = re.compile(r"\b(?:hourly|daily|weekly|monthly|yearly|annually|weekdays|weekends)\b")

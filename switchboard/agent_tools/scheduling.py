@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from switchboard.agent_tools.grants import AgentGrant
-from switchboard.due import shortest_gap
+from switchboard.cron import shortest_gap
 from switchboard.exceptions import InvalidInputError, LimitError, NotFoundError
 from switchboard.models import (
     OneTimeSchedule,
