@@ -26,6 +26,7 @@ ENVIRONMENT = {
     "repo": "SWITCHBOARD_REPO",
     "github_repo": "SWITCHBOARD_GITHUB_REPO",
     "github_api_url": "SWITCHBOARD_GITHUB_API_URL",
+    "timezone": "SWITCHBOARD_TZ",
 }
 
 SECRET_SETTINGS = {"encryption_key", "api_key", "github_token"}
@@ -42,6 +43,8 @@ class Settings:
     repo: str | None = None
     github_repo: str | None = None
     github_api_url: str = DEFAULT_GITHUB_API_URL
+    timezone: str | None = None
+    """The zone phrases are read in when a command gets no --tz (None: this machine's zone)."""
 
     def shown(self) -> dict[str, Any]:
         """The settings with secrets reduced to whether they are set."""

@@ -12,13 +12,16 @@ times that daylight saving skips or repeats:
 
 from __future__ import annotations
 
+import os
 import zoneinfo
+from collections.abc import Mapping
 from datetime import UTC, datetime, tzinfo
 from functools import lru_cache
+from pathlib import Path
 
 from switchboard.exceptions import UnknownZoneError
 
-__all__ = ["as_utc", "instant_of", "wall_of", "zone"]
+__all__ = ["as_utc", "instant_of", "system_zone", "wall_of", "zone"]
 
 # Names that ZoneInfo opens but that are not places: "localtime" would make a
 # schedule fire at a different instant on every machine that runs the tick.
@@ -49,6 +52,26 @@ def _unknown_zone_message(name: object) -> str:
         if key.lower() == wanted:
             return f'{message} (did you mean "{key}"?)'
     return message
+
+
+# Other names of UTC, said as "UTC" so that a preview reads the same on every machine.
+_UTC_ALIASES = {"Etc/UTC", "Etc/UCT", "Etc/Universal", "Etc/Zulu", "UCT", "Universal", "Zulu", "Etc/GMT", "GMT"}
+
+
+def system_zone(environ: Mapping[str, str] | None = None, localtime: Path = Path("/etc/localtime")) -> str:
+    """This machine's IANA zone name: ``TZ`` if it names one, else where /etc/localtime points, else UTC."""
+    env = os.environ if environ is None else environ
+    candidates = [env.get("TZ", "").lstrip(":")]
+    target = os.path.realpath(localtime)  # /usr/share/zoneinfo/Europe/Berlin
+    if "/zoneinfo/" in target:
+        candidates.append(target.split("/zoneinfo/", 1)[1])
+    for name in filter(None, candidates):
+        try:
+            key = zone(name).key
+        except UnknownZoneError:
+            continue
+        return "UTC" if key in _UTC_ALIASES else key
+    return "UTC"
 
 
 def as_utc(name: str, value: datetime) -> datetime:

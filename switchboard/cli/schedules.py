@@ -11,7 +11,18 @@ from typing import Any
 import typer
 
 from switchboard.cli.render import key_hint, print_json, show_schedule, show_schedules, warn_without_key, when
-from switchboard.cli.root import ID_ARG, JSON_OPT, NOW_OPT, TZ_OPT, fail, handled, parse_now, settings, store_of
+from switchboard.cli.root import (
+    ID_ARG,
+    JSON_OPT,
+    NOW_OPT,
+    TZ_OPT,
+    fail,
+    handled,
+    parse_now,
+    settings,
+    store_of,
+    zone_of,
+)
 from switchboard.config import Settings
 from switchboard.models import Kind, OneTimeSchedule, RecurringSchedule
 
@@ -44,7 +55,7 @@ def send(
     execute_at: str = typer.Option(
         None, "--execute-at", "--at", help='When: "tomorrow at 9am", "in 5 minutes", ISO 8601. Default: now.'
     ),
-    tz: str = TZ_OPT,
+    tz: str | None = TZ_OPT,
     role: str = ROLE_OPT,
     now: str = NOW_OPT,
     as_json: bool = JSON_OPT,
@@ -69,7 +80,7 @@ def onetime_create(
     execute_at: str = typer.Option(
         None, "--execute-at", "--at", help='When: "tomorrow at 9am", ISO 8601… Default: now.'
     ),
-    tz: str = TZ_OPT,
+    tz: str | None = TZ_OPT,
     role: str = ROLE_OPT,
     now: str = NOW_OPT,
     as_json: bool = JSON_OPT,
@@ -118,7 +129,7 @@ def recurring_create(
     cron: str = typer.Option(
         ..., "--cron", "--every", help='"every weekday at 10am", "every 15 minutes" or cron "0 10 * * 1-5".'
     ),
-    tz: str = TZ_OPT,
+    tz: str | None = TZ_OPT,
     role: str = ROLE_OPT,
     now: str = NOW_OPT,
     as_json: bool = JSON_OPT,
@@ -129,7 +140,7 @@ def recurring_create(
     from switchboard.service import add_recurring
     from switchboard.timeparse import parse_recurring
 
-    expression, zone = parse_recurring(cron, tz=tz)
+    expression, zone = parse_recurring(cron, tz=zone_of(ctx, tz))
     conf = settings(ctx)
     schedule = add_recurring(
         open_store(conf),
@@ -231,7 +242,7 @@ def _send(
     agent_id: str,
     message: str,
     execute_at: str | None,
-    tz: str,
+    tz: str | None,
     role: str,
     now: str | None,
     as_json: bool,
@@ -243,9 +254,8 @@ def _send(
 ) -> None:
     from switchboard.context import open_store
     from switchboard.service import add_one_time, new_one_time
-    from switchboard.timeparse import zone
 
-    zone(tz)  # an unknown --tz is an error even when no time is given
+    tz = zone_of(ctx, tz)  # an unknown zone is an error even when no time is given
     clock = parse_now(now)
     if execute_at is None:
         at = clock
