@@ -49,6 +49,7 @@ _UNITS = {
     "w": "weeks", "wk": "weeks", "wks": "weeks", "week": "weeks", "weeks": "weeks",
     "month": "months", "months": "months", "mo": "months", "mos": "months",
     "year": "years", "years": "years", "yr": "years", "yrs": "years",
+    "fortnight": "fortnights", "fortnights": "fortnights",
 }  # fmt: skip
 
 _SMALL = [
@@ -129,7 +130,7 @@ _PARTS: list[tuple[str, re.Pattern[str]]] = [
         ("day_word", r"(?:the )?day after tomorrow|(?:the )?day before yesterday|today|tomorrow|tmrw|tmr|yesterday"),
         ("tonight", r"tonight|tonite"),
         ("weekday", rf"(?:(?P<mod>this coming|coming|this|next|last|on) )?(?P<wd>{_alt(_WEEKDAYS)})"),
-        ("part", r"(?:(?P<this>this|in the|at) )?(?P<part>morning|afternoon|evening|night)"),
+        ("part", r"(?:(?P<this>this|in the|in|at) )?(?P<part>morning|afternoon|evening|night)"),
         (
             "clock_relation",
             rf"(?P<mins>an? quarter|quarter|half|\d{{1,2}}|{_alt(_MINUTE_WORDS)}|five|ten)(?: minutes?)? "
@@ -144,13 +145,15 @@ _PARTS: list[tuple[str, re.Pattern[str]]] = [
         ("clock", r"(?P<h>\d{1,2})(?P<m>\d{2})(?P<ap> ?am| ?pm)"),
         ("clock_h", r"(?P<h>\d{1,2})h(?P<m>\d{2})?"),
         ("clock_hhmm", r"at (?P<hhmm>\d{4})"),
+        ("clock_hmm", r"at (?P<h>[1-9])(?P<m>[0-5]\d)"),
         ("noon", r"(?:12 )?(?:noon|midday)"),
         ("midnight", r"(?:12 )?midnight"),
         (
             "clock_words",
-            rf"(?P<h>{_alt(_HOUR_WORDS)})(?: (?P<m>{_alt(_MINUTE_WORDS)}))?(?: ?(?P<ap>{_MERIDIEM}))?(?: oclock)?",
+            rf"(?P<h>{_alt(_HOUR_WORDS)})(?: (?P<m>{_alt(_MINUTE_WORDS)}))?"
+            rf"(?: ?(?P<ap>{_MERIDIEM}))?(?P<oclock> oclock)?",
         ),
-        ("clock", r"(?P<h>\d{1,2})(?: ?oclock)?"),
+        ("clock_number", r"(?P<h>\d{1,2})(?P<oclock> ?oclock)?"),
         ("zone", rf"(?P<abbr>{_alt(_ZONE_ABBREVIATIONS)})(?P<off>[+-]\d{{1,2}}(?::?\d{{2}})?)?"),
         ("zone", r"(?P<off>[+-]\d{2}:?\d{2})"),
     ]
@@ -192,6 +195,7 @@ def read(phrase: str, raw: str) -> Reading:
         raise TimeParseError(f'"{raw}" is not an exact time ("{vague[0]}") — {_EXACT_HINT}')
     reading = Reading()
     pos = 0
+    after_at = False  # whether the word before is "at": "at 9", "at eight"
     while pos < len(phrase):
         for name, pattern in _PARTS:  # noqa: B007 - the name of the part that matched is used below
             match = pattern.match(phrase, pos)
@@ -201,8 +205,13 @@ def read(phrase: str, raw: str) -> Reading:
             filler = _FILLERS.match(phrase, pos)
             if filler is None:
                 return _unknown(raw)
+            after_at = filler[0] in ("at", "@")
             pos = _skip_space(phrase, filler.end())
             continue
+        if _lone_number(name, match) and pos > 0 and not after_at:
+            # "dec 24 15" or "14th april 15": a year, a day or an hour? Only "at 15" says it is an hour.
+            raise TimeParseError(f'"{raw}": is "{match[0]}" an hour? — write "at {match[0]}" or "{match[0]}:00"')
+        after_at = False
         kind = "clock" if name.startswith(("clock", "noon", "midnight")) else name
         kind = "date" if name in ("iso_date", "numeric_date", "month_date", "day_of_month") else kind
         if kind in reading.parts:
@@ -212,6 +221,13 @@ def read(phrase: str, raw: str) -> Reading:
             reading.clock = _clock(name, match, raw)
         pos = _skip_space(phrase, match.end())
     return reading
+
+
+def _lone_number(name: str, match: re.Match[str]) -> bool:
+    """Whether a clock part is a number and nothing else ("15", "eight"): no colon, am/pm or o'clock."""
+    if name == "clock_number":
+        return not match["oclock"]
+    return name == "clock_words" and not (match["m"] or match["ap"] or match["oclock"])
 
 
 def _skip_space(phrase: str, pos: int) -> int:
@@ -253,6 +269,8 @@ def _clock(name: str, match: re.Match[str], raw: str) -> TimeOfDay:
     if name == "clock_hhmm":
         hour, minute = int(match["hhmm"][:2]), int(match["hhmm"][2:])
         return _checked(TimeOfDay(hour, minute, text=text))
+    if name == "clock_hmm":  # "at 730": 7:30, morning or evening as the rest of the phrase says
+        return _checked(TimeOfDay(int(match["h"]), int(match["m"]), kind="bare", text=text))
     if name == "clock_h":  # "15h", "9h30": the 24-hour clock of French and other writing
         return _checked(TimeOfDay(int(match["h"]), int(match["m"] or 0), text=text))
     if name == "clock_relation":
@@ -348,6 +366,8 @@ def amount(text: str, raw: str) -> dict[str, float]:
             count = float(count_text)
         unit = _UNITS[unit_text]
         found[unit] = found.get(unit, 0) + count
+    if "fortnights" in found:
+        found["weeks"] = found.get("weeks", 0) + 2 * found.pop("fortnights")
     if half:
         if len(pieces) != 1:
             raise TimeParseError(f'could not understand "{raw}" — try "in 90 minutes"')
@@ -401,7 +421,10 @@ def date_of(match: re.Match[str], today: date, raw: str) -> tuple[date, bool]:
     if year_text:
         return _real_date(int(year_text), month, day, raw), True
     candidate = _maybe_date(today.year, month, day)
-    if candidate is None or candidate < today:
+    # A date without a year that passed less than a month ago is that one (and so refused as past):
+    # "dec 4" said on 5 December is more likely a slip than next year's. "the 4th" is next month's.
+    recent = timedelta(days=31 if "mon" in groups or "a" in groups else 0)
+    if candidate is None or candidate < today - recent:
         if "mon" in groups or "a" in groups:
             candidate = _maybe_date(today.year + 1, month, day)
         else:

@@ -216,7 +216,8 @@ def _instant_words(raw: str) -> str:
     """Lower-case ``raw`` for the one-time grammar: a.m. as am, no commas, "forty-five" as "forty five"."""
     text = raw.strip().lower()
     text = re.sub(r"(?<=[\d\s])([ap])\.\s?m\b\.?", r"\1m", text)
-    text = re.sub(r"(?<=\d) ([ap]) m\b", r" \1m", text)  # "3:30 p m"
+    text = re.sub(r"\b([ap]) m\b", r"\1m", text)  # "3:30 p m"
+    text = re.sub(r"\bin the ([ap]m)\b", r"\1", text)  # "3 in the am"
     text = re.sub(r"o['’ ]?clock", "oclock", text)
     text = re.sub(r"(?<=[a-z])-(?=[a-z])|(?<=\d)-(?=ish\b)", " ", text)
     text = re.sub(r"(?<=[a-z])\.", "", text)  # "dec." and a full stop after a word
