@@ -87,6 +87,8 @@ _MONTHS = {
     "october": 10, "oct": 10, "november": 11, "nov": 11, "december": 12, "dec": 12,
 }  # fmt: skip
 
+_WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
 # Zone abbreviations with one meaning in English text; IST, BST and the like are refused as ambiguous.
 _ZONE_ABBREVIATIONS = {
     "utc": 0, "gmt": 0, "z": 0, "est": -5, "edt": -4, "cst": -6, "cdt": -5, "mst": -7, "mdt": -6,
@@ -414,9 +416,9 @@ def date_of(match: re.Match[str], today: date, raw: str) -> tuple[date, bool]:
         elif second > 12 and first <= 12:
             month, day = first, second
         else:
+            where = f'"{match[0]}"' if match[0] == raw.strip().lower() else f'"{match[0]}" in "{raw}"'
             raise TimeParseError(
-                f'"{match[0]}" in "{raw}" could be day/month or month/day — write the month as a word '
-                '("24 dec") or use 2026-12-24'
+                f'{where} could be day/month or month/day — write the month as a word ("24 dec") or use 2026-12-24'
             )
     if year_text:
         return _real_date(int(year_text), month, day, raw), True
@@ -453,14 +455,28 @@ def _real_date(year: int, month: int, day: int, raw: str) -> date:
     return found
 
 
-def weekday_date(match: re.Match[str], today: date) -> date:
-    """The date a weekday part names: this coming one (today included), "next" after today, "last" before it."""
+def weekday_of(match: re.Match[str]) -> int:
+    """The weekday (Monday 0) a weekday part names."""
+    return _WEEKDAYS[match["wd"]]
+
+
+def weekday_date(match: re.Match[str], today: date, raw: str) -> date:
+    """The date a weekday part names: the coming one, "this" today included, "next" after today, "last" before it.
+
+    A bare weekday that is today ("tuesday" said on a Tuesday) could be today or a week away:
+    it is refused.
+    """
     wanted = _WEEKDAYS[match["wd"]]
     modifier = match["mod"]
     if modifier == "last":
         return today - timedelta(days=(today.weekday() - wanted - 1) % 7 + 1)
     ahead = (wanted - today.weekday()) % 7
-    if ahead == 0 and modifier == "next":
+    if ahead == 0 and modifier in (None, "on"):
+        name = _WEEKDAY_NAMES[wanted]
+        raise TimeParseError(
+            f'"{raw}": {name} is today — say "today" or "this {name}" for today, "next {name}" for a week from now'
+        )
+    if ahead == 0 and modifier != "this":
         ahead = 7
     return today + timedelta(days=ahead)
 

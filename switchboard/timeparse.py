@@ -247,7 +247,6 @@ def _phrase_instant(raw: str, tz: zoneinfo.ZoneInfo, now: datetime) -> datetime:
     part = parts["part"]["part"] if "part" in parts else None
     day: date | None = None
     named_day = False  # a day other than today: a bare "9" is then 09:00
-    roll_weekly = False
 
     def set_day(found: date, what: str) -> None:
         nonlocal day
@@ -276,11 +275,10 @@ def _phrase_instant(raw: str, tz: zoneinfo.ZoneInfo, now: datetime) -> datetime:
     if "weekday" in parts:
         match = parts["weekday"]
         if day is not None:
-            if day.weekday() != phrase.weekday_date(match, day).weekday():
+            if day.weekday() != phrase.weekday_of(match):
                 raise TimeParseError(f'"{raw}": {day:%Y-%m-%d} is a {day:%A}, not a {match["wd"]} — check the date')
         else:
-            day = phrase.weekday_date(match, today)
-            roll_weekly = match["mod"] not in ("next", "last")
+            day = phrase.weekday_date(match, today, raw)
         named_day = True
     if part is not None and "part" in parts and parts["part"]["this"] == "this":
         set_day(today, f"this {part}")
@@ -309,10 +307,7 @@ def _phrase_instant(raw: str, tz: zoneinfo.ZoneInfo, now: datetime) -> datetime:
         if found_at < now:
             found_at = _localize(datetime.combine(today + timedelta(days=1), wall), local)
         return found_at
-    found_at = _localize(datetime.combine(day, wall), local)
-    if roll_weekly and found_at < now and day == today:  # "friday at 9am" said on a Friday afternoon
-        found_at = _localize(datetime.combine(day + timedelta(days=7), wall), local)
-    return found_at
+    return _localize(datetime.combine(day, wall), local)
 
 
 _ELAPSED_UNITS = ("seconds", "minutes", "hours")

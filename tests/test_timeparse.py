@@ -216,10 +216,10 @@ def test_recurring_checks_the_zone() -> None:
         ("tomorrow at 9am +02:00", "America/New_York", TUESDAY, "2026-03-11T07:00:00Z"),
         # an ISO time without an offset is read in --tz
         ("2026-03-11T09:00:00", "Europe/Berlin", TUESDAY, "2026-03-11T08:00:00Z"),
-        # weekdays: "next" skips today, a bare weekday is today if still ahead
+        # weekdays: "next" skips today, "this" is today (a bare weekday that is today is refused)
         ("next tuesday", "UTC", TUESDAY, "2026-03-17T09:00:00Z"),
-        ("tuesday at 5pm", "UTC", TUESDAY, "2026-03-10T17:00:00Z"),
-        ("tuesday at 3pm", "UTC", TUESDAY, "2026-03-17T15:00:00Z"),
+        ("this tuesday at 5pm", "UTC", TUESDAY, "2026-03-10T17:00:00Z"),
+        ("next tuesday at 3pm", "UTC", TUESDAY, "2026-03-17T15:00:00Z"),
         ("on monday at 9 a.m.", "UTC", TUESDAY, "2026-03-16T09:00:00Z"),
         ("9:30 pm tomorrow", "UTC", TUESDAY, "2026-03-11T21:30:00Z"),
         # a bare time of day is the next time the clock shows it
@@ -286,6 +286,18 @@ SUGGESTION = 'try "in 5 minutes", "tomorrow at 9am" or an ISO 8601 time such as 
         ),
         ("in 10000000000 days", f'"in 10000000000 days" is too far away — {SUGGESTION}'),
         ("tomorrow at 25:00", 'there is no time of day "25:00" — use 0:00-23:59, or 1-12 with am/pm'),
+        (
+            "tuesday at 5pm",
+            '"tuesday at 5pm": tuesday is today — say "today" or "this tuesday" for today, "next tuesday" for a '
+            "week from now",
+        ),
+        (
+            "at 9",
+            '"at 9" does not say whether 9:00 is in the morning or the evening — write "9:00am" or "9:00pm" '
+            '(or 24-hour "21:00")',
+        ),
+        ("14th april 15", '"14th april 15": is "15" an hour? — write "at 15" or "15:00"'),
+        ("3/4", '"3/4" could be day/month or month/day — write the month as a word ("24 dec") or use 2026-12-24'),
     ],
 )
 def test_instant_refusals(phrase: str, message: str) -> None:
