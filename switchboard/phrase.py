@@ -311,6 +311,10 @@ def _relation(match: re.Match[str], raw: str) -> TimeOfDay:
             f'could not understand "{match[0]}" in "{raw}" as a time — try "half past 3pm" or "3:30pm"'
         )
     target = match["target"]
+    if match["dir"] == "after" and target == "noon" and mins_text.isdigit() and "minute" not in match[0]:
+        # "1 after noon" is more likely "1 afternoon" (13:00) mistyped than 12:01.
+        unit = "minute" if mins_text == "1" else "minutes"
+        raise TimeParseError(f'"{raw}": write "{mins_text} {unit} after noon" or "{mins_text}pm"')
     if target in ("noon", "midday"):
         base = TimeOfDay(12)
     elif target == "midnight":
