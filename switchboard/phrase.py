@@ -385,7 +385,7 @@ def amount(text: str, raw: str) -> dict[str, float]:
     return found
 
 
-def zone_of(match: re.Match[str], raw: str) -> tzinfo:
+def named_zone(match: re.Match[str], raw: str) -> tzinfo:
     """The fixed offset a zone part names ("PST", "UTC+2", "+02:00")."""
     hours = _ZONE_ABBREVIATIONS.get(match.groupdict().get("abbr") or "utc", 0)
     offset = timedelta(hours=hours)

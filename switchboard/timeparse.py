@@ -240,7 +240,7 @@ def _phrase_instant(raw: str, tz: zoneinfo.ZoneInfo, now: datetime) -> datetime:
         if set(parts) - {"now", "zone"}:
             raise TimeParseError(f'"{raw}" says "now" and another time — say one, such as "now" or "in 5 minutes"')
         return now.astimezone(UTC)
-    local: tzinfo = phrase.zone_of(parts["zone"], raw) if "zone" in parts else tz
+    local: tzinfo = phrase.named_zone(parts["zone"], raw) if "zone" in parts else tz
     wall_now = now.astimezone(local).replace(tzinfo=None)
     today = wall_now.date()
     clock = reading.clock
