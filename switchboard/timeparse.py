@@ -27,7 +27,7 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from switchboard import phrase
 from switchboard.cron import describe_cron, validate_cron
 from switchboard.cron import looks_like_cron as _looks_like_cron
-from switchboard.exceptions import PastTimeError, TimeParseError
+from switchboard.exceptions import InvalidInputError, PastTimeError, TimeParseError
 from switchboard.zones import instant_of as _localize
 from switchboard.zones import wall_of as _wall
 from switchboard.zones import zone
@@ -37,6 +37,7 @@ __all__ = [
     "PAST_GRACE",
     "describe_cron",
     "looks_recurring",
+    "parse_duration",
     "parse_instant",
     "parse_recurring",
     "refuse_past",
@@ -642,3 +643,19 @@ def _month_days(days: set[str]) -> str:
     """Write days of the month as a cron list, the last day ("L") at the end."""
     numbers = _numbers({int(day) for day in days if day != "L"})
     return ",".join(filter(None, [numbers, "L" if "L" in days else ""]))
+
+
+_DURATION = re.compile(
+    r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|secs|seconds?|m|min|mins|minutes?|h|hours?|d|days?)?\s*$", re.IGNORECASE
+)
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str, *, days: bool = False) -> timedelta:
+    """'4m', '90s', '1h', '0' (and with ``days``, '90d') -> a timedelta."""
+    match = _DURATION.match(text or "")
+    unit = (match.group(2) or "s").lower()[0] if match else ""
+    if not match or (unit == "d" and not days):
+        example = "90d or 2160h" if days else "90s, 4m or 1h"
+        raise InvalidInputError(f'"{text}" is not a duration — use e.g. {example}')
+    return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[unit])

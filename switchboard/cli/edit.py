@@ -60,6 +60,8 @@ def onetime_update(
                 changes["execute_at"], text=execute_at, tz=read_in, now=clock,
                 anyway=", or add --allow-past to keep it",
             )  # fmt: skip
+        if tz is not None:
+            changes["timezone"] = tz
     elif tz is not None:
         raise fail("--tz only says how to read --execute-at for a one-time schedule — give --execute-at too")
     if not changes:
