@@ -36,6 +36,7 @@ ENVIRONMENT = {
     "repo": "SWITCHBOARD_REPO",
     "github_repo": "SWITCHBOARD_GITHUB_REPO",
     "github_api_url": "SWITCHBOARD_GITHUB_API_URL",
+    "timezone": "SWITCHBOARD_TZ",
 }
 
 SECRET_SETTINGS = {"encryption_key", "api_key", "github_token"}
@@ -49,6 +50,8 @@ VARIABLES: dict[str, str] = {
     "SWITCHBOARD_REPO": "The local clone to write to (default: the git root of the current folder).",
     "SWITCHBOARD_GITHUB_REPO": "owner/name: write through the GitHub API instead of a clone.",
     "SWITCHBOARD_GITHUB_API_URL": "GitHub's API (default https://api.github.com; GitHub Enterprise or a stand-in).",
+    "SWITCHBOARD_TZ": "The zone phrases are read in when a command gets no --tz (else config set-tz, else TZ).",
+    "TZ": "This machine's zone, when it names one (else /etc/localtime), for phrases with no other zone.",
     "SWITCHBOARD_DEV_MODE": "true: plaintext data/ in a clone without a remote (refused in Actions).",
     "SWITCHBOARD_MAX_MESSAGE_BYTES": "The largest message, in bytes of UTF-8 (default 65536).",
     "SWITCHBOARD_RESULT_RETENTION": "How long results are kept, e.g. 90d (the default) or 2160h.",
@@ -115,6 +118,8 @@ class Settings:
     repo: str | None = None
     github_repo: str | None = None
     github_api_url: str = DEFAULT_GITHUB_API_URL
+    timezone: str | None = None
+    """The zone phrases are read in when a command gets no --tz (None: this machine's zone)."""
     #: Everything else the environment said, read once with the rest (see read_environment).
     env: Environment = field(default_factory=Environment, repr=False, compare=False)
 

@@ -6,6 +6,7 @@ SwitchboardError                 base; its message is safe to show a user
 ├── DecryptError                 a file under data/ does not open with the keys given
 ├── InvalidInputError            a value a user gave (id, agent id, message, body…)
 │   ├── TimeParseError           a phrase we cannot read as an instant or a schedule
+│   │   └── PastTimeError        a one-time phrase that means a time already past
 │   ├── UnknownZoneError         a time zone that is not an IANA name
 │   └── LimitError               more than an agent's tools may do (too many schedules, too often)
 ├── NotFoundError                no schedule with that id (for this tenant)
@@ -54,6 +55,10 @@ class InvalidInputError(SwitchboardError):
 
 class TimeParseError(InvalidInputError):
     """A phrase cannot be read as an instant or as a recurring schedule."""
+
+
+class PastTimeError(TimeParseError):
+    """A one-time phrase resolves to a time that has already passed."""
 
 
 class UnknownZoneError(InvalidInputError):

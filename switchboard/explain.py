@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from switchboard.due import dst_warning, fires
-from switchboard.timeparse import describe_cron, parse_instant, parse_recurring, zone
+from switchboard.cron import dst_warning, fires
+from switchboard.timeparse import PAST_GRACE, describe_cron, parse_instant, parse_recurring, zone
 
 
 def explain_at(text: str, *, tz: str, now: datetime) -> dict[str, Any]:
     """A one-time phrase: the instant it means, in UTC and in the caller's zone."""
     instant = parse_instant(text, tz=tz, now=now)
     warnings = []
-    if instant < now:
-        warnings.append("that time is in the past: the next tick delivers it at once")
+    past = instant < now.astimezone(UTC) - PAST_GRACE
+    if past:
+        warnings.append("that time is in the past: send refuses it (with --allow-past it is delivered at once)")
     return {
         "kind": "one-time",
         "execute_at": instant.isoformat(),
         "local": instant.astimezone(zone(tz)).isoformat(),
         "timezone": tz,
+        "past": past,
         "warnings": warnings,
     }
 

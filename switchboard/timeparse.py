@@ -1,9 +1,9 @@
 """Read times as people write them: one instant, or a cron expression and a zone.
 
-- ``parse_instant`` reads "in 5 minutes", "tomorrow at 9am", "next monday at
-  3pm" or ISO 8601 as an aware UTC datetime. The common phrases go through a
-  small grammar of our own (exact, and aware of daylight saving); the long tail
-  goes to dateparser, imported only then because it is slow to import.
+- ``parse_instant`` reads "in 5 minutes", "tomorrow at 9am", "half past 3 this
+  afternoon", "dec 24 at 3pm" or ISO 8601 as an aware UTC datetime, with the
+  grammar of ``switchboard.phrase``: every word must be understood, and a phrase
+  that could mean two instants is refused with a suggestion, never guessed.
 - ``parse_recurring`` reads "every weekday at 10am" as ``("0 10 * * 1-5", zone)``
   with a grammar of our own. It refuses what cron cannot say exactly ("every 90
   minutes", "every 3 days") instead of quietly approximating it.
@@ -22,11 +22,28 @@ import re
 import zoneinfo
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
-from croniter import croniter
+from switchboard import phrase
+from switchboard.cron import describe_cron, validate_cron
+from switchboard.cron import looks_like_cron as _looks_like_cron
+from switchboard.exceptions import InvalidInputError, PastTimeError, TimeParseError
+from switchboard.zones import instant_of as _localize
+from switchboard.zones import wall_of as _wall
+from switchboard.zones import zone
 
-from switchboard.exceptions import InvalidInputError, TimeParseError, UnknownZoneError
+__all__ = [
+    "DEFAULT_TIME",
+    "PAST_GRACE",
+    "describe_cron",
+    "looks_recurring",
+    "parse_duration",
+    "parse_instant",
+    "parse_recurring",
+    "refuse_past",
+    "validate_cron",
+    "zone",
+]
 
 DEFAULT_TIME = time(9, 0)
 """The time of day meant when a phrase names a day but no time."""
@@ -35,146 +52,6 @@ _INSTANT_HELP = 'try "in 5 minutes", "tomorrow at 9am" or an ISO 8601 time such 
 _SCHEDULE_HELP = (
     'try "every monday at 9am", "every weekday at 10am", "every 15 minutes" or a cron expression such as "0 9 * * 1-5"'
 )
-_CRON_HELP = (
-    "a cron expression has 5 fields: minute (0-59), hour (0-23), day of month (1-31), "
-    "month (1-12) and day of week (0-6, Sunday is 0)"
-)
-
-
-# ---------------------------------------------------------------- zones
-
-
-# Names that ZoneInfo opens but that are not places: "localtime" would make a
-# schedule fire at a different instant on every machine that runs the tick.
-_NOT_ZONES = {"localtime", "posixrules", "Factory"}
-
-
-def zone(name: str) -> zoneinfo.ZoneInfo:
-    """Return the IANA time zone called ``name``; raise UnknownZoneError if there is none."""
-    try:
-        if name in _NOT_ZONES:
-            raise zoneinfo.ZoneInfoNotFoundError(name)
-        return zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError) as exc:
-        raise UnknownZoneError(_unknown_zone_message(name)) from exc
-
-
-def _unknown_zone_message(name: str) -> str:
-    """Say the zone is unknown, and suggest the right spelling when only the case is wrong."""
-    message = f'unknown time zone "{name}" — use an IANA name such as "Europe/Berlin" or "UTC"'
-    wanted = name.strip().lower()
-    for key in sorted(zoneinfo.available_timezones() - _NOT_ZONES):
-        if key.lower() == wanted:
-            return f'{message} (did you mean "{key}"?)'
-    return message
-
-
-def _wall(instant: datetime, tz: zoneinfo.ZoneInfo) -> datetime:
-    """The naive wall-clock time that ``instant`` shows in ``tz``."""
-    return instant.astimezone(tz).replace(tzinfo=None)
-
-
-def _localize(wall: datetime, tz: zoneinfo.ZoneInfo) -> datetime:
-    """Return the UTC instant at which ``tz`` shows the naive ``wall`` time (see the module doc for DST)."""
-    first = wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
-    if _wall(first, tz) == wall:
-        return first
-    return _end_of_gap(wall, tz)
-
-
-def _end_of_gap(wall: datetime, tz: zoneinfo.ZoneInfo) -> datetime:
-    """Return the instant a clock jumps forward over the skipped wall time ``wall``."""
-    # The two readings of a skipped time (old offset, new offset) lie on either
-    # side of the jump; the jump is the first second whose wall time is later.
-    readings = [wall.replace(tzinfo=tz, fold=fold).timestamp() for fold in (0, 1)]
-    before, after = int(min(readings)), int(max(readings))
-    while after - before > 1:
-        middle = (before + after) // 2
-        if _wall(datetime.fromtimestamp(middle, UTC), tz) > wall:
-            after = middle
-        else:
-            before = middle
-    return datetime.fromtimestamp(after, UTC)
-
-
-# ---------------------------------------------------------------- cron
-
-# (name, lowest, highest, how to say the range) for the five fields, in order.
-_CRON_FIELDS = (
-    ("minute", 0, 59, "0-59"),
-    ("hour", 0, 23, "0-23"),
-    ("day of month", 1, 31, "1-31"),
-    ("month", 1, 12, "1-12"),
-    ("day of week", 0, 7, "0-6 (Sunday is 0, or 7)"),
-)
-
-# The nicknames classic cron and croniter accept, spelled out so every stored
-# schedule has the same five-field shape.
-_CRON_NICKNAMES = {
-    "@yearly": "0 0 1 1 *",
-    "@annually": "0 0 1 1 *",
-    "@monthly": "0 0 1 * *",
-    "@weekly": "0 0 * * 0",
-    "@daily": "0 0 * * *",
-    "@midnight": "0 0 * * *",
-    "@hourly": "0 * * * *",
-}
-
-
-def validate_cron(expr: str) -> str:
-    """Return ``expr`` as a normalised 5-field cron expression; raise TimeParseError saying what is wrong."""
-    shown = " ".join(expr.split())
-    fields = _CRON_NICKNAMES.get(shown.lower(), shown).split()
-    if len(fields) in (6, 7):
-        raise TimeParseError(f'"{shown}" has {len(fields)} fields: seconds and years are not supported — {_CRON_HELP}')
-    if len(fields) != 5:
-        raise TimeParseError(f'"{shown}" is not a cron expression — {_CRON_HELP}')
-    for value, spec in zip(fields, _CRON_FIELDS, strict=True):
-        _check_cron_field(value, spec, shown)
-    cron = " ".join(fields)
-    if not croniter.is_valid(cron):
-        raise TimeParseError(f'"{shown}" is not a valid cron expression — {_CRON_HELP}')
-    if not croniter.is_valid(cron, strict=True):
-        raise TimeParseError(
-            f'"{shown}" never fires: none of its months has that day — check the day of month and the month'
-        )
-    return cron
-
-
-def _check_cron_field(value: str, spec: tuple[str, int, int, str], cron: str) -> None:
-    """Raise a specific TimeParseError for an out-of-range number or step; croniter judges the rest."""
-    name, lowest, highest, allowed = spec
-    for item in value.split(","):
-        base, slash, step = item.partition("/")
-        if slash and (not step.isdigit() or int(step) == 0):
-            raise TimeParseError(f'{name} step must be a whole number from 1, got "{item}" in "{cron}"')
-        numbers = re.fullmatch(r"(\d+)(?:-(\d+))?", base)
-        for number in numbers.groups() if numbers else ():
-            if number is not None and not lowest <= int(number) <= highest:
-                raise TimeParseError(f'{name} must be {allowed}, got {number} in "{cron}"')
-
-
-def describe_cron(cron: str) -> str:
-    """Say in English when ``cron`` fires ("At 09:00 AM, Monday through Friday"); the cron itself if that fails."""
-    try:
-        # Imported here: only explain and list need it, and it reads locale files.
-        from cron_descriptor import Options, get_description
-
-        # English whatever the machine's locale (and no warning when it has none): needs cron-descriptor 2.
-        options = Options(locale_code="en_US", use_24hour_time_format=False)
-        description: str = get_description(cron, options)
-    except Exception:  # a description is a courtesy: it must never break explain or list
-        return cron
-    return description
-
-
-def _looks_like_cron(text: str) -> bool:
-    """Whether ``text`` is written as a cron expression (right or wrong) rather than as words."""
-    fields = text.split()
-    if len(fields) == 1:
-        return fields[0].startswith("@")
-    numeric = all(re.fullmatch(r"[\d*/,?-]+", f) for f in fields[:2])
-    return numeric and (len(fields) >= 5 or "*" in text)
 
 
 _REPEATING_WORDS = re.compile(r"\b(?:hourly|daily|weekly|monthly|yearly|annually|weekdays|weekends)\b")
@@ -264,29 +141,54 @@ def parse_instant(text: str, *, tz: str = "UTC", now: datetime) -> datetime:
         raise ValueError(f"now must be an aware datetime, got {now!r}")
     local = zone(tz)
     raw = text.strip()
-    phrase = _normalise(raw)
-    if phrase == "now":
-        return now.astimezone(UTC)
-    _refuse_non_instants(raw, phrase)
+    _refuse_non_instants(raw, _normalise(raw))
     try:
-        found = (
-            _iso_instant(raw, local)
-            or _relative_instant(phrase, local, now)
-            or _day_and_time_instant(phrase, local, now)
-            or _dateparser_instant(raw, phrase, local, now)
-        )
-    except OverflowError as exc:
+        found = _iso_instant(raw, local) or _phrase_instant(raw, local, now)
+    except (OverflowError, ValueError) as exc:
+        if isinstance(exc, TimeParseError):
+            raise
         raise TimeParseError(f'"{raw}" is too far away — {_INSTANT_HELP}') from exc
-    if found is None:
-        raise TimeParseError(f'could not understand "{raw}" as a time — {_INSTANT_HELP}')
     return found
 
 
+PAST_GRACE = timedelta(seconds=60)
+"""How far in the past a one-time phrase may resolve and still count as "now" (clocks and typing take time)."""
+
+
+def refuse_past(instant: datetime, *, text: str, tz: str, now: datetime, anyway: str = "") -> None:
+    """Raise PastTimeError when ``instant`` (what ``text`` resolved to) is more than PAST_GRACE before ``now``.
+
+    The message shows the instant in ``tz`` and what to type instead; ``anyway`` says how to send it regardless
+    on the surface that asks (", or add --allow-past to send it now").
+    """
+    if instant >= now.astimezone(UTC) - PAST_GRACE:
+        return
+    local = instant.astimezone(zone(tz))
+    named = f" ({tz})" if local.tzname() != tz else ""
+    raise PastTimeError(
+        f'"{text.strip()}" is {local:%a %Y-%m-%d %H:%M} {local.tzname()}{named}, {_ago(now - instant)} ago — '
+        f'a one-time message needs a time still to come: try "tomorrow at {local:%H:%M}" or "in 10 minutes"{anyway}'
+    )
+
+
+def _ago(span: timedelta) -> str:
+    """A past span in the largest whole units that say it: "3 days", "7 hours 22 minutes", "5 minutes"."""
+    minutes = int(span.total_seconds() // 60)
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    if days:
+        return f"{days} day{'s' * (days != 1)}" + (f" {hours} hour{'s' * (hours != 1)}" if hours and days < 3 else "")
+    parts = [f"{hours} hour{'s' * (hours != 1)}"] if hours else []
+    if minutes or not hours:
+        parts.append(f"{minutes} minute{'s' * (minutes != 1)}")
+    return " ".join(parts)
+
+
 def _refuse_non_instants(raw: str, phrase: str) -> None:
-    """Refuse what is not one instant but that dateparser would still turn into some date."""
+    """Refuse what is not one instant: nothing, a bare number, a repeating schedule."""
     if not phrase or phrase.isdigit():
         raise TimeParseError(f'could not understand "{raw}" as a time — {_INSTANT_HELP}')
-    if re.match(r"(?:every|each)\b", phrase) or _looks_like_cron(phrase):
+    if re.match(r"(?:every|each)\b", phrase) or _looks_like_cron(phrase) or _REPEATING_WORDS.search(phrase):
         raise TimeParseError(
             f'"{raw}" is a repeating schedule, not one time — make it a recurring schedule, or {_INSTANT_HELP}'
         )
@@ -298,12 +200,12 @@ def _iso_instant(raw: str, tz: zoneinfo.ZoneInfo) -> datetime | None:
         return None
     try:
         date.fromisoformat(raw[:10])
-    except ValueError as exc:  # dateparser would swap month and day of "2026-13-01"
+    except ValueError as exc:
         raise TimeParseError(f'"{raw}" does not start with a real date ({exc}) — {_INSTANT_HELP}') from exc
     try:
         found = datetime.fromisoformat(raw)
     except ValueError:
-        return None  # "2026-03-11 at 9am" and friends: let the other readers try
+        return None  # "2026-03-11 at 9am" and friends: the grammar reads them
     if found.tzinfo is not None:
         return found.astimezone(UTC)
     if re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
@@ -311,95 +213,162 @@ def _iso_instant(raw: str, tz: zoneinfo.ZoneInfo) -> datetime | None:
     return _localize(found, tz)
 
 
-_RELATIVE_UNITS = {
-    "s": "seconds", "sec": "seconds", "second": "seconds",
-    "m": "minutes", "min": "minutes", "minute": "minutes",
-    "h": "hours", "hr": "hours", "hour": "hours",
-    "d": "days", "day": "days",
-    "w": "weeks", "wk": "weeks", "week": "weeks",
+def _instant_words(raw: str) -> str:
+    """Lower-case ``raw`` for the one-time grammar: a.m. as am, no commas, "forty-five" as "forty five"."""
+    text = raw.strip().lower()
+    text = re.sub(r"(?<=[\d\s])([ap])\.\s?m\b\.?", r"\1m", text)
+    text = re.sub(r"\b([ap]) m\b", r"\1m", text)  # "3:30 p m"
+    text = re.sub(r"\bin the ([ap]m)\b", r"\1", text)  # "3 in the am"
+    text = re.sub(r"o['’ ]?clock", "oclock", text)
+    text = re.sub(r"(?<=[a-z])-(?=[a-z])|(?<=\d)-(?=ish\b)", " ", text)
+    text = re.sub(r"(?<=[a-z])\.", "", text)  # "dec." and a full stop after a word
+    text = text.replace("@", " at ").replace("&", " and ")
+    text = re.sub(r"[,;!?]", " ", text)
+    return " ".join(text.rstrip(".").split())
+
+
+_DAY_WORD_OFFSETS = {
+    "today": 0, "tomorrow": 1, "tmrw": 1, "tmr": 1, "yesterday": -1,
+    "day after tomorrow": 2, "the day after tomorrow": 2, "day before yesterday": -2, "the day before yesterday": -2,
 }  # fmt: skip
-# "5 minutes", "5m", "an hour"; a word amount needs its space, or "and" would read as "an d(ay)".
-_AMOUNT = rf"\b(\d+ ?|an? |one )({_alternatives(_RELATIVE_UNITS)})s?\b"
-_AMOUNTS_RE = re.compile(rf"{_AMOUNT}(?: (?:and )?{_AMOUNT})*")
 
 
-def _relative_instant(phrase: str, tz: zoneinfo.ZoneInfo, now: datetime) -> datetime | None:
-    """Read "in 90 minutes", "in 3 days", "2 hours and 30 minutes from now" (months: dateparser)."""
-    match = re.fullmatch(r"in (.+)|(.+) (?:from now|later)", phrase.replace("half an hour", "30 minutes"))
-    body = (match[1] or match[2]) if match else ""
-    if not _AMOUNTS_RE.fullmatch(body):
-        return None
-    amounts = dict.fromkeys(("seconds", "minutes", "hours", "days", "weeks"), 0)
-    for count, unit in re.findall(_AMOUNT, body):
-        amounts[_RELATIVE_UNITS[unit]] += int(count) if count.strip().isdigit() else 1
-    elapsed = timedelta(seconds=amounts["seconds"], minutes=amounts["minutes"], hours=amounts["hours"])
-    days = timedelta(days=amounts["days"], weeks=amounts["weeks"])
+def _phrase_instant(raw: str, tz: zoneinfo.ZoneInfo, now: datetime) -> datetime:
+    """Read a phrase with the one-time grammar (see switchboard.phrase) and resolve it against ``now``."""
+    reading = phrase.read(_instant_words(raw), raw)
+    parts = reading.parts
+    if "now" in parts:
+        if set(parts) - {"now", "zone"}:
+            raise TimeParseError(f'"{raw}" says "now" and another time — say one, such as "now" or "in 5 minutes"')
+        return now.astimezone(UTC)
+    local: tzinfo = phrase.named_zone(parts["zone"], raw) if "zone" in parts else tz
+    wall_now = now.astimezone(local).replace(tzinfo=None)
+    today = wall_now.date()
+    clock = reading.clock
+    part = parts["part"]["part"] if "part" in parts else None
+    day: date | None = None
+    named_day = False  # a day other than today: a bare "9" is then 09:00
+
+    def set_day(found: date, what: str) -> None:
+        nonlocal day
+        if day is not None and day != found:
+            raise TimeParseError(f'"{raw}" names two different days ({day:%a %Y-%m-%d} and {what}) — name one')
+        day = found
+
+    if "day_word" in parts:
+        offset = _DAY_WORD_OFFSETS[parts["day_word"][0]]
+        set_day(today + timedelta(days=offset), parts["day_word"][0])
+        named_day = offset != 0
+    if "tonight" in parts:
+        if part not in (None, "night", "evening"):
+            raise TimeParseError(f'"{raw}" says tonight and the {part} — say one')
+        part = part or "night"
+        set_day(today, "tonight")
+    if "same_time" in parts:
+        if clock is not None:
+            raise TimeParseError(f'"{raw}" says two times of day — say one')
+        clock = phrase.TimeOfDay(wall_now.hour, wall_now.minute, wall_now.second)
+        set_day(today + timedelta(days=1 if parts["same_time"]["day"] == "tomorrow" else 0), "that day")
+    if "date" in parts:
+        found, _ = phrase.date_of(parts["date"], today, raw)
+        set_day(found, f"{found:%a %Y-%m-%d}")
+        named_day = True
+    if "weekday" in parts:
+        match = parts["weekday"]
+        if day is not None:
+            if day.weekday() != phrase.weekday_of(match):
+                raise TimeParseError(f'"{raw}": {day:%Y-%m-%d} is a {day:%A}, not a {match["wd"]} — check the date')
+        else:
+            day = phrase.weekday_date(match, today, raw)
+        named_day = True
+    if part is not None and "part" in parts and parts["part"]["this"] == "this":
+        set_day(today, f"this {part}")
+    if "relative" in parts:
+        return _relative(parts["relative"], raw, clock, part, local, now, day)
+    if clock is not None:
+        if clock.midnight:
+            if "tonight" in parts:
+                day = today + timedelta(days=1)
+            elif day is not None:
+                raise TimeParseError(
+                    f'"{raw}": midnight at the start or the end of that day? — write "23:59" or the next day at "00:00"'
+                )
+        clock = phrase.hour_in(clock, part, named_day, raw)
+    elif part is not None:
+        if day is None:  # "in the morning" said at night: this one or the next? Ask.
+            raise TimeParseError(f'"{raw}" does not say which day — write "tomorrow {part}" or "this {part}"')
+        clock = phrase.TimeOfDay(phrase.PART_OF_DAY_HOURS[part])
+    elif day is not None:
+        clock = phrase.TimeOfDay(DEFAULT_TIME.hour, DEFAULT_TIME.minute)
+    else:
+        raise TimeParseError(f'could not understand "{raw}" as a time — {_INSTANT_HELP}')
+    wall = phrase.as_time(clock)
+    if day is None:  # a time of day alone: the next time the clock shows it
+        found_at = _localize(datetime.combine(today, wall), local)
+        if found_at < now:
+            found_at = _localize(datetime.combine(today + timedelta(days=1), wall), local)
+        return found_at
+    return _localize(datetime.combine(day, wall), local)
+
+
+_ELAPSED_UNITS = ("seconds", "minutes", "hours")
+
+
+def _relative(
+    match: re.Match[str],
+    raw: str,
+    clock: phrase.TimeOfDay | None,
+    part: str | None,
+    local: tzinfo,
+    now: datetime,
+    day: date | None,
+) -> datetime:
+    """ "in 2 hours", "3 days from now", "a week from tomorrow", "2 days ago", "in 2 days at 3pm"."""
+    amounts = phrase.amount(match["amount"], raw)
+    wall_now = _wall(now, local)
+    direction = match.groupdict().get("dir") or "in"
+    sign = -1 if direction == "ago" else 1
+    elapsed = any(amounts.get(unit) for unit in _ELAPSED_UNITS)
+    if day is not None or (elapsed and (clock is not None or part is not None)):
+        raise TimeParseError(f'"{raw}" says both an amount of time and a day or time — say one')
+    base = wall_now
+    named_day = direction in ("from tomorrow", "after tomorrow", "from today")
+    if named_day:
+        base = datetime.combine(wall_now.date() + timedelta(days=0 if direction == "from today" else 1), DEFAULT_TIME)
+        if clock is None:  # the time of day now, or 09:00? Ask.
+            raise TimeParseError(f'"{raw}" does not say the time of day — add one, such as "{match[0]} at 9am"')
+        if elapsed:
+            raise TimeParseError(f'"{raw}" counts hours from a day — say "in N hours" or name the day and time')
+    shifted = _shift_calendar(base, amounts, sign, raw)
+    if clock is not None or part is not None:
+        settled = (
+            phrase.hour_in(clock, part, True, raw)
+            if clock is not None
+            else phrase.TimeOfDay(phrase.PART_OF_DAY_HOURS[part or "morning"])
+        )
+        return _localize(datetime.combine(shifted.date(), phrase.as_time(settled)), local)
+    seconds = sum(amounts.get(unit, 0) * factor for unit, factor in zip(_ELAPSED_UNITS, (1, 60, 3600), strict=True))
     # Days keep the clock time across a DST change ("in 3 days" at 15:20 is 15:20);
     # minutes and hours are elapsed time, so they are added to the instant.
-    start = _localize(_wall(now, tz) + days, tz) if days else now.astimezone(UTC)
-    return start + elapsed
+    start = now.astimezone(UTC) if shifted == wall_now else _localize(shifted, local)
+    return start + sign * timedelta(seconds=round(seconds))
 
 
-_DAY_PHRASE_RE = re.compile(rf"(today|tomorrow)|(?:(next|this|on) )?({_WEEKDAY})")
-
-
-def _day_and_time_instant(phrase: str, tz: zoneinfo.ZoneInfo, now: datetime) -> datetime | None:
-    """Read "9am", "tomorrow", "next monday at 3pm", "friday 10:00" (a day, a time, or both)."""
-    at = _TIME_RE.search(phrase)
-    rest = " ".join((phrase[: at.start()] + " " + phrase[at.end() :]).split()) if at else phrase
-    clock = _time_of_day(at[1]) if at else None
-    today = _wall(now, tz).date()
-    if not rest and clock is not None:
-        # A bare time of day: the next time the clock shows it.
-        found = _localize(datetime.combine(today, clock), tz)
-        return found if found >= now else _localize(datetime.combine(today + timedelta(days=1), clock), tz)
-    day = _DAY_PHRASE_RE.fullmatch(rest)
-    if day is None:
-        return None
-    clock = clock or DEFAULT_TIME
-    if day[1]:
-        return _localize(datetime.combine(today + timedelta(days=1 if day[1] == "tomorrow" else 0), clock), tz)
-    target = _next_weekday(today, _weekday(day[3]), skip_today=day[2] == "next")
-    found = _localize(datetime.combine(target, clock), tz)
-    if found < now:  # "friday at 9am" said on a Friday afternoon: next week's
-        found = _localize(datetime.combine(target + timedelta(days=7), clock), tz)
-    return found
-
-
-def _next_weekday(today: date, cron_weekday: int, *, skip_today: bool) -> date:
-    """The first date on or after ``today`` (after, with ``skip_today``) that falls on ``cron_weekday``."""
-    ahead = (cron_weekday - 1 - today.weekday()) % 7  # Python counts Monday as 0, cron Sunday
-    if ahead == 0 and skip_today:
-        ahead = 7
-    return today + timedelta(days=ahead)
-
-
-def _dateparser_instant(raw: str, phrase: str, tz: zoneinfo.ZoneInfo, now: datetime) -> datetime | None:
-    """Ask dateparser about what our own grammar did not read ("March 20, 2026 5pm", "tomorrow 9am PST")."""
-    # Imported here, not at the top: it takes long to import and most commands never need it.
-    import dateparser
-
-    base = _wall(now, tz)
-    found = dateparser.parse(
-        raw,  # not ``phrase``: its commas became "and", which dateparser does not expect
-        languages=["en"],
-        settings={
-            "PREFER_DATES_FROM": "future",
-            "RELATIVE_BASE": base,
-            "TIMEZONE": tz.key,
-            "RETURN_AS_TIMEZONE_AWARE": True,
-        },
-    )
-    if found is None:
-        return None
-    if getattr(found.tzinfo, "zone", None) != tz.key:
-        return found.astimezone(UTC)  # the phrase named its own zone or offset ("9am PST")
-    wall = found.replace(tzinfo=None)
-    # dateparser reads a date without a time of day as midnight; we mean 09:00.
-    if wall.time() == time(0) != base.time() and not _TIME_RE.search(phrase):
-        wall = datetime.combine(wall.date(), DEFAULT_TIME)
-    # Localise ourselves: dateparser (pytz) puts a skipped wall time at a time that does not exist.
-    return _localize(wall, tz)
+def _shift_calendar(base: datetime, amounts: dict[str, float], sign: int, raw: str) -> datetime:
+    """``base`` moved by whole days, weeks, months and years on the wall clock (a month keeps the day of month)."""
+    months = sign * int(amounts.get("months", 0) + 12 * amounts.get("years", 0))
+    if months:
+        year, month = divmod(base.month - 1 + months, 12)
+        try:
+            base = base.replace(year=base.year + year, month=month + 1)
+        except ValueError as exc:
+            if base.year + year > 9999 or base.year + year < 1:
+                raise OverflowError from exc
+            raise TimeParseError(
+                f'"{raw}" lands on a day that month does not have ({month + 1:02d}-{base.day:02d}) — name the date'
+            ) from exc
+    days = amounts.get("days", 0) + 7 * amounts.get("weeks", 0)
+    return base + sign * timedelta(days=int(days))
 
 
 # ---------------------------------------------------------------- recurring
@@ -528,7 +497,14 @@ def _of_the_month(match: re.Match[str], schedule: _Schedule) -> None:
 
 
 def _time(match: re.Match[str], schedule: _Schedule) -> None:
-    """ "at 9am", "17:30", "noon"."""
+    """ "at 9am", "17:30", "noon"; "3:30" (morning or afternoon?) is refused, "9:30" and "12:30" are read."""
+    bare = re.fullmatch(r"([1-7]):\d{2}", match[1])
+    if bare:
+        text = match[1]
+        raise TimeParseError(
+            f'"{text}" does not say whether it is in the morning or the afternoon — write "{text}am" or '
+            f'"{text}pm" (or 24-hour "{int(bare[1]) + 12}:{text[-2:]}")'
+        )
     schedule.times.add(_time_of_day(match[1]))
 
 

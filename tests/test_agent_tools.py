@@ -182,7 +182,7 @@ def test_the_number_of_active_schedules_is_bounded(world: World) -> None:
         ({"message": "x", "when": "in 5 minutes", "timezone": "Mars/Olympus"}, 'unknown time zone "Mars/Olympus"'),
         ({"message": " ", "when": "in 5 minutes"}, "Switchboard refused: message is empty"),
         ({"message": "x", "when": ""}, 'Switchboard refused: say when — e.g. "in 10 minutes"'),
-        ({"message": "x", "when": "2020-01-01T09:00:00Z"}, "which has already passed — give a time in the future"),
+        ({"message": "x", "when": "2020-01-01T09:00:00Z"}, "ago — a one-time message needs a time still to come: try"),
         ({"message": "x", "when": "in 5 minutes", "agent_id": "a b"}, 'agent id "a b" contains whitespace'),
     ],
 )

@@ -516,8 +516,11 @@ def test_explain_previews_without_a_key(repo: Repo, key: str) -> None:
             "execute_at": "2026-03-11T08:00:00+00:00",
             "local": "2026-03-11T09:00:00+01:00",
             "timezone": "Europe/Berlin",
+            "past": False,
             "warnings": [],
         }
+        past = anyone.get("/explain", params={"at": "yesterday at 9am", "tz": "Europe/Berlin"}).json()
+        assert (past["execute_at"], past["past"]) == ("2026-03-09T08:00:00+00:00", True)
         every = anyone.get("/explain", params={"every": "every weekday at 10am", "count": 2}).json()
         assert every["cron"] == "0 10 * * 1-5"
         assert every["next"] == ["2026-03-11T10:00:00+00:00", "2026-03-12T10:00:00+00:00"]

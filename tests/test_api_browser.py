@@ -165,6 +165,12 @@ def test_the_page_manages_schedules_in_a_real_browser(api: ApiServer, browser: A
     until(browser, lambda d: "could not understand" in text(d, "preview-out"), "a bad phrase is explained")
     assert not browser.find_element(By.ID, "save").is_enabled()
 
+    # A time already past: the preview shows the instant, says it has passed, and nothing can be saved.
+    type_into(browser, "when", "yesterday at 9am")
+    browser.find_element(By.ID, "preview").click()
+    until(browser, lambda d: "already passed" in text(d, "preview-out"), "a past time is refused")
+    assert not browser.find_element(By.ID, "save").is_enabled()
+
     # A recurring one: preview, save, pause, resume, delete.
     Select(browser.find_element(By.ID, "kind")).select_by_value("recurring")
     type_into(browser, "message", "Standup")

@@ -221,7 +221,9 @@ def test_explain(cli_env: dict[str, str]) -> None:
     assert once.stdout == "One-time: 2026-03-11 08:00 UTC = 2026-03-11 09:00 CET (Europe/Berlin).\n"
     past = ok(cli_env, "explain", "--at", "2020-01-01T00:00Z", "--now", NOW)
     assert past.stdout == "One-time: 2020-01-01 00:00 UTC.\n"
-    assert past.stderr == "Warning: that time is in the past: the next tick delivers it at once\n"
+    assert past.stderr == (
+        "Warning: that time is in the past: send refuses it (with --allow-past it is delivered at once)\n"
+    )
 
 
 # -- keys ------------------------------------------------------------------------------------------------

@@ -289,6 +289,19 @@ RECURRING = ["recurring", "create", "--agent-id", "{agent}", "-m", MESSAGE, "--c
         ([*SEND, "--now", "2026-03-10T15:20:00"], '--now "2026-03-10T15:20:00" has no UTC offset — add Z or +01:00'),
         (["explain"], "give exactly one of --at TEXT or --every TEXT"),
         (["explain", "--at", "now", "--every", "every day"], "give exactly one of --at TEXT or --every TEXT"),
+        ([*SEND, "--at", "today at 9am", "--tz", "Europe/Berlin", "--now", "2026-03-10T15:20:00Z"],
+         '"today at 9am" is Tue 2026-03-10 09:00 CET (Europe/Berlin), 7 hours 20 minutes ago — a one-time message '
+         'needs a time still to come: try "tomorrow at 09:00" or "in 10 minutes", or add --allow-past to send it now'),
+        (["onetime", "create", "--agent-id", "{agent}", "-m", MESSAGE, "--at", "2026-03-10T15:18:00Z", "--now",
+          "2026-03-10T15:20:00Z"],
+         '"2026-03-10T15:18:00Z" is Tue 2026-03-10 15:18 UTC, 2 minutes ago — a one-time message needs a time still '
+         'to come: try "tomorrow at 15:18" or "in 10 minutes", or add --allow-past to send it now'),
+        (["onetime", "update", "{one}", "--at", "yesterday", "--now", "2026-03-10T15:20:00Z"],
+         '"yesterday" is Mon 2026-03-09 09:00 UTC, 1 day 6 hours ago — a one-time message needs a time still to '
+         'come: try "tomorrow at 09:00" or "in 10 minutes", or add --allow-past to keep it'),
+        ([*SEND, "--at", "at 9", "--now", "2026-03-10T15:20:00Z", "--tz", "Europe/Berlin"],
+         '"at 9" does not say whether 9:00 is in the morning or the evening — write "9:00am" or "9:00pm" '
+         '(or 24-hour "21:00")'),
     ],
 )  # fmt: skip
 def test_times_zones_and_phrases(world: World, args: list[str], expected: str) -> None:

@@ -76,7 +76,9 @@ def test_send_with_no_time_prints_the_run_id(
 def test_send_json_is_the_schedule_and_its_result(
     cli_env: dict[str, str], standin: LettaStandIn, agent: str, capsys: Any
 ) -> None:
-    code, out, err = cli(capsys, "send", "--agent-id", agent, "-m", "As JSON", "--at", "2020-01-01T00:00:00Z", "--json")
+    code, out, err = cli(
+        capsys, "send", "--agent-id", agent, "-m", "As JSON", "--at", "2020-01-01T00:00:00Z", "--allow-past", "--json"
+    )
     assert (code, err) == (0, "")
     made = json.loads(out)
     assert set(made) == {"id", "name", "agent_id", "message", "role", "execute_at", "timezone", "created_at", "result"}

@@ -21,10 +21,10 @@ with times in the zone it asked for (the grant's zone by default).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from switchboard.agent_tools.grants import AgentGrant
-from switchboard.due import shortest_gap
+from switchboard.cron import shortest_gap
 from switchboard.exceptions import InvalidInputError, LimitError, NotFoundError
 from switchboard.models import (
     OneTimeSchedule,
@@ -37,10 +37,8 @@ from switchboard.models import (
     utc,
 )
 from switchboard.store import Store, Transaction
-from switchboard.timeparse import describe_cron, looks_recurring, parse_instant, parse_recurring, zone
+from switchboard.timeparse import describe_cron, looks_recurring, parse_instant, parse_recurring, refuse_past, zone
 
-#: How far in the past a one-time time may be and still be "now" (the agent's clock and ours differ a little).
-PAST_SLACK = timedelta(minutes=1)
 #: How much of a message a listing quotes.
 QUOTE_CHARS = 60
 
@@ -158,11 +156,7 @@ def schedule(
         made = build(RecurringSchedule, **common, cron=cron, timezone=cron_zone)
     else:
         instant = parse_instant(phrase, tz=tz, now=now)
-        if instant < utc(now) - PAST_SLACK:
-            raise InvalidInputError(
-                f'"{phrase}" is {spoken(instant, tz)}, which has already passed — give a time in the future, '
-                'e.g. "in 10 minutes"'
-            )
+        refuse_past(instant, text=phrase, tz=tz, now=now)
         made = build(OneTimeSchedule, **common, execute_at=instant)
 
     def compute(tx: Transaction) -> Schedule:

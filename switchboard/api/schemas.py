@@ -246,6 +246,7 @@ class ExplainOut(BaseModel):
     warnings: list[str]
     execute_at: str | None = None
     local: str | None = None
+    past: bool | None = None
     cron: str | None = None
     description: str | None = None
     next: list[str] | None = None

@@ -1,4 +1,4 @@
-"""``config …``: the user config file (the Letta key, the Letta URL, the repository) and the resolved settings."""
+"""``config …``: the user config file (Letta key and URL, repository, time zone) and the resolved settings."""
 
 from __future__ import annotations
 
@@ -64,16 +64,34 @@ def config_set_repo(
         _set("repo", str(GitBackend(Path(path).expanduser().resolve()).root), as_json, replaces="github_repo")
 
 
+@config_app.command("set-tz")
+@handled
+def config_set_tz(
+    name: str = typer.Argument(..., help="IANA time zone, e.g. Europe/Berlin."), as_json: bool = JSON_OPT
+) -> None:
+    """Save the time zone phrases are read in when a command gets no --tz (else this machine's zone is used)."""
+    from switchboard.zones import zone
+
+    _set("timezone", zone(name.strip()).key, as_json)
+
+
 @config_app.command("show")
 @handled
 def config_show(ctx: typer.Context, as_json: bool = JSON_OPT) -> None:
     """Show the resolved settings (secrets only as set / not set)."""
-    shown = settings(ctx).shown()
-    shown["config_file"] = str(config_mod.config_path())
+    conf = settings(ctx)
+    shown = conf.shown()
+    shown["config_file"] = str(config_mod.config_path(conf.env))
     if as_json:
         print_json(shown)
         return
-    unset = {"repo": "not set: the git root of the current directory", "github_repo": "not set: use a clone"}
+    from switchboard.zones import system_zone
+
+    unset = {
+        "repo": "not set: the git root of the current directory",
+        "github_repo": "not set: use a clone",
+        "timezone": f"not set: this machine's zone, {system_zone(conf.env)}",
+    }
     rows = [[k, unset.get(k, "not set") if v is None else v] for k, v in shown.items()]
     table("Settings (flags > environment > config file)", [Column("setting", keep=9), Column("value", cut=True)], rows)
 

@@ -14,7 +14,7 @@ from typing import Any
 import typer
 
 from switchboard.cli.render import print_json, show_explanation, when
-from switchboard.cli.root import ID_ARG, JSON_OPT, NOW_OPT, fail, handled, parse_now, settings
+from switchboard.cli.root import ID_ARG, JSON_OPT, NOW_OPT, fail, handled, parse_now, settings, zone_of
 from switchboard.models import Kind, RecurringSchedule
 
 NEW_MESSAGE_OPT = typer.Option(None, "--message", "-m", help="New text for the agent.")
@@ -40,10 +40,11 @@ def onetime_update(
     now: str = NOW_OPT,
     dry_run: bool = DRY_RUN_OPT,
     as_json: bool = JSON_OPT,
+    allow_past: bool = typer.Option(False, "--allow-past", help="Accept a new time that has already passed."),
 ) -> None:
     """Change a one-time schedule in place (same id; a new time moves it)."""
     from switchboard.explain import explain_at
-    from switchboard.timeparse import zone
+    from switchboard.timeparse import refuse_past, zone
 
     clock = parse_now(now)
     if tz is not None:
@@ -51,15 +52,22 @@ def onetime_update(
     preview: dict[str, Any] | None = None
     changes: dict[str, Any] = _plain_changes(message, role, agent_id, name)
     if execute_at is not None:
-        preview = explain_at(execute_at, tz=tz or "UTC", now=clock)
+        read_in = zone_of(ctx, tz)
+        preview = explain_at(execute_at, tz=read_in, now=clock)
         changes["execute_at"] = datetime.fromisoformat(preview["execute_at"])
+        if not allow_past:
+            refuse_past(
+                changes["execute_at"], text=execute_at, tz=read_in, now=clock,
+                anyway=", or add --allow-past to keep it",
+            )  # fmt: skip
         if tz is not None:
             changes["timezone"] = tz
     elif tz is not None:
         raise fail("--tz only says how to read --execute-at for a one-time schedule — give --execute-at too")
     if not changes:
         raise fail("nothing to change — give at least one of --message, --execute-at, --role, --agent-id or --name")
-    _update(ctx, schedule_ref, "one-time", changes, preview, tz or "UTC", clock, dry_run, as_json)
+    shown_in = preview["timezone"] if preview is not None else "UTC"
+    _update(ctx, schedule_ref, "one-time", changes, preview, shown_in, clock, dry_run, as_json)
 
 
 @handled

@@ -36,7 +36,12 @@ app = typer.Typer(
 )
 
 JSON_OPT = typer.Option(False, "--json", help="Print only JSON on stdout.")
-TZ_OPT = typer.Option("UTC", "--tz", help="IANA time zone the phrase is read in, e.g. Europe/Berlin.")
+TZ_OPT = typer.Option(
+    None,
+    "--tz",
+    help="IANA time zone the phrase is read in, e.g. Europe/Berlin "
+    "(default: SWITCHBOARD_TZ, else `config set-tz`, else this machine's zone).",
+)
 NOW_OPT = typer.Option(None, "--now", help="Pretend it is this ISO 8601 instant (for trying things out).")
 ID_ARG = typer.Argument(..., metavar="ID", help="The schedule's id, its name, or 8+ first characters of its id.")
 
@@ -97,6 +102,14 @@ def settings(ctx: typer.Context) -> Settings:
     """Resolved settings for this invocation."""
     flags = ctx.find_root().obj or {}
     return config_mod.resolve(flags)
+
+
+def zone_of(ctx: typer.Context, tz: str | None) -> str:
+    """The zone a phrase is read in: --tz, else SWITCHBOARD_TZ, else `config set-tz`, else this machine's zone."""
+    from switchboard.zones import system_zone, zone
+
+    conf = settings(ctx)
+    return zone(tz or conf.timezone or system_zone(conf.env)).key
 
 
 def store_of(ctx: typer.Context) -> Any:

@@ -11,7 +11,18 @@ from typing import Any
 import typer
 
 from switchboard.cli.render import key_hint, print_json, show_schedule, show_schedules, warn_without_key, when
-from switchboard.cli.root import ID_ARG, JSON_OPT, NOW_OPT, TZ_OPT, fail, handled, parse_now, settings, store_of
+from switchboard.cli.root import (
+    ID_ARG,
+    JSON_OPT,
+    NOW_OPT,
+    TZ_OPT,
+    fail,
+    handled,
+    parse_now,
+    settings,
+    store_of,
+    zone_of,
+)
 from switchboard.config import Settings
 from switchboard.models import Kind, OneTimeSchedule, RecurringSchedule
 
@@ -24,6 +35,9 @@ ROLE_OPT = typer.Option("user", "--role", help="user, system or assistant.")
 NAME_OPT = typer.Option(None, "--name", help="A name to find it by instead of its id (at most 200 characters).")
 NO_DISPATCH_OPT = typer.Option(
     False, "--no-dispatch", help="Do not start the tick workflow; leave the message to the scheduled tick."
+)
+ALLOW_PAST_OPT = typer.Option(
+    False, "--allow-past", help="Accept a time that has already passed, and deliver the message at once."
 )
 NO_DELIVER_OPT = typer.Option(
     False, "--no-deliver", help="A message due now is only stored (and the tick workflow started), not sent from here."
@@ -41,16 +55,20 @@ def send(
     execute_at: str = typer.Option(
         None, "--execute-at", "--at", help='When: "tomorrow at 9am", "in 5 minutes", ISO 8601. Default: now.'
     ),
-    tz: str = TZ_OPT,
+    tz: str | None = TZ_OPT,
     role: str = ROLE_OPT,
     now: str = NOW_OPT,
     as_json: bool = JSON_OPT,
     no_dispatch: bool = NO_DISPATCH_OPT,
     no_deliver: bool = NO_DELIVER_OPT,
     name: str = NAME_OPT,
+    allow_past: bool = ALLOW_PAST_OPT,
 ) -> None:
     """Schedule a message once; with no time (or one already due) it is delivered from here at once."""
-    _send(ctx, agent_id, message, execute_at, tz, role, now, as_json, not no_dispatch, not no_deliver, name=name)
+    _send(
+        ctx, agent_id, message, execute_at, tz, role, now, as_json, not no_dispatch, not no_deliver,
+        name=name, allow_past=allow_past,
+    )  # fmt: skip
 
 
 @onetime_app.command("create")
@@ -62,16 +80,20 @@ def onetime_create(
     execute_at: str = typer.Option(
         None, "--execute-at", "--at", help='When: "tomorrow at 9am", ISO 8601… Default: now.'
     ),
-    tz: str = TZ_OPT,
+    tz: str | None = TZ_OPT,
     role: str = ROLE_OPT,
     now: str = NOW_OPT,
     as_json: bool = JSON_OPT,
     no_dispatch: bool = NO_DISPATCH_OPT,
     no_deliver: bool = NO_DELIVER_OPT,
     name: str = NAME_OPT,
+    allow_past: bool = ALLOW_PAST_OPT,
 ) -> None:
     """Schedule a message once (the same as `send`)."""
-    _send(ctx, agent_id, message, execute_at, tz, role, now, as_json, not no_dispatch, not no_deliver, name=name)
+    _send(
+        ctx, agent_id, message, execute_at, tz, role, now, as_json, not no_dispatch, not no_deliver,
+        name=name, allow_past=allow_past,
+    )  # fmt: skip
 
 
 @onetime_app.command("list")
@@ -107,7 +129,7 @@ def recurring_create(
     cron: str = typer.Option(
         ..., "--cron", "--every", help='"every weekday at 10am", "every 15 minutes" or cron "0 10 * * 1-5".'
     ),
-    tz: str = TZ_OPT,
+    tz: str | None = TZ_OPT,
     role: str = ROLE_OPT,
     now: str = NOW_OPT,
     as_json: bool = JSON_OPT,
@@ -118,7 +140,7 @@ def recurring_create(
     from switchboard.service import add_recurring
     from switchboard.timeparse import parse_recurring
 
-    expression, zone = parse_recurring(cron, tz=tz)
+    expression, zone = parse_recurring(cron, tz=zone_of(ctx, tz))
     conf = settings(ctx)
     schedule = add_recurring(
         open_store(conf),
@@ -220,7 +242,7 @@ def _send(
     agent_id: str,
     message: str,
     execute_at: str | None,
-    tz: str,
+    tz: str | None,
     role: str,
     now: str | None,
     as_json: bool,
@@ -228,19 +250,21 @@ def _send(
     deliver: bool = True,
     *,
     name: str | None = None,
+    allow_past: bool = False,
 ) -> None:
     from switchboard.context import open_store
     from switchboard.service import add_one_time, new_one_time
-    from switchboard.timeparse import zone
 
-    zone(tz)  # an unknown --tz is an error even when no time is given
+    tz = zone_of(ctx, tz)  # an unknown zone is an error even when no time is given
     clock = parse_now(now)
     if execute_at is None:
         at = clock
     else:
-        from switchboard.timeparse import parse_instant
+        from switchboard.timeparse import parse_instant, refuse_past
 
         at = parse_instant(execute_at, tz=tz, now=clock)
+        if not allow_past:
+            refuse_past(at, text=execute_at, tz=tz, now=clock, anyway=", or add --allow-past to send it now")
     conf = settings(ctx)
     store = open_store(conf)
     fields: dict[str, Any] = {

@@ -12,14 +12,15 @@ import typer
 
 from switchboard import __version__
 from switchboard.cli.render import print_json, show_explanation
-from switchboard.cli.root import JSON_OPT, NOW_OPT, TZ_OPT, fail, handled, parse_now, settings, version_line
+from switchboard.cli.root import JSON_OPT, NOW_OPT, TZ_OPT, fail, handled, parse_now, settings, version_line, zone_of
 
 
 @handled
 def explain(
+    ctx: typer.Context,
     at: str = typer.Option(None, "--at", help="A one-time phrase, e.g. 'tomorrow at 9am'."),
     every: str = typer.Option(None, "--every", help="A recurring phrase or cron, e.g. 'every weekday at 10am'."),
-    tz: str = TZ_OPT,
+    tz: str | None = TZ_OPT,
     now: str = NOW_OPT,
     count: int = typer.Option(5, "--count", min=1, max=100, help="How many next fire times to show."),
     as_json: bool = JSON_OPT,
@@ -30,6 +31,7 @@ def explain(
     if (at is None) == (every is None):
         raise fail("give exactly one of --at TEXT or --every TEXT")
     clock = parse_now(now)
+    tz = zone_of(ctx, tz)
     data = explain_at(at, tz=tz, now=clock) if at is not None else explain_every(every, tz=tz, now=clock, count=count)
     if as_json:
         print_json(data)

@@ -357,7 +357,15 @@ async function preview() {
   params.set(kind === "one-time" ? "at" : "every", when);
   try {
     const data = await call("GET", `/explain?${params}`, undefined, { auth: false });
-    out.textContent = previewLines(data, { once: "Once", every: "Recurring" }).join("\n");
+    const lines = previewLines(data, { once: "Once", every: "Recurring" });
+    if (data.past) {
+      // A time already past is refused here: the API would deliver it at once, which is rarely what was meant.
+      lines.push("That time has already passed — give a time still to come, or leave it empty to send now.");
+      out.textContent = lines.join("\n");
+      out.className = "preview error";
+      return;
+    }
+    out.textContent = lines.join("\n");
     previewed = currentInputs();
     $("save").disabled = false;
   } catch (err) {
@@ -438,7 +446,13 @@ async function previewEdit() {
   params.set(editing.kind === "one-time" ? "at" : "every", when);
   try {
     const data = await call("GET", `/explain?${params}`, undefined, { auth: false });
-    editOut(previewLines(data, { once: "Moves", every: "Becomes" }).join("\n"), false);
+    const lines = previewLines(data, { once: "Moves", every: "Becomes" });
+    if (data.past) {
+      lines.push("That time has already passed — give a time still to come.");
+      editOut(lines.join("\n"), true);
+      return;
+    }
+    editOut(lines.join("\n"), false);
     editing.previewed = editTime();
   } catch (err) {
     editOut(err.message, true);
