@@ -16,6 +16,7 @@ Routes::
     POST /v1/agents/{agent_id}/messages/async   Run; 404 unknown agent (0.11.7-like: a Run that fails); 422
     GET  /v1/agents/{agent_id}/messages         history (user messages of finished runs)
     GET  /v1/runs/{run_id}                      Run, or 404
+    …    /v1/agents/{agent_id}/schedule…        Letta Cloud's native schedules (letta_standin_schedules)
 
 Where it is knowingly stricter than a real 0.16.8 server: that server parses each
 message as ``MessageCreate | ApprovalCreate | ToolReturnCreate`` without a
@@ -55,6 +56,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Literal, NamedTuple, Self
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from switchboard.letta_standin_schedules import NativeSchedules
 
 __all__ = ["AGENT_ID_PATTERN", "DROP", "DROP_AFTER_ACCEPT", "Delivery", "LettaStandIn", "RequestRecord", "main"]
 
@@ -469,6 +472,8 @@ class LettaStandIn:
         self._thread: threading.Thread | None = None
         self._port = 0
         self._down = False
+        #: Letta Cloud's native schedules; a fire becomes a run as an async message would.
+        self.schedules = NativeSchedules(self._send_scheduled)
         for agent_id in agents or ():
             self.add_agent(agent_id)
 
@@ -783,9 +788,25 @@ class LettaStandIn:
                 return self._accept(rest[0], raw) if method == "POST" else _not_allowed()
             if rest[1:] == ["messages"]:
                 return self._history(rest[0], query) if method == "GET" else _not_allowed()
+            if rest[1] == "schedule":
+                return self._schedule(method, rest[0], rest[2:], query, raw)
         if segments[:2] == ["v1", "runs"] and len(segments) == 3:
             return self._get_run(segments[2]) if method == "GET" else _not_allowed()
         return _Reply(404, {"detail": "Not Found"})
+
+    def _schedule(
+        self, method: str, agent_id: str, rest: list[str], query: dict[str, list[str]], raw: bytes
+    ) -> _Reply:
+        with self._lock:
+            known = agent_id in self._agents
+        if not known:
+            return _Reply(404, {"detail": "Agent not found"})
+        status, body = self.schedules.route(method, agent_id, rest, query, raw)
+        return _Reply(status, body)
+
+    def _send_scheduled(self, agent_id: str, raw: bytes) -> tuple[int, Any]:
+        reply = self._accept(agent_id, raw)
+        return reply.status, reply.body
 
     def _next_scripted(self, agent_id: str) -> _Reply | None:
         with self._lock:
