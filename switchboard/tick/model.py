@@ -58,6 +58,9 @@ class TickOptions:
     follow_limit: int = 200
     #: A run still unfinished this long after its delivery is recorded as "unknown" and no longer followed.
     run_timeout: timedelta = timedelta(hours=24)
+    #: How long past its instant a fire armed at Letta (clock "letta") may show no history before the
+    #: watchdog deletes it there and, when it never fired, delivers it (see switchboard/native).
+    native_grace: timedelta = timedelta(minutes=10)
     #: Called with the claimed jobs before anything is sent.
     on_claimed: Callable[[list[Job]], None] | None = None
     #: Called with every Letta key the pass decrypts, before any is used (the runner masks them).
@@ -129,6 +132,8 @@ class TickReport:
     #: Result updates for runs of earlier passes that this pass saw finish (or time out).
     followed: list[Result] = field(default_factory=list)
     pruned: int = 0
+    #: Fires Letta made from native schedules (clock "letta"), and fires the watchdog could not vouch for.
+    native: list[Result] = field(default_factory=list)
 
     def count(self, status: str) -> int:
         """How many outcomes had ``status``."""
@@ -164,4 +169,5 @@ class TickReport:
             "recovered": [r.public() for r in self.recovered],
             "followed": [r.public() for r in self.followed],
             "pruned": self.pruned,
+            "native": [r.public() for r in self.native],
         }

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from switchboard.models import utc
+from switchboard.native.reconcile import reconcile
 from switchboard.store import Store, Transaction
 from switchboard.tick.delivery import RecentRuns, deliver
 from switchboard.tick.following import follow
@@ -60,7 +61,10 @@ def run_pass(
     # Before claiming: a schedule whose last run showed its agent gone is paused before it fires again.
     report.followed = follow(store, now, client_factory, options)
     pass_id = pass_id_at(now)
-    jobs = claim(store, now, pass_id, options)
+    # Letta's clock first: fires Letta made are recorded, the next ones armed, lost ones released to this pass.
+    native = reconcile(store, now, client_factory, options, pass_id=pass_id)
+    report.native = native.results
+    jobs = native.jobs + claim(store, now, pass_id, options)
     report.planned = jobs
     if not jobs:
         report.pruned = prune(store, now, options)

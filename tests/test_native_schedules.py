@@ -1,0 +1,222 @@
+"""Letta's own clock: fires armed as Letta Cloud native one-time schedules, reconciled by each pass.
+
+Real parts: a bare git remote with clones, the Letta stand-in on 127.0.0.1 with
+its native schedule API, and ``run_pass``. The stand-in's worker fires only
+when a test calls ``fire_due(now)``: time is a parameter on both sides.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+import tick_support
+from tick_support import LETTA_KEY, World, job_otid
+
+from switchboard.exceptions import InvalidInputError
+from switchboard.models import OneTimeSchedule, RecurringSchedule, build
+from switchboard.native.record import NATIVE
+
+world_fixture, letta_fixture, git_template_fixture = (
+    tick_support.world_fixture,
+    tick_support.letta_fixture,
+    tick_support.git_template_fixture,
+)
+
+BERLIN = "Europe/Berlin"
+
+
+def z(text: str) -> datetime:
+    """An instant written in ISO 8601 (UTC)."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def ms(instant: datetime) -> int:
+    return int(instant.timestamp() * 1000)
+
+
+def daily_nine(world: World, created: datetime, message: str = "Good morning, Berlin") -> RecurringSchedule:
+    schedule = world.recurring("0 9 * * *", BERLIN, created=created, message=message)
+    return schedule.model_copy(update={"clock": "letta"})
+
+
+def armed(world: World, agent: str | None = None) -> list[dict]:
+    """Native schedules the stand-in holds (neither fired nor deleted)."""
+    return world.letta.schedules.live(agent)
+
+
+def armed_at(world: World) -> list[datetime]:
+    return [datetime.fromtimestamp(s["schedule"]["scheduled_at"] / 1000, UTC) for s in armed(world)]
+
+
+def otid_of(native: dict) -> str:
+    return native["message"]["messages"][0]["otid"]
+
+
+def test_a_berlin_daily_reminder_is_armed_at_the_right_instant_on_both_sides_of_a_dst_change(world: World) -> None:
+    # Berlin leaves summer time on 2026-10-25: 9:00 is 07:00Z the day before and 08:00Z that day.
+    schedule = daily_nine(world, created=z("2026-10-23T12:00Z"))
+    world.seed(schedule)
+
+    report = world.tick(z("2026-10-23T12:17Z"))
+    assert report.outcomes == [] and report.native == []
+    assert armed_at(world) == [z("2026-10-24T07:00Z")]
+    (native,) = armed(world)
+    assert otid_of(native) == job_otid(schedule, z("2026-10-24T07:00Z"))
+    assert world.letta.deliveries == []  # armed, not sent
+
+    # A pass before the fire changes nothing at Letta.
+    world.tick(z("2026-10-24T06:47Z"))
+    assert [s["id"] for s in armed(world)] == [native["id"]]
+
+    # Letta fires at 9:00 CEST; the next pass records it with the run id from the history, and re-arms.
+    assert world.letta.schedules.fire_due(z("2026-10-24T07:00Z")) == [native["id"]]
+    (delivery,) = world.letta.deliveries
+    assert delivery.text == "Good morning, Berlin" and delivery.otid == otid_of(native)
+    report = world.tick(z("2026-10-24T07:17Z"))
+    assert report.outcomes == []  # the pass itself sent nothing
+    (result,) = report.native
+    assert (result.status, result.run_id, result.scheduled_for) == ("delivered", delivery.run_id, z("2026-10-24T07:00Z"))
+    assert [r.run_id for r in world.remote_results(schedule.id)] == [delivery.run_id]
+    stored = world.remote_schedule(schedule.id)
+    assert isinstance(stored, RecurringSchedule) and stored.last_run == z("2026-10-24T07:00Z")
+    # The next day is in winter time: 9:00 CET is 08:00Z.
+    assert armed_at(world) == [z("2026-10-25T08:00Z")]
+
+    assert world.letta.schedules.fire_due(z("2026-10-25T08:00Z"))
+    world.tick(z("2026-10-25T08:17Z"))
+    assert armed_at(world) == [z("2026-10-26T08:00Z")]
+    assert [r.scheduled_for for r in world.remote_results(schedule.id)] == [z("2026-10-24T07:00Z"), z("2026-10-25T08:00Z")]
+    assert len(world.letta.deliveries) == 2
+
+
+def test_a_native_fire_that_never_comes_is_delivered_once_by_the_watchdog_with_its_otid(world: World) -> None:
+    world.letta.schedules.stall()  # letta-code#3725: the schedule stays overdue and never fires
+    schedule = daily_nine(world, created=z("2026-10-23T12:00Z"))
+    world.seed(schedule)
+    world.tick(z("2026-10-23T12:17Z"))
+    (native,) = armed(world)
+    assert world.letta.schedules.fire_due(z("2026-10-24T07:30Z")) == []
+
+    # Within the grace period (10 minutes by default) the pass waits for Letta.
+    report = world.tick(z("2026-10-24T07:05Z"))
+    assert report.outcomes == [] and world.letta.deliveries == []
+    assert [s["id"] for s in armed(world)] == [native["id"]]
+
+    report = world.tick(z("2026-10-24T07:17Z"))
+    (delivery,) = world.letta.deliveries
+    assert delivery.otid == otid_of(native)
+    assert [(o.status, o.job.scheduled_for) for o in report.outcomes] == [("delivered", z("2026-10-24T07:00Z"))]
+    assert armed(world) == []  # deleted at Letta; the next day is armed by the next pass
+    world.letta.schedules.unstall()
+
+    # Later passes neither send it again nor lose the next day.
+    for now in ("2026-10-24T07:47Z", "2026-10-24T12:17Z"):
+        world.tick(z(now))
+    assert len(world.letta.deliveries) == 1
+    assert armed_at(world) == [z("2026-10-25T08:00Z")]
+    assert [(r.status, r.run_id) for r in world.remote_results(schedule.id)] == [("delivered", delivery.run_id)]
+
+
+@pytest.mark.parametrize("answer", [200, 404])
+def test_a_delete_that_races_the_firing_records_the_fire_and_sends_nothing(world: World, answer: int) -> None:
+    world.letta.schedules.stall()
+    schedule = daily_nine(world, created=z("2026-10-23T12:00Z"))
+    world.seed(schedule)
+    world.tick(z("2026-10-23T12:17Z"))
+    world.letta.schedules.unstall()
+    world.letta.schedules.race_delete(answer=answer)  # the watchdog's delete meets the firing
+
+    report = world.tick(z("2026-10-24T07:17Z"))
+    (delivery,) = world.letta.deliveries
+    assert report.outcomes == []
+    assert [(r.status, r.run_id) for r in report.native] == [("delivered", delivery.run_id)]
+    world.tick(z("2026-10-24T07:47Z"))
+    assert len(world.letta.deliveries) == 1
+    assert armed_at(world) == [z("2026-10-25T08:00Z")]
+
+
+def test_a_native_fire_gone_without_history_is_an_alert_not_a_second_send(world: World) -> None:
+    schedule = daily_nine(world, created=z("2026-10-23T12:00Z"))
+    world.seed(schedule)
+    world.tick(z("2026-10-23T12:17Z"))
+    (native,) = armed(world)
+    # Someone removes it at Letta behind switchboard's back: nothing shows whether it went out.
+    url = f"{world.letta.base_url}/v1/agents/{native['agent_id']}/schedule/{native['id']}"
+    assert httpx.delete(url, headers={"Authorization": f"Bearer {LETTA_KEY}"}).status_code == 200
+
+    report = world.tick(z("2026-10-24T07:17Z"))
+    assert world.letta.deliveries == [] and report.outcomes == []
+    (alert,) = report.native
+    assert alert.status == "failed" and "may or may not have been sent" in (alert.error or "")
+    assert otid_of(native) in (alert.error or "")
+    assert armed_at(world) == [z("2026-10-25T08:00Z")]
+
+
+def test_pause_resume_update_and_delete_are_reflected_at_letta(world: World) -> None:
+    from switchboard import service
+
+    schedule = daily_nine(world, created=z("2026-10-23T12:00Z"))
+    world.seed(schedule)
+    world.tick(z("2026-10-23T12:17Z"))
+    (first,) = armed(world)
+
+    service.set_paused(world.store, LETTA_KEY, schedule.id, paused=True, now=z("2026-10-23T13:00Z"))
+    world.tick(z("2026-10-23T13:17Z"))
+    assert armed(world) == []
+
+    service.set_paused(world.store, LETTA_KEY, schedule.id, paused=False, now=z("2026-10-23T14:00Z"))
+    world.tick(z("2026-10-23T14:17Z"))
+    (second,) = armed(world)
+    assert second["id"] != first["id"] and armed_at(world) == [z("2026-10-24T07:00Z")]
+
+    service.update_schedule(world.store, LETTA_KEY, schedule.id, "recurring", {"message": "Moin"}, now=z("2026-10-23T15:00Z"))
+    world.tick(z("2026-10-23T15:17Z"))
+    (third,) = armed(world)
+    assert third["id"] != second["id"]
+    assert third["message"]["messages"][0]["content"][0]["text"] == "Moin"
+
+    service.delete_schedule(world.store, LETTA_KEY, schedule.id)
+    world.tick(z("2026-10-23T16:17Z"))
+    assert armed(world) == []
+    assert world.remote_files(NATIVE) == []
+    world.letta.schedules.fire_due(z("2026-10-25T12:00Z"))
+    assert world.letta.deliveries == []
+
+
+def test_a_one_time_message_on_letta_s_clock_is_armed_recorded_and_removed(world: World) -> None:
+    at = z("2026-06-02T09:30Z")
+    schedule = world.one_time(at, message="once, on Letta's clock").model_copy(update={"clock": "letta"})
+    world.seed(schedule)
+    world.tick(z("2026-06-01T12:00Z"))
+    assert armed_at(world) == [at]
+    world.letta.schedules.fire_due(at + timedelta(seconds=1))
+    report = world.tick(z("2026-06-02T09:47Z"))
+    (delivery,) = world.letta.deliveries
+    assert delivery.otid == job_otid(schedule, at)
+    assert [(r.status, r.run_id) for r in report.native] == [("delivered", delivery.run_id)]
+    assert world.remote_schedule(schedule.id) is None and world.remote_files(NATIVE) == []
+    assert armed(world) == []
+
+
+def test_two_clones_never_arm_the_same_fire_twice(world: World) -> None:
+    schedule = daily_nine(world, created=z("2026-10-23T12:00Z"))
+    world.seed(schedule)
+    a, b = world.clone("a"), world.clone("b")
+    world.tick(z("2026-10-23T12:17Z"), store=a)
+    world.tick(z("2026-10-23T12:18Z"), store=b)
+    assert len(armed(world)) == 1
+
+
+@pytest.mark.parametrize("url", ["ws://127.0.0.1:4500", "http://letta.example.com:8283"])
+def test_letta_s_clock_is_refused_for_a_server_without_native_schedules(url: str) -> None:
+    with pytest.raises(InvalidInputError) as caught:
+        build(
+            OneTimeSchedule, agent_id="agent-1", message="hi", execute_at=z("2026-06-02T09:30Z"),
+            created_at=z("2026-06-01T09:30Z"), base_url=url, clock="letta",
+        )  # fmt: skip
+    assert str(caught.value) == (
+        f'clock "letta" needs Letta Cloud (an https:// Letta API, e.g. https://api.letta.com); "{url}" has no '
+        "native schedules — use --clock github"
+    )
