@@ -2,8 +2,8 @@
 
 Routes (mounted by the stand-in under ``/v1/agents/{agent_id}/schedule``)::
 
-    POST   …/schedule                   {"messages", "schedule": one-time {scheduled_at: ms} | recurring {cron_expression}}
-                                        -> {"id", "next_scheduled_at"}
+    POST   …/schedule                   {"messages", "schedule": {type: one-time, scheduled_at: ms}
+                                        | {type: recurring, cron_expression}} -> {"id", "next_scheduled_at"}
     GET    …/schedule?limit&after       {"scheduled_messages": [...], "has_next_page"}
     GET    …/schedule/{id}              one scheduled message, or 404
     DELETE …/schedule/{id}              {"success": true}, or 404
@@ -209,7 +209,9 @@ class NativeSchedules:
             if rest[1:] == ["history"] and method == "GET":
                 return self._history(scheduled, query)
             if len(rest) == 1 and method == "GET":
-                return (404, {"detail": "Scheduled message not found"}) if scheduled.gone else (200, scheduled.to_json())
+                return (
+                    (404, {"detail": "Scheduled message not found"}) if scheduled.gone else (200, scheduled.to_json())
+                )
             if len(rest) == 1 and method == "DELETE":
                 return self._delete(scheduled)
         return 405, {"detail": "Method Not Allowed"}

@@ -22,9 +22,9 @@ from pydantic import (
     Field,
     ValidationError,
     ValidationInfo,
-    model_validator,
     field_serializer,
     field_validator,
+    model_validator,
 )
 
 from switchboard.exceptions import InvalidInputError

@@ -13,8 +13,11 @@ import httpx
 import pytest
 import tick_support
 from tick_support import LETTA_KEY, World, job_otid
+from typer.testing import CliRunner
 
+from switchboard.cli import app
 from switchboard.exceptions import InvalidInputError
+from switchboard.letta_standin import LettaStandIn
 from switchboard.models import OneTimeSchedule, RecurringSchedule, build
 from switchboard.native.record import NATIVE
 
@@ -77,7 +80,11 @@ def test_a_berlin_daily_reminder_is_armed_at_the_right_instant_on_both_sides_of_
     report = world.tick(z("2026-10-24T07:17Z"))
     assert report.outcomes == []  # the pass itself sent nothing
     (result,) = report.native
-    assert (result.status, result.run_id, result.scheduled_for) == ("delivered", delivery.run_id, z("2026-10-24T07:00Z"))
+    assert (result.status, result.run_id, result.scheduled_for) == (
+        "delivered",
+        delivery.run_id,
+        z("2026-10-24T07:00Z"),
+    )
     assert [r.run_id for r in world.remote_results(schedule.id)] == [delivery.run_id]
     stored = world.remote_schedule(schedule.id)
     assert isinstance(stored, RecurringSchedule) and stored.last_run == z("2026-10-24T07:00Z")
@@ -87,7 +94,10 @@ def test_a_berlin_daily_reminder_is_armed_at_the_right_instant_on_both_sides_of_
     assert world.letta.schedules.fire_due(z("2026-10-25T08:00Z"))
     world.tick(z("2026-10-25T08:17Z"))
     assert armed_at(world) == [z("2026-10-26T08:00Z")]
-    assert [r.scheduled_for for r in world.remote_results(schedule.id)] == [z("2026-10-24T07:00Z"), z("2026-10-25T08:00Z")]
+    assert [r.scheduled_for for r in world.remote_results(schedule.id)] == [
+        z("2026-10-24T07:00Z"),
+        z("2026-10-25T08:00Z"),
+    ]
     assert len(world.letta.deliveries) == 2
 
 
@@ -171,7 +181,9 @@ def test_pause_resume_update_and_delete_are_reflected_at_letta(world: World) -> 
     (second,) = armed(world)
     assert second["id"] != first["id"] and armed_at(world) == [z("2026-10-24T07:00Z")]
 
-    service.update_schedule(world.store, LETTA_KEY, schedule.id, "recurring", {"message": "Moin"}, now=z("2026-10-23T15:00Z"))
+    service.update_schedule(
+        world.store, LETTA_KEY, schedule.id, "recurring", {"message": "Moin"}, now=z("2026-10-23T15:00Z")
+    )
     world.tick(z("2026-10-23T15:17Z"))
     (third,) = armed(world)
     assert third["id"] != second["id"]
@@ -219,4 +231,35 @@ def test_letta_s_clock_is_refused_for_a_server_without_native_schedules(url: str
     assert str(caught.value) == (
         f'clock "letta" needs Letta Cloud (an https:// Letta API, e.g. https://api.letta.com); "{url}" has no '
         "native schedules — use --clock github"
+    )
+
+
+def test_the_cli_creates_a_schedule_on_letta_s_clock_and_a_tick_arms_it(
+    cli_env: dict[str, str], standin: LettaStandIn
+) -> None:
+    agent = standin.add_agent()
+    runner = CliRunner()
+    made = runner.invoke(
+        app,
+        ["recurring", "create", "--agent-id", agent, "-m", "Standup", "--cron", "0 9 * * *", "--tz", BERLIN,
+         "--clock", "letta", "--now", "2026-10-23T12:00:00Z", "--json"],
+        env=cli_env,
+    )  # fmt: skip
+    assert made.exit_code == 0, made.output
+    ticked = runner.invoke(app, ["tick", "--now", "2026-10-23T12:17:00Z", "--json"], env=cli_env)
+    assert ticked.exit_code == 0, ticked.output
+    (native,) = standin.schedules.live(agent)
+    assert native["schedule"]["scheduled_at"] == ms(z("2026-10-24T07:00Z"))
+
+
+def test_the_cli_refuses_letta_s_clock_for_a_self_hosted_server(cli_env: dict[str, str]) -> None:
+    env = {**cli_env, "LETTA_BASE_URL": "http://letta.example.com:8283"}
+    made = CliRunner().invoke(
+        app, ["recurring", "create", "--agent-id", "agent-1", "-m", "Standup", "--cron", "0 9 * * *", "--clock",
+              "letta"], env=env,
+    )  # fmt: skip
+    assert made.exit_code == 1
+    assert made.output.strip().splitlines()[-1] == (
+        'Error: clock "letta" needs Letta Cloud (an https:// Letta API, e.g. https://api.letta.com); '
+        '"http://letta.example.com:8283" has no native schedules — use --clock github'
     )

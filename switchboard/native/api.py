@@ -95,7 +95,9 @@ def find_by_otid(client: LettaClient, agent_id: str, otid: str) -> str | None:
 def delete(client: LettaClient, agent_id: str, native_id: str) -> bool:
     """Delete a native schedule: True when Letta deleted it (200), False when it was gone (404)."""
     try:
-        client.call("DELETE", f"{_base(agent_id)}/{_segment(native_id)}", action=f"deleting native schedule {native_id}")
+        client.call(
+            "DELETE", f"{_base(agent_id)}/{_segment(native_id)}", action=f"deleting native schedule {native_id}"
+        )
     except LettaPermanentError as exc:
         if exc.status == 404:
             return False
@@ -117,11 +119,10 @@ def history(client: LettaClient, agent_id: str, native_id: str) -> list[HistoryE
             if exc.status == 404:
                 return None
             raise
-        items = answer.get("history") if isinstance(answer, dict) else None
-        if not isinstance(items, list):
+        if not isinstance(answer, dict) or not isinstance(answer.get("history"), list):
             raise _bad("a schedule history")
-        entries.extend(_entry(item) for item in items if isinstance(item, dict))
-        next_offset = answer.get("next_offset") if isinstance(answer, dict) else None
+        entries.extend(_entry(item) for item in answer["history"] if isinstance(item, dict))
+        next_offset = answer.get("next_offset")
         if not answer.get("has_next_page") or not isinstance(next_offset, int) or next_offset <= offset:
             break
         offset = next_offset

@@ -263,10 +263,11 @@ def _delete_and_judge(work: _Work, client: LettaClient, now: datetime, *, before
     """Delete the native schedule, then read its history: fired, never fired, or cannot tell."""
     record = work.record
     assert record is not None and record.native_id is not None
-    deleted = record.deleted or api.delete(client, record.agent_id, record.native_id)
+    native_id = record.native_id
+    deleted = record.deleted or api.delete(client, record.agent_id, native_id)
     if deleted and not record.deleted:
         work.record = record = record.model_copy(update={"deleted": True})  # kept if the history read fails
-    entries = api.history(client, record.agent_id, record.native_id)
+    entries = api.history(client, record.agent_id, native_id)
     if entries:
         _fired(work, client, entries[0], now)  # it went out (a delete racing the firing included)
         return
@@ -390,10 +391,12 @@ def _record(tx: Transaction, works: list[_Work], now: datetime, options: TickOpt
             path = tx.add_result(result, item.record.api_key, nonce=nonce)
             note_pending(tx, path, result, carrier)
             done.results.append(result)
-        if schedule is not None and item.schedule_path is not None and not claim_is_live(
-            schedule, now, options.claim_ttl
+        if (
+            schedule is not None
+            and item.schedule_path is not None
+            and not claim_is_live(schedule, now, options.claim_ttl)
         ):
-            changed = schedule
+            changed: Schedule | None = schedule
             if work.remove and isinstance(changed, OneTimeSchedule):
                 tx.delete(item.schedule_path)
                 changed = None
@@ -407,9 +410,8 @@ def _record(tx: Transaction, works: list[_Work], now: datetime, options: TickOpt
                 done.jobs.append(Job(item.schedule_path, changed, work.record.fire, work.record.skipped))
             if changed is not None and changed != schedule:
                 tx.save(changed)
-        if work.record is None:
-            tx.delete(item.record_path)
-        # A schedule whose Letta key changed moves to its new tenant's folder.
-        elif save_native(tx, work.record.model_copy(update={"claimed_by": None, "claimed_at": None})) != item.record_path:
+        if work.record is None or (
+            save_native(tx, work.record.model_copy(update={"claimed_by": None, "claimed_at": None})) != item.record_path
+        ):
             tx.delete(item.record_path)
     return done
