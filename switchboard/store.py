@@ -6,6 +6,7 @@
     data/results/{tenant}/{schedule_id}/{executed_at}-{nonce}.json.enc
     data/results/{tenant}/{schedule_id}/{executed_at}-{nonce}~{checked_at}.json.enc   a later line for it
     data/runs/{tenant}/{executed_at}-{schedule_id}-{nonce}.json.enc    a run still to follow (see tick/following.py)
+    data/native/{tenant}/{schedule_id}.json.enc                   a fire armed at Letta (see native/record.py)
 
 Every file is an envelope ``{"format": 1, "record": {...}}`` encrypted with
 the codec (plain ``.json`` files, and ``data/tenant.key``, in dev mode, so the
@@ -52,6 +53,9 @@ ONE_TIME = f"{DATA}/schedules/one-time"
 RECURRING = f"{DATA}/schedules/recurring"
 RESULTS = f"{DATA}/results"
 RUNS = f"{DATA}/runs"
+#: Native schedules armed at Letta (see switchboard/native); ``in-use`` marks a tree with a schedule on Letta's clock.
+NATIVE = f"{DATA}/native"
+NATIVE_IN_USE = f"{NATIVE}/in-use"
 TENANT_KEY = f"{DATA}/tenant.key.enc"
 #: The tenant secret of a dev-mode (plaintext) tree.
 TENANT_KEY_PLAIN = f"{DATA}/tenant.key"
@@ -358,6 +362,11 @@ class Transaction:
             path = recurring_path(tenant, schedule.id, suffix)
             self.index_notes[path] = schedule  # so index.stage need not decrypt what we just encrypted
         self.changes[path] = self.store.encode(schedule)
+        if schedule.clock == "letta":
+            # So that a pass reads every schedule for the reconcile step only in a tree that uses Letta's clock.
+            mark = NATIVE_IN_USE + suffix
+            if mark not in self.changes and self.store.backend.read(mark) is None:
+                self.changes[mark] = self.store.codec.encrypt(b"{}")
         return path
 
     def delete(self, path: str) -> None:

@@ -16,7 +16,7 @@ from tick_support import LETTA_KEY, World, job_otid
 from typer.testing import CliRunner
 
 from switchboard.cli import app
-from switchboard.exceptions import InvalidInputError
+from switchboard.exceptions import BackendError, InvalidInputError
 from switchboard.letta_standin import LettaStandIn
 from switchboard.models import OneTimeSchedule, RecurringSchedule, build
 from switchboard.native.record import NATIVE
@@ -51,6 +51,11 @@ def armed(world: World, agent: str | None = None) -> list[dict]:
 
 def armed_at(world: World) -> list[datetime]:
     return [datetime.fromtimestamp(s["schedule"]["scheduled_at"] / 1000, UTC) for s in armed(world)]
+
+
+def native_records(world: World) -> list[str]:
+    """The native record files on the remote (one per schedule armed, or being armed)."""
+    return [p for p in world.remote_files(NATIVE) if p.count("/") == 3]
 
 
 def otid_of(native: dict) -> str:
@@ -192,7 +197,7 @@ def test_pause_resume_update_and_delete_are_reflected_at_letta(world: World) -> 
     service.delete_schedule(world.store, LETTA_KEY, schedule.id)
     world.tick(z("2026-10-23T16:17Z"))
     assert armed(world) == []
-    assert world.remote_files(NATIVE) == []
+    assert native_records(world) == []
     world.letta.schedules.fire_due(z("2026-10-25T12:00Z"))
     assert world.letta.deliveries == []
 
@@ -208,7 +213,7 @@ def test_a_one_time_message_on_letta_s_clock_is_armed_recorded_and_removed(world
     (delivery,) = world.letta.deliveries
     assert delivery.otid == job_otid(schedule, at)
     assert [(r.status, r.run_id) for r in report.native] == [("delivered", delivery.run_id)]
-    assert world.remote_schedule(schedule.id) is None and world.remote_files(NATIVE) == []
+    assert world.remote_schedule(schedule.id) is None and native_records(world) == []
     assert armed(world) == []
 
 
@@ -263,3 +268,48 @@ def test_the_cli_refuses_letta_s_clock_for_a_self_hosted_server(cli_env: dict[st
         'Error: clock "letta" needs Letta Cloud (an https:// Letta API, e.g. https://api.letta.com); '
         '"http://letta.example.com:8283" has no native schedules — use --clock github'
     )
+
+
+def test_a_tree_without_letta_s_clock_never_calls_the_schedule_api(world: World) -> None:
+    schedule = world.recurring("0 9 * * *", BERLIN, created=z("2026-10-23T12:00Z"))
+    world.seed(schedule)
+    world.tick(z("2026-10-24T07:17Z"))
+    assert len(world.letta.deliveries) == 1
+    assert world.remote_files(NATIVE) == []
+    assert not [r for r in world.letta.requests if "/schedule" in r.path]
+
+
+def test_a_pass_that_dies_after_arming_is_taken_over_without_arming_twice(world: World) -> None:
+    schedule = daily_nine(world, created=z("2026-10-23T12:00Z"))
+    world.seed(schedule)
+    world.reject_pushes(subject_contains="reconcile native schedules")
+    with pytest.raises(BackendError):
+        world.tick(z("2026-10-23T12:17Z"))  # armed at Letta, but the record of it never lands
+    world.accept_pushes()
+    (native,) = armed(world)
+
+    # While its claim lives, another pass leaves the schedule alone; after it lapses, it adopts what was armed.
+    world.tick(z("2026-10-23T12:30Z"), store=world.clone("b"))
+    world.tick(z("2026-10-23T13:17Z"), store=world.clone("b"))
+    assert [s["id"] for s in armed(world)] == [native["id"]]
+    world.letta.schedules.fire_due(z("2026-10-24T07:00Z"))
+    report = world.tick(z("2026-10-24T07:17Z"), store=world.clone("b"))
+    assert [r.run_id for r in report.native] == [world.letta.deliveries[0].run_id]
+    assert len(world.letta.deliveries) == 1
+
+
+def test_the_official_sdk_reads_the_stand_in_s_schedule_api(letta: LettaStandIn) -> None:
+    sdk = pytest.importorskip("letta_client")
+    agent = letta.agents[0]
+    client = sdk.Letta(base_url=letta.base_url, api_key=LETTA_KEY)
+    at = ms(z("2030-01-01T09:00Z"))
+    made = client.agents.schedule.create(
+        agent_id=agent,
+        schedule={"type": "one-time", "scheduled_at": at},
+        messages=[{"role": "user", "content": "hello", "otid": "otid-1"}],
+    )
+    got = client.agents.schedule.retrieve(made.id, agent_id=agent)
+    assert (got.schedule.scheduled_at, got.message.messages[0].otid) == (at, "otid-1")
+    assert [s.id for s in client.agents.schedule.list(agent_id=agent).scheduled_messages] == [made.id]
+    assert client.agents.schedule.delete(made.id, agent_id=agent).success is True
+    assert client.agents.schedule.list(agent_id=agent).scheduled_messages == []

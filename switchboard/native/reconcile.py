@@ -42,7 +42,7 @@ from switchboard.models import (
 from switchboard.native import api
 from switchboard.native.arming import Step, overdue, plan, target
 from switchboard.native.record import NativeFire, load_native, native_files, save_native
-from switchboard.store import Store, Transaction
+from switchboard.store import NATIVE, Store, Transaction
 from switchboard.tick.delivery import Clients
 from switchboard.tick.following import note_pending
 from switchboard.tick.model import OTID_NAMESPACE, ClientFactory, Job, TickOptions
@@ -128,6 +128,8 @@ def reconcile(
     now = utc(now)
     ttl = options.claim_ttl
     store.backend.refresh()
+    if not store.files(NATIVE):
+        return Reconciled()  # no schedule was ever put on Letta's clock here: read nothing
     items = _load(store, options.on_secrets)
     todo = [i for i in items.values() if plan(i.schedule, i.record, now, claim_ttl=ttl) is not Step.NOTHING]
     if not todo:

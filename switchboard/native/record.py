@@ -17,9 +17,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 
 from switchboard.exceptions import DecryptError
 from switchboard.models import FORMAT_VERSION, STORED, Kind, ScheduleId, describe_validation, iso
-from switchboard.store import DATA, Store, Transaction
-
-NATIVE = f"{DATA}/native"
+from switchboard.store import NATIVE, Store, Transaction
 
 #: arming: claimed to create (a create may have happened); armed: Letta holds it;
 #: released: Letta's copy is gone and never fired, the tick delivers the fire.
