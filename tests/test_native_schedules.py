@@ -19,7 +19,7 @@ from switchboard.cli import app
 from switchboard.exceptions import BackendError, InvalidInputError
 from switchboard.letta_standin import LettaStandIn
 from switchboard.models import OneTimeSchedule, RecurringSchedule, build
-from switchboard.native.record import NATIVE
+from switchboard.store import NATIVE
 
 world_fixture, letta_fixture, git_template_fixture = (
     tick_support.world_fixture,

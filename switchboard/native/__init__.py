@@ -16,6 +16,7 @@ API, ``reconcile`` is the I/O step a pass runs. The exactly-once argument is in
 
 from switchboard.native.arming import DEFAULT_GRACE, Step, Target, plan, target
 from switchboard.native.reconcile import reconcile
-from switchboard.native.record import NATIVE, NativeFire, native_path
+from switchboard.native.record import NativeFire, native_path
+from switchboard.store import NATIVE
 
 __all__ = ["DEFAULT_GRACE", "NATIVE", "NativeFire", "Step", "Target", "native_path", "plan", "reconcile", "target"]
