@@ -12,14 +12,18 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 import tick_support
+from conftest import Repo
 from tick_support import LETTA_KEY, World, job_otid
 from typer.testing import CliRunner
 
+from switchboard.backends.git import GitBackend
 from switchboard.cli import app
+from switchboard.crypto import codec_from_keys
 from switchboard.exceptions import BackendError, InvalidInputError
 from switchboard.letta_standin import LettaStandIn
 from switchboard.models import OneTimeSchedule, RecurringSchedule, build
-from switchboard.store import NATIVE
+from switchboard.store import NATIVE, Store
+from switchboard.tick import run_pass
 
 world_fixture, letta_fixture, git_template_fixture = (
     tick_support.world_fixture,
@@ -313,3 +317,19 @@ def test_the_official_sdk_reads_the_stand_in_s_schedule_api(letta: LettaStandIn)
     assert [s.id for s in client.agents.schedule.list(agent_id=agent).scheduled_messages] == [made.id]
     assert client.agents.schedule.delete(made.id, agent_id=agent).success is True
     assert client.agents.schedule.list(agent_id=agent).scheduled_messages == []
+
+
+def test_the_rest_api_takes_a_clock_and_a_pass_arms_what_it_stored(repo: Repo, key: str) -> None:
+    from api_server import serve_api
+
+    with serve_api(repo, key) as server, server.client() as client:
+        body = {"agent_id": server.agent, "cron": "0 9 * * *", "timezone": BERLIN, "message": "Standup"}
+        refused = client.post("/schedules/recurring", json={**body, "clock": "cloud"})
+        assert refused.status_code == 422 and [i["loc"] for i in refused.json()["detail"]] == [["body", "clock"]]
+        made = client.post("/schedules/recurring", json={**body, "clock": "letta"})
+        assert made.status_code == 201, made.text
+        store = Store(GitBackend(repo.clone), codec_from_keys(key))
+        report = run_pass(store, datetime.now(UTC), tick_support.client_factory, tick_support.FAST)
+        assert report.outcomes == []
+        (native,) = server.standin.schedules.live(server.agent)
+        assert native["name"] == f"switchboard {made.json()['id']}"
