@@ -35,6 +35,7 @@ _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 RETENTION_ENV = "SWITCHBOARD_RESULT_RETENTION"
 #: How long a run is followed before its result says "unknown" (a duration such as 24h or 2d).
 RUN_TIMEOUT_ENV = "SWITCHBOARD_RUN_TIMEOUT"
+NATIVE_GRACE_ENV = "SWITCHBOARD_NATIVE_GRACE"
 #: Secrets besides the settings that the tick reads from the environment.
 _SECRET_ENV = ("SWITCHBOARD_ENCRYPTION_KEY", "SWITCHBOARD_WEBHOOK_URL")
 
@@ -160,13 +161,30 @@ def _planned_line(job: Job) -> str:
 def tick_options(
     dry_run: bool, masker: Callable[[Iterable[str | None]], None], environ: dict[str, str] | None = None
 ) -> TickOptions:
-    """The pass options: retention and run timeout from SWITCHBOARD_RESULT_RETENTION / _RUN_TIMEOUT, keys masked."""
+    """The pass options: retention, run timeout and native grace from SWITCHBOARD_RESULT_RETENTION / _RUN_TIMEOUT /
+    _NATIVE_GRACE, keys masked."""
     env = os.environ if environ is None else environ
     text = env.get(RETENTION_ENV, "").strip()
     retention = parse_duration(text, days=True) if text else TickOptions.retention
     if retention <= timedelta(0):
         raise InvalidInputError(f"{RETENTION_ENV} must be longer than 0 — e.g. 90d")
-    return TickOptions(dry_run=dry_run, on_secrets=masker, retention=retention, run_timeout=run_timeout(env))
+    return TickOptions(
+        dry_run=dry_run, on_secrets=masker, retention=retention, run_timeout=run_timeout(env),
+        native_grace=native_grace(env),
+    )  # fmt: skip
+
+
+def native_grace(environ: Mapping[str, str] | None = None) -> timedelta:
+    """How long a fire armed at Letta may be overdue before the watchdog acts: SWITCHBOARD_NATIVE_GRACE, default 10m."""
+    env = os.environ if environ is None else environ
+    text = env.get(NATIVE_GRACE_ENV, "").strip()
+    try:
+        grace = parse_duration(text) if text else TickOptions.native_grace
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"{NATIVE_GRACE_ENV}: {exc}") from None
+    if grace <= timedelta(0):
+        raise InvalidInputError(f"{NATIVE_GRACE_ENV} must be longer than 0 — e.g. 10m")
+    return grace
 
 
 def run_timeout(environ: Mapping[str, str] | None = None) -> timedelta:

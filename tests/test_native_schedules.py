@@ -7,6 +7,7 @@ when a test calls ``fire_due(now)``: time is a parameter on both sides.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -333,3 +334,23 @@ def test_the_rest_api_takes_a_clock_and_a_pass_arms_what_it_stored(repo: Repo, k
         assert report.outcomes == []
         (native,) = server.standin.schedules.live(server.agent)
         assert native["name"] == f"switchboard {made.json()['id']}"
+
+
+def test_a_longer_grace_period_makes_the_watchdog_wait_longer(world: World) -> None:
+    world.letta.schedules.stall()
+    world.seed(daily_nine(world, created=z("2026-10-23T12:00Z")))
+    patient = replace(tick_support.FAST, native_grace=timedelta(minutes=30))
+    world.tick(z("2026-10-23T12:17Z"), options=patient)
+    world.tick(z("2026-10-24T07:17Z"), options=patient)
+    assert world.letta.deliveries == []
+    world.tick(z("2026-10-24T07:31Z"), options=patient)
+    assert len(world.letta.deliveries) == 1
+
+
+def test_a_grace_period_that_is_not_a_duration_is_one_error_line(cli_env: dict[str, str]) -> None:
+    env = {**cli_env, "SWITCHBOARD_NATIVE_GRACE": "soon"}
+    ticked = CliRunner().invoke(app, ["tick", "--now", "2026-10-23T12:17:00Z"], env=env)
+    assert ticked.exit_code == 1
+    assert ticked.output.strip().splitlines() == [
+        'Error: SWITCHBOARD_NATIVE_GRACE: "soon" is not a duration — use e.g. 90s, 4m or 1h'
+    ]
