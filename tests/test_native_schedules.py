@@ -14,12 +14,14 @@ import httpx
 import pytest
 import tick_support
 from conftest import Repo
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tick_support import LETTA_KEY, World, job_otid
 from typer.testing import CliRunner
 
 from switchboard.backends.git import GitBackend
 from switchboard.cli import app
-from switchboard.crypto import codec_from_keys
+from switchboard.crypto import codec_from_keys, generate_key
 from switchboard.exceptions import BackendError, InvalidInputError
 from switchboard.letta_standin import LettaStandIn
 from switchboard.models import OneTimeSchedule, RecurringSchedule, build
@@ -354,3 +356,55 @@ def test_a_grace_period_that_is_not_a_duration_is_one_error_line(cli_env: dict[s
     assert ticked.output.strip().splitlines() == [
         'Error: SWITCHBOARD_NATIVE_GRACE: "soon" is not a duration — use e.g. 90s, 4m or 1h'
     ]
+
+
+def test_an_agent_letta_does_not_know_pauses_the_schedule_with_the_reason(world: World) -> None:
+    missing = "agent-00000000-0000-4000-8000-00000000dead"
+    schedule = daily_nine(world, created=z("2026-10-23T12:00Z")).model_copy(update={"agent_id": missing})
+    world.seed(schedule)
+    report = world.tick(z("2026-10-23T12:17Z"))
+    (failed,) = report.native
+    assert failed.status == "failed" and "could not arm the fire at Letta" in (failed.error or "")
+    stored = world.remote_schedule(schedule.id)
+    assert isinstance(stored, RecurringSchedule) and stored.status == "paused"
+    assert native_records(world) == [] and world.letta.deliveries == []
+
+
+def test_what_is_armed_survives_a_rotation_of_the_encryption_key(world: World) -> None:
+    from switchboard import service
+
+    schedule = daily_nine(world, created=z("2026-10-23T12:00Z"))
+    world.seed(schedule)
+    world.tick(z("2026-10-23T12:17Z"))
+    (native,) = armed(world)
+    new_key = generate_key()
+    both = Store(world.store.backend, codec_from_keys(f"{new_key},{world.key}"))
+    assert service.rotate_keys(both) > 0
+    only_new = Store(world.store.backend, codec_from_keys(new_key))
+    world.letta.schedules.fire_due(z("2026-10-24T07:00Z"))
+    report = world.tick(z("2026-10-24T07:17Z"), store=only_new)
+    assert [r.run_id for r in report.native] == [world.letta.deliveries[0].run_id]
+    assert native["id"] not in [s["id"] for s in armed(world)] and armed_at(world) == [z("2026-10-25T08:00Z")]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2028, 12, 31), timezones=st.just(UTC)))
+def test_the_fire_to_arm_is_always_nine_in_berlin_and_the_next_one(now: datetime) -> None:
+    from zoneinfo import ZoneInfo
+
+    from switchboard.due import due_fire
+    from switchboard.native.arming import target
+
+    created = datetime(2025, 12, 1, tzinfo=UTC)
+    base = RecurringSchedule(
+        agent_id="agent-1", message="Good morning", cron="0 9 * * *", timezone=BERLIN, created_at=created,
+        base_url="https://api.letta.com", clock="letta",
+    )  # fmt: skip
+    last = due_fire(base.cron, BERLIN, created, now)
+    schedule = base.model_copy(update={"last_run": last.scheduled_for if last else None})
+    wanted = target(schedule, now)
+    assert wanted is not None and wanted.skipped == 0
+    local = wanted.fire.astimezone(ZoneInfo(BERLIN))
+    assert (local.hour, local.minute) == (9, 0)
+    assert now < wanted.fire <= now + timedelta(hours=25)
+    assert target(schedule.model_copy(update={"clock": "github"}), now) is None
