@@ -59,7 +59,7 @@ def payload(report: TickReport, environ: Mapping[str, str] | None = None) -> dic
     env = os.environ if environ is None else environ
     data = report.as_json()
     results = []
-    for result in [*report.results, *report.followed]:
+    for result in [*report.results, *report.followed, *report.native]:
         public = result.public()
         results.append({name: public.get(name) for name in _RESULT_FIELDS})
     github: dict[str, Any] | None = None

@@ -87,7 +87,7 @@ def summary_markdown(report: TickReport) -> str:
         f"deferred **{data['deferred']}**.",
         "",
     ]
-    shown = [*report.recovered, *report.results, *report.followed]
+    shown = [*report.recovered, *report.native, *report.results, *report.followed]
     if shown:
         lines += [
             "| schedule | type | agent | status | run id | run | scheduled for | late (s) | skipped |",
@@ -102,6 +102,8 @@ def summary_markdown(report: TickReport) -> str:
             lines += ["", f"{len(report.recovered)} of these were sent by an earlier tick that could not record them."]
         if report.followed:
             lines += ["", f"{len(report.followed)} of these were sent by an earlier tick: their runs have ended since."]
+        if report.native:
+            lines += ["", f"{len(report.native)} of these were fired by Letta's own clock (native schedules)."]
     elif report.dry_run and report.planned:
         lines.append(f"Dry run: {len(report.planned)} due, nothing sent.")
     else:
@@ -137,7 +139,9 @@ def show(report: TickReport, as_json: bool, echo: Callable[[str], None], *, comp
         echo(f"  recorded {len(report.recovered)} outcomes an earlier tick could not push:")
     if report.followed:
         echo(f"  followed {len(report.followed)} runs of earlier ticks to their end:")
-    for r in [*report.recovered, *report.followed, *report.results]:
+    if report.native:
+        echo(f"  recorded {len(report.native)} fires of Letta's own clock (native schedules):")
+    for r in [*report.recovered, *report.followed, *report.native, *report.results]:
         late = f", {r.lateness_s:.0f}s late" if r.lateness_s >= 1 else ""
         skipped = f", {r.skipped} earlier fires skipped" if r.skipped else ""
         reason = f" — {r.error}" if r.error else ""

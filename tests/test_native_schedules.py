@@ -25,6 +25,7 @@ from switchboard.crypto import codec_from_keys, generate_key
 from switchboard.exceptions import BackendError, InvalidInputError
 from switchboard.letta_standin import LettaStandIn
 from switchboard.models import OneTimeSchedule, RecurringSchedule, build
+from switchboard.runner import summary_markdown
 from switchboard.store import NATIVE, Store
 from switchboard.tick import run_pass
 
@@ -173,6 +174,12 @@ def test_a_native_fire_gone_without_history_is_an_alert_not_a_second_send(world:
     (alert,) = report.native
     assert alert.status == "failed" and "may or may not have been sent" in (alert.error or "")
     assert otid_of(native) in (alert.error or "")
+    # A visible alert: it fails the pass's count (so the webhook and the exit code see it), and the job summary
+    # lists it by id, without its text.
+    assert report.permanent_failures == 1
+    summary = summary_markdown(report)
+    assert f"| `{schedule.id}` | recurring |" in summary and "| failed |" in summary
+    assert "Good morning" not in summary
     assert armed_at(world) == [z("2026-10-25T08:00Z")]
 
 

@@ -141,8 +141,9 @@ class TickReport:
 
     @property
     def permanent_failures(self) -> int:
-        """Failures that will not be retried: failed deliveries, and runs seen to end failed or cancelled."""
-        return sum(1 for r in [*self.results, *self.followed] if r.status == "failed")
+        """Failures that will not be retried: failed deliveries, runs seen to end failed or cancelled, and
+        fires on Letta's clock that failed there or that the watchdog could not vouch for."""
+        return sum(1 for r in [*self.results, *self.followed, *self.native] if r.status == "failed")
 
     def as_json(self) -> dict[str, object]:
         """The ``--json`` shape: {delivered, failed, deferred, results}."""
