@@ -1,11 +1,12 @@
 """What Letta's own clock costs a pass: an idle pass with and without a schedule on it.
 
 A repository that never used ``clock letta`` skips the reconcile step without
-reading a schedule (no ``data/native/`` folder). Once one schedule uses it,
-every pass reads every schedule file to find those on Letta's clock; with all
-of them armed and none due, it makes no request to Letta and no commit. This
-measures both idle passes in-process, on a real clone with ``count`` quiet
-recurring schedules, against the stand-in on 127.0.0.1.
+reading a schedule (no ``data/native/`` folder). Once schedules use it, a pass
+reads only those (each has a note under ``data/native/wanted/``) and their
+records; with all of them armed and none due, it makes no request to Letta and
+no commit. This measures both idle passes in-process, on a real clone with
+``count`` quiet recurring schedules on the tick's clock, against the stand-in
+on 127.0.0.1.
 
     python -m benchmarks.native --schedules 500 --runs 5
 """

@@ -211,7 +211,7 @@ def test_pause_resume_update_and_delete_are_reflected_at_letta(world: World) -> 
     service.delete_schedule(world.store, LETTA_KEY, schedule.id)
     world.tick(z("2026-10-23T16:17Z"))
     assert armed(world) == []
-    assert native_records(world) == []
+    assert world.remote_files(NATIVE) == []  # no record, and no note that it is on Letta's clock
     world.letta.schedules.fire_due(z("2026-10-25T12:00Z"))
     assert world.letta.deliveries == []
 
@@ -227,7 +227,7 @@ def test_a_one_time_message_on_letta_s_clock_is_armed_recorded_and_removed(world
     (delivery,) = world.letta.deliveries
     assert delivery.otid == job_otid(schedule, at)
     assert [(r.status, r.run_id) for r in report.native] == [("delivered", delivery.run_id)]
-    assert world.remote_schedule(schedule.id) is None and native_records(world) == []
+    assert world.remote_schedule(schedule.id) is None and world.remote_files(NATIVE) == []
     assert armed(world) == []
 
 
@@ -415,3 +415,18 @@ def test_the_fire_to_arm_is_always_nine_in_berlin_and_the_next_one(now: datetime
     assert (local.hour, local.minute) == (9, 0)
     assert now < wanted.fire <= now + timedelta(hours=25)
     assert target(schedule.model_copy(update={"clock": "github"}), now) is None
+
+
+def test_a_one_time_message_letta_never_fires_is_sent_once_by_the_watchdog_and_then_forgotten(world: World) -> None:
+    world.letta.schedules.stall()
+    at = z("2026-06-02T09:30Z")
+    schedule = world.one_time(at, message="once, watched").model_copy(update={"clock": "letta"})
+    world.seed(schedule)
+    world.tick(z("2026-06-01T12:00Z"))
+    (native,) = armed(world)
+    report = world.tick(z("2026-06-02T09:47Z"))
+    (delivery,) = world.letta.deliveries
+    assert delivery.otid == otid_of(native) == job_otid(schedule, at)
+    assert [o.status for o in report.outcomes] == ["delivered"] and world.remote_schedule(schedule.id) is None
+    world.tick(z("2026-06-02T10:17Z"))
+    assert len(world.letta.deliveries) == 1 and world.remote_files(NATIVE) == []

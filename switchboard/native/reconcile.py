@@ -42,7 +42,17 @@ from switchboard.models import (
 from switchboard.native import api
 from switchboard.native.arming import Step, overdue, plan, target
 from switchboard.native.record import NativeFire, load_native, native_files, save_native
-from switchboard.store import NATIVE, Store, Transaction
+from switchboard.store import (
+    NATIVE,
+    NATIVE_WANTED,
+    ONE_TIME,
+    RECURRING,
+    Store,
+    Transaction,
+    recurring_path,
+    schedule_id_of,
+    tenant_of_path,
+)
 from switchboard.tick.delivery import Clients
 from switchboard.tick.following import note_pending
 from switchboard.tick.model import OTID_NAMESPACE, ClientFactory, Job, TickOptions
@@ -61,6 +71,13 @@ class Item:
     schedule: Schedule | None
     record_path: str | None
     record: NativeFire | None
+    #: The note that says where the schedule lives (data/native/wanted/…).
+    wanted: str | None = None
+
+    @property
+    def stale(self) -> bool:
+        """A note left by a schedule that is gone, with nothing armed for it."""
+        return self.wanted is not None and self.schedule is None and self.record is None
 
 
 @dataclass
@@ -83,31 +100,40 @@ class _Work:
     release: bool = False
 
 
-def _load(store: Store, on_secrets: Callable[[list[str]], None] | None) -> dict[str, Item]:
+def _wanted_path(store: Store, wanted: str) -> str | None:
+    raw = store.backend.read(wanted)
+    if raw is None:
+        return None
+    path = store.decode(wanted, raw).get("path")
+    ok = isinstance(path, str) and path.startswith((ONE_TIME + "/", RECURRING + "/")) and ".." not in path
+    return path if ok else None
+
+
+def _resolve(store: Store, item: Item) -> Item:
+    """``item`` with its schedule read afresh (None when gone) and its record too."""
+    record = load_native(store, item.record_path) if item.record_path is not None else None
+    path = _wanted_path(store, item.wanted) if item.wanted is not None else None
+    if path is None and record is not None and record.schedule_kind == "recurring" and item.record_path:
+        path = recurring_path(tenant_of_path(item.record_path), record.schedule_id, store.codec.suffix)
+    schedule = store.load(path) if path is not None and store.backend.read(path) is not None else None
+    if schedule is not None and record is not None and schedule.id != record.schedule_id:
+        schedule = None
+    return Item(path if schedule is not None else None, schedule, item.record_path, record, item.wanted)
+
+
+def _load(store: Store, on_secrets: Callable[[list[str]], None] | None) -> list[Item]:
+    """Every schedule on Letta's clock and every record: what its note and its record name, nothing else."""
     items: dict[str, Item] = {}
     for path in native_files(store):
-        record = load_native(store, path)
-        if record is not None:
-            items[record.schedule_id] = Item(None, None, path, record)
-    schedules: list[tuple[str, Schedule]] = [(p, store.load_recurring(p)) for p in store.recurring_files()]
-    schedules += [(p, store.load_one_time(p)) for p in store.one_time_files()]
-    for path, schedule in schedules:
-        if schedule.clock == "letta" or schedule.id in items:
-            item = items.setdefault(schedule.id, Item(None, None, None, None))
-            item.schedule_path, item.schedule = path, schedule
+        items[schedule_id_of(path)] = Item(None, None, path, None)
+    for wanted in store.files(NATIVE_WANTED):
+        items.setdefault(schedule_id_of(wanted), Item(None, None, None, None)).wanted = wanted
+    found = [_resolve(store, item) for item in items.values()]
     if on_secrets is not None:
-        keys = {i.schedule.api_key for i in items.values() if i.schedule and i.schedule.api_key}
-        keys |= {i.record.api_key for i in items.values() if i.record and i.record.api_key}
+        keys = {i.schedule.api_key for i in found if i.schedule and i.schedule.api_key}
+        keys |= {i.record.api_key for i in found if i.record and i.record.api_key}
         on_secrets(sorted(keys))
-    return items
-
-
-def _reload(store: Store, item: Item) -> Item:
-    schedule = None
-    if item.schedule_path is not None and store.backend.read(item.schedule_path) is not None:
-        schedule = store.load(item.schedule_path)
-    record = load_native(store, item.record_path) if item.record_path is not None else None
-    return Item(item.schedule_path if schedule else None, schedule, item.record_path, record)
+    return found
 
 
 def _new_record(schedule: Schedule, now: datetime) -> NativeFire | None:
@@ -131,14 +157,19 @@ def reconcile(
     if not store.files(NATIVE):
         return Reconciled()  # no schedule was ever put on Letta's clock here: read nothing
     items = _load(store, options.on_secrets)
-    todo = [i for i in items.values() if plan(i.schedule, i.record, now, claim_ttl=ttl) is not Step.NOTHING]
-    if not todo:
+    todo = [i for i in items if plan(i.schedule, i.record, now, claim_ttl=ttl) is not Step.NOTHING]
+    stale = [i for i in items if i.stale]
+    if not todo and not stale:
         return Reconciled()
 
     def claim(tx: Transaction) -> list[Item]:
+        for gone in stale:
+            if _resolve(store, gone).stale:
+                assert gone.wanted is not None
+                tx.delete(gone.wanted)
         claimed = []
-        for stale in todo:
-            item = _reload(store, stale)
+        for old in todo:
+            item = _resolve(store, old)
             if plan(item.schedule, item.record, now, claim_ttl=ttl) is Step.NOTHING:
                 continue
             record = item.record
@@ -149,7 +180,7 @@ def reconcile(
                     continue
             record = record.model_copy(update={"claimed_by": pass_id, "claimed_at": now})
             path = save_native(tx, record)
-            claimed.append(Item(item.schedule_path, item.schedule, path, record))
+            claimed.append(Item(item.schedule_path, item.schedule, path, record, item.wanted))
         return claimed
 
     claimed = store.transact(f"switchboard: claim native schedules at {now:%Y-%m-%dT%H:%MZ} ({pass_id})", claim)
@@ -385,7 +416,7 @@ def _record(tx: Transaction, works: list[_Work], now: datetime, options: TickOpt
         current = load_native(store, item.record_path)
         if current is None or current.claimed_by != pass_id:
             continue  # our claim lapsed and another pass took this schedule over: its word counts
-        fresh = _reload(store, item)
+        fresh = _resolve(store, item)
         schedule = fresh.schedule
         for result in work.results:
             nonce = uuid.uuid5(OTID_NAMESPACE, f"{pass_id}/{result.schedule_id}/{result.scheduled_for}").hex[:8]
@@ -412,8 +443,12 @@ def _record(tx: Transaction, works: list[_Work], now: datetime, options: TickOpt
                 done.jobs.append(Job(item.schedule_path, changed, work.record.fire, work.record.skipped))
             if changed is not None and changed != schedule:
                 tx.save(changed)
-        if work.record is None or (
-            save_native(tx, work.record.model_copy(update={"claimed_by": None, "claimed_at": None})) != item.record_path
-        ):
-            tx.delete(item.record_path)
+        if work.record is not None:
+            kept = save_native(tx, work.record.model_copy(update={"claimed_by": None, "claimed_at": None}))
+            if kept != item.record_path:
+                tx.delete(item.record_path)  # a schedule whose Letta key changed moves to its new tenant's folder
+            continue
+        tx.delete(item.record_path)
+        if item.wanted is not None and (schedule is None or work.remove):
+            tx.delete(item.wanted)  # the schedule is gone: nothing is left to reconcile
     return done
