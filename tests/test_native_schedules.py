@@ -112,6 +112,9 @@ def test_a_berlin_daily_reminder_is_armed_at_the_right_instant_on_both_sides_of_
         z("2026-10-25T08:00Z"),
     ]
     assert len(world.letta.deliveries) == 2
+    # What is armed is stored like everything else: no key and no text anywhere in the history.
+    history = tick_support.git(world.remote, "log", "-p", "--all", "--format=%s%n%b")
+    assert "data/native/" in history and LETTA_KEY not in history and "Good morning" not in history
 
 
 def test_a_native_fire_that_never_comes_is_delivered_once_by_the_watchdog_with_its_otid(world: World) -> None:
