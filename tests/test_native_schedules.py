@@ -7,6 +7,7 @@ when a test calls ``fire_due(now)``: time is a parameter on both sides.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -433,3 +434,42 @@ def test_a_one_time_message_letta_never_fires_is_sent_once_by_the_watchdog_and_t
     assert [o.status for o in report.outcomes] == ["delivered"] and world.remote_schedule(schedule.id) is None
     world.tick(z("2026-06-02T10:17Z"))
     assert len(world.letta.deliveries) == 1 and world.remote_files(NATIVE) == []
+
+
+def _both_at_once(world: World, now: datetime) -> None:
+    """Two passes from two clones at the same instant, in two threads."""
+    a, b = world.clone("a"), world.clone("b")
+    gate = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def one(store: Store) -> None:
+        gate.wait()
+        try:
+            world.tick(now, store=store)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one, args=(s,)) for s in (a, b)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+
+
+def test_concurrent_passes_arm_record_and_watch_each_fire_once(world: World) -> None:
+    agents = world.letta.agents
+    schedules = [daily_nine(world, created=z("2026-10-23T12:00Z"), message=f"m{i}") for i in range(3)]
+    schedules = [s.model_copy(update={"agent_id": agents[i]}) for i, s in enumerate(schedules)]
+    world.letta.schedules.stall(agents[2])  # the third one's native schedule never fires
+    world.seed(*schedules)
+
+    _both_at_once(world, z("2026-10-23T12:17Z"))
+    assert len(armed(world)) == 3
+
+    world.letta.schedules.fire_due(z("2026-10-24T07:00Z"))
+    _both_at_once(world, z("2026-10-24T07:17Z"))
+    _both_at_once(world, z("2026-10-24T07:47Z"))
+    assert sorted(d.text for d in world.letta.deliveries) == ["m0", "m1", "m2"]
+    assert sorted(r.status for r in world.remote_results()) == ["delivered"] * 3
+    assert sorted(armed_at(world)) == [z("2026-10-25T08:00Z")] * 3

@@ -41,7 +41,7 @@ from switchboard.models import (
 )
 from switchboard.native import api
 from switchboard.native.arming import Step, overdue, plan, target
-from switchboard.native.record import NativeFire, load_native, native_files, save_native
+from switchboard.native.record import NativeFire, load_native, native_files, native_path, save_native
 from switchboard.store import (
     NATIVE,
     NATIVE_WANTED,
@@ -127,7 +127,10 @@ def _load(store: Store, on_secrets: Callable[[list[str]], None] | None) -> list[
     for path in native_files(store):
         items[schedule_id_of(path)] = Item(None, None, path, None)
     for wanted in store.files(NATIVE_WANTED):
-        items.setdefault(schedule_id_of(wanted), Item(None, None, None, None)).wanted = wanted
+        schedule_id = schedule_id_of(wanted)
+        # Where its record goes, even before there is one: a pass that recomputes its claim must see another's.
+        path = native_path(tenant_of_path(wanted), schedule_id, store.codec.suffix)
+        items.setdefault(schedule_id, Item(None, None, path, None)).wanted = wanted
     found = [_resolve(store, item) for item in items.values()]
     if on_secrets is not None:
         keys = {i.schedule.api_key for i in found if i.schedule and i.schedule.api_key}
