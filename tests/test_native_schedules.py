@@ -7,15 +7,17 @@ when a test calls ``fire_due(now)``: time is a parameter on both sides.
 
 from __future__ import annotations
 
+import shutil
 import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
 import tick_support
 from conftest import Repo
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tick_support import LETTA_KEY, World, job_otid
 from typer.testing import CliRunner
@@ -473,3 +475,51 @@ def test_concurrent_passes_arm_record_and_watch_each_fire_once(world: World) -> 
     assert sorted(d.text for d in world.letta.deliveries) == ["m0", "m1", "m2"]
     assert sorted(r.status for r in world.remote_results()) == ["delivered"] * 3
     assert sorted(armed_at(world)) == [z("2026-10-25T08:00Z")] * 3
+
+
+PASS_TIMES = ["2026-10-24T06:50Z", "2026-10-24T07:05Z", "2026-10-24T07:17Z", "2026-10-24T07:30Z", "2026-10-24T08:00Z"]
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    fault=st.sampled_from(["none", "stall", "race200", "race404"]),
+    worker=st.sampled_from([None, "2026-10-24T07:00Z", "2026-10-24T07:10Z", "2026-10-24T07:20Z"]),
+    passes=st.lists(st.tuples(st.sampled_from(PASS_TIMES), st.sampled_from(["a", "b"])), min_size=1, max_size=4),
+)
+def test_whatever_letta_does_a_fire_goes_out_once_or_is_reported(
+    tmp_path_factory: pytest.TempPathFactory, git_template: Path, fault: str, worker: str | None,
+    passes: list[tuple[str, str]],
+) -> None:  # fmt: skip
+    top = tmp_path_factory.mktemp("native-property")
+    shutil.copytree(git_template / "remote.git", top / "remote.git", symlinks=True)
+    key = generate_key()
+    with LettaStandIn(api_keys={LETTA_KEY}).start() as letta:
+        letta.add_agent()
+        world = World(top=top, template=git_template, codec=codec_from_keys(key), key=key, letta=letta)
+        schedule = daily_nine(world, created=z("2026-10-23T12:00Z"))
+        world.seed(schedule)
+        if fault == "stall":
+            letta.schedules.stall()
+        world.tick(z("2026-10-23T12:17Z"))
+        if fault.startswith("race"):
+            letta.schedules.race_delete(answer=int(fault[4:]))
+        events = sorted([(z(t), "pass", c) for t, c in passes] + ([(z(worker), "fire", "")] if worker else []))
+        for at, what, clone in events:
+            if what == "fire":
+                letta.schedules.fire_due(at)
+            else:
+                world.tick(at, store=world.clone(clone))
+        letta.schedules.unstall()
+        world.tick(z("2026-10-24T12:00Z"))
+        world.tick(z("2026-10-24T12:30Z"), store=world.clone("b"))
+
+        fire = z("2026-10-24T07:00Z")
+        sent = [d for d in letta.deliveries if d.otid == job_otid(schedule, fire)]
+        results = [r for r in world.remote_results(schedule.id) if r.scheduled_for == fire]
+        assert len(sent) <= 1, "never a double"
+        assert len(results) == 1, "every fire ends in one result"
+        if sent:
+            assert (results[0].status, results[0].run_id) == ("delivered", sent[0].run_id)
+        else:
+            assert results[0].status == "failed" and results[0].error, "never a silent loss"
+        assert armed_at(world) == [z("2026-10-25T08:00Z")]
