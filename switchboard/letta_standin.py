@@ -17,6 +17,7 @@ Routes::
     GET  /v1/agents/{agent_id}/messages         history (user messages of finished runs)
     GET  /v1/runs/{run_id}                      Run, or 404
     …    /v1/agents/{agent_id}/schedule…        Letta Cloud's native schedules (letta_standin_schedules)
+    POST /_standin/schedules/fire {"now": ISO}  (not Letta's) fire the native schedules due at now
 
 Where it is knowingly stricter than a real 0.16.8 server: that server parses each
 message as ``MessageCreate | ApprovalCreate | ToolReturnCreate`` without a
@@ -770,6 +771,9 @@ class LettaStandIn:
                 if scripted.drop and scripted.accept:
                     self._accept(send_to, raw)
                 return scripted
+        if segments == ["_standin", "schedules", "fire"]:
+            # Not Letta's: the test's hand on the native schedule worker, for a stand-in in another process.
+            return self._fire_schedules(raw) if method == "POST" else _not_allowed()
         if segments[:2] == ["v1", "health"] and len(segments) == 2:
             return _Reply(200, {"version": STANDIN_VERSION, "status": "ok"}) if method == "GET" else _not_allowed()
         if self.api_keys is not None and token not in self.api_keys:
@@ -803,6 +807,16 @@ class LettaStandIn:
             return _Reply(404, {"detail": "Agent not found"})
         status, body = self.schedules.route(method, agent_id, rest, query, raw)
         return _Reply(status, body)
+
+    def _fire_schedules(self, raw: bytes) -> _Reply:
+        try:
+            body = json.loads(raw or b"{}")
+            now = datetime.fromisoformat(str(body["now"]).replace("Z", "+00:00"))
+        except (ValueError, KeyError, TypeError):
+            return _Reply(422, {"detail": 'give {"now": "<ISO 8601 instant with an offset>"}'})
+        if now.tzinfo is None:
+            return _Reply(422, {"detail": "now must carry a UTC offset"})
+        return _Reply(200, {"fired": self.schedules.fire_due(now)})
 
     def _send_scheduled(self, agent_id: str, raw: bytes) -> tuple[int, Any]:
         reply = self._accept(agent_id, raw)

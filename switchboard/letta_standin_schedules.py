@@ -17,7 +17,8 @@ its history stays readable; a deleted schedule's history stays readable too;
 a delete of a schedule that is gone answers 404.
 
 Time is a parameter: nothing fires until a test calls :meth:`NativeSchedules.fire_due`
-with a ``now``; each due one-time schedule then becomes a run, exactly as an
+with a ``now`` (or, for a stand-in in another process, ``POST /_standin/schedules/fire``
+with ``{"now": "<ISO 8601>"}``); each due one-time schedule then becomes a run, exactly as an
 async message with the same ``messages`` (so its ``otid``) would, and a history
 entry. Recurring schedules are stored and listed but never fired here.
 

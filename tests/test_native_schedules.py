@@ -523,3 +523,26 @@ def test_whatever_letta_does_a_fire_goes_out_once_or_is_reported(
         else:
             assert results[0].status == "failed" and results[0].error, "never a silent loss"
         assert armed_at(world) == [z("2026-10-25T08:00Z")]
+
+
+def test_the_stand_in_s_worker_can_be_driven_over_http(world: World) -> None:
+    schedule = daily_nine(world, created=z("2026-10-23T12:00Z"))
+    world.seed(schedule)
+    world.tick(z("2026-10-23T12:17Z"))
+    (native,) = armed(world)
+    fire = f"{world.letta.base_url}/_standin/schedules/fire"
+    assert httpx.post(fire, json={"now": "2026-10-24T06:59:59Z"}).json() == {"fired": []}
+    assert httpx.post(fire, json={"now": "2026-10-24T07:00:00Z"}).json() == {"fired": [native["id"]]}
+    assert httpx.post(fire, json={"now": "2026-10-24T07:00:00"}).status_code == 422
+    assert [d.otid for d in world.letta.deliveries] == [otid_of(native)]
+
+
+def test_a_native_fire_s_result_carries_how_its_run_ended(world: World) -> None:
+    agent = world.letta.agents[0]
+    world.letta.set_run_outcome(agent, "failed", "llm_api_error")
+    schedule = daily_nine(world, created=z("2026-10-23T12:00Z"))
+    world.seed(schedule)
+    world.tick(z("2026-10-23T12:17Z"))
+    world.letta.schedules.fire_due(z("2026-10-24T07:00Z"))
+    (result,) = world.tick(z("2026-10-24T07:17Z")).native
+    assert (result.status, result.run_status, result.stop_reason) == ("delivered", "failed", "llm_api_error")
