@@ -798,9 +798,7 @@ class LettaStandIn:
             return self._get_run(segments[2]) if method == "GET" else _not_allowed()
         return _Reply(404, {"detail": "Not Found"})
 
-    def _schedule(
-        self, method: str, agent_id: str, rest: list[str], query: dict[str, list[str]], raw: bytes
-    ) -> _Reply:
+    def _schedule(self, method: str, agent_id: str, rest: list[str], query: dict[str, list[str]], raw: bytes) -> _Reply:
         with self._lock:
             known = agent_id in self._agents
         if not known:
