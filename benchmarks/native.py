@@ -23,8 +23,8 @@ import httpx
 from benchmarks.common import Series, machine, measure
 from benchmarks.world import STEP, T0, make_world
 from switchboard.letta import LettaClient
-from switchboard.letta_standin import LettaStandIn
 from switchboard.models import RecurringSchedule
+from switchboard.testing.letta import LettaStandIn
 from switchboard.tick import TickOptions, run_pass
 
 API_KEY = "sk-let-bench-5f1e2d3c4b5a"

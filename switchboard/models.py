@@ -257,6 +257,8 @@ class OneTimeSchedule(_Schedule):
 
     kind: Literal["one-time"] = "one-time"
     execute_at: Instant
+    # The zone its time was given in, so lists and the page show it there (None: UTC).
+    timezone: str | None = None
     attempts: int = 0
     # When transient failures began (the tick gives up a while after it).
     failing_since: AwareDatetime | None = None
@@ -270,6 +272,7 @@ class OneTimeSchedule(_Schedule):
             "message": self.message,
             "role": self.role,
             "execute_at": iso(self.execute_at),
+            "timezone": self.timezone or "UTC",
             "created_at": iso(self.created_at),
         }
 

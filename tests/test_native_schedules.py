@@ -24,12 +24,13 @@ from typer.testing import CliRunner
 
 from switchboard.backends.git import GitBackend
 from switchboard.cli import app
+from switchboard.cli.runner import summary_markdown
 from switchboard.crypto import codec_from_keys, generate_key
 from switchboard.exceptions import BackendError, InvalidInputError
-from switchboard.letta_standin import LettaStandIn
+from switchboard.index import indexed_store
 from switchboard.models import OneTimeSchedule, RecurringSchedule, build
-from switchboard.runner import summary_markdown
 from switchboard.store import NATIVE, Store
+from switchboard.testing.letta import LettaStandIn
 from switchboard.tick import run_pass
 
 world_fixture, letta_fixture, git_template_fixture = (
@@ -344,7 +345,7 @@ def test_the_rest_api_takes_a_clock_and_a_pass_arms_what_it_stored(repo: Repo, k
         assert refused.status_code == 422 and [i["loc"] for i in refused.json()["detail"]] == [["body", "clock"]]
         made = client.post("/schedules/recurring", json={**body, "clock": "letta"})
         assert made.status_code == 201, made.text
-        store = Store(GitBackend(repo.clone), codec_from_keys(key))
+        store = indexed_store(GitBackend(repo.clone), codec_from_keys(key))
         report = run_pass(store, datetime.now(UTC), tick_support.client_factory, tick_support.FAST)
         assert report.outcomes == []
         (native,) = server.standin.schedules.live(server.agent)
@@ -391,9 +392,9 @@ def test_what_is_armed_survives_a_rotation_of_the_encryption_key(world: World) -
     world.tick(z("2026-10-23T12:17Z"))
     (native,) = armed(world)
     new_key = generate_key()
-    both = Store(world.store.backend, codec_from_keys(f"{new_key},{world.key}"))
+    both = indexed_store(world.store.backend, codec_from_keys(f"{new_key},{world.key}"))
     assert service.rotate_keys(both) > 0
-    only_new = Store(world.store.backend, codec_from_keys(new_key))
+    only_new = indexed_store(world.store.backend, codec_from_keys(new_key))
     world.letta.schedules.fire_due(z("2026-10-24T07:00Z"))
     report = world.tick(z("2026-10-24T07:17Z"), store=only_new)
     assert [r.run_id for r in report.native] == [world.letta.deliveries[0].run_id]

@@ -16,7 +16,7 @@ Routes::
     POST /v1/agents/{agent_id}/messages/async   Run; 404 unknown agent (0.11.7-like: a Run that fails); 422
     GET  /v1/agents/{agent_id}/messages         history (user messages of finished runs)
     GET  /v1/runs/{run_id}                      Run, or 404
-    …    /v1/agents/{agent_id}/schedule…        Letta Cloud's native schedules (letta_standin_schedules)
+    …    /v1/agents/{agent_id}/schedule…        Letta Cloud's native schedules (testing/letta_schedules.py)
     POST /_standin/schedules/fire {"now": ISO}  (not Letta's) fire the native schedules due at now
 
 Where it is knowingly stricter than a real 0.16.8 server: that server parses each
@@ -33,7 +33,7 @@ accept connections, and :attr:`~LettaStandIn.deliveries`,
 :attr:`~LettaStandIn.requests`, :attr:`~LettaStandIn.overlaps` and
 :attr:`~LettaStandIn.received_keys` say what happened.
 
-Run ``python -m switchboard.letta_standin --port 8283`` to try it by hand.
+Run ``python -m switchboard.testing.letta --port 8283`` to try it by hand.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ from types import TracebackType
 from typing import Any, Literal, NamedTuple, Self
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from switchboard.letta_standin_schedules import NativeSchedules
+from switchboard.testing.letta_schedules import NativeSchedules
 
 __all__ = ["AGENT_ID_PATTERN", "DROP", "DROP_AFTER_ACCEPT", "Delivery", "LettaStandIn", "RequestRecord", "main"]
 
@@ -978,9 +978,9 @@ def _not_allowed() -> _Reply:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run a stand-in until Ctrl-C: ``python -m switchboard.letta_standin --port 8283``."""
+    """Run a stand-in until Ctrl-C: ``python -m switchboard.testing.letta --port 8283``."""
     parser = argparse.ArgumentParser(
-        prog="python -m switchboard.letta_standin",
+        prog="python -m switchboard.testing.letta",
         description="A Letta-API stand-in on 127.0.0.1 for trying letta-switchboard offline. "
         "It is not a Letta server: messages reach no model.",
     )

@@ -1,4 +1,4 @@
-"""Letta Cloud's native schedule API, for the stand-in Letta server (``letta_standin``).
+"""Letta Cloud's native schedule API, for the stand-in Letta server (``switchboard.testing.letta``).
 
 Routes (mounted by the stand-in under ``/v1/agents/{agent_id}/schedule``)::
 
