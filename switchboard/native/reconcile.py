@@ -427,11 +427,9 @@ def _record(tx: Transaction, works: list[_Work], now: datetime, options: TickOpt
             path = tx.add_result(result, item.record.api_key, nonce=nonce)
             note_pending(tx, path, result, carrier)
             done.results.append(result)
-        if (
-            schedule is not None
-            and item.schedule_path is not None
-            and not claim_is_live(schedule, now, options.claim_ttl)
-        ):
+        # Moved past a fire even under another pass's live claim (only `recurring run` can hold one here, and its
+        # record leaves last_run alone): else the next pass would find the fire due again and send it.
+        if schedule is not None and item.schedule_path is not None:
             changed: Schedule | None = schedule
             if work.remove and isinstance(changed, OneTimeSchedule):
                 tx.delete(item.schedule_path)
@@ -441,7 +439,8 @@ def _record(tx: Transaction, works: list[_Work], now: datetime, options: TickOpt
                     changed = changed.model_copy(update={"last_run": work.advance_to, "attempts": 0})
                 if work.pause_reason is not None:
                     changed = changed.model_copy(update={"status": "paused", "paused_reason": work.pause_reason})
-            if changed is not None and work.release and work.record is not None:
+            held = claim_is_live(schedule, now, options.claim_ttl)
+            if changed is not None and work.release and work.record is not None and not held:
                 changed = changed.model_copy(update={"claimed_by": pass_id, "claimed_at": now})
                 done.jobs.append(Job(item.schedule_path, changed, work.record.fire, work.record.skipped))
             if changed is not None and changed != schedule:
