@@ -57,9 +57,7 @@ def open_github(settings: Settings, repo: str, token: str, branch: str | None = 
 
 def open_codec(settings: Settings) -> Codec:
     """The codec for the configured keys (or dev mode)."""
-    import os
-
-    env = dict(os.environ)
+    env = dict(settings.env)
     if settings.encryption_key:
         env["SWITCHBOARD_ENCRYPTION_KEY"] = settings.encryption_key
     return codec_from_env(env)

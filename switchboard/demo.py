@@ -9,10 +9,9 @@ unless a real server is named with LETTA_BASE_URL, LETTA_API_KEY and
 
 from __future__ import annotations
 
-import os
 import subprocess
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -47,9 +46,12 @@ def make_repository(top: Path) -> Path:
     return clone
 
 
-def run_demo(*, agent_id: str | None = None, out: Echo = print, now: datetime | None = None) -> list[str]:
-    """Narrate and run the main job once; returns the Letta run ids it got."""
-    real_url, real_key = os.environ.get("LETTA_BASE_URL"), os.environ.get("LETTA_API_KEY")
+def run_demo(
+    *, agent_id: str | None = None, out: Echo = print, now: datetime | None = None, env: Mapping[str, str] | None = None
+) -> list[str]:
+    """Narrate and run the main job once; returns the Letta run ids it got (``env``: LETTA_* for a real agent)."""
+    env = env or {}
+    real_url, real_key = env.get("LETTA_BASE_URL"), env.get("LETTA_API_KEY")
     now = now or datetime.now(UTC)
     with tempfile.TemporaryDirectory(prefix="switchboard-demo-") as tmp:
         clone = make_repository(Path(tmp))

@@ -8,7 +8,6 @@ base URL the delivery will use. Stored views only ever exist encrypted.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -111,9 +110,15 @@ def check_agent_id(value: str) -> str:
     return text
 
 
-def max_message_bytes(environ: Mapping[str, str] | None = None) -> int:
-    """The message size limit: SWITCHBOARD_MAX_MESSAGE_BYTES, else 64 KiB."""
-    env = os.environ if environ is None else environ
+def max_message_bytes(env: Mapping[str, str] | None = None) -> int:
+    """The message size limit: SWITCHBOARD_MAX_MESSAGE_BYTES, else 64 KiB.
+
+    Checked wherever a message is validated, so it asks the settings module for the variable
+    (``env`` overrides) rather than having it handed down through every model.
+    """
+    from switchboard.config import read_environment
+
+    env = read_environment() if env is None else env
     text = env.get(MAX_MESSAGE_ENV, "").strip()
     if not text:
         return MAX_MESSAGE_BYTES

@@ -10,6 +10,7 @@ import ast
 import importlib
 import inspect
 import pkgutil
+import re
 from pathlib import Path
 
 import switchboard
@@ -103,3 +104,34 @@ def test_every_exception_is_in_the_one_tree() -> None:
     for name, value in vars(exceptions).items():
         if inspect.isclass(value) and issubclass(value, exceptions.SwitchboardError):
             assert name.endswith("Error") and name in tree, f"{name} is missing from the tree in the docstring"
+
+
+def test_only_the_settings_module_reads_the_environment() -> None:
+    # git runs with the environment it was given, and the agent tools' code runs inside Letta.
+    allowed = {"switchboard.config", "switchboard.backends.git", "switchboard.agent_tools.source"}
+    readers = [
+        name
+        for name, path in _modules().items()
+        if not name.startswith("switchboard.testing")
+        and name not in allowed
+        and any(word in path.read_text(encoding="utf-8") for word in ("os.environ", "getenv("))
+    ]
+    assert readers == [], f"read settings through switchboard.config (Settings.env), not os.environ: {readers}"
+
+
+def test_every_variable_named_in_the_code_is_listed_and_documented() -> None:
+    from switchboard.config import VARIABLES
+
+    named: set[str] = set()
+    for name, path in _modules().items():
+        if name.startswith(("switchboard.testing", "switchboard.agent_tools.source")):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                named.update(re.findall(r"\b(?:SWITCHBOARD|LETTA)_[A-Z][A-Z_]*[A-Z]\b", node.value))
+    # Not read by switchboard: the agent's own tool environment, and a repository variable the workflow reads.
+    named -= {"SWITCHBOARD_URL", "SWITCHBOARD_TOKEN", "LETTA_AGENT_ID", "SWITCHBOARD_FAILURE_ISSUES"}
+    assert sorted(named - set(VARIABLES)) == [], "add these to config.VARIABLES (and docs/settings.md)"
+    table = (PACKAGE.parent / "docs" / "settings.md").read_text(encoding="utf-8")
+    documented = re.findall(r"^\| `([A-Z_]+)` \|", table, re.M)
+    assert documented == list(VARIABLES), "docs/settings.md's table and config.VARIABLES differ"

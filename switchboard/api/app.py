@@ -276,7 +276,7 @@ def create_app(
     the routes and the ticker; ``letta_client`` makes the clients the ticker
     delivers with, ``key_client`` the one keys are checked with.
     """
-    opts = options or ApiOptions.from_env()
+    opts = options or ApiOptions.from_env(settings.env)
     if store is None:
         locked = open_locked_store(settings)
     elif isinstance(store, LockedStore):

@@ -17,7 +17,6 @@ its NotFoundError as 403 or 404), ``parsed`` (a time parser, its errors as
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -74,9 +73,8 @@ class ApiOptions:
     key_bad_ttl: float = 30.0
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> ApiOptions:
-        """Options from the environment, defaults for what is not set."""
-        env = os.environ if environ is None else environ
+    def from_env(cls, env: Mapping[str, str]) -> ApiOptions:
+        """Options from ``env`` (the settings' environment), defaults for what is not set."""
         base = cls()
         return cls(
             rate_per_minute=_env_number(env, "SWITCHBOARD_API_RATE_PER_MINUTE", base.rate_per_minute),

@@ -145,6 +145,7 @@ def serve(
 
 @handled
 def demo(
+    ctx: typer.Context,
     agent_id: str = typer.Option(
         None, "--agent-id", help="With LETTA_API_KEY and LETTA_BASE_URL: send to this real agent."
     ),
@@ -152,7 +153,7 @@ def demo(
     """Watch the whole product work, offline, in a throwaway repository."""
     from switchboard.demo import run_demo
 
-    run_demo(agent_id=agent_id, out=typer.echo)
+    run_demo(agent_id=agent_id, out=typer.echo, env=settings(ctx).env)
 
 
 @handled
