@@ -8,6 +8,8 @@ when a test calls ``fire_due(now)``: time is a parameter on both sides.
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -547,3 +549,10 @@ def test_a_native_fire_s_result_carries_how_its_run_ended(world: World) -> None:
     world.letta.schedules.fire_due(z("2026-10-24T07:00Z"))
     (result,) = world.tick(z("2026-10-24T07:17Z")).native
     assert (result.status, result.run_status, result.stop_reason) == ("delivered", "failed", "llm_api_error")
+
+
+@pytest.mark.parametrize("module", ["switchboard.native", "switchboard.native.arming", "switchboard.native.reconcile"])
+def test_the_native_package_imports_on_its_own(module: str) -> None:
+    # In a fresh interpreter: importing it first must not run into the tick package half-made.
+    done = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr

@@ -17,10 +17,10 @@ from datetime import datetime, timedelta
 from switchboard.due import due_fire, next_fire
 from switchboard.models import OneTimeSchedule, Schedule, claim_is_live, utc
 from switchboard.native.record import NativeFire
-from switchboard.tick.model import Job
+from switchboard.tick.model import Job, TickOptions
 
 #: How long past its instant a native fire may stay without a history entry before the watchdog acts.
-DEFAULT_GRACE = timedelta(minutes=10)
+DEFAULT_GRACE: timedelta = TickOptions.native_grace
 
 
 @dataclass(frozen=True)

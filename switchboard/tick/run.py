@@ -7,7 +7,6 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from switchboard.models import utc
-from switchboard.native.reconcile import reconcile
 from switchboard.store import Store, Transaction
 from switchboard.tick.delivery import RecentRuns, deliver
 from switchboard.tick.following import follow
@@ -61,6 +60,9 @@ def run_pass(
     # Before claiming: a schedule whose last run showed its agent gone is paused before it fires again.
     report.followed = follow(store, now, client_factory, options)
     pass_id = pass_id_at(now)
+    # Late: switchboard.native builds on tick's own modules, so importing it here at the top would loop.
+    from switchboard.native.reconcile import reconcile
+
     # Letta's clock first: fires Letta made are recorded, the next ones armed, lost ones released to this pass.
     native = reconcile(store, now, client_factory, options, pass_id=pass_id)
     report.native = native.results
