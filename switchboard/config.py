@@ -56,6 +56,8 @@ VARIABLES: dict[str, str] = {
     "SWITCHBOARD_MAX_MESSAGE_BYTES": "The largest message, in bytes of UTF-8 (default 65536).",
     "SWITCHBOARD_RESULT_RETENTION": "How long results are kept, e.g. 90d (the default) or 2160h.",
     "SWITCHBOARD_RUN_TIMEOUT": "How long a run is followed before its result says unknown (default 24h).",
+    "SWITCHBOARD_NATIVE_GRACE": "How long a fire armed at Letta Cloud may be overdue before the watchdog acts "
+    "(default 10m).",
     "SWITCHBOARD_WEBHOOK_URL": "A URL the tick POSTs a pass's counts and ids to after a failure (secret).",
     "SWITCHBOARD_WEBHOOK_EVENTS": "failures (the default) or all: when the webhook is posted to.",
     "SWITCHBOARD_API_RATE_PER_MINUTE": "serve: requests a minute per tenant (default 600; 0 turns it off).",

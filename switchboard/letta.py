@@ -432,11 +432,15 @@ class LettaClient:
         json_body: Any = None,
         params: dict[str, str | int] | None = None,
         not_found: str | None = None,
+        secrets: Iterable[str] = (),
     ) -> object:
-        """Any other call of Letta's REST API (``path`` from ``/v1/…``): its JSON answer, or a LettaError."""
+        """Any other call of Letta's REST API (``path`` from ``/v1/…``): its JSON answer, or a LettaError.
+
+        ``secrets`` (a message's text, say) are scrubbed from any error detail Letta sends back.
+        """
         response = self._request(
             method, path, action=f"{action} on {self._shown_url}", json_body=json_body, params=params,
-            not_found=not_found,
+            not_found=not_found, secrets=secrets,
         )  # fmt: skip
         return self._json(response, action)
 

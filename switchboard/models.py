@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     AfterValidator,
@@ -23,6 +23,7 @@ from pydantic import (
     ValidationInfo,
     field_serializer,
     field_validator,
+    model_validator,
 )
 
 from switchboard.exceptions import InvalidInputError
@@ -46,6 +47,8 @@ RunStatus = Literal["created", "running", "completed", "failed", "cancelled", "u
 #: Run states after which a result is not followed any more.
 FINAL_RUN_STATUSES = frozenset({"completed", "failed", "cancelled", "unknown"})
 Kind = Literal["one-time", "recurring"]
+#: What runs a schedule's clock: the tick ("github", any runner), or Letta Cloud's native schedules ("letta").
+Clock = Literal["github", "letta"]
 
 
 def new_id() -> str:
@@ -167,6 +170,25 @@ def check_name(value: str | None) -> str | None:
     raise ValueError("name looks like a schedule id (a UUID) — choose a name that is not one")
 
 
+#: Hosts where a Letta schedule API may be reached over plain http: a proxy or stand-in on this machine.
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def check_clock(clock: str, base_url: str) -> None:
+    """Letta's own clock needs Letta Cloud's schedule API: an https server (or one on this machine)."""
+    if clock != "letta":
+        return
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(base_url)
+    if parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS):
+        return
+    raise ValueError(
+        f'clock "letta" needs Letta Cloud (an https:// Letta API, e.g. https://api.letta.com); '
+        f'"{shown_value(base_url)}" has no native schedules — use --clock github'
+    )
+
+
 def _message_unless_stored(value: str, info: ValidationInfo) -> str:
     # Read back from data/ (context STORED), a message was checked when it was made.
     if info.context and info.context.get("stored"):
@@ -226,6 +248,13 @@ class _Schedule(_Record):
     # A tick that is delivering this schedule right now (see switchboard/tick).
     claimed_by: str | None = None
     claimed_at: Instant | None = None
+    # "letta": each fire is armed as a Letta Cloud native one-time schedule (see switchboard/native).
+    clock: Clock = "github"
+
+    @model_validator(mode="after")
+    def _clock_needs_cloud(self) -> Self:
+        check_clock(self.clock, self.base_url)
+        return self
 
 
 class OneTimeSchedule(_Schedule):

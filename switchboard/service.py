@@ -47,10 +47,14 @@ def add_one_time(
     message_fields: MessageFields | None = None,
     name: str | None = None,
     timezone: str | None = None,
+    clock: str = "github",
 ) -> OneTimeSchedule:
-    """Store a one-time schedule; one commit. ``timezone`` is the zone its time was given in, for showing it."""
+    """Store a one-time schedule; one commit. ``timezone`` is the zone its time was given in, for showing it.
+
+    ``clock="letta"``: Letta Cloud fires it, armed by the next pass (see switchboard/native).
+    """
     fields = {"agent_id": agent_id, "message": message, "role": role, "execute_at": execute_at,
-              "message_fields": message_fields, "name": name, "timezone": timezone}  # fmt: skip
+              "message_fields": message_fields, "name": name, "timezone": timezone, "clock": clock}  # fmt: skip
     return _add(store, OneTimeSchedule, fields, api_key=api_key, base_url=base_url, now=now)
 
 
@@ -85,10 +89,14 @@ def add_recurring(
     role: str = "user",
     message_fields: MessageFields | None = None,
     name: str | None = None,
+    clock: str = "github",
 ) -> RecurringSchedule:
-    """Store a recurring schedule; one commit. Its first fire is the first after ``now``."""
+    """Store a recurring schedule; one commit. Its first fire is the first after ``now``.
+
+    ``clock="letta"``: each fire is armed at Letta Cloud by the next pass (see switchboard/native).
+    """
     fields = {"agent_id": agent_id, "message": message, "role": role, "cron": cron, "timezone": timezone,
-              "message_fields": message_fields, "name": name}  # fmt: skip
+              "message_fields": message_fields, "name": name, "clock": clock}  # fmt: skip
     return _add(store, RecurringSchedule, fields, api_key=api_key, base_url=base_url, now=now)
 
 

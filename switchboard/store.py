@@ -6,6 +6,8 @@
     data/results/{tenant}/{schedule_id}/{executed_at}-{nonce}.json.enc
     data/results/{tenant}/{schedule_id}/{executed_at}-{nonce}~{checked_at}.json.enc   a later line for it
     data/runs/{tenant}/{executed_at}-{schedule_id}-{nonce}.json.enc    a run still to follow (see tick/following.py)
+    data/native/{tenant}/{schedule_id}.json.enc                   a fire armed at Letta (see native/record.py)
+    data/native/wanted/{tenant}/{schedule_id}.json.enc            a schedule on Letta's clock: where it lives
 
 Every file is an envelope ``{"format": 1, "record": {...}}`` encrypted with
 the codec (plain ``.json`` files, and ``data/tenant.key``, in dev mode, so the
@@ -52,6 +54,9 @@ ONE_TIME = f"{DATA}/schedules/one-time"
 RECURRING = f"{DATA}/schedules/recurring"
 RESULTS = f"{DATA}/results"
 RUNS = f"{DATA}/runs"
+#: Native schedules armed at Letta (see switchboard/native), and where each schedule on Letta's clock lives.
+NATIVE = f"{DATA}/native"
+NATIVE_WANTED = f"{NATIVE}/wanted"
 TENANT_KEY = f"{DATA}/tenant.key.enc"
 #: The tenant secret of a dev-mode (plaintext) tree.
 TENANT_KEY_PLAIN = f"{DATA}/tenant.key"
@@ -118,6 +123,11 @@ def result_time(path: str) -> datetime | None:
         return datetime.strptime(name[:22], "%Y%m%dT%H%M%S%fZ").replace(tzinfo=UTC)
     except ValueError:
         return None
+
+
+def native_wanted_path(tenant: str, schedule_id: str, suffix: str) -> str:
+    """Where the note lives that a schedule is on Letta's clock (it holds the schedule's path)."""
+    return f"{NATIVE_WANTED}/{tenant}/{schedule_id}{suffix}"
 
 
 def schedule_id_of(path: str) -> str:
@@ -360,6 +370,12 @@ class Transaction:
             path = recurring_path(tenant, schedule.id, suffix)
             self.index_notes[path] = schedule  # so index.stage need not decrypt what we just encrypted
         self.changes[path] = self.store.encode(schedule)
+        if schedule.clock == "letta":
+            # The reconcile step reads these, not every schedule (a one-time schedule's path moves with its time).
+            wanted = native_wanted_path(tenant, schedule.id, suffix)
+            if isinstance(schedule, OneTimeSchedule) or self.store.backend.read(wanted) is None:
+                body = {"format": FORMAT_VERSION, "record": {"path": path}}
+                self.changes[wanted] = self.store.codec.encrypt(json.dumps(body).encode("utf-8"))
         return path
 
     def delete(self, path: str) -> None:

@@ -57,7 +57,7 @@ def payload(report: TickReport, env: Mapping[str, str]) -> dict[str, Any]:
     """The JSON body for one pass: counts and ids, no text and no keys."""
     data = report.as_json()
     results = []
-    for result in [*report.results, *report.followed]:
+    for result in [*report.results, *report.followed, *report.native]:
         public = result.public()
         results.append({name: public.get(name) for name in _RESULT_FIELDS})
     github: dict[str, Any] | None = None

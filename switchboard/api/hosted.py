@@ -149,7 +149,7 @@ def create_one_time(body: OneTimeIn, caller: CallerDep, state: StateDep, backgro
         background.add_task(deliver_in_background, state, claimed)
         return made.public()
     with state.lock:
-        schedule = service.add_one_time(state.store, **fields)
+        schedule = service.add_one_time(state.store, **fields, clock=body.clock)
     wake_ticker(state, schedule.execute_at)
     return schedule.public()
 
@@ -219,6 +219,7 @@ def create_recurring(body: RecurringIn, caller: CallerDep, state: StateDep) -> d
             now=state.now(),
             role=body.role,
             name=body.name,
+            clock=body.clock,
         )
     return schedule.public()
 

@@ -29,6 +29,7 @@ from switchboard.models import (
     MAX_LETTA_FIELD,
     MAX_NAME_CHARS,
     AgentId,
+    Clock,
     Kind,
     Message,
     MessageFields,
@@ -77,6 +78,11 @@ class _ScheduleIn(_In):
     role: Role = Field("user", description="user, system or assistant.")
     timezone: ZoneName = Field("UTC", description=_ZONE_DOC, examples=["UTC", "Europe/Berlin"])
     name: Name = Field(None, description=_NAME_DOC, json_schema_extra={"maxLength": MAX_NAME_CHARS})
+    clock: Clock = Field(
+        "github",
+        description='Who fires it: "github" (the tick) or "letta" (armed as a Letta Cloud native schedule, '
+        "watched by the tick; needs an https Letta API).",
+    )
 
 
 class OneTimeIn(_ScheduleIn):

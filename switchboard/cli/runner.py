@@ -31,6 +31,7 @@ from switchboard.timeparse import parse_duration
 RETENTION_ENV = "SWITCHBOARD_RESULT_RETENTION"
 #: How long a run is followed before its result says "unknown" (a duration such as 24h or 2d).
 RUN_TIMEOUT_ENV = "SWITCHBOARD_RUN_TIMEOUT"
+NATIVE_GRACE_ENV = "SWITCHBOARD_NATIVE_GRACE"
 #: Secrets besides the settings that the tick reads from the environment.
 _SECRET_ENV = ("SWITCHBOARD_ENCRYPTION_KEY", "SWITCHBOARD_WEBHOOK_URL")
 
@@ -66,7 +67,7 @@ def summary_markdown(report: TickReport) -> str:
         f"deferred **{data['deferred']}**.",
         "",
     ]
-    shown = [*report.recovered, *report.results, *report.followed]
+    shown = [*report.recovered, *report.native, *report.results, *report.followed]
     if shown:
         lines += [
             "| schedule | type | agent | status | run id | run | scheduled for | late (s) | skipped |",
@@ -81,6 +82,8 @@ def summary_markdown(report: TickReport) -> str:
             lines += ["", f"{len(report.recovered)} of these were sent by an earlier tick that could not record them."]
         if report.followed:
             lines += ["", f"{len(report.followed)} of these were sent by an earlier tick: their runs have ended since."]
+        if report.native:
+            lines += ["", f"{len(report.native)} of these were fired by Letta's own clock (native schedules)."]
     elif report.dry_run and report.planned:
         lines.append(f"Dry run: {len(report.planned)} due, nothing sent.")
     else:
@@ -116,7 +119,9 @@ def show(report: TickReport, as_json: bool, echo: Callable[[str], None], *, comp
         echo(f"  recorded {len(report.recovered)} outcomes an earlier tick could not push:")
     if report.followed:
         echo(f"  followed {len(report.followed)} runs of earlier ticks to their end:")
-    for r in [*report.recovered, *report.followed, *report.results]:
+    if report.native:
+        echo(f"  recorded {len(report.native)} fires of Letta's own clock (native schedules):")
+    for r in [*report.recovered, *report.followed, *report.native, *report.results]:
         late = f", {r.lateness_s:.0f}s late" if r.lateness_s >= 1 else ""
         skipped = f", {r.skipped} earlier fires skipped" if r.skipped else ""
         reason = f" — {r.error}" if r.error else ""
@@ -138,12 +143,28 @@ def _planned_line(job: Job) -> str:
 
 
 def tick_options(dry_run: bool, masker: Callable[[Iterable[str | None]], None], env: Mapping[str, str]) -> TickOptions:
-    """The pass options: retention and run timeout from SWITCHBOARD_RESULT_RETENTION / _RUN_TIMEOUT, keys masked."""
+    """The pass options: retention, run timeout and native grace from SWITCHBOARD_RESULT_RETENTION / _RUN_TIMEOUT /
+    _NATIVE_GRACE, keys masked."""
     text = env.get(RETENTION_ENV, "").strip()
     retention = parse_duration(text, days=True) if text else TickOptions.retention
     if retention <= timedelta(0):
         raise InvalidInputError(f"{RETENTION_ENV} must be longer than 0 — e.g. 90d")
-    return TickOptions(dry_run=dry_run, on_secrets=masker, retention=retention, run_timeout=run_timeout(env))
+    return TickOptions(
+        dry_run=dry_run, on_secrets=masker, retention=retention, run_timeout=run_timeout(env),
+        native_grace=native_grace(env),
+    )  # fmt: skip
+
+
+def native_grace(env: Mapping[str, str]) -> timedelta:
+    """How long a fire armed at Letta may be overdue before the watchdog acts: SWITCHBOARD_NATIVE_GRACE, default 10m."""
+    text = env.get(NATIVE_GRACE_ENV, "").strip()
+    try:
+        grace = parse_duration(text) if text else TickOptions.native_grace
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"{NATIVE_GRACE_ENV}: {exc}") from None
+    if grace <= timedelta(0):
+        raise InvalidInputError(f"{NATIVE_GRACE_ENV} must be longer than 0 — e.g. 10m")
+    return grace
 
 
 def run_timeout(env: Mapping[str, str]) -> timedelta:

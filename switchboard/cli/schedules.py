@@ -33,6 +33,9 @@ AGENT_OPT = typer.Option(..., "--agent-id", help="The Letta agent to message, e.
 MESSAGE_OPT = typer.Option(..., "--message", "-m", help="The text the agent receives.")
 ROLE_OPT = typer.Option("user", "--role", help="user, system or assistant.")
 NAME_OPT = typer.Option(None, "--name", help="A name to find it by instead of its id (at most 200 characters).")
+CLOCK_OPT = typer.Option(
+    "github", "--clock", help='Who fires it: "github" (the tick) or "letta" (Letta Cloud native schedules, watched).'
+)
 NO_DISPATCH_OPT = typer.Option(
     False, "--no-dispatch", help="Do not start the tick workflow; leave the message to the scheduled tick."
 )
@@ -63,11 +66,12 @@ def send(
     no_deliver: bool = NO_DELIVER_OPT,
     name: str = NAME_OPT,
     allow_past: bool = ALLOW_PAST_OPT,
+    clock: str = CLOCK_OPT,
 ) -> None:
     """Schedule a message once; with no time (or one already due) it is delivered from here at once."""
     _send(
         ctx, agent_id, message, execute_at, tz, role, now, as_json, not no_dispatch, not no_deliver,
-        name=name, allow_past=allow_past,
+        name=name, allow_past=allow_past, fire_clock=clock,
     )  # fmt: skip
 
 
@@ -88,11 +92,12 @@ def onetime_create(
     no_deliver: bool = NO_DELIVER_OPT,
     name: str = NAME_OPT,
     allow_past: bool = ALLOW_PAST_OPT,
+    clock: str = CLOCK_OPT,
 ) -> None:
     """Schedule a message once (the same as `send`)."""
     _send(
         ctx, agent_id, message, execute_at, tz, role, now, as_json, not no_dispatch, not no_deliver,
-        name=name, allow_past=allow_past,
+        name=name, allow_past=allow_past, fire_clock=clock,
     )  # fmt: skip
 
 
@@ -134,6 +139,7 @@ def recurring_create(
     now: str = NOW_OPT,
     as_json: bool = JSON_OPT,
     name: str = NAME_OPT,
+    clock: str = CLOCK_OPT,
 ) -> None:
     """Schedule a message at every fire of a cron expression (or phrase) in a time zone."""
     from switchboard.context import open_store
@@ -153,6 +159,7 @@ def recurring_create(
         now=parse_now(now),
         role=role,
         name=name,
+        clock=clock,
     )
     warn_without_key(conf)
     if as_json:
@@ -251,6 +258,7 @@ def _send(
     *,
     name: str | None = None,
     allow_past: bool = False,
+    fire_clock: str = "github",
 ) -> None:
     from switchboard.context import open_store
     from switchboard.service import add_one_time, new_one_time
@@ -281,7 +289,7 @@ def _send(
     if deliver and at <= clock:
         _send_now(conf, store, new_one_time(**fields), clock, as_json, dispatch)
         return
-    schedule = add_one_time(store, **fields)
+    schedule = add_one_time(store, **fields, clock=fire_clock)
     warn_without_key(conf)
     if as_json:
         print_json(schedule.public())

@@ -16,6 +16,8 @@ Routes::
     POST /v1/agents/{agent_id}/messages/async   Run; 404 unknown agent (0.11.7-like: a Run that fails); 422
     GET  /v1/agents/{agent_id}/messages         history (user messages of finished runs)
     GET  /v1/runs/{run_id}                      Run, or 404
+    …    /v1/agents/{agent_id}/schedule…        Letta Cloud's native schedules (testing/letta_schedules.py)
+    POST /_standin/schedules/fire {"now": ISO}  (not Letta's) fire the native schedules due at now
 
 Where it is knowingly stricter than a real 0.16.8 server: that server parses each
 message as ``MessageCreate | ApprovalCreate | ToolReturnCreate`` without a
@@ -55,6 +57,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Literal, NamedTuple, Self
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from switchboard.testing.letta_schedules import NativeSchedules
 
 __all__ = ["AGENT_ID_PATTERN", "DROP", "DROP_AFTER_ACCEPT", "Delivery", "LettaStandIn", "RequestRecord", "main"]
 
@@ -469,6 +473,8 @@ class LettaStandIn:
         self._thread: threading.Thread | None = None
         self._port = 0
         self._down = False
+        #: Letta Cloud's native schedules; a fire becomes a run as an async message would.
+        self.schedules = NativeSchedules(self._send_scheduled)
         for agent_id in agents or ():
             self.add_agent(agent_id)
 
@@ -765,6 +771,9 @@ class LettaStandIn:
                 if scripted.drop and scripted.accept:
                     self._accept(send_to, raw)
                 return scripted
+        if segments == ["_standin", "schedules", "fire"]:
+            # Not Letta's: the test's hand on the native schedule worker, for a stand-in in another process.
+            return self._fire_schedules(raw) if method == "POST" else _not_allowed()
         if segments[:2] == ["v1", "health"] and len(segments) == 2:
             return _Reply(200, {"version": STANDIN_VERSION, "status": "ok"}) if method == "GET" else _not_allowed()
         if self.api_keys is not None and token not in self.api_keys:
@@ -783,9 +792,33 @@ class LettaStandIn:
                 return self._accept(rest[0], raw) if method == "POST" else _not_allowed()
             if rest[1:] == ["messages"]:
                 return self._history(rest[0], query) if method == "GET" else _not_allowed()
+            if rest[1] == "schedule":
+                return self._schedule(method, rest[0], rest[2:], query, raw)
         if segments[:2] == ["v1", "runs"] and len(segments) == 3:
             return self._get_run(segments[2]) if method == "GET" else _not_allowed()
         return _Reply(404, {"detail": "Not Found"})
+
+    def _schedule(self, method: str, agent_id: str, rest: list[str], query: dict[str, list[str]], raw: bytes) -> _Reply:
+        with self._lock:
+            known = agent_id in self._agents
+        if not known:
+            return _Reply(404, {"detail": "Agent not found"})
+        status, body = self.schedules.route(method, agent_id, rest, query, raw)
+        return _Reply(status, body)
+
+    def _fire_schedules(self, raw: bytes) -> _Reply:
+        try:
+            body = json.loads(raw or b"{}")
+            now = datetime.fromisoformat(str(body["now"]).replace("Z", "+00:00"))
+        except (ValueError, KeyError, TypeError):
+            return _Reply(422, {"detail": 'give {"now": "<ISO 8601 instant with an offset>"}'})
+        if now.tzinfo is None:
+            return _Reply(422, {"detail": "now must carry a UTC offset"})
+        return _Reply(200, {"fired": self.schedules.fire_due(now)})
+
+    def _send_scheduled(self, agent_id: str, raw: bytes) -> tuple[int, Any]:
+        reply = self._accept(agent_id, raw)
+        return reply.status, reply.body
 
     def _next_scripted(self, agent_id: str) -> _Reply | None:
         with self._lock:

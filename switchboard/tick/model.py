@@ -51,6 +51,9 @@ class TickOptions:
     follow_limit: int = 200
     #: A run still unfinished this long after its delivery is recorded as "unknown" and no longer followed.
     run_timeout: timedelta = timedelta(hours=24)
+    #: How long past its instant a fire armed at Letta (clock "letta") may show no history before the
+    #: watchdog deletes it there and, when it never fired, delivers it (see switchboard/native).
+    native_grace: timedelta = timedelta(minutes=10)
     #: Called with the claimed jobs before anything is sent.
     on_claimed: Callable[[list[Job]], None] | None = None
     #: Called with each job just before it is sent (the watch loop holds a send claimed ahead until it is due).
@@ -124,6 +127,8 @@ class TickReport:
     #: Result updates for runs of earlier passes that this pass saw finish (or time out).
     followed: list[Result] = field(default_factory=list)
     pruned: int = 0
+    #: Fires Letta made from native schedules (clock "letta"), and fires the watchdog could not vouch for.
+    native: list[Result] = field(default_factory=list)
 
     def count(self, status: str) -> int:
         """How many outcomes had ``status``."""
@@ -131,8 +136,9 @@ class TickReport:
 
     @property
     def permanent_failures(self) -> int:
-        """Failures that will not be retried: failed deliveries, and runs seen to end failed or cancelled."""
-        return sum(1 for r in [*self.results, *self.followed] if r.status == "failed")
+        """Failures that will not be retried: failed deliveries, runs seen to end failed or cancelled, and
+        fires on Letta's clock that failed there or that the watchdog could not vouch for."""
+        return sum(1 for r in [*self.results, *self.followed, *self.native] if r.status == "failed")
 
     def as_json(self) -> dict[str, object]:
         """The ``--json`` shape: {delivered, failed, deferred, results}."""
@@ -159,4 +165,5 @@ class TickReport:
             "recovered": [r.public() for r in self.recovered],
             "followed": [r.public() for r in self.followed],
             "pruned": self.pruned,
+            "native": [r.public() for r in self.native],
         }

@@ -60,7 +60,13 @@ def run_pass(
     # Before claiming: a schedule whose last run showed its agent gone is paused before it fires again.
     report.followed = follow(store, now, client_factory, options)
     pass_id = pass_id_at(now)
-    jobs = claim(store, now, pass_id, options)
+    # Late: switchboard.native builds on tick's own modules, so importing it here at the top would loop.
+    from switchboard.native.reconcile import reconcile
+
+    # Letta's clock first: fires Letta made are recorded, the next ones armed, lost ones released to this pass.
+    native = reconcile(store, now, client_factory, options, pass_id=pass_id)
+    report.native = native.results
+    jobs = native.jobs + claim(store, now, pass_id, options)
     report.planned = jobs
     if not jobs:
         report.pruned = prune(store, now, options)

@@ -30,6 +30,8 @@ def select_due(
     one: that pass is talking to it, and Letta wants one request at a time.
     A live claim counts whatever the schedule's state (paused since, or due
     later by this pass's clock): the other pass is sending it all the same.
+    A schedule on Letta's clock is never due here: the reconcile step hands
+    the pass the one fire it must send itself (see switchboard/native).
     """
     now = utc(now)
     candidates: list[Job] = []
@@ -38,13 +40,13 @@ def select_due(
         job = Job(path, one, one.execute_at)
         if claim_is_live(one, now, claim_ttl):
             busy_agents.add(job.agent_key)
-        elif one.execute_at <= now:
+        elif one.execute_at <= now and one.clock != "letta":  # Letta's clock: see switchboard/native
             candidates.append(job)
     for path, rec in recurring:
         if claim_is_live(rec, now, claim_ttl):
             busy_agents.add((rec.base_url, rec.agent_id))
             continue
-        if rec.status != "active":
+        if rec.status != "active" or rec.clock == "letta":  # Letta's clock: see switchboard/native
             continue
         fire = due_fire(rec.cron, rec.timezone, rec.anchor, now)
         if fire is not None:
