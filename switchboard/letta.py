@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Protocol, Self
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
@@ -47,6 +47,7 @@ from switchboard.exceptions import (
 __all__ = [
     "TERMINAL_STATUSES",
     "LettaClient",
+    "LettaTarget",
     "Run",
     "classify",
     "parse_retry_after",
@@ -75,6 +76,13 @@ class Run:
     agent_id: str | None
     #: Why the run ended, when Letta says (0.16.8 does; 0.11.7 has no such field).
     stop_reason: str | None = None
+    #: The conversation the message went to (Letta Cloud names it on the Run; the App Server's runtime).
+    conversation_id: str | None = None
+    #: The App Server's proof: the message's otid and the turn that ended (None when not known).
+    otid: str | None = None
+    turn_id: str | None = None
+    #: The App Server already had this otid: the message was found in the conversation, not sent again.
+    deduplicated: bool = False
 
     @property
     def done(self) -> bool:
@@ -95,12 +103,61 @@ class Run:
         if not isinstance(status, str):
             raise TypeError("status is not a string")
         stop_reason = data.get("stop_reason")
+        conversation_id = data.get("conversation_id")
         return cls(
             id=run_id,
             status=status,
             agent_id=agent_id if isinstance(agent_id, str) else None,
             stop_reason=stop_reason if isinstance(stop_reason, str) else None,
+            conversation_id=conversation_id if isinstance(conversation_id, str) else None,
         )
+
+
+class LettaTarget(Protocol):
+    """What a delivery needs of a Letta: the REST client (LettaClient) or the App Server's (letta_ws)."""
+
+    base_url: str
+
+    def send_message(
+        self,
+        agent_id: str,
+        text: str,
+        *,
+        role: str = "user",
+        otid: str | None = None,
+        name: str | None = None,
+        sender_id: str | None = None,
+        conversation: str | None = None,
+    ) -> Run:
+        """Hand one message to the agent; the Run says how far it got."""
+
+    def get_run(self, run_id: str) -> Run:
+        """A run's current state."""
+
+    def check_key(self) -> None:
+        """Check that the server answers and accepts the key."""
+
+    def check_agent(self, agent_id: str) -> None:
+        """Check that the agent exists (a 404 LettaPermanentError when not)."""
+
+    def close(self) -> None:
+        """Release connections."""
+
+    def __enter__(self) -> Self:
+        """Use the client in a with block."""
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        """Close the client."""
+
+
+def is_app_server(base_url: str) -> bool:
+    """Whether ``base_url`` names Letta Code's App Server (``ws://``/``wss://``) rather than the Letta API."""
+    try:
+        return urlsplit(base_url.strip()).scheme.lower() in ("ws", "wss")
+    except ValueError:
+        return False
 
 
 # --------------------------------------------------------------------------- errors
@@ -461,13 +518,17 @@ class LettaClient:
         otid: str | None = None,
         name: str | None = None,
         sender_id: str | None = None,
+        conversation: str | None = None,
     ) -> Run:
         """Post one message to an agent without waiting for its answer; return the new Run.
 
         ``otid``, ``name`` and ``sender_id`` are MessageCreate's own fields, sent only when given.
+        ``conversation`` None (or ``"default"``) is the agent's default conversation.
         """
         if not agent_id:
             raise LettaPermanentError("agent id is empty — check --agent-id")
+        if conversation not in (None, "default"):
+            return self._send_to_conversation(agent_id, text, role=role, otid=otid, conversation=conversation)
         action = f"sending to agent {agent_id} on {self._shown_url}"
         message: dict[str, Any] = {"role": role, "content": [{"type": "text", "text": text}]}
         for field, value in (("otid", otid), ("name", name), ("sender_id", sender_id)):
@@ -482,6 +543,14 @@ class LettaClient:
             secrets=(text,),
         )
         return self._run(response, action)
+
+    def _send_to_conversation(
+        self, agent_id: str, text: str, *, role: str, otid: str | None, conversation: str
+    ) -> Run:
+        raise LettaPermanentError(
+            f"sending to conversation {conversation} is not supported on {self._shown_url} yet "
+            "— leave --conversation out (the agent's default conversation)"
+        )
 
     def get_run(self, run_id: str) -> Run:
         """Fetch a run's current state (``GET /v1/runs/{run_id}``)."""
@@ -517,7 +586,7 @@ def _backoff(attempt: int, base_delay: float, max_delay: float, rng: random.Rand
 
 
 def send_with_retry(
-    client: LettaClient,
+    client: LettaTarget,
     agent_id: str,
     text: str,
     *,
@@ -525,6 +594,7 @@ def send_with_retry(
     otid: str | None = None,
     name: str | None = None,
     sender_id: str | None = None,
+    conversation: str | None = None,
     attempts: int = 4,
     base_delay: float = 0.5,
     max_delay: float = 30.0,
@@ -547,7 +617,9 @@ def send_with_retry(
     otid = otid or str(uuid.uuid4())
     for attempt in range(attempts):
         try:
-            return client.send_message(agent_id, text, role=role, otid=otid, name=name, sender_id=sender_id)
+            return client.send_message(
+                agent_id, text, role=role, otid=otid, name=name, sender_id=sender_id, conversation=conversation
+            )
         except LettaTransientError as exc:
             if attempt == attempts - 1:
                 raise

@@ -341,6 +341,12 @@ class Result(_Record):
     stop_reason: str | None = None
     #: When the run's final state was learnt (None until then).
     run_checked_at: Instant | None = None
+    #: The conversation the message went to, when the server said (the App Server always does).
+    conversation_id: str | None = None
+    #: The idempotency id the message carried (the App Server's client_message_id, the Letta API's otid).
+    otid: str | None = None
+    #: The App Server's turn that ended (its proof of delivery, with conversation_id and otid).
+    turn_id: str | None = None
 
     @property
     def unfinished(self) -> bool:

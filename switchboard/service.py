@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from switchboard.exceptions import BusyError, InvalidInputError, NotFoundError
-from switchboard.letta import LettaClient
+from switchboard.letta import LettaTarget
 from switchboard.models import (
     CLAIM_TTL,
     Kind,
@@ -312,7 +312,7 @@ def follow_runs(
     store: Store,
     api_key: str | None,
     now: datetime,
-    client_factory: Callable[[str, str | None], LettaClient],
+    client_factory: Callable[[str, str | None], LettaTarget],
     run_timeout: timedelta | None = None,
 ) -> list[Result]:
     """Ask Letta how the caller's unfinished runs ended (the tick's follow step, for one key); their new lines."""

@@ -498,10 +498,10 @@ def test_bad_import_files(world: World, name: str, expected: str) -> None:
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["config", "set-url", "ftp://letta"], '"ftp://letta" is not an http(s) URL — e.g. https://api.letta.com or '
-         "http://localhost:8283"),
-        (["config", "set-url", "http://"], '"http://" is not an http(s) URL — e.g. https://api.letta.com or '
-         "http://localhost:8283"),
+        (["config", "set-url", "ftp://letta"], '"ftp://letta" is not an http(s) or ws(s) URL — e.g. '
+         "https://api.letta.com, or ws://127.0.0.1:4500 for an App Server"),
+        (["config", "set-url", "http://"], '"http://" is not an http(s) or ws(s) URL — e.g. https://api.letta.com, '
+         "or ws://127.0.0.1:4500 for an App Server"),
         (["config", "set-repo"], "give either a PATH to a clone or --github OWNER/NAME"),
         (["config", "set-repo", "{files}/nowhere"], "{files}/nowhere does not exist or is not a folder — pass --repo "
          "PATH of your clone (or set SWITCHBOARD_REPO)"),

@@ -209,6 +209,11 @@ class ResultOut(BaseModel):
     )
     stop_reason: str | None = Field(default=None, description="Why the run ended, when Letta says.")
     run_checked_at: str | None = Field(default=None, description="When the run's end was learnt.")
+    conversation_id: str | None = Field(default=None, description="The conversation the message went to.")
+    otid: str | None = Field(default=None, description="The idempotency id the message carried.")
+    turn_id: str | None = Field(
+        default=None, description="The App Server's turn that ended (with conversation_id and otid, its proof)."
+    )
 
 
 class Deleted(BaseModel):
