@@ -41,7 +41,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import letta_server as base  # noqa: E402 - a sibling script, found through the line above
+import letta_server as base  # a sibling script, found through the line above
 
 #: The App Server release the tests run.
 APP_VERSION = "0.34.12"
@@ -291,7 +291,7 @@ def start_server(
                 alive = _alive(server_pid)
             else:
                 server = base._spawn(cmd, server_log, workdir, env)
-                server_pid, alive = server.pid, lambda: server.poll() is None
+                server_pid, alive = server.pid, server_alive(server)
             info = AppServerInfo(
                 base_url=f"ws://{base.LOOPBACK}:{server_port}", token=token, port=server_port, pid=server_pid,
                 agent_id=agent_id, home=str(home), model_url=model_url, model_pid=model_proc.pid,
@@ -317,6 +317,11 @@ def start_server(
         elif model_proc is not None:
             base._kill_group(model_proc.pid, "fake_model.py")
         raise
+
+
+def server_alive(server: subprocess.Popen[bytes]) -> Callable[[], bool]:
+    """Whether our own child still runs."""
+    return lambda: server.poll() is None
 
 
 def _alive(pid: int) -> Callable[[], bool]:

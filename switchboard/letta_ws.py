@@ -249,8 +249,7 @@ class AppServerClient:
     def _call(self, command: dict[str, Any], action: str, secrets: Iterable[str] = ()) -> dict[str, Any]:
         """Send one request_id-correlated command and return its answer (``success`` checked by the caller)."""
         request_id = self._request_id(command["type"])
-        ws = self._connect(action)
-        try:
+        with self._connect(action) as ws:
             self._send(ws, {**command, "request_id": request_id})
             deadline = time.monotonic() + self._timeout
             while True:
@@ -261,8 +260,6 @@ class AppServerClient:
                     )
                 if message.get("request_id") == request_id:
                     return message
-        finally:
-            ws.close()
 
     def _error(self, message: dict[str, Any], secrets: Iterable[str] = ()) -> str:
         return _scrub(str(message.get("error") or "no reason given"), (*secrets, self._token or ""))
@@ -372,8 +369,7 @@ class AppServerClient:
         secrets = (text,)
         request_id = self._request_id("input")
         runtime = {"agent_id": agent_id, "conversation_id": conversation_id}
-        ws = self._connect(action)
-        try:
+        with self._connect(action) as ws:
             self._send(
                 ws,
                 {
@@ -387,8 +383,6 @@ class AppServerClient:
                 },
             )
             return self._follow(ws, request_id, runtime, otid, action, secrets)
-        finally:
-            ws.close()
 
     def _follow(
         self,

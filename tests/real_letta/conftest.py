@@ -1,4 +1,10 @@
-"""Fixtures for end-to-end tests against real Letta servers (0.11.7 and 0.16.8) on loopback.
+"""Fixtures for end-to-end tests against real Letta servers on loopback: the V1 REST server and the App Server.
+
+**The ``app_server`` fixture** (session-scoped) is Letta Code's App Server
+(``scripts/letta_app_server.py``): ``app_server.base_url`` (``ws://…``),
+``.token``, ``.agent_id``, ``.home``, ``.send(text, otid=…)`` and
+``.messages(conversation)``; ``app_env`` is the CLI environment pointing at it.
+See the ``AppServer`` class below.
 
 The servers, their venvs (outside the repo), the fake model they talk to and
 0.16.8's PostgreSQL are managed by ``scripts/letta_server.py``; see that
@@ -17,14 +23,14 @@ whose expectation differs by version branches on it explicitly, e.g.
 ``create_agent()``, ``wait_for_run()``.
 
 A version whose venv is missing is skipped, saying why and how to install
-it; 0.11.7 alone is installed on demand before the first test (when pip
-can reach its index), as CI installs every version up front.
+it; the default version alone is installed on demand before the first test
+(when pip can reach its index), as CI installs it up front.
 
 Environment:
 
 - ``SWITCHBOARD_SKIP_REAL_LETTA=1``: skip these tests without trying anything.
-- ``SWITCHBOARD_LETTA_VERSIONS``: a comma-separated subset of versions to run
-  (default: all); the others are skipped.
+- ``SWITCHBOARD_LETTA_VERSIONS``: a comma-separated list of versions to run
+  (default: 0.16.8, the last V1 server; 0.11.7 runs only when named); the others are skipped.
 - ``LETTA_SERVER_CACHE``: where the server venvs live (default ``~/.cache/letta-switchboard``).
 - ``SWITCHBOARD_LETTA_INSTALL_TIMEOUT``: seconds the tests may spend
   installing 0.11.7 (default 1800); CI installs beforehand, so this is for laptops.
@@ -82,9 +88,11 @@ ON_DEMAND = harness.DEFAULT_VERSION
 
 
 def selected_versions() -> list[str]:
-    """The versions ``SWITCHBOARD_LETTA_VERSIONS`` asks for (default: every one the harness knows)."""
+    """The versions ``SWITCHBOARD_LETTA_VERSIONS`` asks for (default: the harness's TESTED_VERSIONS)."""
     wanted = os.environ.get("SWITCHBOARD_LETTA_VERSIONS", "")
-    return [v for v in harness.VERSIONS if not wanted or v in {w.strip() for w in wanted.split(",")}]
+    if not wanted:
+        return list(harness.TESTED_VERSIONS)
+    return [v for v in harness.VERSIONS if v in {w.strip() for w in wanted.split(",")}]
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -95,7 +103,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     against whichever test happens to come first.
     """
     global _install_problem
-    if not any(item.get_closest_marker("real_letta") for item in session.items):
+    # The App Server's tests are marked real_letta too but need no V1 server: only the fixture counts.
+    if not any("real_letta" in getattr(item, "fixturenames", ()) for item in session.items):
         return
     if os.environ.get("SWITCHBOARD_SKIP_REAL_LETTA") == "1" or ON_DEMAND not in selected_versions():
         return
