@@ -389,6 +389,8 @@ class LettaClient:
             )
         self.base_url = url
         self._shown_url = _safe_url(url)
+        #: The conversation made for each otid sent to "new" (a retry goes where its first try went).
+        self._made: dict[str, str] = {}
         # A key pasted with a trailing newline is still the key.
         self._api_key = (api_key or "").strip() or None
         if self._api_key and not _header_safe(self._api_key):
@@ -547,10 +549,67 @@ class LettaClient:
     def _send_to_conversation(
         self, agent_id: str, text: str, *, role: str, otid: str | None, conversation: str
     ) -> Run:
-        raise LettaPermanentError(
-            f"sending to conversation {conversation} is not supported on {self._shown_url} yet "
-            "— leave --conversation out (the agent's default conversation)"
+        """Letta's conversations API: ``POST /v1/conversations/{id}/messages`` with ``streaming: false``.
+
+        The answer comes when the run has ended (a LettaResponse); "new" first
+        makes a conversation (``POST /v1/conversations/?agent_id=``), once per otid.
+        """
+        if conversation == "new":
+            made = self._made.get(otid) if otid else None
+            if made is None:
+                made = self._create_conversation(agent_id)
+                if otid:
+                    self._made[otid] = made
+            conversation = made
+        action = f"sending to conversation {conversation} of agent {agent_id} on {self._shown_url}"
+        message: dict[str, Any] = {"role": role, "content": [{"type": "text", "text": text}]}
+        if otid is not None:
+            message["otid"] = otid
+        response = self._request(
+            "POST",
+            f"/v1/conversations/{_segment(conversation)}/messages",
+            json_body={"messages": [message], "streaming": False},
+            action=action,
+            not_found=f"conversation {conversation} of agent {agent_id} not found on {self._shown_url} (404) "
+            "— check --conversation",
+            secrets=(text,),
         )
+        body = self._json(response, action)
+        messages = body.get("messages") if isinstance(body, dict) else None
+        run_ids = [m.get("run_id") for m in messages or [] if isinstance(m, dict) and m.get("run_id")]
+        stop = body.get("stop_reason") if isinstance(body, dict) else None
+        stop_reason = stop.get("stop_reason") if isinstance(stop, dict) else None
+        if not run_ids:
+            raise LettaPermanentError(
+                f"{self._shown_url} answered {response.status_code} without a run while {action} "
+                "— is LETTA_BASE_URL a Letta server?",
+                status=response.status_code,
+            )
+        failed = stop_reason in ("error", "llm_api_error", "invalid_llm_response", "invalid_tool_call")
+        return Run(
+            id=str(run_ids[0]),
+            status="failed" if failed else "cancelled" if stop_reason == "cancelled" else "completed",
+            agent_id=agent_id,
+            stop_reason=stop_reason if isinstance(stop_reason, str) else None,
+            conversation_id=conversation,
+            otid=otid,
+        )
+
+    def _create_conversation(self, agent_id: str) -> str:
+        action = f"creating a conversation for agent {agent_id} on {self._shown_url}"
+        response = self._request(
+            "POST",
+            "/v1/conversations/",
+            params={"agent_id": agent_id},
+            json_body={},
+            action=action,
+            not_found=f"agent {agent_id} not found on {self._shown_url} (404) — check --agent-id",
+        )
+        body = self._json(response, action)
+        conversation_id = body.get("id") if isinstance(body, dict) else None
+        if not isinstance(conversation_id, str) or not conversation_id:
+            raise LettaPermanentError(f"{self._shown_url} answered without a conversation id while {action}")
+        return conversation_id
 
     def get_run(self, run_id: str) -> Run:
         """Fetch a run's current state (``GET /v1/runs/{run_id}``)."""

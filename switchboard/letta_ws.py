@@ -161,6 +161,8 @@ class AppServerClient:
         self._turn_timeout = turn_timeout
         self._quiet = quiet
         self._runs: dict[str, Run] = {}
+        #: The conversation made for each otid sent to "new".
+        self._made: dict[str, str] = {}
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
 
@@ -364,7 +366,14 @@ class AppServerClient:
             raise LettaPermanentError("an App Server delivery needs an otid (its client_message_id)")
         conversation_id = conversation or DEFAULT_CONVERSATION
         if conversation_id == "new":
-            conversation_id = self.create_conversation(agent_id)
+            # One new conversation per fire: a retry of the same otid goes where its first try went.
+            with self._lock:
+                made = self._made.get(otid)
+            if made is None:
+                made = self.create_conversation(agent_id)
+                with self._lock:
+                    self._made[otid] = made
+            conversation_id = made
         action = f"sending to agent {agent_id} on {self._shown_url}"
         secrets = (text,)
         request_id = self._request_id("input")

@@ -162,6 +162,28 @@ def check_name(value: str | None) -> str | None:
     raise ValueError("name looks like a schedule id (a UUID) — choose a name that is not one")
 
 
+#: What a schedule's ``conversation`` may say besides a conversation id.
+CONVERSATION_WORDS = ("default", "new")
+
+
+def check_conversation(value: str | None) -> str | None:
+    """Where a message goes: None or "default" (the agent's default conversation), "new" (one per fire), or an id.
+
+    "default" is stored as None, so a schedule made before conversations existed reads the same.
+    """
+    if value is None:
+        return None
+    text = str(value).strip()
+    if not text or text == "default":
+        return None
+    if len(text) > 128 or "/" in text or "\\" in text or any(ch.isspace() or not ch.isprintable() for ch in text):
+        raise ValueError(
+            f'conversation "{shown_value(text)}" is not a conversation id — give "default", "new" or the id of '
+            "one of the agent's conversations (e.g. conv-… or local-conv-…)"
+        )
+    return text
+
+
 def _message_unless_stored(value: str, info: ValidationInfo) -> str:
     # Read back from data/ (context STORED), a message was checked when it was made.
     if info.context and info.context.get("stored"):
@@ -174,6 +196,7 @@ ScheduleId = Annotated[str, AfterValidator(check_id)]
 AgentId = Annotated[str, AfterValidator(check_agent_id)]
 Message = Annotated[str, AfterValidator(_message_unless_stored)]
 Name = Annotated[str | None, AfterValidator(check_name)]
+Conversation = Annotated[str | None, AfterValidator(check_conversation)]
 #: An aware datetime, kept in UTC.
 Instant = Annotated[AwareDatetime, AfterValidator(utc)]
 
@@ -211,6 +234,8 @@ class _Schedule(_Record):
     # Optional, the user's own words: encrypted like the message, never in a path, log or summary.
     name: Name = Field(default=None, repr=False)
     created_at: Instant
+    #: The conversation each fire goes to: None (the agent's default), "new" (a new one per fire) or an id.
+    conversation: Conversation = None
     # Letta's schedule API only: name/otid/sender_id the message goes to Letta with (None: none given).
     message_fields: MessageFields | None = None
     # Stored only (never shown): the caller's Letta key and server.
@@ -240,6 +265,7 @@ class OneTimeSchedule(_Schedule):
             "agent_id": self.agent_id,
             "message": self.message,
             "role": self.role,
+            "conversation": self.conversation or "default",
             "execute_at": iso(self.execute_at),
             "created_at": iso(self.created_at),
         }
@@ -295,6 +321,7 @@ class RecurringSchedule(_Schedule):
             "agent_id": self.agent_id,
             "message": self.message,
             "role": self.role,
+            "conversation": self.conversation or "default",
             "cron": self.cron,
             "timezone": self.timezone,
             "created_at": iso(self.created_at),

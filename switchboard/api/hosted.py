@@ -141,6 +141,7 @@ def create_one_time(body: OneTimeIn, caller: CallerDep, state: StateDep, backgro
         "now": now,
         "role": body.role,
         "name": body.name,
+        "conversation": body.conversation,
     }
     if when <= now and state.ticker is None:
         made = service.new_one_time(**fields)
@@ -217,6 +218,7 @@ def create_recurring(body: RecurringIn, caller: CallerDep, state: StateDep) -> d
             now=state.now(),
             role=body.role,
             name=body.name,
+            conversation=body.conversation,
         )
     return schedule.public()
 

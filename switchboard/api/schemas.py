@@ -29,6 +29,7 @@ from switchboard.models import (
     MAX_LETTA_FIELD,
     MAX_NAME_CHARS,
     AgentId,
+    Conversation,
     Kind,
     Message,
     MessageFields,
@@ -77,6 +78,13 @@ class _ScheduleIn(_In):
     role: Role = Field("user", description="user, system or assistant.")
     timezone: ZoneName = Field("UTC", description=_ZONE_DOC, examples=["UTC", "Europe/Berlin"])
     name: Name = Field(None, description=_NAME_DOC, json_schema_extra={"maxLength": MAX_NAME_CHARS})
+    conversation: Conversation = Field(
+        None,
+        description='Where each message goes: "default" (the agent\'s default conversation; omitted means this), '
+        '"new" (a new conversation for every fire) or a conversation id.',
+        json_schema_extra={"maxLength": 128},
+        examples=["default", "new"],
+    )
 
 
 class OneTimeIn(_ScheduleIn):
@@ -150,6 +158,7 @@ class OneTimeOut(BaseModel):
     agent_id: str
     message: str
     role: Role
+    conversation: str = Field("default", description='"default", "new" (one per fire) or a conversation id.')
     execute_at: str = Field(description="ISO 8601 instant, UTC.")
     created_at: str
 
@@ -162,6 +171,7 @@ class RecurringOut(BaseModel):
     agent_id: str
     message: str
     role: Role
+    conversation: str = Field("default", description='"default", "new" (one per fire) or a conversation id.')
     cron: str
     timezone: str
     created_at: str

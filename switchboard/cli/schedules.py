@@ -22,6 +22,12 @@ AGENT_OPT = typer.Option(..., "--agent-id", help="The Letta agent to message, e.
 MESSAGE_OPT = typer.Option(..., "--message", "-m", help="The text the agent receives.")
 ROLE_OPT = typer.Option("user", "--role", help="user, system or assistant.")
 NAME_OPT = typer.Option(None, "--name", help="A name to find it by instead of its id (at most 200 characters).")
+CONVERSATION_OPT = typer.Option(
+    None,
+    "--conversation",
+    help='Where each message goes: "default" (the agent\'s default conversation; the default), "new" (a new '
+    "conversation for every fire, as Letta's own schedules do) or a conversation id.",
+)
 NO_DISPATCH_OPT = typer.Option(
     False, "--no-dispatch", help="Do not start the tick workflow; leave the message to the scheduled tick."
 )
@@ -48,9 +54,11 @@ def send(
     no_dispatch: bool = NO_DISPATCH_OPT,
     no_deliver: bool = NO_DELIVER_OPT,
     name: str = NAME_OPT,
+    conversation: str = CONVERSATION_OPT,
 ) -> None:
     """Schedule a message once; with no time (or one already due) it is delivered from here at once."""
-    _send(ctx, agent_id, message, execute_at, tz, role, now, as_json, not no_dispatch, not no_deliver, name=name)
+    _send(ctx, agent_id, message, execute_at, tz, role, now, as_json, not no_dispatch, not no_deliver, name=name,
+          conversation=conversation)  # fmt: skip
 
 
 @onetime_app.command("create")
@@ -69,9 +77,11 @@ def onetime_create(
     no_dispatch: bool = NO_DISPATCH_OPT,
     no_deliver: bool = NO_DELIVER_OPT,
     name: str = NAME_OPT,
+    conversation: str = CONVERSATION_OPT,
 ) -> None:
     """Schedule a message once (the same as `send`)."""
-    _send(ctx, agent_id, message, execute_at, tz, role, now, as_json, not no_dispatch, not no_deliver, name=name)
+    _send(ctx, agent_id, message, execute_at, tz, role, now, as_json, not no_dispatch, not no_deliver, name=name,
+          conversation=conversation)  # fmt: skip
 
 
 @onetime_app.command("list")
@@ -112,6 +122,7 @@ def recurring_create(
     now: str = NOW_OPT,
     as_json: bool = JSON_OPT,
     name: str = NAME_OPT,
+    conversation: str = CONVERSATION_OPT,
 ) -> None:
     """Schedule a message at every fire of a cron expression (or phrase) in a time zone."""
     from switchboard.context import open_store
@@ -131,6 +142,7 @@ def recurring_create(
         now=parse_now(now),
         role=role,
         name=name,
+        conversation=conversation,
     )
     warn_without_key(conf)
     if as_json:
@@ -228,6 +240,7 @@ def _send(
     deliver: bool = True,
     *,
     name: str | None = None,
+    conversation: str | None = None,
 ) -> None:
     from switchboard.context import open_store
     from switchboard.service import add_one_time, new_one_time
@@ -252,6 +265,7 @@ def _send(
         "now": clock,
         "role": role,
         "name": name,
+        "conversation": conversation,
     }
     if deliver and at <= clock:
         _send_now(conf, store, new_one_time(**fields), clock, as_json, dispatch)
@@ -273,6 +287,7 @@ def _send_now(
 ) -> None:
     """Deliver a message due now from here: claim, deliver, record; left to the tick when Letta is out of reach."""
     from switchboard.context import letta_client_now
+    from switchboard.letta import is_app_server
     from switchboard.tick import send_now
 
     report = send_now(store, schedule, now, letta_client_now)
@@ -291,7 +306,14 @@ def _send_now(
     if result.status != "delivered":
         raise fail(f"one-time {schedule.id} was not delivered (recorded as failed): {result.error}")
     if not as_json:
-        typer.echo(f"Delivered one-time {schedule.id} to agent {schedule.agent_id}: Letta run {result.run_id}.")
+        where = f" in conversation {result.conversation_id}" if result.conversation_id else ""
+        if result.turn_id:  # the App Server's proof
+            proof = f"turn {result.turn_id}{where} (otid {result.otid})"
+        elif is_app_server(schedule.base_url):
+            proof = f"already received{where} (otid {result.otid}), found there rather than sent again"
+        else:
+            proof = f"Letta run {result.run_id}{where}"
+        typer.echo(f"Delivered one-time {schedule.id} to agent {schedule.agent_id}: {proof}.")
 
 
 def _after_send(conf: Settings, store: Any, execute_at: datetime, now: datetime, as_json: bool) -> None:

@@ -208,6 +208,7 @@ class _Delivery:
                     otid=job.otid,
                     name=sched.message_fields.name if sched.message_fields else None,
                     sender_id=sched.message_fields.sender_id if sched.message_fields else None,
+                    conversation=sched.conversation,
                     attempts=options.send_attempts,
                     base_delay=options.base_delay,
                     max_delay=options.max_delay,
