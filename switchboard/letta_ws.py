@@ -501,4 +501,3 @@ class AppServerClient:
                 "— its turns are settled when they are sent"
             )
         return run
-

@@ -29,7 +29,12 @@ def test_a_message_comes_back_with_its_turn_and_is_stored_once(app_server: AppSe
     otid = str(uuid.uuid4())
     with app_server.client() as client:
         run = client.send_message(app_server.agent_id, "hello from the client test", otid=otid)
-        assert (run.status, run.stop_reason, run.conversation_id, run.otid) == ("completed", "end_turn", "default", otid)
+        assert (run.status, run.stop_reason, run.conversation_id, run.otid) == (
+            "completed",
+            "end_turn",
+            "default",
+            otid,
+        )
         assert run.turn_id is not None and run.id == run.turn_id and not run.deduplicated
         assert client.get_run(run.id) == run  # the turn this client saw end
         with pytest.raises(LettaPermanentError, match="keeps no runs"):
@@ -77,7 +82,9 @@ def test_each_failure_is_one_clear_error(app_server: AppServer) -> None:
         client.check_agent(app_server.agent_id)
         client.check_key()
         with pytest.raises(LettaPermanentError, match=r"conversation local-conv-999999 of agent .* not found"):
-            client.send_message(app_server.agent_id, "nowhere", otid=str(uuid.uuid4()), conversation="local-conv-999999")
+            client.send_message(
+                app_server.agent_id, "nowhere", otid=str(uuid.uuid4()), conversation="local-conv-999999"
+            )
 
     with pytest.raises(LettaPermanentError) as refused, app_server.client(token="not-the-token") as wrong:
         wrong.check_key()

@@ -116,9 +116,7 @@ def test_a_recurring_fire_reaches_the_agent_once(app_server: AppServer, app_env:
     assert len(app_server.with_otid(result["otid"])) == 1
 
 
-def test_a_missing_agent_fails_and_pauses_a_recurring_schedule(
-    app_server: AppServer, app_env: dict[str, str]
-) -> None:
+def test_a_missing_agent_fails_and_pauses_a_recurring_schedule(app_server: AppServer, app_env: dict[str, str]) -> None:
     """An agent the App Server does not have: a failed result saying so (404), the recurring schedule paused."""
     gone = f"agent-local-{uuid.uuid4()}"
     rec = cli(app_env, "recurring", "create", "--agent-id", gone, "-m", "to nobody", "--cron", "*/5 * * * *",
