@@ -230,7 +230,7 @@ def _ensure_installed_or_skip(version: str) -> None:
         pytest.skip(problem)
 
 
-@pytest.fixture(scope="session", params=harness.VERSIONS, ids=lambda version: f"letta-{version}")
+@pytest.fixture(scope="session", params=selected_versions(), ids=lambda version: f"letta-{version}")
 def real_letta(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealLetta]:
     """A secure Letta server of each version (``real_letta.version``) and its fake model, started once per session."""
     version: str = request.param
