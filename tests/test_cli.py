@@ -369,6 +369,11 @@ def test_config_commands(cli_env: dict[str, str], tmp_path: Path, repo: Repo) ->
     assert shown["config_file"] == str(path)
     assert json.loads(path.read_text())["api_key"] == "sk-let-from-file"
 
+    # An App Server is a ws:// (or wss://) address.
+    ok(env, "config", "set-url", "ws://127.0.0.1:4500")
+    assert js(env, "config", "show")["base_url"] == "ws://127.0.0.1:4500"
+    ok(env, "config", "set-url", "http://localhost:8283/")
+
     # The environment beats the file; a flag beats both.
     assert js(env | {"LETTA_BASE_URL": "http://env:1"}, "config", "show")["base_url"] == "http://env:1"
     assert js(env | {"SWITCHBOARD_REPO": "/env"}, "--repo", "/flag", "config", "show")["repo"] == "/flag"

@@ -335,6 +335,28 @@ def test_bad_role(world: World, args: list[str]) -> None:
     refused(world, [*args, "--role", "boss"], "role must be 'user', 'system' or 'assistant'")
 
 
+@pytest.mark.parametrize("args", [SEND, RECURRING], ids=["send", "recurring"])
+@pytest.mark.parametrize("conversation", ["a b", "conv/1", "c" * 129])
+def test_bad_conversation(world: World, args: list[str], conversation: str) -> None:
+    shown = conversation if len(conversation) <= 60 else conversation[:60] + "…"
+    refused(
+        world,
+        [*args, "--conversation", conversation],
+        f'conversation "{shown}" is not a conversation id — give "default", "new" or the id of one of the agent\'s '
+        "conversations (e.g. conv-… or local-conv-…)",
+    )
+
+
+def test_agent_tools_need_the_letta_api(world: World) -> None:
+    refused(
+        world,
+        ["agent-tools", "show", "--agent-id", "{agent}"],
+        "ws://127.0.0.1:9 is an App Server, which has no tools API — agent tools need the Letta API (Letta Cloud); "
+        "an App Server's agents use the switchboard skill instead",
+        env={"LETTA_BASE_URL": "ws://127.0.0.1:9"},
+    )
+
+
 # -- keys -------------------------------------------------------------------------------------------
 
 KEYED_COMMANDS = [
