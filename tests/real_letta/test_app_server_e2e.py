@@ -167,3 +167,25 @@ def test_a_retry_after_a_lost_answer_is_delivered_once(app_server: AppServer, ap
     assert result["turn_id"] is None  # the server dropped the repeat: no new turn, the stored message is the proof
     [stored] = app_server.with_otid(otid)
     assert text_of(stored) == text
+
+
+def test_one_agents_messages_go_one_at_a_time_in_due_order(app_server: AppServer, app_env: dict[str, str]) -> None:
+    """Two messages due for the same agent in one tick: each turn ends before the next is sent, oldest first."""
+    tag = uuid.uuid4().hex[:8]
+    first = cli(app_env, "send", "--agent-id", app_server.agent_id, "-m", f"first {tag}", "--execute-at",
+                "in 1 minute", "--now", at(0))  # fmt: skip
+    second = cli(app_env, "send", "--agent-id", app_server.agent_id, "-m", f"second {tag}", "--execute-at",
+                 "in 2 minutes", "--now", at(0))  # fmt: skip
+    report = cli(app_env, "tick", "--now", at(3))
+    assert (report["delivered"], report["failed"]) == (2, 0)
+    by_id = {r["schedule_id"]: r for r in report["results"]}
+    assert all(r["run_status"] == "completed" and r["turn_id"] for r in by_id.values())
+    # Newest first: the second message's turn came after the first one's.
+    stored = [text_of(m) for m in app_server.messages() if m.get("message_type") == "user_message"]
+    assert stored.index(f"second {tag}") < stored.index(f"first {tag}")
+    for schedule in (first, second):
+        assert len(app_server.with_otid(by_id[schedule["id"]]["otid"])) == 1
+
+    doctor = run_cli("doctor", "--json", env=app_env)
+    letta = next(c for c in json.loads(doctor.stdout)["checks"] if c["name"] == "letta")
+    assert letta["status"] == "ok", letta
