@@ -404,14 +404,25 @@ class AppServerClient:
     ) -> Run:
         agent_id, conversation_id = runtime["agent_id"], runtime["conversation_id"]
         watch = _Watch(otid)
-        start = time.monotonic()
-        deadline = start + self._turn_timeout
-        last_heard = start
+        deadline = time.monotonic() + self._turn_timeout
+        # When to look the otid up in the conversation, once accepted (then less and less often).
+        look_at, interval = 0.0, self._quiet
         while True:
             now = time.monotonic()
             if now >= deadline:
                 return self._unfinished(watch, runtime)
-            wait = min(deadline - now, self._quiet) if watch.accepted else min(deadline - now, self._timeout)
+            if watch.accepted and not watch.mentioned() and now >= look_at:
+                # Nothing about our otid yet: a repeat the server dropped as a duplicate, or a queued
+                # message still waiting its turn. Only the first is in the conversation already.
+                stored = self.find_otid(agent_id, conversation_id, otid)
+                if stored is not None:
+                    return self._remember(self._proof(runtime, otid, None, "completed", None, stored))
+                interval = min(interval * 2, 15.0)
+                look_at = time.monotonic() + interval
+            if watch.accepted:
+                wait = max(0.05, min(deadline, look_at if not watch.mentioned() else deadline) - time.monotonic())
+            else:
+                wait = min(deadline - now, self._timeout)
             message = self._receive(ws, wait, action)
             if message is None:
                 if not watch.accepted:
@@ -419,23 +430,20 @@ class AppServerClient:
                         f"the App Server at {self._shown_url} did not accept the message in time while {action} "
                         "— will retry (a retry is recognised by its otid)"
                     )
-                if not watch.mentioned() and time.monotonic() - last_heard >= self._quiet:
-                    # Nothing about our otid: a repeat the server dropped as a duplicate, or a queued
-                    # message still waiting its turn. Only the first is in the conversation already.
-                    stored = self.find_otid(agent_id, conversation_id, otid)
-                    if stored is not None:
-                        return self._remember(self._proof(runtime, otid, None, "completed", None, stored))
-                    last_heard = time.monotonic()
                 continue
             kind = message.get("type")
             if kind == "input_accepted" and message.get("request_id") == request_id:
                 if not message.get("accepted", False):
                     raise self._turn_error(agent_id, conversation_id, self._error(message, secrets), action)
                 watch.accepted, watch.disposition = True, str(message.get("disposition") or "")
-                last_heard = time.monotonic()
+                look_at = time.monotonic() + self._quiet
                 continue
-            if message.get("runtime") != runtime:
-                continue
+            scope = message.get("runtime")
+            if not isinstance(scope, dict) or (scope.get("agent_id"), scope.get("conversation_id")) != (
+                agent_id,
+                conversation_id,
+            ):
+                continue  # another agent's or conversation's traffic on the same server
             if kind == "update_loop_status":
                 watch.note_status(message)
             elif kind == "turn_finished" and watch.accepted and watch.owns(message):
