@@ -372,6 +372,9 @@ class ScheduleCreateIn(BaseModel):
 
     messages: list[LettaMessageIn] = Field(min_length=1, max_length=1, description="Exactly one message.")
     schedule: OneTimeSpec | RecurringSpec
+    conversation_id: Conversation = Field(
+        None, description='The conversation each fire goes to (omitted: the agent\'s default); "new": one per fire.'
+    )
     callback_url: str | None = Field(None, description="Not supported: must be omitted.")
     include_return_message_types: list[str] | None = Field(None, description="Accepted and ignored (async run).")
     max_steps: float | None = Field(None, description="Not supported: must be omitted.")
