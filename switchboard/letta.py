@@ -546,9 +546,7 @@ class LettaClient:
         )
         return self._run(response, action)
 
-    def _send_to_conversation(
-        self, agent_id: str, text: str, *, role: str, otid: str | None, conversation: str
-    ) -> Run:
+    def _send_to_conversation(self, agent_id: str, text: str, *, role: str, otid: str | None, conversation: str) -> Run:
         """Letta's conversations API: ``POST /v1/conversations/{id}/messages`` with ``streaming: false``.
 
         The answer comes when the run has ended (a LettaResponse); "new" first
