@@ -22,7 +22,7 @@ from api_server import free_port
 from conftest import ROOT, Repo, clone_of, git, run_cli
 
 from switchboard.cli import main
-from switchboard.letta_standin import LettaStandIn
+from switchboard.testing.letta import LettaStandIn
 
 Run = tuple[int, str, str]
 
@@ -80,16 +80,8 @@ def test_send_json_is_the_schedule_and_its_result(
     assert (code, err) == (0, "")
     made = json.loads(out)
     assert set(made) == {
-        "id",
-        "name",
-        "agent_id",
-        "message",
-        "role",
-        "conversation",
-        "execute_at",
-        "created_at",
-        "result",
-    }
+        "id", "name", "agent_id", "message", "role", "conversation", "execute_at", "timezone", "created_at", "result",
+    }  # fmt: skip
     assert made["execute_at"] == "2020-01-01T00:00:00+00:00"  # already due: delivered now, late
     [delivery] = standin.deliveries
     assert made["result"]["run_id"] == delivery.run_id and made["result"]["schedule_id"] == made["id"]
