@@ -115,11 +115,35 @@ def run_all(sizes: Sizes, top: Path, only: set[str]) -> dict[str, Any]:
         if "sendnow" in only:
             print(f"send now: `switchboard send` with no time, {sizes.send_stored} stored, {sizes.send_runs} runs")
             results["sendnow"] = sendnow.run(top, letta, stored=sizes.send_stored, runs=sizes.send_runs)
+            results["sendnow"]["app_server"] = _send_now_app_server(top, sizes.send_runs)
     finally:
         letta.stop()
     results["machine"]["load_average_end"] = common.machine()["load_average"]
     results["total_s"] = round(time.perf_counter() - started, 1)
     return results
+
+
+def _send_now_app_server(top: Path, runs: int) -> dict[str, Any] | None:
+    """The send-now benchmark against a real App Server (started here, or SWITCHBOARD_APP_SERVER_STATE's)."""
+    import importlib.util
+    import os
+
+    spec = importlib.util.spec_from_file_location("letta_app_server", common.ROOT / "scripts" / "letta_app_server.py")
+    assert spec is not None and spec.loader is not None
+    harness = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = harness
+    spec.loader.exec_module(harness)
+    reuse = os.environ.get("SWITCHBOARD_APP_SERVER_STATE")
+    if not reuse and not harness.is_installed():
+        print("  send now to the App Server: skipped (run `python3 scripts/letta_app_server.py install`)")
+        return None
+    info = harness.AppServerInfo.from_file(reuse) if reuse else harness.start_server(top / "app-server")
+    try:
+        app = sendnow.AppServerLetta(info.base_url, info.token, info.agent_id)
+        return sendnow.run_app_server(top, app, runs=runs)
+    finally:
+        if not reuse:
+            harness.stop_server(info)
 
 
 def report(results: dict[str, Any], command: str) -> str:
@@ -281,6 +305,15 @@ def report(results: dict[str, Any], command: str) -> str:
             f"| `send --no-deliver` (one commit; a dispatched workflow delivers later) | "
             f"{sn['no_deliver']['median_wall_s']:.2f} s | {sn['no_deliver']['median_cpu_s']:.2f} s | "
             f"{', '.join(f'{x:.2f}' for x in sn['no_deliver']['wall_s'])} s |",
+        ]
+        app = sn.get("app_server")
+        if app:
+            lines += [
+                f"| `send` to an App Server (`LETTA_BASE_URL=ws://…`) until it prints the turn's proof (claim "
+                f"commit, /ws turn with the fake model, record commit) | **{app['send']['median_wall_s']:.2f} s** | "
+                f"{app['send']['median_cpu_s']:.2f} s | {', '.join(f'{x:.2f}' for x in app['send']['wall_s'])} s |",
+            ]
+        lines += [
             "",
             f"Commits per send: {', '.join(str(c) for c in sn['commits_per_send'])}. Goal: under 2 s; the "
             "dispatch it replaces waits for GitHub to start a runner, about a minute at best.",

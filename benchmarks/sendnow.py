@@ -7,6 +7,12 @@ with a bare remote and the Letta stand-in, beside ``send --no-deliver`` (the
 commit alone, which is all a send did before it delivered from where it runs;
 delivery then waited for a dispatched workflow, about a minute). The moment
 the stand-in received the message is noted too: the run id exists from then.
+
+The App Server path (``run_app_server``) times the same command against a
+real ``letta server`` (scripts/letta_app_server.py) until it prints the
+proof: the turn that ended, its conversation and otid. That includes the
+agent's whole turn with the fake model, which the Letta API path does not
+wait for (its run goes on after the POST is answered).
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 import json
 import statistics
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -67,3 +74,39 @@ def run(top: Path, letta: Letta, *, stored: int, runs: int, log: Callable[[str],
 def _deliveries(letta: Letta) -> list[Any]:
     found: list[Any] = getattr(letta, "deliveries", [])
     return found
+
+
+@dataclass(frozen=True)
+class AppServerLetta:
+    """A running App Server as a benchmark world's Letta: its ws:// URL, its token and its one agent."""
+
+    base_url: str
+    token: str
+    agent_id: str
+
+    @property
+    def agents(self) -> list[str]:
+        """The agent the launcher made."""
+        return [self.agent_id]
+
+    def add_agent(self) -> str:
+        """The App Server's one test agent serves every send."""
+        return self.agent_id
+
+
+def run_app_server(top: Path, app: AppServerLetta, *, runs: int, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Time ``send --json`` against a real App Server until it prints the turn's proof."""
+    world = make_world(top / "sendnow-app", app)
+    env = {**env_for(world, top / "home-sendnow-app", app.base_url), "LETTA_API_KEY": app.token}
+    sent = Series("send now (App Server)")
+    commits: list[int] = []
+    for index in range(runs):
+        before = int(git(world.clone, "rev-list", "--count", "HEAD"))
+        with measure(sent):
+            done = cli("send", "--agent-id", app.agent_id, "--message", f"now {index}", "--json", env=env)
+        result = json.loads(done.stdout or "{}").get("result") if done.returncode == 0 else None
+        if not result or result.get("status") != "delivered" or not result.get("turn_id"):
+            raise RuntimeError(f"send did not deliver to the App Server: {done.stderr[-500:]}")
+        commits.append(int(git(world.clone, "rev-list", "--count", "HEAD")) - before)
+    log(f"  send now to the App Server: {sent.wall:.2f}s median wall to the turn's proof")
+    return {"runs": runs, "send": sent.as_json(), "commits_per_send": commits}

@@ -8,7 +8,7 @@ Usage::
     python scripts/letta_server.py status [--version V] [--state F]
     python scripts/letta_server.py stop [--version V] [--state F]
 
-``--version`` defaults to 0.11.7. Each version has its own venv under
+``--version`` defaults to 0.16.8 (0.11.7 is kept for a run on request). Each version has its own venv under
 ``~/.cache/letta-switchboard/letta-<version>``, installed from the pin list
 ``letta-server-<version>-requirements.txt`` beside this file:
 
@@ -55,8 +55,11 @@ from pathlib import Path
 
 #: Every Letta version this harness can run, oldest first.
 VERSIONS = ("0.11.7", "0.16.8")
-#: The version used when none is named (the first one the project proved).
-LETTA_VERSION = DEFAULT_VERSION = "0.11.7"
+#: The version used when none is named: the last V1 server, kept as the runnable model of the Letta API.
+LETTA_VERSION = DEFAULT_VERSION = "0.16.8"
+#: The versions the tests (and CI) run; 0.11.7 only when SWITCHBOARD_LETTA_VERSIONS names it
+#: (its quirks are not Letta Cloud's, and it costs CI minutes).
+TESTED_VERSIONS = ("0.16.8",)
 #: Versions that keep their data in PostgreSQL (the others use SQLite).
 POSTGRES_VERSIONS = frozenset({"0.16.8"})
 #: How big each install is, for the progress line.

@@ -44,8 +44,9 @@ SECRET_SETTINGS = {"encryption_key", "api_key", "github_token"}
 #: Every environment variable switchboard reads, and what it is for (the table in docs/settings.md).
 VARIABLES: dict[str, str] = {
     "SWITCHBOARD_ENCRYPTION_KEY": "Fernet key(s), comma-separated, newest first: the first encrypts, all decrypt.",
-    "LETTA_API_KEY": "Your Letta key: stored, encrypted, in each schedule it makes; it also picks your tenant.",
-    "LETTA_BASE_URL": "Your Letta server (default https://api.letta.com).",
+    "LETTA_API_KEY": "Your Letta key (an App Server's capability token): stored, encrypted, in each schedule it "
+    "makes; it also picks your tenant.",
+    "LETTA_BASE_URL": "Your Letta server: https://api.letta.com (the default), or ws://HOST:PORT for an App Server.",
     "GITHUB_TOKEN": "For --github mode, init's set-up, and starting the tick workflow.",
     "SWITCHBOARD_REPO": "The local clone to write to (default: the git root of the current folder).",
     "SWITCHBOARD_GITHUB_REPO": "owner/name: write through the GitHub API instead of a clone.",

@@ -10,7 +10,7 @@ from switchboard.config import Settings
 from switchboard.crypto import DEV_MODE_ENV, KEY_ENV, Codec, codec_from_env
 from switchboard.exceptions import ConfigError, EncryptionKeyError
 from switchboard.index import indexed_store
-from switchboard.letta import LettaClient
+from switchboard.letta import LettaClient, LettaTarget, is_app_server
 from switchboard.store import Store
 
 if TYPE_CHECKING:
@@ -82,11 +82,33 @@ def open_store(settings: Settings) -> Store:
     return indexed_store(backend, codec)
 
 
-def letta_client(base_url: str, api_key: str | None) -> LettaClient:
-    """A Letta client with the default transport (the tick's client factory)."""
+def letta_client(base_url: str, api_key: str | None) -> LettaTarget:
+    """The client for the Letta ``base_url`` names (the tick's client factory).
+
+    ``ws://``/``wss://`` is Letta Code's App Server (its key is the capability
+    token); anything else is the Letta API over HTTP.
+    """
+    if is_app_server(base_url):
+        from switchboard.letta_ws import AppServerClient  # websockets is loaded only when used
+
+        return AppServerClient(base_url, api_key)
     return LettaClient(base_url, api_key)
 
 
-def letta_client_now(base_url: str, api_key: str | None) -> LettaClient:
-    """A Letta client for a delivery someone waits on: a Letta that cannot be reached is known in seconds."""
+def letta_rest_client(base_url: str, api_key: str | None) -> LettaClient:
+    """A client of the Letta API itself (tools, agents' secrets): refused for an App Server, which has none."""
+    if is_app_server(base_url):
+        raise ConfigError(
+            f"{base_url} is an App Server, which has no tools API — agent tools need the Letta API "
+            "(Letta Cloud); an App Server's agents use the switchboard skill instead"
+        )
+    return LettaClient(base_url, api_key)
+
+
+def letta_client_now(base_url: str, api_key: str | None) -> LettaTarget:
+    """A client for a delivery someone waits on: a Letta that cannot be reached is known in seconds."""
+    if is_app_server(base_url):
+        from switchboard.letta_ws import AppServerClient
+
+        return AppServerClient(base_url, api_key, connect_timeout=5.0, turn_timeout=30.0)
     return LettaClient(base_url, api_key, connect_timeout=5.0)

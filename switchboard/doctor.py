@@ -39,7 +39,7 @@ from switchboard.config import Settings
 from switchboard.crypto import KEY_ENV
 from switchboard.exceptions import DecryptError, EncryptionKeyError, LettaError, SwitchboardError
 from switchboard.index import indexed_store
-from switchboard.letta import LettaClient
+from switchboard.letta import LettaTarget, is_app_server
 
 if TYPE_CHECKING:
     from switchboard.actions.client import ActionsClient
@@ -82,7 +82,7 @@ def _parse_instant(text: str) -> datetime | None:
 class _Doctor:
     """The checks, sharing what earlier ones opened."""
 
-    def __init__(self, settings: Settings, now: datetime, letta_client: Callable[[str, str | None], LettaClient]):
+    def __init__(self, settings: Settings, now: datetime, letta_client: Callable[[str, str | None], LettaTarget]):
         self.settings = settings
         self.now = now
         self.letta_client = letta_client
@@ -175,7 +175,9 @@ class _Doctor:
             with self.letta_client(base_url, self.settings.api_key) as client:
                 client.check_key()
         except LettaError as exc:
-            if exc.status in (401, 403):
+            if exc.status in (401, 403) and is_app_server(base_url):
+                fix = "set LETTA_API_KEY to the App Server's capability token (`switchboard config set-api-key`)"
+            elif exc.status in (401, 403):
                 fix = "set LETTA_API_KEY to a valid key (`switchboard config set-api-key KEY`)"
             else:
                 fix = f"check LETTA_BASE_URL (now {base_url}) points at a running Letta server"
@@ -318,9 +320,13 @@ def run_checks(
     settings: Settings,
     *,
     now: datetime,
-    letta_client: Callable[[str, str | None], LettaClient] = LettaClient,
+    letta_client: Callable[[str, str | None], LettaTarget] | None = None,
 ) -> list[Check]:
     """Every check, in order; none raises."""
+    if letta_client is None:
+        from switchboard.context import letta_client as default_client
+
+        letta_client = default_client
     doctor = _Doctor(settings, now, letta_client)
     checks = [doctor.repository(), doctor.encryption_key(), doctor.letta()]
     checks += doctor.workflow()

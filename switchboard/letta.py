@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Protocol, Self
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
@@ -47,6 +47,7 @@ from switchboard.exceptions import (
 __all__ = [
     "TERMINAL_STATUSES",
     "LettaClient",
+    "LettaTarget",
     "Run",
     "classify",
     "parse_retry_after",
@@ -75,6 +76,13 @@ class Run:
     agent_id: str | None
     #: Why the run ended, when Letta says (0.16.8 does; 0.11.7 has no such field).
     stop_reason: str | None = None
+    #: The conversation the message went to (Letta Cloud names it on the Run; the App Server's runtime).
+    conversation_id: str | None = None
+    #: The App Server's proof: the message's otid and the turn that ended (None when not known).
+    otid: str | None = None
+    turn_id: str | None = None
+    #: The App Server already had this otid: the message was found in the conversation, not sent again.
+    deduplicated: bool = False
 
     @property
     def done(self) -> bool:
@@ -95,12 +103,61 @@ class Run:
         if not isinstance(status, str):
             raise TypeError("status is not a string")
         stop_reason = data.get("stop_reason")
+        conversation_id = data.get("conversation_id")
         return cls(
             id=run_id,
             status=status,
             agent_id=agent_id if isinstance(agent_id, str) else None,
             stop_reason=stop_reason if isinstance(stop_reason, str) else None,
+            conversation_id=conversation_id if isinstance(conversation_id, str) else None,
         )
+
+
+class LettaTarget(Protocol):
+    """What a delivery needs of a Letta: the REST client (LettaClient) or the App Server's (letta_ws)."""
+
+    base_url: str
+
+    def send_message(
+        self,
+        agent_id: str,
+        text: str,
+        *,
+        role: str = "user",
+        otid: str | None = None,
+        name: str | None = None,
+        sender_id: str | None = None,
+        conversation: str | None = None,
+    ) -> Run:
+        """Hand one message to the agent; the Run says how far it got."""
+
+    def get_run(self, run_id: str) -> Run:
+        """A run's current state."""
+
+    def check_key(self) -> None:
+        """Check that the server answers and accepts the key."""
+
+    def check_agent(self, agent_id: str) -> None:
+        """Check that the agent exists (a 404 LettaPermanentError when not)."""
+
+    def close(self) -> None:
+        """Release connections."""
+
+    def __enter__(self) -> Self:
+        """Use the client in a with block."""
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        """Close the client."""
+
+
+def is_app_server(base_url: str) -> bool:
+    """Whether ``base_url`` names Letta Code's App Server (``ws://``/``wss://``) rather than the Letta API."""
+    try:
+        return urlsplit(base_url.strip()).scheme.lower() in ("ws", "wss")
+    except ValueError:
+        return False
 
 
 # --------------------------------------------------------------------------- errors
@@ -332,6 +389,8 @@ class LettaClient:
             )
         self.base_url = url
         self._shown_url = _safe_url(url)
+        #: The conversation made for each otid sent to "new" (a retry goes where its first try went).
+        self._made: dict[str, str] = {}
         # A key pasted with a trailing newline is still the key.
         self._api_key = (api_key or "").strip() or None
         if self._api_key and not _header_safe(self._api_key):
@@ -465,13 +524,17 @@ class LettaClient:
         otid: str | None = None,
         name: str | None = None,
         sender_id: str | None = None,
+        conversation: str | None = None,
     ) -> Run:
         """Post one message to an agent without waiting for its answer; return the new Run.
 
         ``otid``, ``name`` and ``sender_id`` are MessageCreate's own fields, sent only when given.
+        ``conversation`` None (or ``"default"``) is the agent's default conversation.
         """
         if not agent_id:
             raise LettaPermanentError("agent id is empty — check --agent-id")
+        if conversation not in (None, "default"):
+            return self._send_to_conversation(agent_id, text, role=role, otid=otid, conversation=conversation)
         action = f"sending to agent {agent_id} on {self._shown_url}"
         message: dict[str, Any] = {"role": role, "content": [{"type": "text", "text": text}]}
         for field, value in (("otid", otid), ("name", name), ("sender_id", sender_id)):
@@ -486,6 +549,69 @@ class LettaClient:
             secrets=(text,),
         )
         return self._run(response, action)
+
+    def _send_to_conversation(self, agent_id: str, text: str, *, role: str, otid: str | None, conversation: str) -> Run:
+        """Letta's conversations API: ``POST /v1/conversations/{id}/messages`` with ``streaming: false``.
+
+        The answer comes when the run has ended (a LettaResponse); "new" first
+        makes a conversation (``POST /v1/conversations/?agent_id=``), once per otid.
+        """
+        if conversation == "new":
+            made = self._made.get(otid) if otid else None
+            if made is None:
+                made = self._create_conversation(agent_id)
+                if otid:
+                    self._made[otid] = made
+            conversation = made
+        action = f"sending to conversation {conversation} of agent {agent_id} on {self._shown_url}"
+        message: dict[str, Any] = {"role": role, "content": [{"type": "text", "text": text}]}
+        if otid is not None:
+            message["otid"] = otid
+        response = self._request(
+            "POST",
+            f"/v1/conversations/{_segment(conversation)}/messages",
+            json_body={"messages": [message], "streaming": False},
+            action=action,
+            not_found=f"conversation {conversation} of agent {agent_id} not found on {self._shown_url} (404) "
+            "— check --conversation",
+            secrets=(text,),
+        )
+        body = self._json(response, action)
+        messages = body.get("messages") if isinstance(body, dict) else None
+        run_ids = [m.get("run_id") for m in messages or [] if isinstance(m, dict) and m.get("run_id")]
+        stop = body.get("stop_reason") if isinstance(body, dict) else None
+        stop_reason = stop.get("stop_reason") if isinstance(stop, dict) else None
+        if not run_ids:
+            raise LettaPermanentError(
+                f"{self._shown_url} answered {response.status_code} without a run while {action} "
+                "— is LETTA_BASE_URL a Letta server?",
+                status=response.status_code,
+            )
+        failed = stop_reason in ("error", "llm_api_error", "invalid_llm_response", "invalid_tool_call")
+        return Run(
+            id=str(run_ids[0]),
+            status="failed" if failed else "cancelled" if stop_reason == "cancelled" else "completed",
+            agent_id=agent_id,
+            stop_reason=stop_reason if isinstance(stop_reason, str) else None,
+            conversation_id=conversation,
+            otid=otid,
+        )
+
+    def _create_conversation(self, agent_id: str) -> str:
+        action = f"creating a conversation for agent {agent_id} on {self._shown_url}"
+        response = self._request(
+            "POST",
+            "/v1/conversations/",
+            params={"agent_id": agent_id},
+            json_body={},
+            action=action,
+            not_found=f"agent {agent_id} not found on {self._shown_url} (404) — check --agent-id",
+        )
+        body = self._json(response, action)
+        conversation_id = body.get("id") if isinstance(body, dict) else None
+        if not isinstance(conversation_id, str) or not conversation_id:
+            raise LettaPermanentError(f"{self._shown_url} answered without a conversation id while {action}")
+        return conversation_id
 
     def get_run(self, run_id: str) -> Run:
         """Fetch a run's current state (``GET /v1/runs/{run_id}``)."""
@@ -521,7 +647,7 @@ def _backoff(attempt: int, base_delay: float, max_delay: float, rng: random.Rand
 
 
 def send_with_retry(
-    client: LettaClient,
+    client: LettaTarget,
     agent_id: str,
     text: str,
     *,
@@ -529,6 +655,7 @@ def send_with_retry(
     otid: str | None = None,
     name: str | None = None,
     sender_id: str | None = None,
+    conversation: str | None = None,
     attempts: int = 4,
     base_delay: float = 0.5,
     max_delay: float = 30.0,
@@ -551,7 +678,9 @@ def send_with_retry(
     otid = otid or str(uuid.uuid4())
     for attempt in range(attempts):
         try:
-            return client.send_message(agent_id, text, role=role, otid=otid, name=name, sender_id=sender_id)
+            return client.send_message(
+                agent_id, text, role=role, otid=otid, name=name, sender_id=sender_id, conversation=conversation
+            )
         except LettaTransientError as exc:
             if attempt == attempts - 1:
                 raise

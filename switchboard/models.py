@@ -189,6 +189,28 @@ def check_clock(clock: str, base_url: str) -> None:
     )
 
 
+#: What a schedule's ``conversation`` may say besides a conversation id.
+CONVERSATION_WORDS = ("default", "new")
+
+
+def check_conversation(value: str | None) -> str | None:
+    """Where a message goes: None or "default" (the agent's default conversation), "new" (one per fire), or an id.
+
+    "default" is stored as None, so a schedule made before conversations existed reads the same.
+    """
+    if value is None:
+        return None
+    text = str(value).strip()
+    if not text or text == "default":
+        return None
+    if len(text) > 128 or "/" in text or "\\" in text or any(ch.isspace() or not ch.isprintable() for ch in text):
+        raise ValueError(
+            f'conversation "{shown_value(text)}" is not a conversation id — give "default", "new" or the id of '
+            "one of the agent's conversations (e.g. conv-… or local-conv-…)"
+        )
+    return text
+
+
 def _message_unless_stored(value: str, info: ValidationInfo) -> str:
     # Read back from data/ (context STORED), a message was checked when it was made.
     if info.context and info.context.get("stored"):
@@ -201,6 +223,7 @@ ScheduleId = Annotated[str, AfterValidator(check_id)]
 AgentId = Annotated[str, AfterValidator(check_agent_id)]
 Message = Annotated[str, AfterValidator(_message_unless_stored)]
 Name = Annotated[str | None, AfterValidator(check_name)]
+Conversation = Annotated[str | None, AfterValidator(check_conversation)]
 #: An aware datetime, kept in UTC.
 Instant = Annotated[AwareDatetime, AfterValidator(utc)]
 
@@ -238,6 +261,8 @@ class _Schedule(_Record):
     # Optional, the user's own words: encrypted like the message, never in a path, log or summary.
     name: Name = Field(default=None, repr=False)
     created_at: Instant
+    #: The conversation each fire goes to: None (the agent's default), "new" (a new one per fire) or an id.
+    conversation: Conversation = None
     # Letta's schedule API only: name/otid/sender_id the message goes to Letta with (None: none given).
     message_fields: MessageFields | None = None
     # Stored only (never shown): the caller's Letta key and server.
@@ -276,6 +301,7 @@ class OneTimeSchedule(_Schedule):
             "agent_id": self.agent_id,
             "message": self.message,
             "role": self.role,
+            "conversation": self.conversation or "default",
             "execute_at": iso(self.execute_at),
             "timezone": self.timezone or "UTC",
             "created_at": iso(self.created_at),
@@ -332,6 +358,7 @@ class RecurringSchedule(_Schedule):
             "agent_id": self.agent_id,
             "message": self.message,
             "role": self.role,
+            "conversation": self.conversation or "default",
             "cron": self.cron,
             "timezone": self.timezone,
             "created_at": iso(self.created_at),
@@ -378,6 +405,12 @@ class Result(_Record):
     stop_reason: str | None = None
     #: When the run's final state was learnt (None until then).
     run_checked_at: Instant | None = None
+    #: The conversation the message went to, when the server said (the App Server always does).
+    conversation_id: str | None = None
+    #: The idempotency id the message carried (the App Server's client_message_id, the Letta API's otid).
+    otid: str | None = None
+    #: The App Server's turn that ended (its proof of delivery, with conversation_id and otid).
+    turn_id: str | None = None
 
     @property
     def unfinished(self) -> bool:

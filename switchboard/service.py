@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from switchboard.exceptions import BusyError, InvalidInputError, NotFoundError
-from switchboard.letta import LettaClient
+from switchboard.letta import LettaTarget
 from switchboard.models import (
     CLAIM_TTL,
     Kind,
@@ -48,13 +48,15 @@ def add_one_time(
     name: str | None = None,
     timezone: str | None = None,
     clock: str = "github",
+    conversation: str | None = None,
 ) -> OneTimeSchedule:
     """Store a one-time schedule; one commit. ``timezone`` is the zone its time was given in, for showing it.
 
     ``clock="letta"``: Letta Cloud fires it, armed by the next pass (see switchboard/native).
     """
     fields = {"agent_id": agent_id, "message": message, "role": role, "execute_at": execute_at,
-              "message_fields": message_fields, "name": name, "timezone": timezone, "clock": clock}  # fmt: skip
+              "message_fields": message_fields, "name": name, "timezone": timezone, "clock": clock,
+              "conversation": conversation}  # fmt: skip
     return _add(store, OneTimeSchedule, fields, api_key=api_key, base_url=base_url, now=now)
 
 
@@ -69,10 +71,11 @@ def new_one_time(
     role: str = "user",
     name: str | None = None,
     timezone: str | None = None,
+    conversation: str | None = None,
 ) -> OneTimeSchedule:
     """A one-time schedule made ``now``, checked but not stored (``tick.send_now`` stores it claimed)."""
     fields = {"agent_id": agent_id, "message": message, "role": role, "execute_at": execute_at, "name": name,
-              "timezone": timezone}  # fmt: skip
+              "timezone": timezone, "conversation": conversation}  # fmt: skip
     return _new(OneTimeSchedule, fields, api_key=api_key, base_url=base_url, now=now)
 
 
@@ -90,13 +93,15 @@ def add_recurring(
     message_fields: MessageFields | None = None,
     name: str | None = None,
     clock: str = "github",
+    conversation: str | None = None,
 ) -> RecurringSchedule:
     """Store a recurring schedule; one commit. Its first fire is the first after ``now``.
 
     ``clock="letta"``: each fire is armed at Letta Cloud by the next pass (see switchboard/native).
     """
     fields = {"agent_id": agent_id, "message": message, "role": role, "cron": cron, "timezone": timezone,
-              "message_fields": message_fields, "name": name, "clock": clock}  # fmt: skip
+              "message_fields": message_fields, "name": name, "clock": clock,
+              "conversation": conversation}  # fmt: skip
     return _add(store, RecurringSchedule, fields, api_key=api_key, base_url=base_url, now=now)
 
 
@@ -323,7 +328,7 @@ def follow_runs(
     store: Store,
     api_key: str | None,
     now: datetime,
-    client_factory: Callable[[str, str | None], LettaClient],
+    client_factory: Callable[[str, str | None], LettaTarget],
     run_timeout: timedelta | None = None,
 ) -> list[Result]:
     """Ask Letta how the caller's unfinished runs ended (the tick's follow step, for one key); their new lines."""

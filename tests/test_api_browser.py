@@ -284,12 +284,13 @@ def test_the_page_names_and_changes_schedules_in_place(api: ApiServer, browser: 
     type_into(browser, "message", "Standup")
     type_into(browser, "when", "every weekday at 10am")
     type_into(browser, "tz", "Europe/Berlin")
+    type_into(browser, "conversation", "new")  # a new conversation for every fire
     browser.find_element(By.ID, "preview").click()
     until(browser, lambda d: d.find_element(By.ID, "save").is_enabled(), "a previewed phrase can be saved")
     browser.find_element(By.ID, "save").click()
     until(browser, lambda d: len(rows(d, "recurring-table")) == 1, "the recurring schedule is listed")
     [made] = api.client().get("/schedules/recurring").json()
-    assert made["name"] == "standup"
+    assert (made["name"], made["conversation"]) == ("standup", "new")
 
     def cell_text(d: Any, table: str, name: str) -> str:
         value: str = rows(d, table)[0].find_element(By.CSS_SELECTOR, f"td.{name}").text

@@ -83,6 +83,18 @@ def test_a_one_time_without_type_is_one_time(api: ApiServer) -> None:
         )
 
 
+def test_a_conversation_id_is_where_each_fire_goes(api: ApiServer) -> None:
+    with api.client() as client:
+        every_day = {"type": "recurring", "cron_expression": "0 9 * * *"}
+        body = {"messages": [message("into a thread")], "schedule": every_day, "conversation_id": "new"}
+        made = client.post(f"/v1/agents/{api.agent}/schedule", json=body)
+        assert made.status_code == 200, made.text
+        [stored] = client.get("/schedules/recurring").json()
+        assert (stored["id"], stored["conversation"]) == (made.json()["id"], "new")
+        body["conversation_id"] = "not one/id"
+        assert client.post(f"/v1/agents/{api.agent}/schedule", json=body).status_code == 422
+
+
 def test_list_pages_with_limit_and_after_per_agent(repo: Repo, key: str) -> None:
     with serve_api(repo, key) as api:  # the real clock: the list is in creation order
         _pages(api)

@@ -53,7 +53,9 @@ def agent(standin: LettaStandIn) -> str:
 
 def test_send_now_and_at_a_time(cli_env: dict[str, str], repo: Repo, agent: str) -> None:
     made = js(cli_env, "send", "--agent-id", agent, "--message", "Hello", "--now", NOW, "--no-deliver")
-    assert set(made) == {"id", "name", "agent_id", "message", "role", "execute_at", "timezone", "created_at"}
+    assert set(made) == {
+        "id", "name", "agent_id", "message", "role", "conversation", "execute_at", "timezone", "created_at",
+    }  # fmt: skip
     assert made["execute_at"] == made["created_at"] == "2026-03-10T15:20:00+00:00"
     assert (made["agent_id"], made["message"], made["role"]) == (agent, "Hello", "user")
     assert repo.remote_log()[0] == f"switchboard: add one-time {made['id']}"
@@ -370,6 +372,11 @@ def test_config_commands(cli_env: dict[str, str], tmp_path: Path, repo: Repo) ->
     assert shown["base_url"] == "http://localhost:8283" and shown["repo"] == str(repo.clone)
     assert shown["config_file"] == str(path)
     assert json.loads(path.read_text())["api_key"] == "sk-let-from-file"
+
+    # An App Server is a ws:// (or wss://) address.
+    ok(env, "config", "set-url", "ws://127.0.0.1:4500")
+    assert js(env, "config", "show")["base_url"] == "ws://127.0.0.1:4500"
+    ok(env, "config", "set-url", "http://localhost:8283/")
 
     # The environment beats the file; a flag beats both.
     assert js(env | {"LETTA_BASE_URL": "http://env:1"}, "config", "show")["base_url"] == "http://env:1"

@@ -348,6 +348,28 @@ def test_bad_role(world: World, args: list[str]) -> None:
     refused(world, [*args, "--role", "boss"], "role must be 'user', 'system' or 'assistant'")
 
 
+@pytest.mark.parametrize("args", [SEND, RECURRING], ids=["send", "recurring"])
+@pytest.mark.parametrize("conversation", ["a b", "conv/1", "c" * 129])
+def test_bad_conversation(world: World, args: list[str], conversation: str) -> None:
+    shown = conversation if len(conversation) <= 60 else conversation[:60] + "…"
+    refused(
+        world,
+        [*args, "--conversation", conversation],
+        f'conversation "{shown}" is not a conversation id — give "default", "new" or the id of one of the agent\'s '
+        "conversations (e.g. conv-… or local-conv-…)",
+    )
+
+
+def test_agent_tools_need_the_letta_api(world: World) -> None:
+    refused(
+        world,
+        ["agent-tools", "show", "--agent-id", "{agent}"],
+        "ws://127.0.0.1:9 is an App Server, which has no tools API — agent tools need the Letta API (Letta Cloud); "
+        "an App Server's agents use the switchboard skill instead",
+        env={"LETTA_BASE_URL": "ws://127.0.0.1:9"},
+    )
+
+
 # -- keys -------------------------------------------------------------------------------------------
 
 KEYED_COMMANDS = [
@@ -511,10 +533,10 @@ def test_bad_import_files(world: World, name: str, expected: str) -> None:
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["config", "set-url", "ftp://letta"], '"ftp://letta" is not an http(s) URL — e.g. https://api.letta.com or '
-         "http://localhost:8283"),
-        (["config", "set-url", "http://"], '"http://" is not an http(s) URL — e.g. https://api.letta.com or '
-         "http://localhost:8283"),
+        (["config", "set-url", "ftp://letta"], '"ftp://letta" is not an http(s) or ws(s) URL — e.g. '
+         "https://api.letta.com, or ws://127.0.0.1:4500 for an App Server"),
+        (["config", "set-url", "http://"], '"http://" is not an http(s) or ws(s) URL — e.g. https://api.letta.com, '
+         "or ws://127.0.0.1:4500 for an App Server"),
         (["config", "set-repo"], "give either a PATH to a clone or --github OWNER/NAME"),
         (["config", "set-repo", "{files}/nowhere"], "{files}/nowhere does not exist or is not a folder — pass --repo "
          "PATH of your clone (or set SWITCHBOARD_REPO)"),

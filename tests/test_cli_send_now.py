@@ -81,7 +81,9 @@ def test_send_json_is_the_schedule_and_its_result(
     )
     assert (code, err) == (0, "")
     made = json.loads(out)
-    assert set(made) == {"id", "name", "agent_id", "message", "role", "execute_at", "timezone", "created_at", "result"}
+    assert set(made) == {
+        "id", "name", "agent_id", "message", "role", "conversation", "execute_at", "timezone", "created_at", "result",
+    }  # fmt: skip
     assert made["execute_at"] == "2020-01-01T00:00:00+00:00"  # already due: delivered now, late
     [delivery] = standin.deliveries
     assert made["result"]["run_id"] == delivery.run_id and made["result"]["schedule_id"] == made["id"]

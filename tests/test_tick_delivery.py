@@ -139,6 +139,9 @@ def test_recurring_schedules_keep_a_history_of_results(world: World) -> None:
         "run_status",
         "stop_reason",
         "run_checked_at",
+        "conversation_id",
+        "otid",
+        "turn_id",
     }
 
 

@@ -35,9 +35,9 @@ from switchboard.exceptions import (
     LettaTransientError,
     LettaUnavailableError,
 )
-from switchboard.letta import LettaClient
+from switchboard.letta import LettaClient, LettaTarget, is_app_server
 
-KeyClientFactory = Callable[[str, str], LettaClient]
+KeyClientFactory = Callable[[str, str], LettaTarget]
 
 
 def key_hash(api_key: str) -> str:
@@ -119,9 +119,13 @@ class KeyChecker:
             while len(self._answers) > self.max_entries:
                 self._answers.popitem(last=False)
 
-    def _client(self, api_key: str) -> LettaClient:
+    def _client(self, api_key: str) -> LettaTarget:
         if self.client_factory is not None:
             return self.client_factory(self.base_url, api_key)
+        if is_app_server(self.base_url):
+            from switchboard.letta_ws import AppServerClient  # its key is the App Server's token
+
+            return AppServerClient(self.base_url, api_key, timeout=self.timeout)
         return LettaClient(self.base_url, api_key, timeout=self.timeout)
 
     def _ask_letta(self, api_key: str, digest: str) -> bool:

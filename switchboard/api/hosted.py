@@ -141,6 +141,7 @@ def create_one_time(body: OneTimeIn, caller: CallerDep, state: StateDep, backgro
         "role": body.role,
         "name": body.name,
         "timezone": body.timezone,
+        "conversation": body.conversation,
     }
     if when <= now and state.ticker is None:
         made = service.new_one_time(**fields)
@@ -220,6 +221,7 @@ def create_recurring(body: RecurringIn, caller: CallerDep, state: StateDep) -> d
             role=body.role,
             name=body.name,
             clock=body.clock,
+            conversation=body.conversation,
         )
     return schedule.public()
 

@@ -130,6 +130,7 @@ def create(agent_id: str, body: ScheduleCreateIn, caller: CallerDep, state: Stat
                 now=now,
                 role=first.role,
                 message_fields=first.fields(),
+                conversation=body.conversation_id,
             )
             upcoming = iso(schedule.execute_at)
             wake_ticker(state, schedule.execute_at)
@@ -145,6 +146,7 @@ def create(agent_id: str, body: ScheduleCreateIn, caller: CallerDep, state: Stat
                 now=now,
                 role=first.role,
                 message_fields=first.fields(),
+                conversation=body.conversation_id,
             )
             upcoming = iso(schedule.next_run())
     return {"id": schedule.id, "next_scheduled_at": upcoming}

@@ -30,6 +30,7 @@ from switchboard.models import (
     MAX_NAME_CHARS,
     AgentId,
     Clock,
+    Conversation,
     Kind,
     Message,
     MessageFields,
@@ -82,6 +83,13 @@ class _ScheduleIn(_In):
         "github",
         description='Who fires it: "github" (the tick) or "letta" (armed as a Letta Cloud native schedule, '
         "watched by the tick; needs an https Letta API).",
+    )
+    conversation: Conversation = Field(
+        None,
+        description='Where each message goes: "default" (the agent\'s default conversation; omitted means this), '
+        '"new" (a new conversation for every fire) or a conversation id.',
+        json_schema_extra={"maxLength": 128},
+        examples=["default", "new"],
     )
 
 
@@ -156,6 +164,7 @@ class OneTimeOut(BaseModel):
     agent_id: str
     message: str
     role: Role
+    conversation: str = Field("default", description='"default", "new" (one per fire) or a conversation id.')
     execute_at: str = Field(description="ISO 8601 instant, UTC.")
     timezone: str = Field("UTC", description="The zone its time was given in (lists show it there).")
     created_at: str
@@ -169,6 +178,7 @@ class RecurringOut(BaseModel):
     agent_id: str
     message: str
     role: Role
+    conversation: str = Field("default", description='"default", "new" (one per fire) or a conversation id.')
     cron: str
     timezone: str
     created_at: str
@@ -216,6 +226,11 @@ class ResultOut(BaseModel):
     )
     stop_reason: str | None = Field(default=None, description="Why the run ended, when Letta says.")
     run_checked_at: str | None = Field(default=None, description="When the run's end was learnt.")
+    conversation_id: str | None = Field(default=None, description="The conversation the message went to.")
+    otid: str | None = Field(default=None, description="The idempotency id the message carried.")
+    turn_id: str | None = Field(
+        default=None, description="The App Server's turn that ended (with conversation_id and otid, its proof)."
+    )
 
 
 class Deleted(BaseModel):
@@ -367,6 +382,9 @@ class ScheduleCreateIn(BaseModel):
 
     messages: list[LettaMessageIn] = Field(min_length=1, max_length=1, description="Exactly one message.")
     schedule: OneTimeSpec | RecurringSpec
+    conversation_id: Conversation = Field(
+        None, description='The conversation each fire goes to (omitted: the agent\'s default); "new": one per fire.'
+    )
     callback_url: str | None = Field(None, description="Not supported: must be omitted.")
     include_return_message_types: list[str] | None = Field(None, description="Accepted and ignored (async run).")
     max_steps: float | None = Field(None, description="Not supported: must be omitted.")

@@ -39,13 +39,13 @@ def attach(
     """Register the tools on the agent's Letta server, attach them, and give the agent its own token."""
     from switchboard.agent_tools.attach import attach as do_attach
     from switchboard.agent_tools.scheduling import interval_words
-    from switchboard.context import letta_client
+    from switchboard.context import letta_rest_client
     from switchboard.timeparse import parse_duration
 
     conf = settings(ctx)
     url = serve_url or conf.env.get(SERVE_URL_ENV) or "http://127.0.0.1:8000"
     interval = int(parse_duration(min_interval).total_seconds())
-    with letta_client(conf.base_url, conf.api_key) as client:
+    with letta_rest_client(conf.base_url, conf.api_key) as client:
         done = do_attach(
             store_of(ctx), client, api_key=conf.api_key, base_url=conf.base_url, agent_id=agent_id, serve_url=url,
             now=datetime.now(UTC), max_schedules=max_schedules, min_interval_s=interval, timezone=tz,
@@ -65,10 +65,10 @@ def attach(
 def detach(ctx: typer.Context, agent_id: str = AGENT_OPT, as_json: bool = JSON_OPT) -> None:
     """Take the tools off the agent and revoke its token (its schedules stay)."""
     from switchboard.agent_tools.attach import detach as do_detach
-    from switchboard.context import letta_client
+    from switchboard.context import letta_rest_client
 
     conf = settings(ctx)
-    with letta_client(conf.base_url, conf.api_key) as client:
+    with letta_rest_client(conf.base_url, conf.api_key) as client:
         done = do_detach(store_of(ctx), client, api_key=conf.api_key, agent_id=agent_id)
     if as_json:
         print_json(done)
@@ -83,10 +83,10 @@ def show(ctx: typer.Context, agent_id: str = AGENT_OPT, as_json: bool = JSON_OPT
     """What is attached to the agent: the tools, where they call, its limits and its schedules."""
     from switchboard.agent_tools.attach import show as do_show
     from switchboard.agent_tools.scheduling import interval_words
-    from switchboard.context import letta_client
+    from switchboard.context import letta_rest_client
 
     conf = settings(ctx)
-    with letta_client(conf.base_url, conf.api_key) as client:
+    with letta_rest_client(conf.base_url, conf.api_key) as client:
         shown = do_show(store_of(ctx), client, api_key=conf.api_key, agent_id=agent_id)
     if as_json:
         print_json(shown)

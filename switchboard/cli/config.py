@@ -31,14 +31,20 @@ def config_set_api_key(
 @config_app.command("set-url")
 @handled
 def config_set_url(
-    url: str = typer.Argument(..., help="Letta base URL, e.g. http://localhost:8283."), as_json: bool = JSON_OPT
+    url: str = typer.Argument(
+        ..., help="Letta base URL: https://api.letta.com, or ws://HOST:PORT for an App Server (letta server)."
+    ),
+    as_json: bool = JSON_OPT,
 ) -> None:
     """Save the Letta base URL in the user config file."""
     from urllib.parse import urlsplit
 
     parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise fail(f'"{url}" is not an http(s) URL — e.g. https://api.letta.com or http://localhost:8283')
+    if parts.scheme not in ("http", "https", "ws", "wss") or not parts.hostname:
+        raise fail(
+            f'"{url}" is not an http(s) or ws(s) URL — e.g. https://api.letta.com, or ws://127.0.0.1:4500 '
+            "for an App Server"
+        )
     _set("base_url", url.strip().rstrip("/"), as_json)
 
 

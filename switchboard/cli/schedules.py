@@ -36,6 +36,12 @@ NAME_OPT = typer.Option(None, "--name", help="A name to find it by instead of it
 CLOCK_OPT = typer.Option(
     "github", "--clock", help='Who fires it: "github" (the tick) or "letta" (Letta Cloud native schedules, watched).'
 )
+CONVERSATION_OPT = typer.Option(
+    None,
+    "--conversation",
+    help='Where each message goes: "default" (the agent\'s default conversation; the default), "new" (a new '
+    "conversation for every fire, as Letta's own schedules do) or a conversation id.",
+)
 NO_DISPATCH_OPT = typer.Option(
     False, "--no-dispatch", help="Do not start the tick workflow; leave the message to the scheduled tick."
 )
@@ -67,11 +73,12 @@ def send(
     name: str = NAME_OPT,
     allow_past: bool = ALLOW_PAST_OPT,
     clock: str = CLOCK_OPT,
+    conversation: str = CONVERSATION_OPT,
 ) -> None:
     """Schedule a message once; with no time (or one already due) it is delivered from here at once."""
     _send(
         ctx, agent_id, message, execute_at, tz, role, now, as_json, not no_dispatch, not no_deliver,
-        name=name, allow_past=allow_past, fire_clock=clock,
+        name=name, allow_past=allow_past, fire_clock=clock, conversation=conversation,
     )  # fmt: skip
 
 
@@ -93,11 +100,12 @@ def onetime_create(
     name: str = NAME_OPT,
     allow_past: bool = ALLOW_PAST_OPT,
     clock: str = CLOCK_OPT,
+    conversation: str = CONVERSATION_OPT,
 ) -> None:
     """Schedule a message once (the same as `send`)."""
     _send(
         ctx, agent_id, message, execute_at, tz, role, now, as_json, not no_dispatch, not no_deliver,
-        name=name, allow_past=allow_past, fire_clock=clock,
+        name=name, allow_past=allow_past, fire_clock=clock, conversation=conversation,
     )  # fmt: skip
 
 
@@ -140,6 +148,7 @@ def recurring_create(
     as_json: bool = JSON_OPT,
     name: str = NAME_OPT,
     clock: str = CLOCK_OPT,
+    conversation: str = CONVERSATION_OPT,
 ) -> None:
     """Schedule a message at every fire of a cron expression (or phrase) in a time zone."""
     from switchboard.context import open_store
@@ -160,6 +169,7 @@ def recurring_create(
         role=role,
         name=name,
         clock=clock,
+        conversation=conversation,
     )
     warn_without_key(conf)
     if as_json:
@@ -259,6 +269,7 @@ def _send(
     name: str | None = None,
     allow_past: bool = False,
     fire_clock: str = "github",
+    conversation: str | None = None,
 ) -> None:
     from switchboard.context import open_store
     from switchboard.service import add_one_time, new_one_time
@@ -285,6 +296,7 @@ def _send(
         "role": role,
         "name": name,
         "timezone": tz,
+        "conversation": conversation,
     }
     if deliver and at <= clock:
         _send_now(conf, store, new_one_time(**fields), clock, as_json, dispatch)
@@ -306,6 +318,7 @@ def _send_now(
 ) -> None:
     """Deliver a message due now from here: claim, deliver, record; left to the tick when Letta is out of reach."""
     from switchboard.context import letta_client_now
+    from switchboard.letta import is_app_server
     from switchboard.tick import send_now
 
     report = send_now(store, schedule, now, letta_client_now)
@@ -324,7 +337,14 @@ def _send_now(
     if result.status != "delivered":
         raise fail(f"one-time {schedule.id} was not delivered (recorded as failed): {result.error}")
     if not as_json:
-        typer.echo(f"Delivered one-time {schedule.id} to agent {schedule.agent_id}: Letta run {result.run_id}.")
+        where = f" in conversation {result.conversation_id}" if result.conversation_id else ""
+        if result.turn_id:  # the App Server's proof
+            proof = f"turn {result.turn_id}{where} (otid {result.otid})"
+        elif is_app_server(schedule.base_url):
+            proof = f"already received{where} (otid {result.otid}), found there rather than sent again"
+        else:
+            proof = f"Letta run {result.run_id}{where}"
+        typer.echo(f"Delivered one-time {schedule.id} to agent {schedule.agent_id}: {proof}.")
 
 
 def _after_send(conf: Settings, store: Any, execute_at: datetime, now: datetime, as_json: bool) -> None:

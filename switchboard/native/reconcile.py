@@ -207,8 +207,12 @@ def reconcile(
 def _work(item: Item, clients: Clients, now: datetime, options: TickOptions, pass_id: str) -> _Work:
     assert item.record is not None
     work = _Work(item, item.record, item.schedule)
-    client = clients.get(item.record.base_url, item.record.api_key)
+    target = clients.get(item.record.base_url, item.record.api_key)
     try:
+        if not isinstance(target, LettaClient):
+            # Only the Letta API has native schedules (models.check_clock refuses the rest when a schedule is made).
+            raise LettaPermanentError(f"{item.record.base_url} has no native schedules", status=400)
+        client = target
         for _ in range(MAX_STEPS):
             step = plan(work.schedule, work.record, now, claim_ttl=options.claim_ttl, pass_id=pass_id)
             if step is Step.NOTHING:

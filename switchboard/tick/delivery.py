@@ -23,7 +23,7 @@ from switchboard.exceptions import (
     LettaTransientError,
     SwitchboardError,
 )
-from switchboard.letta import LettaClient, Run, send_with_retry
+from switchboard.letta import LettaTarget, Run, send_with_retry
 from switchboard.tick.model import BUSY, ClientFactory, Job, Outcome, TickOptions
 from switchboard.tick.run_end import judge
 
@@ -57,11 +57,11 @@ class Clients:
     def __init__(self, factory: ClientFactory) -> None:
         """Make clients with ``factory``, each the first time it is asked for."""
         self._factory = factory
-        self._clients: dict[tuple[str, str | None], LettaClient] = {}
+        self._clients: dict[tuple[str, str | None], LettaTarget] = {}
         self._making: dict[tuple[str, str | None], threading.Lock] = {}
         self._lock = threading.Lock()
 
-    def get(self, base_url: str, api_key: str | None) -> LettaClient:
+    def get(self, base_url: str, api_key: str | None) -> LettaTarget:
         """The client for ``base_url`` and ``api_key``."""
         key = (base_url, api_key)
         with self._lock:
@@ -89,7 +89,7 @@ class Clients:
 
 
 def _wait_idle(
-    client: LettaClient,
+    client: LettaTarget,
     run: Run,
     options: TickOptions,
     sleep: Callable[[float], None],
@@ -169,7 +169,7 @@ class _Delivery:
         for job in jobs:
             self.sink.put(Outcome(job, "deferred"))
 
-    def _ended(self, sent: Outcome, run: Run, client: LettaClient) -> None:
+    def _ended(self, sent: Outcome, run: Run, client: LettaTarget) -> None:
         """Put the end of a run this pass sent (seen while waiting on it) into its outcome."""
         assert sent.run is not None
         end = judge(client, sent.job.schedule.agent_id, run)
@@ -210,6 +210,7 @@ class _Delivery:
                     otid=job.otid,
                     name=sched.message_fields.name if sched.message_fields else None,
                     sender_id=sched.message_fields.sender_id if sched.message_fields else None,
+                    conversation=sched.conversation,
                     attempts=options.send_attempts,
                     base_delay=options.base_delay,
                     max_delay=options.max_delay,
@@ -236,6 +237,10 @@ class _Delivery:
             else:
                 sent = Outcome(job, "delivered", run=run)
                 sink.put(sent)
+                if run.done:
+                    # The App Server answers when the turn has ended: its end is known now.
+                    self._ended(sent, run, client)
+                    sent = None
                 previous = (sched.api_key, run)
                 self.recent.set(job.agent_key, sched.api_key, run)
 

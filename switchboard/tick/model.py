@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from switchboard.letta import LettaClient, Run
+from switchboard.letta import LettaTarget, Run
 from switchboard.models import CLAIM_TTL, Result, Schedule, utc
 
 #: The otid namespace: the same fire of the same schedule always carries the same otid.
@@ -17,7 +17,7 @@ BUSY = {"created", "running"}
 #: Where a pass that could not push its record keeps it, inside the clone's .git directory.
 UNRECORDED_DIR = "switchboard-unrecorded"
 
-ClientFactory = Callable[[str, "str | None"], LettaClient]
+ClientFactory = Callable[[str, "str | None"], LettaTarget]
 
 
 def pass_id_at(now: datetime, what: str | None = None) -> str:

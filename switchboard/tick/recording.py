@@ -48,6 +48,9 @@ def _result(
         run_status=cast("RunStatus", run.status) if run is not None and run.status in RUN_STATUSES else None,
         stop_reason=run.stop_reason if run is not None else None,
         run_checked_at=now if run is not None and run.done else None,
+        conversation_id=run.conversation_id if run is not None else None,
+        otid=job.otid if outcome.status in ("delivered", "failed") else None,
+        turn_id=run.turn_id if run is not None else None,
     )
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from switchboard.exceptions import LettaPermanentError, LettaTransientError
-from switchboard.letta import LettaClient, Run
+from switchboard.letta import LettaTarget, Run
 
 #: Answers to "does this agent exist for this key?" that no later send can change.
 PERMANENT_AGENT_ANSWERS = frozenset({401, 403, 404})
@@ -39,7 +39,7 @@ class RunEnd:
         return self.status in ("failed", "cancelled")
 
 
-def judge(client: LettaClient, agent_id: str, run: Run) -> RunEnd:
+def judge(client: LettaTarget, agent_id: str, run: Run) -> RunEnd:
     """The end of a finished ``run`` (completed, failed or cancelled); a failure's agent is checked."""
     if run.status == "completed":
         return RunEnd(run.status, run.stop_reason)

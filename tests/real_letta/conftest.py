@@ -1,4 +1,10 @@
-"""Fixtures for end-to-end tests against real Letta servers (0.11.7 and 0.16.8) on loopback.
+"""Fixtures for end-to-end tests against real Letta servers on loopback: the V1 REST server and the App Server.
+
+**The ``app_server`` fixture** (session-scoped) is Letta Code's App Server
+(``scripts/letta_app_server.py``): ``app_server.base_url`` (``ws://…``),
+``.token``, ``.agent_id``, ``.home``, ``.send(text, otid=…)`` and
+``.messages(conversation)``; ``app_env`` is the CLI environment pointing at it.
+See the ``AppServer`` class below.
 
 The servers, their venvs (outside the repo), the fake model they talk to and
 0.16.8's PostgreSQL are managed by ``scripts/letta_server.py``; see that
@@ -17,14 +23,14 @@ whose expectation differs by version branches on it explicitly, e.g.
 ``create_agent()``, ``wait_for_run()``.
 
 A version whose venv is missing is skipped, saying why and how to install
-it; 0.11.7 alone is installed on demand before the first test (when pip
-can reach its index), as CI installs every version up front.
+it; the default version alone is installed on demand before the first test
+(when pip can reach its index), as CI installs it up front.
 
 Environment:
 
 - ``SWITCHBOARD_SKIP_REAL_LETTA=1``: skip these tests without trying anything.
-- ``SWITCHBOARD_LETTA_VERSIONS``: a comma-separated subset of versions to run
-  (default: all); the others are skipped.
+- ``SWITCHBOARD_LETTA_VERSIONS``: a comma-separated list of versions to run
+  (default: 0.16.8, the last V1 server; 0.11.7 runs only when named); the others are skipped.
 - ``LETTA_SERVER_CACHE``: where the server venvs live (default ``~/.cache/letta-switchboard``).
 - ``SWITCHBOARD_LETTA_INSTALL_TIMEOUT``: seconds the tests may spend
   installing 0.11.7 (default 1800); CI installs beforehand, so this is for laptops.
@@ -82,9 +88,11 @@ ON_DEMAND = harness.DEFAULT_VERSION
 
 
 def selected_versions() -> list[str]:
-    """The versions ``SWITCHBOARD_LETTA_VERSIONS`` asks for (default: every one the harness knows)."""
+    """The versions ``SWITCHBOARD_LETTA_VERSIONS`` asks for (default: the harness's TESTED_VERSIONS)."""
     wanted = os.environ.get("SWITCHBOARD_LETTA_VERSIONS", "")
-    return [v for v in harness.VERSIONS if not wanted or v in {w.strip() for w in wanted.split(",")}]
+    if not wanted:
+        return list(harness.TESTED_VERSIONS)
+    return [v for v in harness.VERSIONS if v in {w.strip() for w in wanted.split(",")}]
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -95,7 +103,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     against whichever test happens to come first.
     """
     global _install_problem
-    if not any(item.get_closest_marker("real_letta") for item in session.items):
+    # The App Server's tests are marked real_letta too but need no V1 server: only the fixture counts.
+    if not any("real_letta" in getattr(item, "fixturenames", ()) for item in session.items):
         return
     if os.environ.get("SWITCHBOARD_SKIP_REAL_LETTA") == "1" or ON_DEMAND not in selected_versions():
         return
@@ -221,7 +230,7 @@ def _ensure_installed_or_skip(version: str) -> None:
         pytest.skip(problem)
 
 
-@pytest.fixture(scope="session", params=harness.VERSIONS, ids=lambda version: f"letta-{version}")
+@pytest.fixture(scope="session", params=selected_versions(), ids=lambda version: f"letta-{version}")
 def real_letta(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealLetta]:
     """A secure Letta server of each version (``real_letta.version``) and its fake model, started once per session."""
     version: str = request.param
@@ -264,6 +273,143 @@ def env(tmp_path: Path, repo: Repo, key: str, real_letta: RealLetta) -> dict[str
         "XDG_CONFIG_HOME": str(tmp_path / "config"),
         "HOME": str(tmp_path / "home"),
         # A proxy from the environment must not carry loopback traffic.
+        "NO_PROXY": "127.0.0.1,localhost",
+        "no_proxy": "127.0.0.1,localhost",
+    }
+
+
+# --------------------------------------------------------------------------- the App Server
+
+APP_HARNESS_PATH = REPO_ROOT / "scripts" / "letta_app_server.py"
+
+
+def _load_app_harness() -> ModuleType:
+    """Import scripts/letta_app_server.py by path (it imports letta_server.py beside it)."""
+    spec = importlib.util.spec_from_file_location("letta_app_server_harness", APP_HARNESS_PATH)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+app_harness = _load_app_harness()
+
+
+@dataclass
+class AppServer:
+    """A running Letta Code App Server (``letta server``), its fake model and one agent made for the tests.
+
+    ``base_url`` is ``ws://127.0.0.1:PORT``; ``token`` its capability token
+    (what LETTA_API_KEY holds for it); ``agent_id`` an ``agent-local-…`` agent
+    whose model is the fake one; ``home`` the server's isolated HOME (its
+    ``.letta`` holds agents, conversations and skills). ``send`` hands the agent
+    a user message over /ws and waits for its turn; ``messages`` lists a
+    conversation's stored messages.
+    """
+
+    info: Any  # app_harness.AppServerInfo (loaded by path, so no static type)
+
+    @property
+    def base_url(self) -> str:
+        """``ws://127.0.0.1:<port>``."""
+        return str(self.info.base_url)
+
+    @property
+    def token(self) -> str:
+        """The capability token the server accepts."""
+        return str(self.info.token)
+
+    @property
+    def agent_id(self) -> str:
+        """The agent every start creates (``agent-local-<uuid>``)."""
+        return str(self.info.agent_id)
+
+    @property
+    def home(self) -> Path:
+        """The server's HOME."""
+        return Path(self.info.home)
+
+    def client(self, token: str | None = None, **options: Any) -> Any:
+        """switchboard's own App Server client, with ``token`` (default: the right one)."""
+        from switchboard.letta_ws import AppServerClient
+
+        return AppServerClient(self.base_url, token if token is not None else self.token, **options)
+
+    def send(self, text: str, *, otid: str | None = None, conversation: str | None = None) -> Any:
+        """Send a user message (otid: a new one) and wait for its turn; the Run with its proof."""
+        import uuid
+
+        with self.client() as client:
+            return client.send_message(self.agent_id, text, otid=otid or str(uuid.uuid4()), conversation=conversation)
+
+    def messages(self, conversation: str = "default", agent_id: str | None = None) -> list[dict[str, Any]]:
+        """The newest stored messages of a conversation (``conversation_messages_list``), newest first."""
+        import json
+
+        from websockets.sync.client import connect
+
+        query: dict[str, Any] = {"limit": 200, "order": "desc"}
+        if conversation == "default":
+            query["agent_id"] = agent_id or self.agent_id
+        headers = {"Authorization": f"Bearer {self.token}"}
+        with connect(f"{self.base_url}/ws", additional_headers=headers, max_size=None, proxy=None) as ws:
+            ws.send(json.dumps({"type": "conversation_messages_list", "request_id": "list-1",
+                                "conversation_id": conversation, "query": query}))  # fmt: skip
+            while True:
+                answer = json.loads(ws.recv(timeout=30))
+                if answer.get("request_id") == "list-1":
+                    assert answer.get("success"), answer.get("error")
+                    messages: list[dict[str, Any]] = answer["messages"]
+                    return messages
+
+    def with_otid(self, otid: str, conversation: str = "default") -> list[dict[str, Any]]:
+        """The stored messages carrying ``otid`` (exactly one when a message was delivered once)."""
+        return [m for m in self.messages(conversation) if m.get("otid") == otid]
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
+    """A real App Server (letta 0.34.12) with its fake model and an agent, started once per session.
+
+    Skipped when its venv is missing (``python3 scripts/letta_app_server.py install``;
+    CI installs it) or with SWITCHBOARD_SKIP_REAL_LETTA=1.
+    ``SWITCHBOARD_APP_SERVER_STATE`` names the state file of a server already
+    started with ``scripts/letta_app_server.py start``: it is used and left running.
+    """
+    if os.environ.get("SWITCHBOARD_SKIP_REAL_LETTA") == "1":
+        pytest.skip("SWITCHBOARD_SKIP_REAL_LETTA=1")
+    reuse = os.environ.get("SWITCHBOARD_APP_SERVER_STATE")
+    if reuse:
+        yield AppServer(app_harness.AppServerInfo.from_file(reuse))
+        return
+    if not app_harness.is_installed():
+        pytest.skip(
+            f"the App Server (letta {app_harness.APP_VERSION}) is not installed in {app_harness.venv_dir()}; "
+            "run `python3 scripts/letta_app_server.py install` (CI installs it)"
+        )
+    workdir = tmp_path_factory.mktemp("letta-app-server")
+    try:
+        info = app_harness.start_server(workdir)
+    except app_harness.base.LettaServerError as exc:
+        pytest.fail(f"the App Server did not start: {exc}", pytrace=False)
+    atexit.register(app_harness.stop_server, info)
+    try:
+        yield AppServer(info)
+    finally:
+        app_harness.stop_server(info)
+
+
+@pytest.fixture
+def app_env(tmp_path: Path, repo: Repo, key: str, app_server: AppServer) -> dict[str, str]:
+    """Environment for the CLI against the App Server: LETTA_BASE_URL ws://…, LETTA_API_KEY its token."""
+    return {
+        "SWITCHBOARD_ENCRYPTION_KEY": key,
+        "LETTA_API_KEY": app_server.token,
+        "LETTA_BASE_URL": app_server.base_url,
+        "SWITCHBOARD_REPO": str(repo.clone),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "HOME": str(tmp_path / "home"),
         "NO_PROXY": "127.0.0.1,localhost",
         "no_proxy": "127.0.0.1,localhost",
     }

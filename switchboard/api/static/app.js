@@ -390,6 +390,8 @@ async function save(event) {
   };
   const name = $("name").value.trim();
   if (name) body.name = name;
+  const conversation = $("conversation").value.trim();
+  if (conversation) body.conversation = conversation;
   if (kind === "one-time") {
     if (when) body.execute_at = when;
   } else {
