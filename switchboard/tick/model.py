@@ -74,6 +74,8 @@ class Job:
     skipped: int = 0
     #: An extra fire sent by request (`recurring run`): recording it leaves last_run and next_run alone.
     manual: bool = False
+    #: When this pass took the fire over from a claim left by a pass that died: that claim's time.
+    taken_over_at: datetime | None = None
 
     @property
     def otid(self) -> str:

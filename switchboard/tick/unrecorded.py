@@ -191,8 +191,10 @@ def record_or_raise(
         results = record(store, outcomes, pass_id, now, options, sleep)
     except Exception as exc:
         if kept is not None and _keep_on_remote(store, pass_id, kept, sleep):
+            # One copy only: the clone that records it deletes the ref, and could not delete a file here.
+            kept.unlink(missing_ok=True)
             later = (
-                f"the outcome is kept on the remote as {_KEPT_REF}/{pass_id} (and in {kept}); "
+                f"the outcome is kept on the remote as {_KEPT_REF}/{pass_id}; "
                 "the next tick from any clone records it first"
             )
         elif kept is not None:
