@@ -68,18 +68,19 @@ def run_pass(
     if not jobs:
         report.pruned = prune(store, now, options)
         return report
+    arrived: list[Outcome] = []  # taken over from a pass that died, and already in Letta (takeover.py)
     sink: list[Outcome] = []
     try:
         if options.on_claimed is not None:
             options.on_claimed(jobs)
-        sink += already_delivered(jobs, client_factory)
-        arrived = {o.job.path for o in sink}
-        deliver([j for j in jobs if j.path not in arrived], client_factory, options, sleep, recent=recent, sink=sink)
+        arrived = already_delivered(jobs, client_factory)
+        found = {o.job.path for o in arrived}
+        deliver([j for j in jobs if j.path not in found], client_factory, options, sleep, recent=recent, sink=sink)
     except BaseException:
         # Record what was tried and release the rest, then let the error go on.
-        record_or_raise(store, _with_unfinished(jobs, sink), pass_id, now, options, sleep)
+        record_or_raise(store, _with_unfinished(jobs, [*arrived, *sink]), pass_id, now, options, sleep)
         raise
     order = {job.path: index for index, job in enumerate(jobs)}
-    report.outcomes = sorted(_with_unfinished(jobs, sink), key=lambda o: order[o.job.path])
+    report.outcomes = sorted(_with_unfinished(jobs, [*arrived, *sink]), key=lambda o: order[o.job.path])
     report.results = record_or_raise(store, report.outcomes, pass_id, now, options, sleep)
     return report
