@@ -532,14 +532,17 @@ class GitBackend:
         tree = self._git("mktree", stdin=f"100644 blob {blob}\t{_KEPT_FILE}\n").stdout.strip()
         commit = self._git("commit-tree", tree, "-m", f"switchboard: outcome of pass {name}, kept until recorded")
         ref = f"{_KEPT}/{name}"
-        self._git("update-ref", ref, commit.stdout.strip())
-        return self._git("push", "--quiet", "--force", self.remote_name, f"{ref}:{ref}", check=False).returncode == 0
+        with self._locked():
+            self._git("update-ref", ref, commit.stdout.strip())
+            pushed = self._git("push", "--quiet", "--force", self.remote_name, f"{ref}:{ref}", check=False)
+        return pushed.returncode == 0
 
     def kept_aside(self) -> dict[str, bytes]:
         """Every outcome kept on the remote by ``keep_aside`` (fetched first), by name."""
         if not self._has_remote:
             return {}
-        fetched = self._git("fetch", "--quiet", "--prune", self.remote_name, f"+{_KEPT}/*:{_KEPT}/*", check=False)
+        with self._locked():
+            fetched = self._git("fetch", "--quiet", "--prune", self.remote_name, f"+{_KEPT}/*:{_KEPT}/*", check=False)
         if fetched.returncode != 0:
             raise GitError(f"git fetch of {_KEPT}/ failed: {_scrub(fetched.stderr)}")
         refs = self._git("for-each-ref", "--format=%(refname)", f"{_KEPT}/").stdout.split()
@@ -551,9 +554,10 @@ class GitBackend:
     def forget_aside(self, name: str) -> None:
         """Delete a kept outcome, here and on the remote (it has been recorded)."""
         ref = f"{_KEPT}/{name}"
-        self._git("update-ref", "-d", ref, check=False)
-        if self._has_remote:
-            self._git("push", "--quiet", self.remote_name, f":{ref}", check=False)
+        with self._locked():
+            self._git("update-ref", "-d", ref, check=False)
+            if self._has_remote:
+                self._git("push", "--quiet", self.remote_name, f":{ref}", check=False)
 
     def _tracked(self, paths: Iterable[str]) -> set[str]:
         """Which of ``paths`` git tracks (one ls-files per call, not one per path)."""

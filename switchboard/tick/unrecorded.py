@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -69,7 +70,10 @@ def _keep_unrecorded(store: Store, pass_id: str, now: datetime, outcomes: Sequen
     try:
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{pass_id}.json.enc"
-        path.write_bytes(store.codec.encrypt(json.dumps(body).encode("utf-8")))
+        # Written whole or not at all: a pass killed while writing must not leave a file no pass can read.
+        partial = folder / f".{pass_id}.partial"
+        partial.write_bytes(store.codec.encrypt(json.dumps(body).encode("utf-8")))
+        os.replace(partial, path)
     except OSError:
         return None
     return path
