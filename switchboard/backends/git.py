@@ -528,7 +528,12 @@ class GitBackend:
         """
         if not self._has_remote:
             return False
-        blob = self._git("hash-object", "-w", "--stdin", stdin=content.decode("ascii")).stdout.strip()
+        stored = subprocess.run(  # bytes in: a dev-mode clone keeps plaintext, which need not be ASCII
+            ["git", "hash-object", "-w", "--stdin"], cwd=self.root, input=content, capture_output=True, check=False
+        )
+        if stored.returncode != 0:
+            raise GitError(f"git hash-object failed: {_scrub(stored.stderr.decode(errors='replace'))}")
+        blob = stored.stdout.decode().strip()
         tree = self._git("mktree", stdin=f"100644 blob {blob}\t{_KEPT_FILE}\n").stdout.strip()
         commit = self._git("commit-tree", tree, "-m", f"switchboard: outcome of pass {name}, kept until recorded")
         ref = f"{_KEPT}/{name}"
@@ -546,10 +551,15 @@ class GitBackend:
         if fetched.returncode != 0:
             raise GitError(f"git fetch of {_KEPT}/ failed: {_scrub(fetched.stderr)}")
         refs = self._git("for-each-ref", "--format=%(refname)", f"{_KEPT}/").stdout.split()
-        return {
-            ref.rpartition("/")[2]: self._git("cat-file", "blob", f"{ref}:{_KEPT_FILE}").stdout.encode("ascii")
-            for ref in refs
-        }
+        kept = {}
+        for ref in refs:
+            shown = subprocess.run(
+                ["git", "cat-file", "blob", f"{ref}:{_KEPT_FILE}"], cwd=self.root, capture_output=True, check=False
+            )
+            if shown.returncode != 0:
+                raise GitError(f"{ref} holds no {_KEPT_FILE}: delete it with `git push {self.remote_name} :{ref}`")
+            kept[ref.rpartition("/")[2]] = shown.stdout
+        return kept
 
     def forget_aside(self, name: str) -> None:
         """Delete a kept outcome, here and on the remote (it has been recorded)."""
