@@ -129,6 +129,34 @@ def test_a_local_commit_of_other_files_is_kept(world: World) -> None:
     assert git(world.path(), "rev-parse", "HEAD~1") == git(world.remote, "rev-parse", "main")
 
 
+def test_a_rebase_a_dead_process_was_in_is_stopped_and_done_again(world: World) -> None:
+    backend = world.store.backend
+    (world.path() / "NOTES.md").write_text("mine\n")
+    git(world.path(), "add", "NOTES.md")
+    git(world.path(), "commit", "-q", "-m", "My own notes")
+    world.seed(world.one_time(T0, message="from the other clone"), store=world.clone("other"))
+    # A refresh killed in the middle of its rebase: stopped at a step, HEAD detached.
+    git(world.path(), "fetch", "-q", "origin", "main")
+    subprocess.run(
+        ["git", "rebase", "-q", "-i", "FETCH_HEAD"],
+        cwd=world.path(),
+        env={**os.environ, "GIT_SEQUENCE_EDITOR": "sed -i '1i break'"},
+        check=True,
+        capture_output=True,
+    )
+    assert (world.path() / ".git" / "rebase-merge").is_dir()
+    leave_locks(world.path(), dead_owner())
+    said = notices(world)
+
+    backend.refresh()
+
+    assert not (world.path() / ".git" / "rebase-merge").exists()
+    assert git(world.path(), "symbolic-ref", "--short", "HEAD") == "main\n"
+    assert git(world.path(), "log", "-1", "--format=%s") == "My own notes\n"
+    assert git(world.path(), "rev-parse", "HEAD~1") == git(world.remote, "rev-parse", "main")
+    assert any(line.startswith("Recovered: stopped the rebase a switchboard process that died") for line in said)
+
+
 def claim_commit(world: World, schedule: object, pass_id: str) -> None:
     """Commit a claim in the clone without pushing it, as a pass killed before its push leaves it."""
     unpushed = Store(GitBackend(world.path(), remote="no-such-remote"), world.codec)  # commits, never pushes
