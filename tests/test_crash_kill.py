@@ -106,9 +106,8 @@ def served_fixture(world: World) -> Iterator[World]:
 @pytest.mark.slow
 def test_ticks_killed_at_random_moments_lose_nothing_and_send_nothing_twice(served: World) -> None:
     world = served
-    rng = random.Random(int(os.environ.get("SWITCHBOARD_KILL_SEED", "0")) or None)
-    seed = rng.randrange(1 << 30)
-    rng.seed(seed)
+    seed = int(os.environ.get("SWITCHBOARD_KILL_SEED") or random.randrange(1 << 30))
+    rng = random.Random(seed)
     world.letta.run_duration = 0.05  # each delivery waits a poll for its run: passes last long enough to be hit
     agents = world.letta.agents
     last = T0 + STEP * KILLS
@@ -128,10 +127,18 @@ def test_ticks_killed_at_random_moments_lose_nothing_and_send_nothing_twice(serv
     for step in range(KILLS):
         now = (T0 + STEP * step).isoformat()
         proc = tick_process(world, now)
-        # Kill at a random moment of the pass itself, counted from when it first takes the clone's lock.
+        # Kill at a random moment of the pass itself: counted from when it first takes the clone's lock
+        # (git work, claiming), or from when Letta receives its first message (sending, recording).
+        sent_before = len(world.letta.deliveries)
         started_work(world, proc)
+        if rng.random() < 0.5:
+            delay = rng.uniform(0.0, 2.2)
+        else:
+            while proc.poll() is None and len(world.letta.deliveries) == sent_before:
+                time.sleep(0.005)
+            delay = rng.uniform(0.0, 0.8)
         try:
-            proc.wait(timeout=rng.uniform(0.0, 2.2))
+            proc.wait(timeout=delay)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             killed += 1

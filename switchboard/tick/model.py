@@ -126,7 +126,7 @@ class TickReport:
     planned: list[Job] = field(default_factory=list)
     outcomes: list[Outcome] = field(default_factory=list)
     results: list[Result] = field(default_factory=list)
-    #: Results of an earlier pass from this clone that could not push them, committed by this one.
+    #: Results an earlier pass (from any clone) sent but could not push, committed by this one.
     recovered: list[Result] = field(default_factory=list)
     #: Result updates for runs of earlier passes that this pass saw finish (or time out).
     followed: list[Result] = field(default_factory=list)
