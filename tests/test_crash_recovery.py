@@ -37,6 +37,16 @@ def dead_owner() -> Owner:
     return Owner(child.pid, "1", Owner.me().host, Owner.me().boot)
 
 
+def test_an_owner_is_gone_only_when_that_is_certain() -> None:
+    me = Owner.me()
+    assert Owner.parse(me.line()) == me and Owner.parse("") is None and Owner.parse("pid x 1 h b") is None
+    assert not me.is_gone()  # running
+    assert dead_owner().is_gone()  # exited
+    assert Owner(me.pid, "1", me.host, me.boot).is_gone() == (me.started != "-")  # its pid, another process
+    assert Owner(me.pid, me.started, me.host, "another-boot").is_gone() == (me.boot != "-")  # the machine restarted
+    assert not Owner(1, "1", "another-host", me.boot).is_gone()  # cannot be asked: presumed alive
+
+
 def leave_locks(clone: Path, owner: Owner | None) -> None:
     """Git's lock files, and our lock naming ``owner``, as a process killed mid-commit leaves them."""
     for name in LEFT_LOCKS:
