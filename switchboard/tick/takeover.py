@@ -8,9 +8,9 @@ whoever sends it, so the agent's recent messages
 (``GET /v1/agents/{agent_id}/messages``) say whether it arrived. A fire found
 there is recorded as delivered, with the run that took it, and not sent again.
 
-Only a takeover costs this call, once per agent. When Letta cannot answer (an error, a server
-without that list, a message older than the newest ``LOOKBACK`` of the agent)
-the fire is sent as before, with the same otid.
+Only a takeover costs this call, once per agent. When Letta cannot answer
+(an error, a server without that list, a message older than the newest
+``LOOKBACK`` of the agent) the fire is sent as before, with the same otid.
 """
 
 from __future__ import annotations
