@@ -9,10 +9,9 @@ unless a real server is named with LETTA_BASE_URL, LETTA_API_KEY and
 
 from __future__ import annotations
 
-import os
 import subprocess
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from typing import Any
 from switchboard.backends.git import GitBackend
 from switchboard.context import letta_client
 from switchboard.crypto import codec_from_keys, generate_key
+from switchboard.index import indexed_store
 from switchboard.service import add_one_time, add_recurring, list_results
 from switchboard.store import Store
 from switchboard.tick import TickOptions, run_pass
@@ -46,16 +46,19 @@ def make_repository(top: Path) -> Path:
     return clone
 
 
-def run_demo(*, agent_id: str | None = None, out: Echo = print, now: datetime | None = None) -> list[str]:
-    """Narrate and run the main job once; returns the Letta run ids it got."""
-    real_url, real_key = os.environ.get("LETTA_BASE_URL"), os.environ.get("LETTA_API_KEY")
+def run_demo(
+    *, agent_id: str | None = None, out: Echo = print, now: datetime | None = None, env: Mapping[str, str] | None = None
+) -> list[str]:
+    """Narrate and run the main job once; returns the Letta run ids it got (``env``: LETTA_* for a real agent)."""
+    env = env or {}
+    real_url, real_key = env.get("LETTA_BASE_URL"), env.get("LETTA_API_KEY")
     now = now or datetime.now(UTC)
     with tempfile.TemporaryDirectory(prefix="switchboard-demo-") as tmp:
         clone = make_repository(Path(tmp))
         out("1. A throwaway repository stands in for your private GitHub repository:")
         out(f"   a bare remote plus a clone, in {tmp} (deleted at the end).")
         codec = codec_from_keys(generate_key())
-        store = Store(GitBackend(clone), codec)
+        store = indexed_store(GitBackend(clone), codec)
         out("2. A fresh Fernet key plays the repository secret SWITCHBOARD_ENCRYPTION_KEY.")
 
         standin = None
@@ -63,7 +66,7 @@ def run_demo(*, agent_id: str | None = None, out: Echo = print, now: datetime | 
             base_url, api_key = real_url.rstrip("/"), real_key
             out(f"3. Letta: your server at {base_url}, agent {agent_id}.")
         else:
-            from switchboard.letta_standin import LettaStandIn
+            from switchboard.testing.letta import LettaStandIn
 
             standin = LettaStandIn(api_keys={"demo-letta-key"}).start()
             agent_id = standin.add_agent()

@@ -13,7 +13,9 @@ Checks, in order:
    (``GET /v1/agents/?limit=1``);
 4. workflow — the tick workflow is enabled (needs a GitHub repository and a token);
 5. last tick — when the workflow last ran; a warning past twice the cadence,
-   because GitHub delays, drops, and after 60 quiet days disables scheduled runs.
+   because GitHub delays, drops, and after 60 quiet days disables scheduled runs;
+6. watcher — whether ``switchboard watch`` (or ``tick --watch``) is running
+   beside this clone and when its last pass ended (its heartbeat in ``.git``).
 """
 
 from __future__ import annotations
@@ -23,9 +25,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from switchboard.config import Settings
-from switchboard.crypto import KEY_ENV
-from switchboard.dispatch import (
+from switchboard.actions.dispatch import (
     WORKFLOW_FILE,
     Target,
     cadence,
@@ -35,12 +35,15 @@ from switchboard.dispatch import (
     runs_url,
     workflow_crons,
 )
+from switchboard.config import Settings
+from switchboard.crypto import KEY_ENV
 from switchboard.exceptions import DecryptError, EncryptionKeyError, LettaError, SwitchboardError
+from switchboard.index import indexed_store
 from switchboard.letta import LettaClient
 
 if TYPE_CHECKING:
+    from switchboard.actions.client import ActionsClient
     from switchboard.backends.base import Backend
-    from switchboard.backends.github import GitHubBackend
     from switchboard.store import Store
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
@@ -103,20 +106,18 @@ class _Doctor:
             return Check("repository", FAIL, str(exc), fix)
         self.backend = backend
         describe = backend.describe()
-        can_write = getattr(backend, "can_write", None)
-        if can_write is not None:
-            try:
-                writable = bool(can_write())
-            except SwitchboardError as exc:
-                return Check("repository", FAIL, str(exc), "check GITHUB_TOKEN and the repository name")
-            if not writable:
-                return Check(
-                    "repository",
-                    FAIL,
-                    f"{describe}: GITHUB_TOKEN may read but not push",
-                    f"give the token Contents: read and write on {self.settings.github_repo} (classic: repo scope)",
-                )
-        if getattr(backend, "has_remote", True) is False:
+        try:
+            writable = backend.can_write()
+        except SwitchboardError as exc:
+            return Check("repository", FAIL, str(exc), "check GITHUB_TOKEN and the repository name")
+        if writable is False:
+            return Check(
+                "repository",
+                FAIL,
+                f"{describe}: GITHUB_TOKEN may read but not push",
+                f"give the token Contents: read and write on {self.settings.github_repo} (classic: repo scope)",
+            )
+        if not backend.has_remote:
             return Check(
                 "repository",
                 WARN,
@@ -127,7 +128,7 @@ class _Doctor:
 
     def encryption_key(self) -> Check:
         from switchboard.context import open_codec
-        from switchboard.store import TENANT_KEY, Store
+        from switchboard.store import TENANT_KEY
 
         fix_missing = (
             f"run `switchboard init` (it makes one), or set {KEY_ENV} to the key stored as the repository secret"
@@ -146,7 +147,7 @@ class _Doctor:
         count = f"{len(codec.keys)} Fernet key{'s' if len(codec.keys) > 1 else ''}"
         if self.backend is None:
             return Check("encryption key", WARN, f"{count}; not tried on data/ (the repository could not be read)")
-        self.store = Store(self.backend, codec)
+        self.store = indexed_store(self.backend, codec)
         try:
             secret = self.store.tenant_secret()
         except DecryptError:
@@ -191,7 +192,7 @@ class _Doctor:
         return Check("letta", OK, f"{base_url} accepts LETTA_API_KEY")
 
     def workflow(self) -> list[Check]:
-        from switchboard.setup import ENABLE_STEPS
+        from switchboard.actions.setup import ENABLE_STEPS
 
         try:
             target = github_target(self.settings)
@@ -205,12 +206,7 @@ class _Doctor:
             fix = f"set GITHUB_TOKEN (Actions: read) to check it, or look at {runs_url(target.repo)}"
             return [Check("workflow", SKIP, detail, fix), Check("last tick", SKIP, detail, fix)]
         try:
-            # In API mode the repository backend is the Actions client too.
-            actions: GitHubBackend = (
-                self.backend  # type: ignore[assignment]
-                if hasattr(self.backend, "workflow_state")
-                else open_actions(self.settings, target)
-            )
+            actions = open_actions(self.settings, target)
             state = actions.workflow_state(WORKFLOW_FILE)
         except SwitchboardError as exc:
             return [
@@ -233,7 +229,7 @@ class _Doctor:
         checks.append(self._last_tick(actions, target))
         return checks
 
-    def _last_tick(self, actions: GitHubBackend, target: Target) -> Check:
+    def _last_tick(self, actions: ActionsClient, target: Target) -> Check:
         repo = str(target.repo)
         try:
             run = actions.last_workflow_run(WORKFLOW_FILE)
@@ -272,6 +268,52 @@ class _Doctor:
         return Check("last tick", OK, detail)
 
 
+def watcher_check(backend: Backend | None, now: datetime) -> Check:
+    """Whether a watcher runs beside this clone, from the heartbeat it keeps in .git."""
+    import os
+    import socket
+
+    from switchboard.watch import HEARTBEAT_FILE, read_heartbeat
+
+    root = backend.root if backend is not None else None
+    if root is None or not (root / ".git").is_dir():
+        return Check("watcher", SKIP, "no local clone: a watcher runs beside a clone of the repository")
+    beat = read_heartbeat(root / ".git" / HEARTBEAT_FILE)
+    start = "start one with `switchboard watch` (as a service: docs/self-hosting.md)"
+    if beat is None:
+        return Check("watcher", SKIP, "no watcher has run beside this clone; the tick workflow delivers alone")
+    if beat.stopped is not None:
+        ago = _age(max(now - beat.stopped, timedelta(0)))
+        return Check("watcher", WARN, f"the watcher (pid {beat.pid}) stopped {ago} ago", start)
+    alive: bool | None = None
+    if beat.host == socket.gethostname():
+        try:
+            os.kill(beat.pid, 0)
+            alive = True
+        except PermissionError:
+            alive = True  # another user's process: it exists
+        except (ProcessLookupError, OverflowError):
+            alive = False
+    if alive is False:
+        return Check(
+            "watcher", WARN, f"the watcher (pid {beat.pid}) is no longer running (it did not stop cleanly)", start
+        )
+    last = beat.last_pass or beat.started
+    age = max(now - last, timedelta(0))
+    ago = f"{age.total_seconds():.0f} s" if age < timedelta(minutes=2) else _age(age)
+    where = "" if alive else f" on {beat.host}"
+    detail = f"a watcher (pid {beat.pid}{where}) is running; its last pass ended {ago} ago"
+    if age.total_seconds() > 2 * beat.fetch_every + 60:
+        why = f" (its last pass failed: {beat.last_error})" if beat.last_error else ""
+        return Check(
+            "watcher",
+            WARN,
+            f"{detail} — it should pass every {beat.fetch_every:g}s{why}",
+            "look at its log (journalctl -u switchboard-watch) and restart it",
+        )
+    return Check("watcher", OK, detail)
+
+
 def run_checks(
     settings: Settings,
     *,
@@ -282,6 +324,7 @@ def run_checks(
     doctor = _Doctor(settings, now, letta_client)
     checks = [doctor.repository(), doctor.encryption_key(), doctor.letta()]
     checks += doctor.workflow()
+    checks.append(watcher_check(doctor.backend, now))
     return checks
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import re
 import signal
 import subprocess
@@ -11,7 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -20,6 +21,10 @@ from conftest import LETTA_KEY, ROOT, Repo, run_cli
 from fastapi import FastAPI
 
 from switchboard.api import ApiOptions
+from switchboard.backends.git import GitBackend
+from switchboard.doctor import watcher_check
+from switchboard.index import indexed_store
+from switchboard.watch import HEARTBEAT_FILE, read_heartbeat
 
 ONE_TIME_FIELDS = {"id", "agent_id", "message", "role", "execute_at", "created_at"}
 RECURRING_HOSTED_FIELDS = {"id", "agent_id", "message", "role", "cron", "created_at", "last_run"}
@@ -152,7 +157,7 @@ def test_one_time_round_trip_keeps_the_hosted_shapes(api: ApiServer) -> None:
     with api.client() as client:
         created = one_time(api, client, execute_at="2030-01-02T03:04:05+01:00", role="system")
         # The hosted service's fields, and switchboard's optional name.
-        assert set(created) == ONE_TIME_FIELDS | {"name"}
+        assert set(created) == ONE_TIME_FIELDS | {"name", "timezone"}
         assert created["execute_at"] == "2030-01-02T02:04:05+00:00"
         assert created["role"] == "system"
         sid = created["id"]
@@ -417,6 +422,33 @@ def test_a_past_message_is_delivered_by_the_built_in_ticker(repo: Repo, key: str
         assert health["ticker"]["failures"] == 0
 
 
+def test_the_built_in_ticker_plans_its_next_pass_for_the_next_due_instant(repo: Repo, key: str) -> None:
+    # An interval far longer than the test: a pass comes at the due instant, not at the end of it.
+    with serve_api(repo, key, tick_every=3600) as server, server.client() as client:
+        ticker = server.state.ticker
+        deadline = time.monotonic() + 20
+        while ticker.passes == 0:  # the first pass, at start
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert (
+            client.get("/health").json()["ticker"]["next_wake"]
+            == (ticker.last_started + timedelta(hours=1)).isoformat()
+        )
+        due = (datetime.now(UTC) + timedelta(minutes=10)).replace(microsecond=0)
+        passes = ticker.passes
+        one_time(server, client, execute_at=due.isoformat())  # the route pokes the ticker
+        while ticker.passes == passes:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert client.get("/health").json()["ticker"]["next_wake"] == due.isoformat()
+        # The heartbeat switchboard watch keeps: doctor sees the server's loop as the clone's watcher.
+        beat = read_heartbeat(repo.clone / ".git" / HEARTBEAT_FILE)
+        assert beat is not None and beat.pid == os.getpid() and beat.next_wake == due and beat.stopped is None
+        assert watcher_check(GitBackend(repo.clone), datetime.now(UTC)).status == "ok"
+    stopped = read_heartbeat(repo.clone / ".git" / HEARTBEAT_FILE)
+    assert stopped is not None and stopped.stopped is not None
+
+
 def test_results_are_the_callers_own(repo: Repo, key: str) -> None:
     with serve_api(repo, key, tick_every=0.5) as server, server.client() as alice, server.client(OTHER_KEY) as bob:
         sid = one_time(server, alice, execute_at="2020-01-01T00:00:00Z")["id"]
@@ -618,7 +650,7 @@ def test_an_unreachable_repository_is_503_not_500(api: ApiServer) -> None:
 
 
 def test_switchboard_serve_runs_the_api_and_the_ticker(repo: Repo, key: str, tmp_path: object) -> None:
-    from switchboard.letta_standin import LettaStandIn
+    from switchboard.testing.letta import LettaStandIn
 
     port = free_port()
     with LettaStandIn(api_keys={LETTA_KEY}) as standin:
@@ -677,24 +709,25 @@ def test_serve_without_a_key_is_one_error_line(repo: Repo, tmp_path: object) -> 
 
 def test_the_api_writes_through_the_github_api_too(key: str) -> None:
     from api_server import uvicorn_thread
-    from github_standin import GitHubStandIn
 
     from switchboard.api import create_app
-    from switchboard.backends.github import GitHubBackend
+    from switchboard.backends.github import GitHubBackend, GitHubSession
     from switchboard.config import Settings
     from switchboard.crypto import codec_from_keys
-    from switchboard.letta_standin import LettaStandIn
-    from switchboard.store import Store
+    from switchboard.testing.github import GitHubStandIn
+    from switchboard.testing.letta import LettaStandIn
 
     token = "ghp_Standin0Secret0Token0abcdef0123456789"
     with GitHubStandIn("octo/switchboard", token) as github, LettaStandIn(api_keys={LETTA_KEY}) as letta:
         agent = letta.add_agent()
         backend = GitHubBackend(
-            "octo/switchboard", token, base_url=github.base_url, seconds_between_writes=None, retries=0, timeout=5
+            GitHubSession(
+                "octo/switchboard", token, base_url=github.base_url, seconds_between_writes=None, retries=0, timeout=5
+            )
         )
         app = create_app(
             Settings(encryption_key=key, base_url=letta.base_url),
-            store=Store(backend, codec_from_keys(key)),
+            store=indexed_store(backend, codec_from_keys(key)),
             tick_every=0.5,
             options=ApiOptions(rate_per_minute=0),
         )

@@ -15,7 +15,7 @@ from tick_support import FAST, LETTA_KEY, T0, World, client_factory, git, job_ot
 
 from switchboard.backends.git import GitBackend
 from switchboard.backends.git_recovery import Owner
-from switchboard.store import Store
+from switchboard.index import indexed_store
 from switchboard.tick import UNRECORDED_DIR, TickError, TickOptions, claim
 
 # The fixtures `world`, `letta` and `git_template`.
@@ -169,7 +169,7 @@ def test_a_rebase_a_dead_process_was_in_is_stopped_and_done_again(world: World) 
 
 def claim_commit(world: World, schedule: object, pass_id: str) -> None:
     """Commit a claim in the clone without pushing it, as a pass killed before its push leaves it."""
-    unpushed = Store(GitBackend(world.path(), remote="no-such-remote"), world.codec)  # commits, never pushes
+    unpushed = indexed_store(GitBackend(world.path(), remote="no-such-remote"), world.codec)  # commits, never pushes
     assert [j.schedule for j in claim(unpushed, T0, pass_id, TickOptions())] != []
     assert git(world.path(), "rev-parse", "HEAD") != git(world.remote, "rev-parse", "main")
 

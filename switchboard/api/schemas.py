@@ -151,6 +151,7 @@ class OneTimeOut(BaseModel):
     message: str
     role: Role
     execute_at: str = Field(description="ISO 8601 instant, UTC.")
+    timezone: str = Field("UTC", description="The zone its time was given in (lists show it there).")
     created_at: str
 
 
@@ -262,6 +263,8 @@ class TickStatus(BaseModel):
     last_finished: str | None
     last_error: str | None
     delivered: int
+    next_wake: str | None = None
+    """When the next pass runs: the next due instant, or one interval after the last pass at the latest."""
 
 
 class Health(BaseModel):

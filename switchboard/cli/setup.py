@@ -105,7 +105,7 @@ def init(
     """Make a key (unless one is set) and the tenant secret; on GitHub, store the secret and enable the tick."""
     import dataclasses
 
-    from switchboard.setup import init_repository
+    from switchboard.actions.setup import init_repository
 
     conf = settings(ctx)
     outcome = init_repository(dataclasses.replace(conf, github_repo=github) if github else conf)
@@ -145,6 +145,7 @@ def serve(
 
 @handled
 def demo(
+    ctx: typer.Context,
     agent_id: str = typer.Option(
         None, "--agent-id", help="With LETTA_API_KEY and LETTA_BASE_URL: send to this real agent."
     ),
@@ -152,12 +153,12 @@ def demo(
     """Watch the whole product work, offline, in a throwaway repository."""
     from switchboard.demo import run_demo
 
-    run_demo(agent_id=agent_id, out=typer.echo)
+    run_demo(agent_id=agent_id, out=typer.echo, env=settings(ctx).env)
 
 
 @handled
 def doctor(ctx: typer.Context, now: str = NOW_OPT, as_json: bool = JSON_OPT) -> None:
-    """Check the key, Letta, the repository and the tick workflow; print the fix for each problem."""
+    """Check the key, Letta, the repository, the tick workflow and a watcher; print the fix for each problem."""
     from switchboard.doctor import healthy, run_checks
 
     checks = run_checks(settings(ctx), now=parse_now(now))

@@ -1,6 +1,6 @@
-"""Delivering: ``tick`` runs a pass here; ``dispatch`` starts the tick workflow on GitHub.
+"""Delivering: ``tick`` runs a pass, ``watch`` runs them at each due instant, ``dispatch`` starts the workflow.
 
-Both are commands of the root; ``cli/__init__.py`` puts them there, in ``--help`` order.
+All three are commands of the root; ``cli/__init__.py`` puts them there, in ``--help`` order.
 """
 
 from __future__ import annotations
@@ -18,8 +18,12 @@ def tick(
     ctx: typer.Context,
     now: str = NOW_OPT,
     dry_run: bool = typer.Option(False, "--dry-run", help="Say what is due; send and commit nothing."),
-    watch: bool = typer.Option(False, "--watch", help="Run a pass every --interval seconds until stopped."),
-    interval: float = typer.Option(60.0, "--interval", min=1.0, help="Seconds between passes with --watch."),
+    watch: bool = typer.Option(
+        False, "--watch", help="Keep running: a pass when something falls due and every --interval seconds."
+    ),
+    interval: float = typer.Option(
+        60.0, "--interval", min=1.0, help="With --watch: seconds between fetches of the remote."
+    ),
     hold_up_to: str = typer.Option(
         None, "--hold-up-to", help="After a pass, wait up to this long (e.g. 4m) for what falls due next."
     ),
@@ -29,7 +33,7 @@ def tick(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Deliver everything due (one pass), and commit the results."""
-    from switchboard.runner import run_tick_command
+    from switchboard.cli.runner import run_tick_command
 
     code = run_tick_command(
         settings(ctx),
@@ -46,6 +50,23 @@ def tick(
 
 
 @handled
+def watch(
+    ctx: typer.Context,
+    fetch_every: float = typer.Option(
+        30.0,
+        "--fetch-every",
+        min=1.0,
+        help="Seconds between looks at the remote for schedules pushed from elsewhere.",
+    ),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Run beside your Letta: deliver each message at its due instant, until stopped (Ctrl-C, SIGTERM)."""
+    from switchboard.cli.runner import run_watch_command
+
+    run_watch_command(settings(ctx), fetch_every=fetch_every, as_json=as_json)
+
+
+@handled
 def dispatch(
     ctx: typer.Context,
     wait: bool = typer.Option(False, "--wait", help="Follow the run until it completes; exit 1 unless it succeeds."),
@@ -58,8 +79,15 @@ def dispatch(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Start the tick workflow now (workflow_dispatch) instead of waiting for its schedule."""
-    from switchboard.dispatch import WORKFLOW_FILE, check_hold, dispatch_tick, open_actions, runs_url, wait_for_run
-    from switchboard.runner import parse_duration
+    from switchboard.actions.dispatch import (
+        WORKFLOW_FILE,
+        check_hold,
+        dispatch_tick,
+        open_actions,
+        runs_url,
+        wait_for_run,
+    )
+    from switchboard.timeparse import parse_duration
 
     held = check_hold(parse_duration(hold))
     actions = open_actions(settings(ctx))

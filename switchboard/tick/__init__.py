@@ -40,6 +40,7 @@ before resending a dead pass's fire) and ``run`` (the pass);
 (``send`` with a due time, ``recurring run``).
 """
 
+from switchboard.exceptions import TickError
 from switchboard.tick.delivery import RecentRuns, deliver
 from switchboard.tick.following import follow, pending_runs
 from switchboard.tick.model import (
@@ -49,7 +50,6 @@ from switchboard.tick.model import (
     ClientFactory,
     Job,
     Outcome,
-    TickError,
     TickOptions,
     TickReport,
 )

@@ -8,9 +8,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from switchboard.exceptions import (
-    SwitchboardError,
-)
 from switchboard.letta import LettaClient, Run
 from switchboard.models import CLAIM_TTL, Result, Schedule, utc
 
@@ -27,10 +24,6 @@ def pass_id_at(now: datetime, what: str | None = None) -> str:
     """A claim owner's name, unique to this call (shown in commit messages): the time, what claims, a nonce."""
     kind = f"-{what}" if what else ""
     return f"{utc(now):%Y%m%dT%H%M%SZ}{kind}-{secrets.token_hex(4)}"
-
-
-class TickError(SwitchboardError):
-    """The pass delivered messages but could not record the outcome."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +53,8 @@ class TickOptions:
     run_timeout: timedelta = timedelta(hours=24)
     #: Called with the claimed jobs before anything is sent.
     on_claimed: Callable[[list[Job]], None] | None = None
+    #: Called with each job just before it is sent (the watch loop holds a send claimed ahead until it is due).
+    before_send: Callable[[Job], None] | None = None
     #: Called with every Letta key the pass decrypts, before any is used (the runner masks them).
     on_secrets: Callable[[list[str]], None] | None = None
 

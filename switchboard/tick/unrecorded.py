@@ -20,15 +20,14 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
-from switchboard.backends.git import GitBackend
-from switchboard.exceptions import SwitchboardError
+from switchboard.exceptions import SwitchboardError, TickError
 from switchboard.letta import Run
 from switchboard.models import STORED, OneTimeSchedule, RecurringSchedule, Result, Schedule
 from switchboard.store import Store
-from switchboard.tick.model import UNRECORDED_DIR, Job, Outcome, TickError, TickOptions
+from switchboard.tick.model import UNRECORDED_DIR, Job, Outcome, TickOptions
 from switchboard.tick.recording import record
 
-#: The remote refs kept outcomes go under (GitBackend.keep_aside).
+#: The remote refs kept outcomes go under (Backend.keep_aside on a git clone).
 _KEPT_REF = "refs/switchboard/unrecorded"
 #: Tries at pushing a kept outcome to the remote, backing off 0.5 s, 1 s, … between them.
 _KEEP_ATTEMPTS = 3
@@ -36,8 +35,8 @@ _KEEP_ATTEMPTS = 3
 
 def _unrecorded_dir(store: Store) -> Path | None:
     """The clone's .git/switchboard-unrecorded, or None for a backend without a local clone."""
-    root = getattr(store.backend, "root", None)
-    if not isinstance(root, Path) or not (root / ".git").is_dir():
+    root = store.backend.root
+    if root is None or not (root / ".git").is_dir():
         return None
     return root / ".git" / UNRECORDED_DIR
 
@@ -112,9 +111,7 @@ def _read_unrecorded(store: Store, raw: bytes, where: str) -> tuple[str, datetim
 
 
 def _kept_on_remote(store: Store) -> dict[str, bytes]:
-    """Outcomes that passes from any clone kept on the remote (see GitBackend.keep_aside), by pass id."""
-    if not isinstance(store.backend, GitBackend):
-        return {}
+    """Outcomes that passes from any clone kept on the remote (see Backend.keep_aside), by pass id."""
     try:
         return store.backend.kept_aside()
     except SwitchboardError as exc:
@@ -150,7 +147,7 @@ def record_unrecorded(store: Store, options: TickOptions, sleep: Callable[[float
             ) from exc
         if path is not None:
             path.unlink(missing_ok=True)
-        if name in remote and isinstance(store.backend, GitBackend):
+        if name in remote:
             store.backend.forget_aside(name)
     return results
 
@@ -161,7 +158,7 @@ def _sent(outcomes: Sequence[Outcome]) -> str:
 
 def _keep_on_remote(store: Store, pass_id: str, kept: Path, sleep: Callable[[float], None]) -> bool:
     """Push a kept outcome to the remote under a ref of its own, retried with backoff; whether it got there."""
-    if not isinstance(store.backend, GitBackend) or not store.backend.has_remote:
+    if not store.backend.has_remote:
         return False
     content = kept.read_bytes()
     for attempt in range(_KEEP_ATTEMPTS):
