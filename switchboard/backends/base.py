@@ -70,6 +70,18 @@ class Backend(Protocol):
         """Whether our credentials may publish commits, as far as can be told without one; None: unknown."""
         ...
 
+    def keep_aside(self, name: str, content: bytes) -> bool:
+        """Publish ``content`` (ciphertext) beside the branch under ``name``; False when that cannot be done."""
+        ...
+
+    def kept_aside(self) -> dict[str, bytes]:
+        """Everything published by ``keep_aside`` and not yet forgotten, by name."""
+        ...
+
+    def forget_aside(self, name: str) -> None:
+        """Delete what ``keep_aside`` published under ``name``."""
+        ...
+
     def commit(self, changes: Changes, message: str) -> bool:
         """Commit ``changes`` on top of the current view and publish it.
 

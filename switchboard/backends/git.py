@@ -24,7 +24,8 @@ import hashlib
 import os
 import re
 import subprocess
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,10 +35,14 @@ except ImportError:  # pragma: no cover
     fcntl = None  # type: ignore[assignment]
 
 from switchboard.backends.base import Changes, off_machine_host
+from switchboard.backends.git_recovery import Owner, git_lock_files, is_old
 from switchboard.exceptions import GitError
 
 _REJECTED = re.compile(r"\[rejected\]|\[remote rejected\]|non-fast-forward|fetch first|stale info")
 _CREDENTIALS = re.compile(r"(://)[^/@\s]+@")
+#: Where a pass that could not push its record keeps the outcome on the remote (see keep_aside).
+_KEPT = "refs/switchboard/unrecorded"
+_KEPT_FILE = "outcome.json.enc"
 #: Where `_build_commit` has fast-import put the commit it builds, until HEAD takes it.
 _BUILDING = "refs/switchboard/building"
 #: How `_build_commit` runs fast-import. The commit stays the pack fast-import writes (unpacking it into
@@ -66,6 +71,10 @@ def _scrub(text: str) -> str:
     return _CREDENTIALS.sub(r"\1***@", text).strip()
 
 
+def _to_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
 def find_root(start: Path) -> Path:
     """The top of the git work tree containing ``start``."""
     try:
@@ -86,7 +95,7 @@ def find_root(start: Path) -> Path:
 class GitBackend:
     """A local git clone; pushes to ``remote`` when the clone has one."""
 
-    def __init__(self, root: Path, *, remote: str = "origin") -> None:
+    def __init__(self, root: Path, *, remote: str = "origin", notify: Callable[[str], None] | None = None) -> None:
         self.root = Path(root)
         if not self.root.is_dir():
             raise GitError(
@@ -96,6 +105,8 @@ class GitBackend:
         if not (self.root / ".git").exists():
             self.root = find_root(self.root)
         self.remote_name = remote
+        #: Told one line per thing recovered from a process that died here (default: standard error).
+        self.notify: Callable[[str], None] = notify or _to_stderr
         self._has_remote = remote in self._git("remote").stdout.split()
         self._lock_path = self.root / self._git("rev-parse", "--git-dir").stdout.strip() / "switchboard.lock"
         self._base = self._head()
@@ -121,7 +132,7 @@ class GitBackend:
     def _env(self, command: str) -> dict[str, str]:
         # git runs with the environment it was given (its own variables are git's business), never prompting.
         env = dict(os.environ, GIT_TERMINAL_PROMPT="0", LC_ALL="C")
-        if command in ("commit", "var") and not self._has_identity(env):
+        if command in ("commit", "commit-tree", "var") and not self._has_identity(env):
             # A fresh machine may have no identity. Only then: GIT_AUTHOR_* would beat the clone's
             # own user.name (the tick workflow sets github-actions[bot] there).
             env.setdefault("GIT_AUTHOR_NAME", "switchboard")
@@ -165,16 +176,57 @@ class GitBackend:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        """Take turns with other switchboard processes working in this clone."""
+        """Take turns with other switchboard processes working in this clone; clear what a dead one left.
+
+        The holder writes its owner line into the lock file and empties it on
+        release, so an owner line found on taking the lock is a holder that died
+        in the middle (see git_recovery.py).
+        """
         if fcntl is None:  # pragma: no cover
             yield
             return
-        with open(self._lock_path, "a") as handle:
+        with open(self._lock_path, "a+") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
+                handle.seek(0)
+                self._recover(Owner.parse(handle.read()))
+                handle.truncate(0)
+                handle.write(Owner.me().line())
+                handle.flush()
                 yield
             finally:
+                handle.truncate(0)
+                handle.flush()
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _recover(self, dead: Owner | None) -> None:
+        """Clear what a switchboard process that died in this clone left, saying each thing in one line."""
+        git_dir = self._lock_path.parent
+        if dead is not None and not dead.is_gone():
+            dead = None  # cannot be sure it stopped (another machine): touch nothing of its
+        by = f"a switchboard process that died (pid {dead.pid})" if dead is not None else "a git command that died"
+        stale = [p for p in git_lock_files(git_dir) if dead is not None or is_old(p)]
+        for path in stale:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                self.notify(f"Recovered: removed {path.relative_to(self.root)} left by {by}")
+        if dead is None:
+            return
+        for folder in ("rebase-merge", "rebase-apply"):
+            if (git_dir / folder).is_dir():
+                self._git("rebase", "--abort", check=False)
+                self.notify(f"Recovered: stopped the rebase {by} was in")
+        if self._git("rev-parse", "--verify", "--quiet", _BUILDING, check=False).returncode == 0:
+            self._git("update-ref", "-d", _BUILDING, check=False)
+            self.notify(f"Recovered: removed the commit {by} was building ({_BUILDING})")
+        # data/ is written only by switchboard, under this lock: what differs from HEAD is the dead one's.
+        left = self._git("status", "--porcelain", "-z", "--untracked-files=all", "--", "data", check=False).stdout
+        if left.strip("\0"):
+            self._git("reset", "--quiet", "--", "data", check=False)
+            self._git("checkout", "--quiet", "HEAD", "--", "data", check=False)
+            self._git("clean", "-f", "-d", "--quiet", "--", "data", check=False)
+            count = len([e for e in left.split("\0") if e[:2].strip()])
+            self.notify(f"Recovered: put back {count} file(s) under data/ that {by} had written but not committed")
 
     # -- Backend --------------------------------------------------------
 
@@ -232,6 +284,8 @@ class GitBackend:
         if behind.returncode == 0:
             self._git("merge", "--quiet", "--ff-only", "FETCH_HEAD")
             return
+        if self._drop_unpushed():
+            return
         ahead = self._git("merge-base", "--is-ancestor", "FETCH_HEAD", "HEAD", check=False)
         if ahead.returncode == 0:
             return  # local commits not pushed yet; the next push carries them
@@ -242,6 +296,37 @@ class GitBackend:
                 f"the local branch {branch} and {self.remote_name}/{branch} have diverged and "
                 f"do not rebase cleanly — resolve it with `git pull --rebase`, then retry"
             )
+
+    def _drop_unpushed(self) -> bool:
+        """Drop local commits of data/ files only that the remote never got; whether there were any.
+
+        Every switchboard commit is pushed under the lock the moment it is made,
+        and undone when the push is refused; the caller holds the lock. So a
+        local commit of data/ alone that is not on the remote was left by a
+        process that died before its push: a claim nothing was sent under (a
+        pass sends only after its claim is pushed), or a record whose outcome
+        the pass kept first (see tick/unrecorded.py). Commits touching anything
+        else are someone's own work and are rebased, as before.
+        """
+        base = self._git("merge-base", "HEAD", "FETCH_HEAD", check=False).stdout.strip()
+        if not base:
+            return False
+        touched = self._git("diff", "--name-only", "-z", "--no-renames", base, "HEAD").stdout.split("\0")
+        if not all(p.startswith("data/") for p in touched if p):
+            return False
+        count = self._git("rev-list", "--count", f"{base}..HEAD").stdout.strip()
+        dropped = self._git("reset", "--quiet", "--keep", "FETCH_HEAD", check=False)
+        if dropped.returncode != 0:
+            raise GitError(
+                f"cannot drop {count} unpushed commit(s) of data/ left by a switchboard process that died: "
+                f"{_scrub(dropped.stderr)} — run `git status` in {self.root}, put data/ back with "
+                "`git checkout -- data`, then retry"
+            )
+        self.notify(
+            f"Recovered: dropped {count} commit(s) of data/ that a switchboard process made but never pushed "
+            f"(it died first); the clone now matches {self.remote_name}/{self.branch}"
+        )
+        return True
 
     def read(self, path: str) -> bytes | None:
         """A file's content in the working tree."""
@@ -437,6 +522,57 @@ class GitBackend:
             )
         self._refresh()
         return False
+
+    # -- kept outcomes: beside the branch, under refs of their own ----------------------
+
+    def keep_aside(self, name: str, content: bytes) -> bool:
+        """Push ``content`` to the remote as ``refs/switchboard/unrecorded/<name>``; whether it got there.
+
+        A commit of one file with no parent: it never joins the branch, so it
+        takes part in no race, and every clone can fetch it (``kept_aside``).
+        """
+        if not self._has_remote:
+            return False
+        stored = subprocess.run(  # bytes in: a dev-mode clone keeps plaintext, which need not be ASCII
+            ["git", "hash-object", "-w", "--stdin"], cwd=self.root, input=content, capture_output=True, check=False
+        )
+        if stored.returncode != 0:
+            raise GitError(f"git hash-object failed: {_scrub(stored.stderr.decode(errors='replace'))}")
+        blob = stored.stdout.decode().strip()
+        tree = self._git("mktree", stdin=f"100644 blob {blob}\t{_KEPT_FILE}\n").stdout.strip()
+        commit = self._git("commit-tree", tree, "-m", f"switchboard: outcome of pass {name}, kept until recorded")
+        ref = f"{_KEPT}/{name}"
+        with self._locked():
+            self._git("update-ref", ref, commit.stdout.strip())
+            pushed = self._git("push", "--quiet", "--force", self.remote_name, f"{ref}:{ref}", check=False)
+        return pushed.returncode == 0
+
+    def kept_aside(self) -> dict[str, bytes]:
+        """Every outcome kept on the remote by ``keep_aside`` (fetched first), by name."""
+        if not self._has_remote:
+            return {}
+        with self._locked():
+            fetched = self._git("fetch", "--quiet", "--prune", self.remote_name, f"+{_KEPT}/*:{_KEPT}/*", check=False)
+        if fetched.returncode != 0:
+            raise GitError(f"git fetch of {_KEPT}/ failed: {_scrub(fetched.stderr)}")
+        refs = self._git("for-each-ref", "--format=%(refname)", f"{_KEPT}/").stdout.split()
+        kept = {}
+        for ref in refs:
+            shown = subprocess.run(
+                ["git", "cat-file", "blob", f"{ref}:{_KEPT_FILE}"], cwd=self.root, capture_output=True, check=False
+            )
+            if shown.returncode != 0:
+                raise GitError(f"{ref} holds no {_KEPT_FILE}: delete it with `git push {self.remote_name} :{ref}`")
+            kept[ref.rpartition("/")[2]] = shown.stdout
+        return kept
+
+    def forget_aside(self, name: str) -> None:
+        """Delete a kept outcome, here and on the remote (it has been recorded)."""
+        ref = f"{_KEPT}/{name}"
+        with self._locked():
+            self._git("update-ref", "-d", ref, check=False)
+            if self._has_remote:
+                self._git("push", "--quiet", self.remote_name, f":{ref}", check=False)
 
     def _tracked(self, paths: Iterable[str]) -> set[str]:
         """Which of ``paths`` git tracks (one ls-files per call, not one per path)."""

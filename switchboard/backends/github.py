@@ -329,6 +329,17 @@ class GitHubBackend:
         self._blobs.update(written)
         return True
 
+    def keep_aside(self, name: str, content: bytes) -> bool:
+        """Not offered through the API: a record that cannot be written leaves its claims to expire."""
+        return False
+
+    def kept_aside(self) -> dict[str, bytes]:
+        """Nothing is kept aside through the API."""
+        return {}
+
+    def forget_aside(self, name: str) -> None:
+        """Nothing to forget (see ``keep_aside``)."""
+
     def can_write(self) -> bool:
         """Whether the token may push to the repository, as far as GitHub tells.
 

@@ -19,19 +19,23 @@ A pass is three steps, after a look at the runs earlier passes sent:
 
 Whatever happens between 1 and 3, the claims do not outlive the pass when it
 can help it: if delivering raises, what was tried is recorded and the rest
-is released. If the record commit cannot be pushed, the pass raises
-``TickError`` naming what it sent, and keeps the outcome in the clone's
-``.git`` directory (encrypted); the next pass from that clone records it
-before it claims anything, so nothing is sent twice. A claim left behind by a
-pass that died altogether is taken over after ``claim_ttl``: that is the one
-case where Letta may see a message twice, with the same ``otid`` both times.
+is released. The outcome is kept (encrypted) in the clone's ``.git`` before
+the record commit is made; if that commit cannot be pushed, the kept outcome
+is pushed to the remote as ``refs/switchboard/unrecorded/<pass id>`` and the
+pass raises ``TickError`` naming what it sent. Every pass, from any clone,
+records what it finds kept before it claims anything, so nothing is sent
+twice. A claim left by a pass that died altogether is taken over after
+``claim_ttl``, and the taking pass first asks Letta for the fire's ``otid``
+(``takeover``): only a fire Letta cannot show is sent again, with the same
+otid. docs/delivery.md tells the whole protocol, crash recovery included.
 
 No loop lives here: ``--watch`` and the API's ticker call ``run_pass``.
 
 The modules follow the steps: ``model`` (options, jobs, outcomes, the
 report), ``following`` (0), ``selection`` (1), ``delivery`` (2), ``run_end``
 (how a run ended, for 0 and 2), ``recording`` (3),
-``unrecorded`` (a record that could not be pushed) and ``run`` (the pass);
+``unrecorded`` (outcomes kept until recorded), ``takeover`` (asking Letta
+before resending a dead pass's fire) and ``run`` (the pass);
 ``now`` takes the same steps for one schedule a command delivers at once
 (``send`` with a due time, ``recurring run``).
 """

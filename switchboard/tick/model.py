@@ -72,6 +72,8 @@ class Job:
     skipped: int = 0
     #: An extra fire sent by request (`recurring run`): recording it leaves last_run and next_run alone.
     manual: bool = False
+    #: When this pass took the fire over from a claim left by a pass that died: that claim's time.
+    taken_over_at: datetime | None = None
 
     @property
     def otid(self) -> str:
@@ -122,7 +124,7 @@ class TickReport:
     planned: list[Job] = field(default_factory=list)
     outcomes: list[Outcome] = field(default_factory=list)
     results: list[Result] = field(default_factory=list)
-    #: Results of an earlier pass from this clone that could not push them, committed by this one.
+    #: Results an earlier pass (from any clone) sent but could not push, committed by this one.
     recovered: list[Result] = field(default_factory=list)
     #: Result updates for runs of earlier passes that this pass saw finish (or time out).
     followed: list[Result] = field(default_factory=list)

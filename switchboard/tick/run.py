@@ -13,6 +13,7 @@ from switchboard.tick.following import follow
 from switchboard.tick.model import ClientFactory, Job, Outcome, TickOptions, TickReport, pass_id_at
 from switchboard.tick.recording import prune
 from switchboard.tick.selection import load_due
+from switchboard.tick.takeover import already_delivered
 from switchboard.tick.unrecorded import record_or_raise, record_unrecorded
 
 
@@ -24,7 +25,9 @@ def claim(store: Store, now: datetime, pass_id: str, options: TickOptions) -> li
         for job in load_due(store, now, options, tx):
             mine = job.schedule.model_copy(update={"claimed_by": pass_id, "claimed_at": now})
             tx.save(mine)
-            claimed.append(Job(job.path, mine, job.scheduled_for, job.skipped))
+            # A claim still on the schedule is stale (select_due skips live ones): its pass died.
+            stale = job.schedule.claimed_at if job.schedule.claimed_by is not None else None
+            claimed.append(Job(job.path, mine, job.scheduled_for, job.skipped, taken_over_at=stale))
         return claimed
 
     return store.transact(f"switchboard: claim due schedules at {now:%Y-%m-%dT%H:%MZ} ({pass_id})", compute)
@@ -71,16 +74,19 @@ def run_pass(
     if not jobs:
         report.pruned = prune(store, now, options)
         return report
+    arrived: list[Outcome] = []  # taken over from a pass that died, and already in Letta (takeover.py)
     sink: list[Outcome] = []
     try:
         if options.on_claimed is not None:
             options.on_claimed(jobs)
-        deliver(jobs, client_factory, options, sleep, recent=recent, sink=sink)
+        arrived = already_delivered(jobs, client_factory)
+        found = {o.job.path for o in arrived}
+        deliver([j for j in jobs if j.path not in found], client_factory, options, sleep, recent=recent, sink=sink)
     except BaseException:
         # Record what was tried and release the rest, then let the error go on.
-        record_or_raise(store, _with_unfinished(jobs, sink), pass_id, now, options, sleep)
+        record_or_raise(store, _with_unfinished(jobs, [*arrived, *sink]), pass_id, now, options, sleep)
         raise
     order = {job.path: index for index, job in enumerate(jobs)}
-    report.outcomes = sorted(_with_unfinished(jobs, sink), key=lambda o: order[o.job.path])
+    report.outcomes = sorted(_with_unfinished(jobs, [*arrived, *sink]), key=lambda o: order[o.job.path])
     report.results = record_or_raise(store, report.outcomes, pass_id, now, options, sleep)
     return report
