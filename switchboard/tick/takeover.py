@@ -67,6 +67,8 @@ def already_delivered(jobs: Sequence[Job], client_factory: ClientFactory) -> lis
         for (base_url, api_key, agent), taken in by_agent.items():
             try:
                 client = clients.get(base_url, api_key)
+                if not isinstance(client, LettaClient):
+                    continue  # only the Letta API lists an agent's messages here: send again, with the same otid
                 arrived = _arrived(client, agent)
                 for job in taken:
                     if job.otid in arrived:
