@@ -12,7 +12,7 @@ from conftest import LETTA_KEY, Repo, clone_of, configure, git
 
 from switchboard.backends.base import off_machine_host
 from switchboard.backends.git import GitBackend, _scrub, find_root
-from switchboard.config import Settings
+from switchboard.config import Settings, read_environment
 from switchboard.context import open_store
 from switchboard.crypto import Codec
 from switchboard.exceptions import GitError
@@ -336,8 +336,6 @@ def test_which_remotes_are_another_machine(url: str, host: str | None) -> None:
     assert off_machine_host(url) == host
 
 
-def test_dev_mode_works_in_a_clone_whose_remote_is_on_this_machine(repo: Repo, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SWITCHBOARD_DEV_MODE", "true")
-    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
-    store = open_store(Settings(repo=str(repo.clone)))
+def test_dev_mode_works_in_a_clone_whose_remote_is_on_this_machine(repo: Repo) -> None:
+    store = open_store(Settings(repo=str(repo.clone), env=read_environment({"SWITCHBOARD_DEV_MODE": "true"})))
     assert store.codec.plaintext and GitBackend(repo.clone).remote_host() is None
