@@ -116,7 +116,7 @@ def test_tenants_see_only_their_own(store: Store) -> None:
     assert [s.id for s in list_one_time(store, LETTA_KEY)] == [mine.id]
     assert [s.id for s in list_one_time(store, "sk-let-someone-else")] == [theirs.id]
     with pytest.raises(NotFoundError) as caught:
-        delete_schedule(store, LETTA_KEY, theirs.id, "one-time")
+        delete_schedule(store, LETTA_KEY, theirs.id, "one-time", now=NOW)
     assert str(caught.value) == (
         f"no one-time schedule with id {theirs.id} for this Letta key — list them with `switchboard onetime list`"
     )
@@ -139,9 +139,9 @@ def test_removing_the_last_file_of_a_bucket_removes_its_folders(store: Store, re
     first = add(store, datetime(2031, 5, 4, 14, 5, tzinfo=UTC))
     second = add(store, datetime(2031, 5, 4, 14, 50, tzinfo=UTC))
     bucket_dir = repo.clone / ONE_TIME / "2031-05-04"
-    delete_schedule(store, LETTA_KEY, first.id, "one-time")
+    delete_schedule(store, LETTA_KEY, first.id, "one-time", now=NOW)
     assert (bucket_dir / "14").is_dir()  # the other schedule is still in it
-    delete_schedule(store, LETTA_KEY, second.id, "one-time")
+    delete_schedule(store, LETTA_KEY, second.id, "one-time", now=NOW)
     assert not bucket_dir.exists()
     assert (repo.clone / "data").is_dir()  # data/ itself stays
     assert repo.remote_log()[0] == f"switchboard: delete one-time {second.id}"

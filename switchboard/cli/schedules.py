@@ -90,9 +90,9 @@ def onetime_get(ctx: typer.Context, schedule_id: str = ID_ARG, as_json: bool = J
 
 @onetime_app.command("delete")
 @handled
-def onetime_delete(ctx: typer.Context, schedule_id: str = ID_ARG, as_json: bool = JSON_OPT) -> None:
-    """Delete a one-time schedule."""
-    _delete(ctx, schedule_id, "one-time", as_json)
+def onetime_delete(ctx: typer.Context, schedule_id: str = ID_ARG, now: str = NOW_OPT, as_json: bool = JSON_OPT) -> None:
+    """Delete a one-time schedule (refused while a tick is delivering it)."""
+    _delete(ctx, schedule_id, "one-time", now, as_json)
 
 
 # -- recurring -------------------------------------------------------------------------------------
@@ -157,9 +157,11 @@ def recurring_get(ctx: typer.Context, schedule_id: str = ID_ARG, as_json: bool =
 
 @recurring_app.command("delete")
 @handled
-def recurring_delete(ctx: typer.Context, schedule_id: str = ID_ARG, as_json: bool = JSON_OPT) -> None:
-    """Delete a recurring schedule."""
-    _delete(ctx, schedule_id, "recurring", as_json)
+def recurring_delete(
+    ctx: typer.Context, schedule_id: str = ID_ARG, now: str = NOW_OPT, as_json: bool = JSON_OPT
+) -> None:
+    """Delete a recurring schedule (refused while a tick is delivering it)."""
+    _delete(ctx, schedule_id, "recurring", now, as_json)
 
 
 @recurring_app.command("run")
@@ -335,11 +337,11 @@ def _get(ctx: typer.Context, ref: str, kind: Kind, as_json: bool) -> None:
     show_schedule(get_schedule(store, api_key, schedule_id, kind), as_json)
 
 
-def _delete(ctx: typer.Context, ref: str, kind: Kind, as_json: bool) -> None:
+def _delete(ctx: typer.Context, ref: str, kind: Kind, now: str | None, as_json: bool) -> None:
     from switchboard.service import delete_schedule
 
     store, api_key, schedule_id = _resolved(ctx, ref, kind)
-    gone = delete_schedule(store, api_key, schedule_id, kind)
+    gone = delete_schedule(store, api_key, schedule_id, kind, now=parse_now(now))
     if as_json:
         print_json({"message": "Schedule deleted", "id": gone.id})
     else:
