@@ -47,6 +47,13 @@ class EncryptionKeyError(ConfigError):
 class DecryptError(SwitchboardError):
     """A file under data/ cannot be opened with the keys given."""
 
+    def __init__(self, message: str, *, path: str | None = None, reason: str | None = None) -> None:
+        super().__init__(message)
+        #: The file that did not open (a path under data/: ids and keyed hashes, no secret).
+        self.path = path
+        #: Why, in a few words for a listing ("was written with another encryption key", …).
+        self.reason = reason
+
 
 class InvalidInputError(SwitchboardError):
     """A value given by a user is not acceptable."""

@@ -57,6 +57,9 @@ TENANT_KEY = f"{DATA}/tenant.key.enc"
 TENANT_KEY_PLAIN = f"{DATA}/tenant.key"
 
 T = TypeVar("T")
+
+_NOT_A_RECORD = "{path} is not a switchboard record — remove it or restore it from git"
+_NOT_A_RECORD_WHY = "opens, but is not a switchboard record"
 R = TypeVar("R", OneTimeSchedule, RecurringSchedule, Result)
 
 
@@ -143,6 +146,8 @@ class Store:
     before_commit: Callable[[Transaction], None]
     #: What readers keep between calls on this store, each under its own name (see index._stored).
     memo: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    #: Files a listing or a pass skipped because they do not open: path -> why (see ``readable``).
+    unreadable: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     # -- encoding -------------------------------------------------------
 
@@ -156,13 +161,15 @@ class Store:
         try:
             body = json.loads(self.codec.decrypt(raw, path=path))
         except (UnicodeDecodeError, json.JSONDecodeError):
-            raise DecryptError(f"{path} is not a switchboard record — remove it or restore it from git") from None
+            raise DecryptError(_NOT_A_RECORD.format(path=path), path=path, reason=_NOT_A_RECORD_WHY) from None
         if not isinstance(body, dict) or not isinstance(body.get("record"), dict):
-            raise DecryptError(f"{path} is not a switchboard record — remove it or restore it from git")
+            raise DecryptError(_NOT_A_RECORD.format(path=path), path=path, reason=_NOT_A_RECORD_WHY)
         version = body.get("format")
         if version != FORMAT_VERSION:
             raise DecryptError(
-                f"{path} has format {version!r}; this switchboard reads format {FORMAT_VERSION} — upgrade switchboard"
+                f"{path} has format {version!r}; this switchboard reads format {FORMAT_VERSION} — upgrade switchboard",
+                path=path,
+                reason=f"has format {version!r} (upgrade switchboard to read it)",
             )
         record: dict[str, Any] = body["record"]
         return record
@@ -172,7 +179,9 @@ class Store:
             return model.model_validate(fields, context=STORED)
         except ValidationError as exc:
             raise DecryptError(
-                f"{path} holds an invalid record ({describe_validation(exc)}) — remove it or restore it from git"
+                f"{path} holds an invalid record ({describe_validation(exc)}) — remove it or restore it from git",
+                path=path,
+                reason="holds an invalid record",
             ) from None
 
     def _read(self, path: str) -> dict[str, Any]:
@@ -201,6 +210,25 @@ class Store:
         return None if secret is None else tenant_of(secret, api_key or "")
 
     # -- reading --------------------------------------------------------
+
+    def readable(self, path: str, load: Callable[[str], T]) -> T | None:
+        """``load(path)``, or None when the file does not open: it is noted in ``unreadable`` and skipped.
+
+        One file nobody can read (random bytes, cut short, another key's) must
+        not stop a listing or a pass for everyone else.
+        """
+        try:
+            return load(path)
+        except DecryptError as exc:
+            self.unreadable[path] = exc.reason or str(exc)
+            return None
+        except NotFoundError:
+            return None  # gone since it was listed: there is nothing to show
+
+    def take_unreadable(self) -> dict[str, str]:
+        """The files skipped since the last call (path -> why), forgetting them."""
+        taken, self.unreadable = self.unreadable, {}
+        return taken
 
     def files(self, prefix: str) -> list[str]:
         """Record files below ``prefix`` written by this codec."""
@@ -242,15 +270,15 @@ class Store:
         """A tenant's one-time schedules, due first."""
         if tenant is None:
             return []
-        items = [self.load_one_time(p) for p in self.one_time_files(tenant=tenant)]
-        return sorted(items, key=lambda s: (s.execute_at, s.id))
+        loaded = (self.readable(p, self.load_one_time) for p in self.one_time_files(tenant=tenant))
+        return sorted((s for s in loaded if s is not None), key=lambda s: (s.execute_at, s.id))
 
     def recurring(self, tenant: str | None) -> list[RecurringSchedule]:
         """A tenant's recurring schedules, oldest first."""
         if tenant is None:
             return []
-        items = [self.load_recurring(p) for p in self.recurring_files(tenant=tenant)]
-        return sorted(items, key=lambda s: (s.created_at, s.id))
+        loaded = (self.readable(p, self.load_recurring) for p in self.recurring_files(tenant=tenant))
+        return sorted((s for s in loaded if s is not None), key=lambda s: (s.created_at, s.id))
 
     def locate(self, tenant: str | None, schedule_id: str, kind: str | None = None) -> str:
         """The path of a tenant's schedule; NotFoundError when there is none."""
@@ -306,7 +334,7 @@ class Store:
         files = list(reversed(self.result_files(tenant, schedule_id)))
         if limit is not None:
             files = files[:limit]
-        return [self.load_result(p) for p in files]
+        return [r for r in (self.readable(p, self.load_result) for p in files) if r is not None]
 
     # -- writing --------------------------------------------------------
 

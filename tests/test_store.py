@@ -197,8 +197,10 @@ def test_a_newer_format_is_refused_with_an_upgrade_hint(store: Store, repo: Repo
     tenant = store.tenant(LETTA_KEY)
     path = f"{RECURRING}/{tenant}/{uuid.uuid4()}.json.enc"
     plant(repo, path, codec_from_keys(key).encrypt(json.dumps({"format": 2, "record": {}}).encode()))
+    assert list_recurring(store, LETTA_KEY) == []  # the listing goes on past it, and names it
+    assert store.take_unreadable() == {path: "has format 2 (upgrade switchboard to read it)"}
     with pytest.raises(DecryptError) as caught:
-        list_recurring(store, LETTA_KEY)
+        store.load(path)
     assert str(caught.value) == f"{path} has format 2; this switchboard reads format 1 — upgrade switchboard"
 
 
@@ -213,8 +215,10 @@ def test_a_broken_file_is_one_clear_error(store: Store, repo: Repo, key: str) ->
     ]:
         path = f"{RECURRING}/{tenant}/{uuid.uuid4()}.json.enc"
         plant(repo, path, codec_from_keys(key).encrypt(content))
+        assert list_recurring(store, LETTA_KEY) == []
+        assert list(store.take_unreadable()) == [path]
         with pytest.raises(DecryptError) as caught:
-            list_recurring(store, LETTA_KEY)
+            store.load(path)
         assert str(caught.value).startswith(f"{path} {reason}")
         assert str(caught.value).endswith("— remove it or restore it from git")
         git(repo.clone, "rm", "--quiet", path)

@@ -85,7 +85,22 @@ def summary_markdown(report: TickReport) -> str:
         lines.append(f"Dry run: {len(report.planned)} due, nothing sent.")
     else:
         lines.append("Nothing was due.")
+    if report.unreadable:
+        lines += ["", f"**Skipped {_files(len(report.unreadable))} that do not open** (everything else went on):", ""]
+        lines += [f"- `{path}` {why}" for path, why in sorted(report.unreadable.items())]
+        lines += ["", UNREADABLE_FIX]
     return "\n".join(lines) + "\n"
+
+
+#: What to do about files a pass skipped (said in the tick output and the job summary).
+UNREADABLE_FIX = (
+    "Restore each from git history (`git log -- PATH`), add the key that wrote it to SWITCHBOARD_ENCRYPTION_KEY, "
+    "or delete it; `switchboard doctor` lists them too."
+)
+
+
+def _files(count: int) -> str:
+    return f"{count} file{'s' if count != 1 else ''}"
 
 
 def write_summary(report: TickReport, env: Mapping[str, str]) -> None:
@@ -106,6 +121,7 @@ def show(report: TickReport, as_json: bool, echo: Callable[[str], None], *, comp
             echo(f"Dry run at {report.now.isoformat()}: nothing is due.")
         for job in report.planned:
             echo(_planned_line(job))
+        _show_unreadable(report, echo)
         return
     data = report.as_json()
     echo(
@@ -127,6 +143,16 @@ def show(report: TickReport, as_json: bool, echo: Callable[[str], None], *, comp
         )
     if report.pruned:
         echo(f"  pruned {report.pruned} results past the retention period")
+    _show_unreadable(report, echo)
+
+
+def _show_unreadable(report: TickReport, echo: Callable[[str], None]) -> None:
+    if not report.unreadable:
+        return
+    echo(f"  skipped {_files(len(report.unreadable))} that do not open (everything else went on):")
+    for path, why in sorted(report.unreadable.items()):
+        echo(f"    {path} {why}")
+    echo(f"  {UNREADABLE_FIX}")
 
 
 def _planned_line(job: Job) -> str:
@@ -244,6 +270,11 @@ def merge(reports: list[TickReport]) -> dict[str, object]:
             merged[name] = int(merged[name]) + int(extra[name])  # type: ignore[call-overload]
         for name in ("results", "recovered", "followed"):
             merged[name] = [*merged[name], *extra[name]]  # type: ignore[misc]
+    # A file skipped by every pass of a hold is named once.
+    unreadable: dict[str, str] = {}
+    for report in reports:
+        unreadable.update(report.unreadable)
+    merged["unreadable"] = [{"path": path, "reason": why} for path, why in sorted(unreadable.items())]
     merged["passes"] = len(reports)
     return merged
 

@@ -124,6 +124,8 @@ class TickReport:
     #: Result updates for runs of earlier passes that this pass saw finish (or time out).
     followed: list[Result] = field(default_factory=list)
     pruned: int = 0
+    #: Files under data/ this pass skipped because they do not open: path -> why. Everything else went on.
+    unreadable: dict[str, str] = field(default_factory=dict)
 
     def count(self, status: str) -> int:
         """How many outcomes had ``status``."""
@@ -159,4 +161,5 @@ class TickReport:
             "recovered": [r.public() for r in self.recovered],
             "followed": [r.public() for r in self.followed],
             "pruned": self.pruned,
+            "unreadable": [{"path": path, "reason": why} for path, why in sorted(self.unreadable.items())],
         }

@@ -52,9 +52,11 @@ def run_pass(
     """
     now = utc(now)
     report = TickReport(now=now, dry_run=options.dry_run)
+    store.take_unreadable()  # what earlier calls skipped is theirs to report
     if options.dry_run:
         store.backend.refresh()
         report.planned = load_due(store, now, options)
+        report.unreadable = store.take_unreadable()
         return report
     report.recovered = record_unrecorded(store, options, sleep)
     # Before claiming: a schedule whose last run showed its agent gone is paused before it fires again.
@@ -62,6 +64,8 @@ def run_pass(
     pass_id = pass_id_at(now)
     jobs = claim(store, now, pass_id, options)
     report.planned = jobs
+    # Files that do not open were skipped by the claim, and everything else claimed: say which, and why.
+    report.unreadable = store.take_unreadable()
     if not jobs:
         report.pruned = prune(store, now, options)
         return report
