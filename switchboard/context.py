@@ -79,7 +79,11 @@ def open_store(settings: Settings) -> Store:
             f"unset it and set {KEY_ENV} (`switchboard keys generate` makes one), or use dev mode in a clone "
             f"without a remote"
         )
-    return indexed_store(backend, codec)
+    store = indexed_store(backend, codec)
+    # A clone is wherever the command runs (the git root of the current folder): it may be any project.
+    # The GitHub API backend names its repository on purpose.
+    store.setup_required = not settings.github_repo
+    return store
 
 
 def letta_client(base_url: str, api_key: str | None) -> LettaClient:

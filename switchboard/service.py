@@ -29,7 +29,7 @@ from switchboard.models import (
     shown_value,
     utc,
 )
-from switchboard.store import Store, Transaction, schedule_id_of
+from switchboard.store import Store, Transaction, schedule_id_of, tenant_of_path
 
 S = TypeVar("S", OneTimeSchedule, RecurringSchedule)
 
@@ -117,6 +117,17 @@ def list_recurring(store: Store, api_key: str | None) -> list[RecurringSchedule]
     """The caller's recurring schedules, oldest first."""
     store.backend.refresh()
     return store.recurring(store.tenant(api_key))
+
+
+def others_schedules(store: Store, api_key: str | None, kind: Kind) -> int:
+    """How many schedules of ``kind`` are kept for Letta keys other than the caller's (their files, not opened).
+
+    An empty listing says so: a key that lists nothing while files are there
+    may not be the key those schedules were made with.
+    """
+    tenant = store.tenant(api_key)
+    files = store.one_time_files() if kind == "one-time" else store.recurring_files()
+    return sum(1 for path in files if tenant_of_path(path) != tenant)
 
 
 def get_schedule(store: Store, api_key: str | None, schedule_id: str, kind: str | None = None) -> Schedule:

@@ -34,7 +34,7 @@ from pydantic import ValidationError
 
 from switchboard.backends.base import Backend
 from switchboard.crypto import Codec, new_tenant_secret, tenant_of
-from switchboard.exceptions import BackendError, DecryptError, NotFoundError
+from switchboard.exceptions import BackendError, ConfigError, DecryptError, NotFoundError
 from switchboard.models import (
     FORMAT_VERSION,
     STORED,
@@ -57,6 +57,12 @@ TENANT_KEY = f"{DATA}/tenant.key.enc"
 TENANT_KEY_PLAIN = f"{DATA}/tenant.key"
 
 T = TypeVar("T")
+
+#: What to do about files a pass or a listing skipped (said in the tick output, the job summary and doctor).
+UNREADABLE_FIX = (
+    "Restore each from git history (`git log -- PATH`), add the key that wrote it to SWITCHBOARD_ENCRYPTION_KEY, "
+    "or delete it; `switchboard doctor` lists them too."
+)
 
 _NOT_A_RECORD = "{path} is not a switchboard record — remove it or restore it from git"
 _NOT_A_RECORD_WHY = "opens, but is not a switchboard record"
@@ -148,6 +154,8 @@ class Store:
     memo: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
     #: Files a listing or a pass skipped because they do not open: path -> why (see ``readable``).
     unreadable: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    #: Refuse to make the tenant secret in a tree without data/ (a repository never set up: see ``Transaction.tenant``).
+    setup_required: bool = field(default=False, compare=False)
 
     # -- encoding -------------------------------------------------------
 
@@ -368,9 +376,22 @@ class Transaction:
         if self._secret is None:
             self._secret = self.store.tenant_secret()
         if self._secret is None:
-            self._secret = new_tenant_secret()
-            self.changes[self.store.tenant_key] = self.store.codec.encrypt(self._secret)
+            if self.store.setup_required and not self.store.backend.list(DATA):
+                # Not a switchboard repository (no data/ at all): writing here would commit a key and a schedule
+                # into someone's project without a word.
+                raise ConfigError(
+                    f"{self.store.backend.describe()} has no data/ folder: it was never set up for switchboard — "
+                    "run `switchboard init` in it first, or point --repo (SWITCHBOARD_REPO) at your switchboard "
+                    "clone; nothing was written"
+                )
+            self.make_tenant_secret()
+        assert self._secret is not None
         return tenant_of(self._secret, api_key or "")
+
+    def make_tenant_secret(self) -> None:
+        """Stage a new tenant secret (``switchboard init``, or the first write to a set-up tree)."""
+        self._secret = new_tenant_secret()
+        self.changes[self.store.tenant_key] = self.store.codec.encrypt(self._secret)
 
     def tenant_secret(self) -> bytes:
         """The tree's tenant secret, made on first use as ``tenant`` does (to key other HMACs with)."""

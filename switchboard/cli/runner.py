@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from switchboard.actions import alerts
 from switchboard.config import Settings
 from switchboard.exceptions import InvalidInputError
-from switchboard.store import Store
+from switchboard.store import UNREADABLE_FIX, Store
 from switchboard.tick import ClientFactory, Job, RecentRuns, TickOptions, TickReport, next_due, run_pass
 from switchboard.timeparse import parse_duration
 
@@ -90,13 +90,6 @@ def summary_markdown(report: TickReport) -> str:
         lines += [f"- `{path}` {why}" for path, why in sorted(report.unreadable.items())]
         lines += ["", UNREADABLE_FIX]
     return "\n".join(lines) + "\n"
-
-
-#: What to do about files a pass skipped (said in the tick output and the job summary).
-UNREADABLE_FIX = (
-    "Restore each from git history (`git log -- PATH`), add the key that wrote it to SWITCHBOARD_ENCRYPTION_KEY, "
-    "or delete it; `switchboard doctor` lists them too."
-)
 
 
 def _files(count: int) -> str:

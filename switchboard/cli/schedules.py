@@ -10,7 +10,16 @@ from typing import Any
 
 import typer
 
-from switchboard.cli.render import key_hint, print_json, show_schedule, show_schedules, warn_without_key, when
+from switchboard.cli.render import (
+    key_hint,
+    others_hint,
+    print_json,
+    show_schedule,
+    show_schedules,
+    warn_unreadable,
+    warn_without_key,
+    when,
+)
 from switchboard.cli.root import ID_ARG, JSON_OPT, NOW_OPT, TZ_OPT, fail, handled, parse_now, settings, store_of
 from switchboard.config import Settings
 from switchboard.models import Kind, OneTimeSchedule, RecurringSchedule
@@ -315,11 +324,15 @@ _TITLES: dict[Kind, str] = {"one-time": "One-time schedules", "recurring": "Recu
 
 
 def _list(ctx: typer.Context, kind: Kind, as_json: bool) -> None:
-    from switchboard.service import list_one_time, list_recurring
+    from switchboard.service import list_one_time, list_recurring, others_schedules
 
     conf = settings(ctx)
+    store = store_of(ctx)
     list_kind = list_one_time if kind == "one-time" else list_recurring
-    show_schedules(list_kind(store_of(ctx), conf.api_key), as_json, _TITLES[kind], hint=key_hint(conf))
+    items = list_kind(store, conf.api_key)
+    warn_unreadable(store.take_unreadable())
+    hint = key_hint(conf) or (others_hint(others_schedules(store, conf.api_key, kind)) if not items else "")
+    show_schedules(items, as_json, _TITLES[kind], hint=hint)
 
 
 def _resolved(ctx: typer.Context, ref: str, kind: Kind) -> tuple[Any, str | None, str]:
