@@ -34,7 +34,7 @@ from pydantic import ValidationError
 
 from switchboard.backends.base import Backend
 from switchboard.crypto import Codec, new_tenant_secret, tenant_of
-from switchboard.exceptions import BackendError, ConfigError, DecryptError, NotFoundError
+from switchboard.exceptions import ConfigError, ContentionError, DecryptError, NotFoundError
 from switchboard.models import (
     FORMAT_VERSION,
     STORED,
@@ -142,6 +142,33 @@ def tenant_of_path(path: str) -> str:
     return parts[-2]
 
 
+@dataclass(frozen=True)
+class Patience:
+    """How long a write keeps trying while others keep committing first."""
+
+    #: Tries at most (and at least, whatever the time).
+    attempts: int = 8
+    #: Past the first ``least`` tries, stop once this many seconds have gone by (0: only ``attempts`` counts).
+    seconds: float = 0.0
+    #: The longest pause between tries (each pause is random, up to twice the last one's cap).
+    max_backoff: float = 2.0
+    least: int = 8
+
+    def goes_on(self, attempt: int, elapsed: float) -> bool:
+        """Whether to try again after ``attempt`` lost tries and ``elapsed`` seconds."""
+        if attempt >= self.attempts:
+            return False
+        return attempt < self.least or not self.seconds or elapsed < self.seconds
+
+
+#: A tick: it runs again in minutes, and must not hold up the next one.
+TICK_PATIENCE = Patience()
+#: A person (or a script) is waiting, and would otherwise have to run the command again: many more tries,
+#: for up to two minutes, each soon after the last (jittered up to half a second). A loser that backs off
+#: long behind writers that keep landing only loses again; the ticks' longer back-off makes room for it.
+INTERACTIVE_PATIENCE = Patience(attempts=200, seconds=120.0, max_backoff=0.5)
+
+
 @dataclass
 class Store:
     """The encrypted data/ tree on a backend."""
@@ -154,6 +181,8 @@ class Store:
     memo: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
     #: Files a listing or a pass skipped because they do not open: path -> why (see ``readable``).
     unreadable: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    #: How long ``transact`` keeps trying when others commit first (commands a person waits on try longer).
+    patience: Patience = field(default=TICK_PATIENCE, compare=False)
     #: Refuse to make the tenant secret in a tree without data/ (a repository never set up: see ``Transaction.tenant``).
     setup_required: bool = field(default=False, compare=False)
 
@@ -346,19 +375,35 @@ class Store:
 
     # -- writing --------------------------------------------------------
 
-    def transact(self, message: str, compute: Callable[[Transaction], T], *, attempts: int = 8) -> T:
-        """Refresh, compute a change, commit it on that state; retry when beaten to it."""
+    def transact(self, message: str, compute: Callable[[Transaction], T], *, attempts: int | None = None) -> T:
+        """Refresh, compute a change, commit it on that state; retry when beaten to it.
+
+        How long it keeps trying is the store's ``patience`` (``attempts``, when
+        given, is an exact count instead). Giving up is ContentionError, and
+        then nothing was written.
+        """
+        patience = self.patience if attempts is None else Patience(attempts=attempts, seconds=0.0)
         rng = random.Random()
-        for attempt in range(1, attempts + 1):
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
             self.backend.refresh()
             tx = Transaction(self)
             value = compute(tx)
             self.before_commit(tx)
             if not tx.changes or self.backend.commit(dict(tx.changes), message):
                 return value
-            # Someone else committed first: back off a little (jittered) and recompute.
-            time.sleep(min(2.0, 0.05 * 2**attempt) * rng.random())
-        raise BackendError(f"gave up after {attempts} attempts: the repository kept changing under us — try again")
+            elapsed = time.monotonic() - started
+            if not patience.goes_on(attempt, elapsed):
+                raise ContentionError(
+                    f"gave up after {attempt} attempts in {elapsed:.0f} s: the repository kept changing under us "
+                    "(others committed first every time) — nothing was written; try again",
+                    attempts=attempt,
+                    seconds=elapsed,
+                )
+            # Someone else committed first: back off (full jitter, so writers that collided spread out) and recompute.
+            time.sleep(rng.uniform(0.0, min(patience.max_backoff, 0.05 * 2**attempt)))
 
 
 @dataclass

@@ -177,6 +177,7 @@ def test_payload_shape_of_an_empty_pass() -> None:
         "counts": {"delivered": 0, "failed": 0, "requeued": 0, "deferred": 0},
         "results": [],
         "unreadable": [],
+        "contended": None,
         "github": None,
     }
 

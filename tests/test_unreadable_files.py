@@ -21,7 +21,8 @@ from switchboard.actions import alerts
 from switchboard.cli.runner import show, summary_markdown
 from switchboard.crypto import codec_from_keys, generate_key, token_damage
 from switchboard.exceptions import DecryptError
-from switchboard.store import ONE_TIME, RECURRING, RESULTS, Store, Transaction, bucket
+from switchboard.index import indexed_store
+from switchboard.store import ONE_TIME, RECURRING, RESULTS, Transaction, bucket
 
 world_fixture, letta_fixture, git_template_fixture = (
     tick_support.world_fixture,
@@ -134,6 +135,6 @@ def test_listings_and_send_go_on_past_a_file_that_does_not_open(world: World) ->
 
 def test_a_store_without_the_right_key_skips_and_says_so(world: World) -> None:
     seed_six(world)
-    stranger = Store(world.clone("stranger").backend, codec_from_keys(f"{generate_key()},{world.key}"))
+    stranger = indexed_store(world.clone("stranger").backend, codec_from_keys(f"{generate_key()},{world.key}"))
     assert len(service.list_one_time(stranger, LETTA_KEY)) == 2  # an added key still opens the old files
     assert stranger.take_unreadable() == {}

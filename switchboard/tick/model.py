@@ -126,6 +126,8 @@ class TickReport:
     pruned: int = 0
     #: Files under data/ this pass skipped because they do not open: path -> why. Everything else went on.
     unreadable: dict[str, str] = field(default_factory=dict)
+    #: Set when the pass lost every race to commit its claim (others committed first each time): what happened.
+    contended: str | None = None
 
     def count(self, status: str) -> int:
         """How many outcomes had ``status``."""
@@ -162,4 +164,5 @@ class TickReport:
             "followed": [r.public() for r in self.followed],
             "pruned": self.pruned,
             "unreadable": [{"path": path, "reason": why} for path, why in sorted(self.unreadable.items())],
+            "contended": self.contended,
         }

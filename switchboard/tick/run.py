@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
+from switchboard.exceptions import ContentionError
 from switchboard.models import utc
 from switchboard.store import Store, Transaction
 from switchboard.tick.delivery import RecentRuns, deliver
@@ -62,7 +63,16 @@ def run_pass(
     # Before claiming: a schedule whose last run showed its agent gone is paused before it fires again.
     report.followed = follow(store, now, client_factory, options)
     pass_id = pass_id_at(now)
-    jobs = claim(store, now, pass_id, options)
+    try:
+        jobs = claim(store, now, pass_id, options)
+    except ContentionError as exc:
+        # Nothing was claimed, so nothing is sent: whoever kept winning is delivering, or the next pass will.
+        report.contended = (
+            f"the claim gave up after {exc.attempts} attempts in {exc.seconds:.0f} s (others committed first every "
+            "time); nothing was claimed or sent — the next tick tries again"
+        )
+        report.unreadable = store.take_unreadable()
+        return report
     report.planned = jobs
     # Files that do not open were skipped by the claim, and everything else claimed: say which, and why.
     report.unreadable = store.take_unreadable()
