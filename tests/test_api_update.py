@@ -154,14 +154,14 @@ def test_delete_or_pause_of_a_schedule_a_tick_holds_is_409_and_deletes_nothing(a
 
         store.transact("tests: a tick claims them", claim)
         log = api.repo.remote_log()
-        for method, path, done in [
-            ("DELETE", f"/schedules/one-time/{one['id']}", "deleted"),
-            ("DELETE", f"/schedules/recurring/{rec['id']}", "deleted"),
-            ("POST", f"/schedules/recurring/{rec['id']}/pause", "paused"),
+        for method, path, done, kind in [
+            ("DELETE", f"/schedules/one-time/{one['id']}", "deleted", "one-time"),
+            ("DELETE", f"/schedules/recurring/{rec['id']}", "deleted", "recurring"),
+            ("POST", f"/schedules/recurring/{rec['id']}/pause", "paused", "recurring"),
+            ("DELETE", f"/v1/agents/{api.agent}/schedule/{one['id']}", "deleted", "one-time"),  # Letta's schedule API
         ]:
             refused = client.request(method, path)
             assert refused.status_code == 409, (path, refused.text)
-            kind = "one-time" if "one-time" in path else "recurring"
             sid = one["id"] if kind == "one-time" else rec["id"]
             assert refused.json()["detail"].startswith(
                 f"{kind} schedule {sid} is being delivered by a tick right now — nothing was {done}; try again"
