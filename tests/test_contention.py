@@ -9,6 +9,7 @@ not how long it took.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -123,12 +124,17 @@ def test_interactive_send_lands_while_many_writers_race_on_one_remote(world: Wor
             )
             assert result.exit_code == 0, result.stderr
             sent.append(result.stdout)
+        # And one sent now: stored claimed, delivered from here, and its result recorded, all while racing.
+        now = runner.invoke(app, ["send", "--agent-id", world.letta.agents[1], "-m", "racing now", "--json"], env=env)
+        assert now.exit_code == 0, now.stderr
+        assert json.loads(now.stdout)["result"]["status"] == "delivered"
     finally:
         landed = stop_writers(writers, stop)
     assert len(sent) == 3
     assert sum(landed) >= WRITERS  # the writers did race: they landed commits meanwhile
     subjects = world.remote_log()
-    assert sum(1 for s in subjects if s.startswith("switchboard: add one-time")) == 3
+    assert sum(1 for s in subjects if s.startswith("switchboard: add one-time")) == 4
+    assert [d.text for d in world.letta.deliveries] == ["racing now"]
 
 
 def test_giving_up_says_so_and_writes_nothing(world: World) -> None:
