@@ -11,7 +11,7 @@ from switchboard.crypto import DEV_MODE_ENV, KEY_ENV, Codec, codec_from_env
 from switchboard.exceptions import ConfigError, EncryptionKeyError
 from switchboard.index import indexed_store
 from switchboard.letta import LettaClient, LettaTarget, is_app_server
-from switchboard.store import Store
+from switchboard.store import INTERACTIVE_PATIENCE, Store
 
 if TYPE_CHECKING:
     from switchboard.backends.github import GitHubBackend, GitHubSession
@@ -79,7 +79,13 @@ def open_store(settings: Settings) -> Store:
             f"unset it and set {KEY_ENV} (`switchboard keys generate` makes one), or use dev mode in a clone "
             f"without a remote"
         )
-    return indexed_store(backend, codec)
+    store = indexed_store(backend, codec)
+    # A clone is wherever the command runs (the git root of the current folder): it may be any project.
+    # The GitHub API backend names its repository on purpose.
+    store.setup_required = not settings.github_repo
+    # Commands someone waits on keep trying longer when others commit first (the tick sets its own patience).
+    store.patience = INTERACTIVE_PATIENCE
+    return store
 
 
 def letta_client(base_url: str, api_key: str | None) -> LettaTarget:

@@ -13,6 +13,8 @@ Letta key against the tree without first holding an encryption key.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import secrets
@@ -81,9 +83,18 @@ class Codec:
         try:
             return self._fernet.decrypt(token)
         except InvalidToken:
+            damage = token_damage(token)
+            if damage is not None:
+                raise DecryptError(
+                    f"{path} {damage}: no key can open it — restore it from git history or remove it",
+                    path=path,
+                    reason=damage,
+                ) from None
             raise DecryptError(
                 f"cannot decrypt {path} with the keys in {KEY_ENV} — it was written with "
-                f"another key: put that key in the list (comma-separated, newest first)"
+                f"another key: put that key in the list (comma-separated, newest first)",
+                path=path,
+                reason=FOREIGN_KEY,
             ) from None
 
     def rotate(self, token: bytes, *, path: str = "a file") -> bytes:
@@ -93,6 +104,37 @@ class Codec:
         self.decrypt(token, path=path)  # for the error message on a foreign token
         assert self._fernet is not None
         return self._fernet.rotate(token)
+
+
+#: Why a well-formed token does not open: no key given made it.
+FOREIGN_KEY = "was written with another encryption key"
+
+#: A Fernet token: version byte, 8-byte time, 16-byte IV, ciphertext in 16-byte blocks, 32-byte HMAC.
+_TOKEN_OVERHEAD = 1 + 8 + 16 + 32
+#: Every Fernet token starts so: the version byte 0x80 and the first bytes of a 64-bit time, base64-encoded.
+_VERSION_PREFIX = b"gAAAAA"
+_URLSAFE = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_="
+NOT_A_TOKEN = "is not a Fernet token (random or foreign bytes)"
+CUT_SHORT = "is a damaged Fernet token (cut short)"
+
+
+def token_damage(token: bytes) -> str | None:
+    """Why ``token`` is not a Fernet token at all (random bytes, cut short), or None when it is shaped like one.
+
+    A token of the right shape that no key opens was written with another key
+    (or altered in place, which Fernet cannot tell apart from that).
+    """
+    text = token.strip()
+    if not text or text.strip(_URLSAFE) or not text.startswith(_VERSION_PREFIX):
+        return NOT_A_TOKEN
+    try:
+        raw = base64.urlsafe_b64decode(text.rstrip(b"=") + b"=" * (-len(text.rstrip(b"=")) % 4))
+    except (ValueError, binascii.Error):
+        return CUT_SHORT
+    body = len(raw) - _TOKEN_OVERHEAD
+    if body < 16 or body % 16:
+        return CUT_SHORT
+    return None
 
 
 def codec_from_env(env: Mapping[str, str]) -> Codec:

@@ -15,7 +15,10 @@ Checks, in order:
 5. last tick — when the workflow last ran; a warning past twice the cadence,
    because GitHub delays, drops, and after 60 quiet days disables scheduled runs;
 6. watcher — whether ``switchboard watch`` (or ``tick --watch``) is running
-   beside this clone and when its last pass ended (its heartbeat in ``.git``).
+   beside this clone and when its last pass ended (its heartbeat in ``.git``);
+7. data files — every file under data/ opens with the key; one that does not
+   (random bytes, cut short, another key's) is named with the reason, since
+   every tick skips it.
 """
 
 from __future__ import annotations
@@ -88,6 +91,8 @@ class _Doctor:
         self.letta_client = letta_client
         self.backend: Backend | None = None
         self.store: Store | None = None
+        #: The key opened data/tenant.key.enc (or there is none yet): the data files can be checked.
+        self.store_opens = False
 
     def repository(self) -> Check:
         from switchboard.context import open_backend
@@ -160,6 +165,7 @@ class _Doctor:
             )
         except SwitchboardError as exc:
             return Check("encryption key", FAIL, str(exc), "check the repository")
+        self.store_opens = True
         if secret is None:
             return Check(
                 "encryption key",
@@ -316,6 +322,42 @@ def watcher_check(backend: Backend | None, now: datetime) -> Check:
     return Check("watcher", OK, detail)
 
 
+#: The data files check names at most this many files (the count says how many there are).
+SHOWN_UNREADABLE = 10
+
+
+def data_files(store: Store | None) -> Check:
+    """Check 7: does every file under data/ open with the key? Those that do not are named, with why."""
+    from switchboard.store import ONE_TIME, RECURRING, RESULTS, UNREADABLE_FIX
+
+    if store is None:
+        return Check("data files", SKIP, "not read: the repository or the key is not usable (see above)")
+    loaders: list[tuple[str, Callable[[str], object]]] = [
+        (ONE_TIME, store.load_one_time),
+        (RECURRING, store.load_recurring),
+        (RESULTS, store.load_result),
+    ]
+    store.take_unreadable()
+    count = 0
+    try:
+        for path in store.files("data"):
+            if path == store.tenant_key:
+                continue  # checked by "encryption key"
+            count += 1
+            load = next((fn for prefix, fn in loaders if path.startswith(prefix + "/")), None)
+            # Other files (index, run notes, grants) have their own shapes: opening them is the check.
+            store.readable(path, load or (lambda p: store.codec.decrypt(store.backend.read(p) or b"", path=p)))
+    except SwitchboardError as exc:
+        return Check("data files", WARN, f"could not read every file: {exc}", "run `switchboard doctor` again")
+    bad = store.take_unreadable()
+    if not bad:
+        return Check("data files", OK, f"all {count} files under data/ open with the key")
+    listed = "; ".join(f"{path} {why}" for path, why in sorted(bad.items())[:SHOWN_UNREADABLE])
+    more = f"; and {len(bad) - SHOWN_UNREADABLE} more" if len(bad) > SHOWN_UNREADABLE else ""
+    detail = f"{len(bad)} of {count} files under data/ do not open, and every tick skips them: {listed}{more}"
+    return Check("data files", WARN, detail, UNREADABLE_FIX)
+
+
 def run_checks(
     settings: Settings,
     *,
@@ -331,6 +373,7 @@ def run_checks(
     checks = [doctor.repository(), doctor.encryption_key(), doctor.letta()]
     checks += doctor.workflow()
     checks.append(watcher_check(doctor.backend, now))
+    checks.append(data_files(doctor.store if doctor.store_opens else None))
     return checks
 
 

@@ -17,7 +17,8 @@ SwitchboardError                 base; its message is safe to show a user
 ├── TickError                    a pass delivered messages but could not record the outcome
 ├── BackendError                 the repository could not be read or written
 │   ├── GitError                 a git command failed
-│   └── GitHubError              the GitHub API refused or failed
+│   ├── GitHubError              the GitHub API refused or failed
+│   └── ContentionError          others committed first every time, until a write gave up
 └── LettaError                   Letta answered with an error, or not at all
     ├── LettaTransientError      worth retrying: connection, timeout, 429, 502/503/504
     ├── LettaPermanentError      not worth retrying: 400, 401, 403, 404, 422
@@ -47,6 +48,13 @@ class EncryptionKeyError(ConfigError):
 
 class DecryptError(SwitchboardError):
     """A file under data/ cannot be opened with the keys given."""
+
+    def __init__(self, message: str, *, path: str | None = None, reason: str | None = None) -> None:
+        super().__init__(message)
+        #: The file that did not open (a path under data/: ids and keyed hashes, no secret).
+        self.path = path
+        #: Why, in a few words for a listing ("was written with another encryption key", …).
+        self.reason = reason
 
 
 class InvalidInputError(SwitchboardError):
@@ -105,6 +113,15 @@ class BackendError(SwitchboardError):
 
 class GitError(BackendError):
     """A git command failed."""
+
+
+class ContentionError(BackendError):
+    """A write lost every race: others committed first each time it tried, and it gave up (nothing written)."""
+
+    def __init__(self, message: str, *, attempts: int, seconds: float) -> None:
+        super().__init__(message)
+        self.attempts = attempts
+        self.seconds = seconds
 
 
 class GitHubError(BackendError):

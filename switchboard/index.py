@@ -54,7 +54,7 @@ from switchboard.backends.base import Backend
 from switchboard.crypto import Codec
 from switchboard.due import next_fire
 from switchboard.exceptions import SwitchboardError
-from switchboard.models import STORED, OneTimeSchedule, RecurringSchedule, Schedule, utc
+from switchboard.models import STORED, RecurringSchedule, Schedule, utc
 from switchboard.store import Store, Transaction
 
 __all__ = [
@@ -376,13 +376,17 @@ def _scan(store: Store, wanted: Callable[[int | None], bool]) -> _Scan:
     scan = _Scan(paths, {p: stored[p][0] for p in trusted}, {}, {})
     for path, wake in scan.wakes.items():
         if wanted(wake):
-            scan.loaded[path] = store.load_recurring(path)
+            found = store.readable(path, store.load_recurring)  # one that does not open is skipped and named
+            if found is not None:
+                scan.loaded[path] = found
     for path in paths:
         if path in scan.wakes:
             continue
         entry = _entry(stored.get(path))
         blob = None if blobs is None else blobs[path][:FINGERPRINT]
-        schedule = store.load_recurring(path)
+        schedule = store.readable(path, store.load_recurring)
+        if schedule is None:
+            continue  # unreadable: no entry to repair it with; every pass names it until it is fixed
         scan.loaded[path] = schedule
         fresh = entry_of(schedule, blob if blobs is not None else (entry.blob if entry else None))
         scan.wakes[path] = fresh.wake
@@ -435,8 +439,9 @@ def next_due(
                 when = next_fire(rec.cron, rec.timezone, max(rec.anchor, after))
             except SwitchboardError:
                 continue  # a cron that never fires again has no next fire to wait for
-        elif wake is not None:
+        elif wake is not None and wake > moment:
             # Trusted, active, unclaimed and later than `after`: its next fire after `after` is its wake.
+            # (Due already but not loaded: its file does not open, and waiting for it would never end.)
             when = datetime.fromtimestamp(wake, UTC)
         if when is not None and (best is None or when < best):
             best = when
@@ -453,7 +458,9 @@ def _next_one_time(store: Store, after: datetime, loaded: list[Schedule]) -> dat
         for path in store.files(f"{_ONE_TIME}/{day}/{hour}"):
             if path.count("/") != 6:
                 continue
-            one: OneTimeSchedule = store.load_one_time(path)
+            one = store.readable(path, store.load_one_time)
+            if one is None:
+                continue
             loaded.append(one)
             if one.execute_at > after and (best is None or one.execute_at < best):
                 best = one.execute_at

@@ -29,7 +29,7 @@ from switchboard.models import (
     shown_value,
     utc,
 )
-from switchboard.store import Store, Transaction, schedule_id_of
+from switchboard.store import Store, Transaction, schedule_id_of, tenant_of_path
 
 S = TypeVar("S", OneTimeSchedule, RecurringSchedule)
 
@@ -132,6 +132,17 @@ def list_recurring(store: Store, api_key: str | None) -> list[RecurringSchedule]
     return store.recurring(store.tenant(api_key))
 
 
+def others_schedules(store: Store, api_key: str | None, kind: Kind) -> int:
+    """How many schedules of ``kind`` are kept for Letta keys other than the caller's (their files, not opened).
+
+    An empty listing says so: a key that lists nothing while files are there
+    may not be the key those schedules were made with.
+    """
+    tenant = store.tenant(api_key)
+    files = store.one_time_files() if kind == "one-time" else store.recurring_files()
+    return sum(1 for path in files if tenant_of_path(path) != tenant)
+
+
 def get_schedule(store: Store, api_key: str | None, schedule_id: str, kind: str | None = None) -> Schedule:
     """One of the caller's schedules; NotFoundError when it is not theirs or not there."""
     schedule_id = check_id(schedule_id)
@@ -139,13 +150,28 @@ def get_schedule(store: Store, api_key: str | None, schedule_id: str, kind: str 
     return store.load(store.locate(store.tenant(api_key), schedule_id, kind))
 
 
-def delete_schedule(store: Store, api_key: str | None, schedule_id: str, kind: str | None = None) -> Schedule:
-    """Remove one of the caller's schedules; one commit."""
+def delete_schedule(
+    store: Store,
+    api_key: str | None,
+    schedule_id: str,
+    kind: str | None = None,
+    *,
+    now: datetime,
+    claim_ttl: timedelta = CLAIM_TTL,
+) -> Schedule:
+    """Remove one of the caller's schedules; one commit.
+
+    A schedule a running tick has claimed is refused with BusyError: that tick
+    may be sending it right now, and "deleted" must mean "not sent". The
+    commit is made on exactly the state checked, so a claim made meanwhile
+    makes it recompute and refuse.
+    """
     schedule_id = check_id(schedule_id)
 
     def compute(tx: Transaction) -> Schedule:
         path = store.locate(store.tenant(api_key), schedule_id, kind)
         schedule = store.load(path)
+        refuse_if_claimed(schedule, now, "deleted", claim_ttl)
         tx.delete(path)
         return schedule
 
@@ -153,11 +179,19 @@ def delete_schedule(store: Store, api_key: str | None, schedule_id: str, kind: s
 
 
 def set_paused(
-    store: Store, api_key: str | None, schedule_id: str, *, paused: bool, now: datetime
+    store: Store,
+    api_key: str | None,
+    schedule_id: str,
+    *,
+    paused: bool,
+    now: datetime,
+    claim_ttl: timedelta = CLAIM_TTL,
 ) -> RecurringSchedule:
     """Pause or resume a recurring schedule; one commit.
 
     Resuming counts from ``now``: fires missed while paused are not sent.
+    Pausing a schedule a running tick has claimed is refused with BusyError,
+    as deleting it is: that tick may be sending its fire right now.
     """
     schedule_id = check_id(schedule_id)
 
@@ -167,6 +201,7 @@ def set_paused(
         if paused:
             if current.status == "paused":
                 return current  # already paused: keep its reason, commit nothing
+            refuse_if_claimed(current, now, "paused", claim_ttl)
             updated = current.model_copy(update={"status": "paused", "paused_reason": "paused by request"})
         else:
             if current.status == "active":
@@ -221,18 +256,23 @@ def update_schedule(
     return store.transact(f"switchboard: update {kind} {schedule_id}", compute)
 
 
+def refuse_if_claimed(schedule: Schedule, now: datetime, done: str, claim_ttl: timedelta = CLAIM_TTL) -> None:
+    """BusyError while a tick holds a live claim on ``schedule`` (``done``: what was not done, e.g. "deleted")."""
+    if claim_is_live(schedule, utc(now), claim_ttl):
+        minutes = claim_ttl.total_seconds() / 60
+        raise BusyError(
+            f"{schedule.kind} schedule {schedule.id} is being delivered by a tick right now — nothing was {done}; "
+            f"try again when that tick is done (a claim left by a tick that died lapses {minutes:g} minutes "
+            f"after it was made)"
+        )
+
+
 def changed(
     current: Schedule, changes: Mapping[str, Any], *, now: datetime, claim_ttl: timedelta = CLAIM_TTL
 ) -> Schedule:
     """``current`` with ``changes`` applied and checked; BusyError while a tick holds it."""
     moment = utc(now)
-    if claim_is_live(current, moment, claim_ttl):
-        minutes = claim_ttl.total_seconds() / 60
-        raise BusyError(
-            f"{current.kind} schedule {current.id} is being delivered by a tick right now — nothing was changed; "
-            f"try again when that tick is done (a claim left by a tick that died lapses {minutes:g} minutes "
-            f"after it was made)"
-        )
+    refuse_if_claimed(current, moment, "changed", claim_ttl)
     # A name of "" or None takes the name away: check_name makes a blank one None.
     fields = {**current.model_dump(), **changes}
     # A claim still here has lapsed (its tick died): the changed schedule starts afresh.

@@ -36,7 +36,7 @@ from pydantic import ValidationError
 
 from switchboard.backends.base import Backend
 from switchboard.crypto import Codec, new_tenant_secret, tenant_of
-from switchboard.exceptions import BackendError, DecryptError, NotFoundError
+from switchboard.exceptions import ConfigError, ContentionError, DecryptError, NotFoundError
 from switchboard.models import (
     FORMAT_VERSION,
     STORED,
@@ -62,6 +62,15 @@ TENANT_KEY = f"{DATA}/tenant.key.enc"
 TENANT_KEY_PLAIN = f"{DATA}/tenant.key"
 
 T = TypeVar("T")
+
+#: What to do about files a pass or a listing skipped (said in the tick output, the job summary and doctor).
+UNREADABLE_FIX = (
+    "Restore each from git history (`git log -- PATH`), add the key that wrote it to SWITCHBOARD_ENCRYPTION_KEY, "
+    "or delete it; `switchboard doctor` lists them too."
+)
+
+_NOT_A_RECORD = "{path} is not a switchboard record — remove it or restore it from git"
+_NOT_A_RECORD_WHY = "opens, but is not a switchboard record"
 R = TypeVar("R", OneTimeSchedule, RecurringSchedule, Result)
 
 
@@ -143,6 +152,33 @@ def tenant_of_path(path: str) -> str:
     return parts[-2]
 
 
+@dataclass(frozen=True)
+class Patience:
+    """How long a write keeps trying while others keep committing first."""
+
+    #: Tries at most (and at least, whatever the time).
+    attempts: int = 8
+    #: Past the first ``least`` tries, stop once this many seconds have gone by (0: only ``attempts`` counts).
+    seconds: float = 0.0
+    #: The longest pause between tries (each pause is random, up to twice the last one's cap).
+    max_backoff: float = 2.0
+    least: int = 8
+
+    def goes_on(self, attempt: int, elapsed: float) -> bool:
+        """Whether to try again after ``attempt`` lost tries and ``elapsed`` seconds."""
+        if attempt >= self.attempts:
+            return False
+        return attempt < self.least or not self.seconds or elapsed < self.seconds
+
+
+#: A tick: it runs again in minutes, and must not hold up the next one.
+TICK_PATIENCE = Patience()
+#: A person (or a script) is waiting, and would otherwise have to run the command again: many more tries,
+#: for up to two minutes, each soon after the last (jittered up to half a second). A loser that backs off
+#: long behind writers that keep landing only loses again; the ticks' longer back-off makes room for it.
+INTERACTIVE_PATIENCE = Patience(attempts=200, seconds=120.0, max_backoff=0.5)
+
+
 @dataclass
 class Store:
     """The encrypted data/ tree on a backend."""
@@ -153,6 +189,12 @@ class Store:
     before_commit: Callable[[Transaction], None]
     #: What readers keep between calls on this store, each under its own name (see index._stored).
     memo: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    #: Files a listing or a pass skipped because they do not open: path -> why (see ``readable``).
+    unreadable: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    #: How long ``transact`` keeps trying when others commit first (commands a person waits on try longer).
+    patience: Patience = field(default=TICK_PATIENCE, compare=False)
+    #: Refuse to make the tenant secret in a tree without data/ (a repository never set up: see ``Transaction.tenant``).
+    setup_required: bool = field(default=False, compare=False)
 
     # -- encoding -------------------------------------------------------
 
@@ -166,13 +208,15 @@ class Store:
         try:
             body = json.loads(self.codec.decrypt(raw, path=path))
         except (UnicodeDecodeError, json.JSONDecodeError):
-            raise DecryptError(f"{path} is not a switchboard record — remove it or restore it from git") from None
+            raise DecryptError(_NOT_A_RECORD.format(path=path), path=path, reason=_NOT_A_RECORD_WHY) from None
         if not isinstance(body, dict) or not isinstance(body.get("record"), dict):
-            raise DecryptError(f"{path} is not a switchboard record — remove it or restore it from git")
+            raise DecryptError(_NOT_A_RECORD.format(path=path), path=path, reason=_NOT_A_RECORD_WHY)
         version = body.get("format")
         if version != FORMAT_VERSION:
             raise DecryptError(
-                f"{path} has format {version!r}; this switchboard reads format {FORMAT_VERSION} — upgrade switchboard"
+                f"{path} has format {version!r}; this switchboard reads format {FORMAT_VERSION} — upgrade switchboard",
+                path=path,
+                reason=f"has format {version!r} (upgrade switchboard to read it)",
             )
         record: dict[str, Any] = body["record"]
         return record
@@ -182,7 +226,9 @@ class Store:
             return model.model_validate(fields, context=STORED)
         except ValidationError as exc:
             raise DecryptError(
-                f"{path} holds an invalid record ({describe_validation(exc)}) — remove it or restore it from git"
+                f"{path} holds an invalid record ({describe_validation(exc)}) — remove it or restore it from git",
+                path=path,
+                reason="holds an invalid record",
             ) from None
 
     def _read(self, path: str) -> dict[str, Any]:
@@ -211,6 +257,25 @@ class Store:
         return None if secret is None else tenant_of(secret, api_key or "")
 
     # -- reading --------------------------------------------------------
+
+    def readable(self, path: str, load: Callable[[str], T]) -> T | None:
+        """``load(path)``, or None when the file does not open: it is noted in ``unreadable`` and skipped.
+
+        One file nobody can read (random bytes, cut short, another key's) must
+        not stop a listing or a pass for everyone else.
+        """
+        try:
+            return load(path)
+        except DecryptError as exc:
+            self.unreadable[path] = exc.reason or str(exc)
+            return None
+        except NotFoundError:
+            return None  # gone since it was listed: there is nothing to show
+
+    def take_unreadable(self) -> dict[str, str]:
+        """The files skipped since the last call (path -> why), forgetting them."""
+        taken, self.unreadable = self.unreadable, {}
+        return taken
 
     def files(self, prefix: str) -> list[str]:
         """Record files below ``prefix`` written by this codec."""
@@ -252,15 +317,15 @@ class Store:
         """A tenant's one-time schedules, due first."""
         if tenant is None:
             return []
-        items = [self.load_one_time(p) for p in self.one_time_files(tenant=tenant)]
-        return sorted(items, key=lambda s: (s.execute_at, s.id))
+        loaded = (self.readable(p, self.load_one_time) for p in self.one_time_files(tenant=tenant))
+        return sorted((s for s in loaded if s is not None), key=lambda s: (s.execute_at, s.id))
 
     def recurring(self, tenant: str | None) -> list[RecurringSchedule]:
         """A tenant's recurring schedules, oldest first."""
         if tenant is None:
             return []
-        items = [self.load_recurring(p) for p in self.recurring_files(tenant=tenant)]
-        return sorted(items, key=lambda s: (s.created_at, s.id))
+        loaded = (self.readable(p, self.load_recurring) for p in self.recurring_files(tenant=tenant))
+        return sorted((s for s in loaded if s is not None), key=lambda s: (s.created_at, s.id))
 
     def locate(self, tenant: str | None, schedule_id: str, kind: str | None = None) -> str:
         """The path of a tenant's schedule; NotFoundError when there is none."""
@@ -316,23 +381,39 @@ class Store:
         files = list(reversed(self.result_files(tenant, schedule_id)))
         if limit is not None:
             files = files[:limit]
-        return [self.load_result(p) for p in files]
+        return [r for r in (self.readable(p, self.load_result) for p in files) if r is not None]
 
     # -- writing --------------------------------------------------------
 
-    def transact(self, message: str, compute: Callable[[Transaction], T], *, attempts: int = 8) -> T:
-        """Refresh, compute a change, commit it on that state; retry when beaten to it."""
+    def transact(self, message: str, compute: Callable[[Transaction], T], *, attempts: int | None = None) -> T:
+        """Refresh, compute a change, commit it on that state; retry when beaten to it.
+
+        How long it keeps trying is the store's ``patience`` (``attempts``, when
+        given, is an exact count instead). Giving up is ContentionError, and
+        then nothing was written.
+        """
+        patience = self.patience if attempts is None else Patience(attempts=attempts, seconds=0.0)
         rng = random.Random()
-        for attempt in range(1, attempts + 1):
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
             self.backend.refresh()
             tx = Transaction(self)
             value = compute(tx)
             self.before_commit(tx)
             if not tx.changes or self.backend.commit(dict(tx.changes), message):
                 return value
-            # Someone else committed first: back off a little (jittered) and recompute.
-            time.sleep(min(2.0, 0.05 * 2**attempt) * rng.random())
-        raise BackendError(f"gave up after {attempts} attempts: the repository kept changing under us — try again")
+            elapsed = time.monotonic() - started
+            if not patience.goes_on(attempt, elapsed):
+                raise ContentionError(
+                    f"gave up after {attempt} attempts in {elapsed:.0f} s: the repository kept changing under us "
+                    "(others committed first every time) — nothing was written; try again",
+                    attempts=attempt,
+                    seconds=elapsed,
+                )
+            # Someone else committed first: back off (full jitter, so writers that collided spread out) and recompute.
+            time.sleep(rng.uniform(0.0, min(patience.max_backoff, 0.05 * 2**attempt)))
 
 
 @dataclass
@@ -350,9 +431,22 @@ class Transaction:
         if self._secret is None:
             self._secret = self.store.tenant_secret()
         if self._secret is None:
-            self._secret = new_tenant_secret()
-            self.changes[self.store.tenant_key] = self.store.codec.encrypt(self._secret)
+            if self.store.setup_required and not self.store.backend.list(DATA):
+                # Not a switchboard repository (no data/ at all): writing here would commit a key and a schedule
+                # into someone's project without a word.
+                raise ConfigError(
+                    f"{self.store.backend.describe()} has no data/ folder: it was never set up for switchboard — "
+                    "run `switchboard init` in it first, or point --repo (SWITCHBOARD_REPO) at your switchboard "
+                    "clone; nothing was written"
+                )
+            self.make_tenant_secret()
+        assert self._secret is not None
         return tenant_of(self._secret, api_key or "")
+
+    def make_tenant_secret(self) -> None:
+        """Stage a new tenant secret (``switchboard init``, or the first write to a set-up tree)."""
+        self._secret = new_tenant_secret()
+        self.changes[self.store.tenant_key] = self.store.codec.encrypt(self._secret)
 
     def tenant_secret(self) -> bytes:
         """The tree's tenant secret, made on first use as ``tenant`` does (to key other HMACs with)."""

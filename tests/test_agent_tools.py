@@ -29,7 +29,7 @@ from switchboard.backends.git import GitBackend
 from switchboard.crypto import codec_from_keys
 from switchboard.due import shortest_gap
 from switchboard.index import indexed_store
-from switchboard.store import Store
+from switchboard.store import Store, Transaction
 from switchboard.timeparse import looks_recurring
 
 UUID_LIKE = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
@@ -111,6 +111,25 @@ def test_schedule_list_and_cancel_in_sentences(world: World, repo: Repo) -> None
     assert gone.startswith(f"Cancelled the scheduled message {schedule_id}: once, "), gone
     assert agent.call("list_scheduled_messages") == "You have no scheduled messages."
     assert service.list_one_time(world.laptop, LETTA_KEY) == []
+
+
+def test_cancelling_a_message_a_tick_is_delivering_is_refused(world: World) -> None:
+    agent = world.agent()
+    schedule_id = id_in(agent.call("schedule_message", message="Check the oven", when="in 1 hour"))
+    laptop = world.laptop
+
+    def claim(tx: Transaction) -> None:
+        path = laptop.locate(laptop.tenant(LETTA_KEY), schedule_id)
+        tx.save(laptop.load(path).model_copy(update={"claimed_by": "a-running-pass", "claimed_at": datetime.now(UTC)}))
+
+    laptop.transact("tests: a tick claims it", claim)
+    refused = agent.call("cancel_scheduled_message", schedule_id=schedule_id)
+    assert refused == (
+        f"Switchboard refused: one-time schedule {schedule_id} is being delivered by a tick right now — nothing was "
+        "cancelled; try again when that tick is done (a claim left by a tick that died lapses 30 minutes after it "
+        "was made)."
+    )
+    assert [s.id for s in service.list_one_time(laptop, LETTA_KEY)] == [schedule_id]
 
 
 def test_recurring_phrases_answer_the_next_fire_in_the_zone(world: World) -> None:

@@ -176,6 +176,8 @@ def test_payload_shape_of_an_empty_pass() -> None:
         "at": NOW.isoformat(),
         "counts": {"delivered": 0, "failed": 0, "requeued": 0, "deferred": 0},
         "results": [],
+        "unreadable": [],
+        "contended": None,
         "github": None,
     }
 

@@ -137,6 +137,39 @@ def test_patch_of_a_schedule_a_tick_holds_is_409(api: ApiServer) -> None:
         assert api.repo.remote_log() == log
 
 
+def test_delete_or_pause_of_a_schedule_a_tick_holds_is_409_and_deletes_nothing(api: ApiServer) -> None:
+    with api.client() as client:
+        rec = created(client, "/schedules/recurring", {"agent_id": api.agent, "message": "M", "cron": "0 9 * * *"})
+        one = created(
+            client, "/schedules/one-time", {"agent_id": api.agent, "message": "M", "execute_at": "2030-01-02T09:00:00Z"}
+        )
+        store = api.state.store
+
+        def claim(tx: Transaction) -> None:
+            for sid in (rec["id"], one["id"]):
+                held = store.load(store.locate(store.tenant(LETTA_KEY), sid)).model_copy(
+                    update={"claimed_by": "a-running-pass", "claimed_at": FIXED_NOW - timedelta(minutes=1)}
+                )
+                tx.save(held)
+
+        store.transact("tests: a tick claims them", claim)
+        log = api.repo.remote_log()
+        for method, path, done, kind in [
+            ("DELETE", f"/schedules/one-time/{one['id']}", "deleted", "one-time"),
+            ("DELETE", f"/schedules/recurring/{rec['id']}", "deleted", "recurring"),
+            ("POST", f"/schedules/recurring/{rec['id']}/pause", "paused", "recurring"),
+            ("DELETE", f"/v1/agents/{api.agent}/schedule/{one['id']}", "deleted", "one-time"),  # Letta's schedule API
+        ]:
+            refused = client.request(method, path)
+            assert refused.status_code == 409, (path, refused.text)
+            sid = one["id"] if kind == "one-time" else rec["id"]
+            assert refused.json()["detail"].startswith(
+                f"{kind} schedule {sid} is being delivered by a tick right now — nothing was {done}; try again"
+            )
+        assert api.repo.remote_log() == log
+        assert client.get(f"/schedules/one-time/{one['id']}").status_code == 200
+
+
 @pytest.mark.parametrize("raw", ["..%2F..%2Fetc%2Fpasswd", "%2e%2e", "{0b7c6a7e-3f1d-4d0e-9a55-2b1c3d4e5f60}"])
 def test_patch_of_path_like_ids_is_404_and_touches_no_file(api: ApiServer, raw: str) -> None:
     before = clone_files(api.repo.clone)

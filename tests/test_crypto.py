@@ -74,9 +74,13 @@ def test_rotating_a_foreign_token_names_the_file() -> None:
         codec_from_keys(generate_key()).rotate(token, path="data/x.json.enc")
 
 
-def test_garbage_is_a_foreign_token_too() -> None:
-    with pytest.raises(DecryptError):
-        codec_from_keys(generate_key()).decrypt(b"not a fernet token at all")
+def test_garbage_is_not_called_another_keys_token() -> None:
+    with pytest.raises(DecryptError) as caught:
+        codec_from_keys(generate_key()).decrypt(b"not a fernet token at all", path="data/x.json.enc")
+    assert str(caught.value) == (
+        "data/x.json.enc is not a Fernet token (random or foreign bytes): no key can open it — restore it from git "
+        "history or remove it"
+    )
 
 
 # -- reading the environment ---------------------------------------------------------

@@ -114,6 +114,7 @@ def test_init_github_sets_up_the_repository(api_env: dict[str, str], github: Git
         "workflow": "ok",
         "last tick": "warn",  # it has never run yet
         "watcher": "skip",  # no clone to watch beside
+        "data files": "ok",
     }
     assert code == 0
 
@@ -190,6 +191,7 @@ def test_doctor_in_a_healthy_clone(cli_env: dict[str, str], repo: Repo, capsys: 
         "workflow": "skip",
         "last tick": "skip",
         "watcher": "skip",
+        "data files": "ok",
     }
     assert checks["encryption key"]["detail"] == f"1 Fernet key; it opens {TENANT_KEY}"
     assert "not on github.com" in checks["workflow"]["detail"]
@@ -198,6 +200,34 @@ def test_doctor_in_a_healthy_clone(cli_env: dict[str, str], repo: Repo, capsys: 
     assert out.splitlines()[0] == f"switchboard {version('letta-switchboard')} (Python {platform.python_version()})"
     assert out.splitlines()[1].startswith("[ok  ] repository: git clone at ")
     assert out.splitlines()[-1] == "All checks passed."
+
+
+def test_doctor_names_each_file_that_does_not_open_and_why(cli_env: dict[str, str], repo: Repo, capsys: Any) -> None:
+    assert cli(capsys, "init")[0] == 0
+    assert cli(capsys, "send", "--agent-id", "agent-1", "-m", "Hi", "--at", "2031-01-01T09:00:00Z")[0] == 0
+    tenant = "0" * 32
+    planted = {
+        f"data/schedules/recurring/{tenant}/3f2b9c1e-8d4a-4b6e-9f0a-1c2d3e4f5a6b.json.enc": (
+            bytes(range(256)), "is not a Fernet token (random or foreign bytes)"),
+        f"data/results/{tenant}/3f2b9c1e-8d4a-4b6e-9f0a-1c2d3e4f5a6b/20310101T090000000000Z-00aa11bb.json.enc": (
+            codec_from_keys(generate_key()).encrypt(b"{}"), "was written with another encryption key"),
+    }  # fmt: skip
+    for path, (content, _) in planted.items():
+        (repo.clone / path).parent.mkdir(parents=True, exist_ok=True)
+        (repo.clone / path).write_bytes(content)
+    git(repo.clone, "add", "-A")
+    git(repo.clone, "commit", "--quiet", "-m", "two files nobody can open")
+    # Pushed, as any commit of data/ is: one left behind locally is a dead pass's, and is dropped on refresh.
+    git(repo.clone, "push", "--quiet", "origin", "HEAD")
+
+    code, checks = doctor(capsys)
+
+    assert code == 0  # the tick delivers everything else: a warning, not a failure
+    check = checks["data files"]
+    assert check["status"] == "warn"
+    listed = "; ".join(f"{path} {why}" for path, (_, why) in sorted(planted.items()))
+    assert check["detail"] == f"2 of 3 files under data/ do not open, and every tick skips them: {listed}"
+    assert check["fix"].startswith("Restore each from git history")
 
 
 def test_doctor_before_init_warns(cli_env: dict[str, str], repo: Repo, capsys: Any) -> None:

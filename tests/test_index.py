@@ -164,7 +164,7 @@ def test_every_write_keeps_the_index_true(world: World) -> None:
     assert_index_true(store)
     assert read_index(store)[often_path].wake == int((T0 + timedelta(minutes=10)).timestamp())
 
-    service.delete_schedule(store, OTHER_KEY, other.id)
+    service.delete_schedule(store, OTHER_KEY, other.id, now=T0)
     assert_index_true(store)
     assert len(read_index(store)) == 2
 

@@ -217,7 +217,7 @@ def test_pause_resume_update_and_delete_are_reflected_at_letta(world: World) -> 
     assert third["id"] != second["id"]
     assert third["message"]["messages"][0]["content"][0]["text"] == "Moin"
 
-    service.delete_schedule(world.store, LETTA_KEY, schedule.id)
+    service.delete_schedule(world.store, LETTA_KEY, schedule.id, now=z("2026-10-23T16:00Z"))
     world.tick(z("2026-10-23T16:17Z"))
     assert armed(world) == []
     assert world.remote_files(NATIVE) == []  # no record, and no note that it is on Letta's clock

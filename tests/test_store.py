@@ -116,7 +116,7 @@ def test_tenants_see_only_their_own(store: Store) -> None:
     assert [s.id for s in list_one_time(store, LETTA_KEY)] == [mine.id]
     assert [s.id for s in list_one_time(store, "sk-let-someone-else")] == [theirs.id]
     with pytest.raises(NotFoundError) as caught:
-        delete_schedule(store, LETTA_KEY, theirs.id, "one-time")
+        delete_schedule(store, LETTA_KEY, theirs.id, "one-time", now=NOW)
     assert str(caught.value) == (
         f"no one-time schedule with id {theirs.id} for this Letta key — list them with `switchboard onetime list`"
     )
@@ -139,9 +139,9 @@ def test_removing_the_last_file_of_a_bucket_removes_its_folders(store: Store, re
     first = add(store, datetime(2031, 5, 4, 14, 5, tzinfo=UTC))
     second = add(store, datetime(2031, 5, 4, 14, 50, tzinfo=UTC))
     bucket_dir = repo.clone / ONE_TIME / "2031-05-04"
-    delete_schedule(store, LETTA_KEY, first.id, "one-time")
+    delete_schedule(store, LETTA_KEY, first.id, "one-time", now=NOW)
     assert (bucket_dir / "14").is_dir()  # the other schedule is still in it
-    delete_schedule(store, LETTA_KEY, second.id, "one-time")
+    delete_schedule(store, LETTA_KEY, second.id, "one-time", now=NOW)
     assert not bucket_dir.exists()
     assert (repo.clone / "data").is_dir()  # data/ itself stays
     assert repo.remote_log()[0] == f"switchboard: delete one-time {second.id}"
@@ -197,8 +197,10 @@ def test_a_newer_format_is_refused_with_an_upgrade_hint(store: Store, repo: Repo
     tenant = store.tenant(LETTA_KEY)
     path = f"{RECURRING}/{tenant}/{uuid.uuid4()}.json.enc"
     plant(repo, path, codec_from_keys(key).encrypt(json.dumps({"format": 2, "record": {}}).encode()))
+    assert list_recurring(store, LETTA_KEY) == []  # the listing goes on past it, and names it
+    assert store.take_unreadable() == {path: "has format 2 (upgrade switchboard to read it)"}
     with pytest.raises(DecryptError) as caught:
-        list_recurring(store, LETTA_KEY)
+        store.load(path)
     assert str(caught.value) == f"{path} has format 2; this switchboard reads format 1 — upgrade switchboard"
 
 
@@ -213,8 +215,10 @@ def test_a_broken_file_is_one_clear_error(store: Store, repo: Repo, key: str) ->
     ]:
         path = f"{RECURRING}/{tenant}/{uuid.uuid4()}.json.enc"
         plant(repo, path, codec_from_keys(key).encrypt(content))
+        assert list_recurring(store, LETTA_KEY) == []
+        assert list(store.take_unreadable()) == [path]
         with pytest.raises(DecryptError) as caught:
-            list_recurring(store, LETTA_KEY)
+            store.load(path)
         assert str(caught.value).startswith(f"{path} {reason}")
         assert str(caught.value).endswith("— remove it or restore it from git")
         git(repo.clone, "rm", "--quiet", path)

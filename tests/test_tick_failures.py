@@ -20,6 +20,7 @@ from tick_support import (
 )
 
 from switchboard import service
+from switchboard.exceptions import BusyError
 from switchboard.letta import LettaClient
 from switchboard.testing.letta import DROP
 from switchboard.tick import UNRECORDED_DIR, Job, TickError, TickOptions, deliver, run_pass
@@ -345,7 +346,8 @@ def test_an_interrupt_mid_pass_records_what_went_out_and_releases_the_rest(world
     assert all(s.claimed_by is None for s in left.values())
 
 
-def test_schedules_deleted_or_paused_while_a_pass_holds_them(world: World) -> None:
+def test_deleting_or_pausing_a_schedule_a_pass_holds_is_refused_and_nothing_changes(world: World) -> None:
+    """'Deleted' never means 'sent anyway': under a live claim, delete and pause are refused, then work."""
     a, b, c = world.letta.agents
     deleted_once = world.one_time(T0 - timedelta(minutes=5), agent=a, message="deleted one-time")
     deleted_rec = world.recurring("0 11 * * *", created=T0 - timedelta(days=1), agent=b, message="deleted recurring")
@@ -356,24 +358,49 @@ def test_schedules_deleted_or_paused_while_a_pass_holds_them(world: World) -> No
     world.seed(deleted_once, deleted_rec, paused_rec, deleted_failing)
     world.letta.fail(deleted_failing.agent_id, 503, times=10)
     elsewhere = world.clone("laptop")
+    refusals: list[str] = []
 
     def meanwhile(jobs: list[Job]) -> None:
         # Someone runs `switchboard … delete` and `recurring pause` from another clone mid-pass.
-        for schedule in (deleted_once, deleted_rec, deleted_failing):
-            service.delete_schedule(elsewhere, LETTA_KEY, schedule.id)
-        service.set_paused(elsewhere, LETTA_KEY, paused_rec.id, paused=True, now=T0)
+        attempts = [
+            *(lambda s=s: service.delete_schedule(elsewhere, LETTA_KEY, s.id, now=T0)
+              for s in (deleted_once, deleted_rec, deleted_failing)),
+            lambda: service.set_paused(elsewhere, LETTA_KEY, paused_rec.id, paused=True, now=T0),
+        ]  # fmt: skip
+        for attempt in attempts:
+            with pytest.raises(BusyError) as refused:
+                attempt()
+            refusals.append(str(refused.value))
 
     report = world.tick(T0, options=TickOptions(base_delay=0.01, send_attempts=2, on_claimed=meanwhile))
 
-    # What was already claimed went out, and its results are kept…
-    assert report.count("delivered") == 3
-    assert {r.schedule_id: r.status for r in world.remote_results()} == {
-        deleted_once.id: "delivered",
-        deleted_rec.id: "delivered",
-        paused_rec.id: "delivered",
-    }
-    # … but nothing deleted comes back, not even the one to put back, and the pause holds.
+    assert refusals[0] == (
+        f"one-time schedule {deleted_once.id} is being delivered by a tick right now — nothing was deleted; "
+        "try again when that tick is done (a claim left by a tick that died lapses 30 minutes after it was made)"
+    )
+    assert refusals[3].startswith(f"recurring schedule {paused_rec.id} is being delivered by a tick right now — "
+                                  "nothing was paused;")  # fmt: skip
+    # The pass went on as if nobody had asked: every refusal changed nothing.
+    assert report.count("delivered") == 3 and report.count("requeued") == 1
     left = world.remote_schedules()
-    assert set(left) == {paused_rec.id}
-    assert left[paused_rec.id].status == "paused" and left[paused_rec.id].claimed_by is None  # type: ignore[union-attr]
-    assert left[paused_rec.id].last_run == T0 - timedelta(minutes=30)  # type: ignore[union-attr]
+    assert set(left) == {deleted_rec.id, paused_rec.id, deleted_failing.id}
+    assert left[paused_rec.id].status == "active" and left[paused_rec.id].claimed_by is None  # type: ignore[union-attr]
+    # Once the pass is done, the same commands work, and nothing deleted is sent again.
+    for schedule in (deleted_rec, deleted_failing):
+        service.delete_schedule(elsewhere, LETTA_KEY, schedule.id, now=T0)
+    assert service.set_paused(elsewhere, LETTA_KEY, paused_rec.id, paused=True, now=T0).status == "paused"
+    sent_before = len(world.letta.deliveries)
+    world.tick(T0 + timedelta(days=1))
+    assert texts(world.letta.deliveries[sent_before:]) == []
+
+
+def test_a_claim_left_by_a_dead_pass_does_not_block_delete_once_it_lapses(world: World) -> None:
+    once = world.one_time(T0 + timedelta(hours=1), message="claimed by a pass that died")
+    dead = once.model_copy(update={"claimed_by": "20260311T100000Z-dead", "claimed_at": T0})
+    world.seed(dead)
+
+    with pytest.raises(BusyError):
+        service.delete_schedule(world.store, LETTA_KEY, once.id, "one-time", now=T0 + timedelta(minutes=29))
+    gone = service.delete_schedule(world.store, LETTA_KEY, once.id, "one-time", now=T0 + timedelta(minutes=30))
+
+    assert gone.id == once.id and world.remote_schedules() == {}

@@ -549,8 +549,9 @@ def test_a_due_message_is_delivered_summarised_and_pushed(
     assert [(d.agent_id, d.text) for d in standin.deliveries] == [(agent, MESSAGE)]
     assert standin.received_keys == {LETTA_KEY}
     # The step outputs the report-failures job reads.
-    assert tick.outputs == {"delivered": "1", "failed": "0", "deferred": "0"}
-    assert job_outputs(workflow["jobs"]["tick"], job.contexts) == {"delivered": "1", "failed": "0", "deferred": "0"}
+    counts = {"delivered": "1", "failed": "0", "deferred": "0", "unreadable": "0"}
+    assert tick.outputs == counts
+    assert job_outputs(workflow["jobs"]["tick"], job.contexts) == counts
     assert "delivered=1 failed=0 deferred=0" in tick.stdout
     # The job summary: a table row with the ids and the run id, no text.
     run_id = standin.deliveries[0].run_id
@@ -608,7 +609,7 @@ def test_a_failed_delivery_still_sets_the_outputs_and_fails_the_job(
 
     tick = job.step("Tick")
     assert tick.outcome == "failure"  # `switchboard tick` exits 1 on a permanent failure…
-    assert tick.outputs == {"delivered": "0", "failed": "1", "deferred": "0"}  # …after the counts are out
+    assert tick.outputs == {"delivered": "0", "failed": "1", "deferred": "0", "unreadable": "0"}  # …after the counts
     assert "::warning title=deliveries failed::1 deliveries failed" in tick.stdout
     assert "| failed |" in job.summary
     # The result is committed all the same.
@@ -675,8 +676,9 @@ fi
 """
 
 
-def _needs(result: str, failed: str) -> dict[str, Any]:
-    return {"tick": {"result": result, "outputs": {"failed": failed, "delivered": "0", "deferred": "0"}}}
+def _needs(result: str, failed: str, unreadable: str = "0") -> dict[str, Any]:
+    outputs = {"failed": failed, "delivered": "0", "deferred": "0", "unreadable": unreadable}
+    return {"tick": {"result": result, "outputs": outputs}}
 
 
 @pytest.mark.parametrize(
@@ -750,3 +752,37 @@ def test_the_runner_is_github_hosted_unless_a_repository_variable_names_one(work
     assert substitute(runs_on, {"vars": {"SWITCHBOARD_RUNS_ON": "self-hosted"}}) == "self-hosted"
     # The failure report needs no machine of the user's: it stays on a hosted runner (a skipped job is free).
     assert workflow["jobs"]["report-failures"]["runs-on"] == "ubuntu-latest"
+
+
+@pytest.mark.parametrize(("enabled", "runs"), [("true", True), ("", False)])
+def test_report_failures_runs_for_files_that_do_not_open(workflow: dict[str, Any], enabled: str, runs: bool) -> None:
+    job = workflow["jobs"]["report-failures"]
+    contexts = {"vars": {"SWITCHBOARD_FAILURE_ISSUES": enabled}, "needs": _needs("success", "0", "2")}
+    assert condition(job["if"], contexts, "success") is runs
+
+
+def test_the_issue_for_files_that_do_not_open_says_so(workflow: dict[str, Any], tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    gh = bin_dir / "gh"
+    gh.write_text(GH_STANDIN)
+    gh.chmod(0o755)
+    calls = tmp_path / "calls"
+    env = actions_env(tmp_path, tmp_path, tmp_path)
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
+    env.update(GH_CALLS=str(calls), GH_EXISTING="")
+    contexts: dict[str, Any] = {
+        "github": {"token": GITHUB_TOKEN},
+        "needs": _needs("success", "0", "2"),
+        "vars": {"SWITCHBOARD_FAILURE_ISSUES": "true"},
+    }
+    job = run_job(
+        workflow["jobs"]["report-failures"], workspace=tmp_path, runner=tmp_path, contexts=contexts, base_env=env
+    )
+    assert job.status == "success", job.log
+    action = [line.split("\0")[:-1] for line in calls.read_text().splitlines()][1]
+    run_url = f"https://github.com/{REPO}/actions/runs/30433642"
+    assert action[action.index("--body") + 1] == (
+        f"2 files under data/ do not open, and every tick skips them: {run_url} (its job summary and "
+        "'switchboard doctor' name each, and why)."
+    )

@@ -11,7 +11,13 @@ or cancelled — the tick POSTs::
      "results": [{"schedule_id", "schedule_type", "status", "run_id", "agent_id",
                   "scheduled_for", "executed_at", "http_status", "lateness_s", "skipped",
                   "run_status", "stop_reason"}, …],
+     "unreadable": [{"path", "reason"}, …], "contended": null | "what happened",
      "github": {"repository", "run_id", "run_attempt", "run_url"} | null}
+
+A pass that skipped a file under data/ it could not open is worth a POST
+too: ``unreadable`` names each (its path holds only ids and keyed hashes)
+and why (not a Fernet token, cut short, another key's, not a record). So
+is a pass that lost every race to claim (``contended``: nothing was sent).
 
 With ``SWITCHBOARD_WEBHOOK_EVENTS=all`` it posts after every pass that
 delivered or failed anything. Only counts and ids travel: never message text,
@@ -75,6 +81,8 @@ def payload(report: TickReport, env: Mapping[str, str]) -> dict[str, Any]:
         "at": report.now.isoformat(),
         "counts": {name: data[name] for name in ("delivered", "failed", "requeued", "deferred")},
         "results": results,
+        "unreadable": data["unreadable"],
+        "contended": report.contended,
         "github": github,
     }
 
@@ -83,6 +91,8 @@ def wanted(report: TickReport, events: str) -> bool:
     """Whether this pass is worth a POST: a failure, or (events=all) any outcome at all."""
     if report.dry_run:
         return False
+    if report.unreadable or report.contended:
+        return True  # a file nobody can read, or a pass that could not claim: say so whatever the events
     if events.strip().lower() == "all":
         return bool(report.results) or report.permanent_failures > 0 or report.count("deferred") > 0
     return report.permanent_failures > 0 or report.count("requeued") > 0

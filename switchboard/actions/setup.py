@@ -40,7 +40,7 @@ def ensure_tenant_secret(store: Store) -> bool:
     def compute(tx: Transaction) -> bool:
         if store.backend.read(store.tenant_key) is not None:
             return False
-        tx.tenant(None)
+        tx.make_tenant_secret()  # init is how a repository gets set up: no data/ folder needed yet
         return True
 
     return store.transact("switchboard: create the tenant secret", compute)

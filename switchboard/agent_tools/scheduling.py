@@ -36,6 +36,7 @@ from switchboard.models import (
     shown_value,
     utc,
 )
+from switchboard.service import refuse_if_claimed
 from switchboard.store import Store, Transaction
 from switchboard.timeparse import describe_cron, looks_recurring, parse_instant, parse_recurring, refuse_past, zone
 
@@ -211,8 +212,8 @@ def listed(store: Store, grant: AgentGrant, *, timezone: str | None = None) -> A
     return Answer(f"You have {count}: {lines}.", items)
 
 
-def cancel(store: Store, grant: AgentGrant, schedule_id: str, *, timezone: str | None = None) -> Answer:
-    """Delete one of the agent's scheduled messages; one commit."""
+def cancel(store: Store, grant: AgentGrant, schedule_id: str, *, now: datetime, timezone: str | None = None) -> Answer:
+    """Delete one of the agent's scheduled messages; one commit (BusyError while a tick is delivering it)."""
     tz = zone(timezone or grant.timezone).key
     try:
         wanted = check_id((schedule_id or "").strip())
@@ -231,6 +232,7 @@ def cancel(store: Store, grant: AgentGrant, schedule_id: str, *, timezone: str |
         found = store.load(path)
         if not belongs_to(found, grant):
             raise NotFoundError(unknown)
+        refuse_if_claimed(found, now, "cancelled")
         tx.delete(path)
         return found
 

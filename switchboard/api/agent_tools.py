@@ -168,6 +168,6 @@ def cancel(schedule_id: str, grant: GrantDep, state: StateDep) -> dict[str, Any]
     """Cancel one of the agent's scheduled messages."""
     try:
         with state.lock:
-            return _answer(scheduling.cancel(state.store, grant, schedule_id))
+            return _answer(scheduling.cancel(state.store, grant, schedule_id, now=state.now()))
     except (InvalidInputError, NotFoundError) as exc:
         raise _refusal(exc) from None

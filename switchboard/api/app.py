@@ -67,7 +67,7 @@ def open_locked_store(settings: Settings) -> LockedStore:
     from switchboard.context import open_store
 
     store = open_store(settings)  # refuses dev mode with a remote on another machine
-    return LockedStore(store.backend, store.codec, store.before_commit)
+    return LockedStore(store.backend, store.codec, store.before_commit, setup_required=store.setup_required)
 
 
 def log_config() -> dict[str, Any]:

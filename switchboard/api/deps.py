@@ -91,7 +91,7 @@ class LockedStore(Store):
 
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
-    def transact(self, message: str, compute: Callable[[Any], T], *, attempts: int = 8) -> T:
+    def transact(self, message: str, compute: Callable[[Any], T], *, attempts: int | None = None) -> T:
         """``Store.transact`` under the lock."""
         with self.lock:
             return super().transact(message, compute, attempts=attempts)

@@ -207,7 +207,7 @@ def delete(agent_id: str, scheduled_message_id: MessageIdPath, caller: CallerDep
     with state.lock:
         schedule = _find(state, caller, agent_id, scheduled_message_id)
         try:
-            service.delete_schedule(state.store, caller.key, schedule.id, schedule.kind)
+            service.delete_schedule(state.store, caller.key, schedule.id, schedule.kind, now=state.now())
         except NotFoundError:
             raise ApiError(404, "Scheduled message not found") from None
     return {"success": True}

@@ -278,6 +278,23 @@ def warn_without_key(conf: Settings) -> None:
         )
 
 
+def others_hint(count: int) -> str:
+    """For an empty list while other keys' schedules are there: this may not be the key they were made with."""
+    if not count:
+        return ""
+    these = "1 schedule" if count == 1 else f"{count} schedules"
+    return (
+        f"\n{these} of this kind in this repository belong to other Letta keys; if they are yours, LETTA_API_KEY "
+        "is not the key they were made with (schedules are kept per Letta key)."
+    )
+
+
+def warn_unreadable(skipped: dict[str, str]) -> None:
+    """Name, on stderr, each file a listing skipped because it does not open."""
+    for path, why in sorted(skipped.items()):
+        typer.echo(f"Warning: skipped {path}: it {why} (`switchboard doctor` lists every such file)", err=True)
+
+
 def key_hint(conf: Settings) -> str:
     """For an empty list without a Letta key: schedules are kept per key, so say how to set one."""
     if conf.api_key:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from switchboard.cli.render import key_hint, show_results, when
+from switchboard.cli.render import key_hint, show_results, warn_unreadable, when
 from switchboard.cli.root import JSON_OPT, NOW_OPT, handled, parse_now, settings, store_of
 from switchboard.models import OneTimeSchedule
 
@@ -34,6 +34,7 @@ def results_list(
 
         follow_runs(store, conf.api_key, parse_now(now), letta_client, run_timeout(conf.env))
     items = list_results(store, conf.api_key, schedule_id=schedule_id, limit=limit)
+    warn_unreadable(store.take_unreadable())
     show_results(items, as_json, hint=key_hint(conf))
 
 

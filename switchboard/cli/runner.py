@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from switchboard.actions import alerts
 from switchboard.config import Settings
 from switchboard.exceptions import InvalidInputError
-from switchboard.store import Store
+from switchboard.store import TICK_PATIENCE, UNREADABLE_FIX, Store
 from switchboard.tick import ClientFactory, Job, RecentRuns, TickOptions, TickReport, next_due, run_pass
 from switchboard.timeparse import parse_duration
 
@@ -88,7 +88,17 @@ def summary_markdown(report: TickReport) -> str:
         lines.append(f"Dry run: {len(report.planned)} due, nothing sent.")
     else:
         lines.append("Nothing was due.")
+    if report.contended:
+        lines += ["", f"**Lost every race for the repository:** {report.contended}"]
+    if report.unreadable:
+        lines += ["", f"**Skipped {_files(len(report.unreadable))} that do not open** (everything else went on):", ""]
+        lines += [f"- `{path}` {why}" for path, why in sorted(report.unreadable.items())]
+        lines += ["", UNREADABLE_FIX]
     return "\n".join(lines) + "\n"
+
+
+def _files(count: int) -> str:
+    return f"{count} file{'s' if count != 1 else ''}"
 
 
 def write_summary(report: TickReport, env: Mapping[str, str]) -> None:
@@ -109,6 +119,7 @@ def show(report: TickReport, as_json: bool, echo: Callable[[str], None], *, comp
             echo(f"Dry run at {report.now.isoformat()}: nothing is due.")
         for job in report.planned:
             echo(_planned_line(job))
+        _show_unreadable(report, echo)
         return
     data = report.as_json()
     echo(
@@ -132,6 +143,18 @@ def show(report: TickReport, as_json: bool, echo: Callable[[str], None], *, comp
         )
     if report.pruned:
         echo(f"  pruned {report.pruned} results past the retention period")
+    if report.contended:
+        echo(f"  lost every race for the repository: {report.contended}")
+    _show_unreadable(report, echo)
+
+
+def _show_unreadable(report: TickReport, echo: Callable[[str], None]) -> None:
+    if not report.unreadable:
+        return
+    echo(f"  skipped {_files(len(report.unreadable))} that do not open (everything else went on):")
+    for path, why in sorted(report.unreadable.items()):
+        echo(f"    {path} {why}")
+    echo(f"  {UNREADABLE_FIX}")
 
 
 def _planned_line(job: Job) -> str:
@@ -207,6 +230,7 @@ def run_tick_command(
     if now is not None and (watch or hold):
         raise InvalidInputError("--now pretends a fixed time: it cannot be combined with --watch or --hold-up-to")
     store = open_store(settings)
+    store.patience = TICK_PATIENCE  # a tick that keeps losing gives up soon: the next one is minutes away
     options = tick_options(dry_run, masker, settings.env)
     factory = client_factory or letta_client
     recent = RecentRuns()  # passes of this command wait for each other's runs
@@ -265,6 +289,12 @@ def merge(reports: list[TickReport]) -> dict[str, object]:
             merged[name] = int(merged[name]) + int(extra[name])  # type: ignore[call-overload]
         for name in ("results", "recovered", "followed"):
             merged[name] = [*merged[name], *extra[name]]  # type: ignore[misc]
+    # A file skipped by every pass of a hold is named once.
+    unreadable: dict[str, str] = {}
+    for report in reports:
+        unreadable.update(report.unreadable)
+    merged["unreadable"] = [{"path": path, "reason": why} for path, why in sorted(unreadable.items())]
+    merged["contended"] = next((r.contended for r in reports if r.contended), None)
     merged["passes"] = len(reports)
     return merged
 
@@ -323,6 +353,7 @@ def run_watch_command(
     masker = Masker(settings.env)
     masker([settings.encryption_key, settings.api_key, settings.github_token, *map(settings.env.get, _SECRET_ENV)])
     store = open_store(settings)
+    store.patience = TICK_PATIENCE  # a watcher's passes are ticks: the next is moments away
     options = tick_options(False, masker, settings.env)
     return run_watch(
         store, letta_client, options, env=settings.env, fetch_every=fetch_every, as_json=as_json, echo=echo

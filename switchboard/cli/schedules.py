@@ -10,7 +10,16 @@ from typing import Any
 
 import typer
 
-from switchboard.cli.render import key_hint, print_json, show_schedule, show_schedules, warn_without_key, when
+from switchboard.cli.render import (
+    key_hint,
+    others_hint,
+    print_json,
+    show_schedule,
+    show_schedules,
+    warn_unreadable,
+    warn_without_key,
+    when,
+)
 from switchboard.cli.root import (
     ID_ARG,
     JSON_OPT,
@@ -125,9 +134,9 @@ def onetime_get(ctx: typer.Context, schedule_id: str = ID_ARG, as_json: bool = J
 
 @onetime_app.command("delete")
 @handled
-def onetime_delete(ctx: typer.Context, schedule_id: str = ID_ARG, as_json: bool = JSON_OPT) -> None:
-    """Delete a one-time schedule."""
-    _delete(ctx, schedule_id, "one-time", as_json)
+def onetime_delete(ctx: typer.Context, schedule_id: str = ID_ARG, now: str = NOW_OPT, as_json: bool = JSON_OPT) -> None:
+    """Delete a one-time schedule (refused while a tick is delivering it)."""
+    _delete(ctx, schedule_id, "one-time", now, as_json)
 
 
 # -- recurring -------------------------------------------------------------------------------------
@@ -196,9 +205,11 @@ def recurring_get(ctx: typer.Context, schedule_id: str = ID_ARG, as_json: bool =
 
 @recurring_app.command("delete")
 @handled
-def recurring_delete(ctx: typer.Context, schedule_id: str = ID_ARG, as_json: bool = JSON_OPT) -> None:
-    """Delete a recurring schedule."""
-    _delete(ctx, schedule_id, "recurring", as_json)
+def recurring_delete(
+    ctx: typer.Context, schedule_id: str = ID_ARG, now: str = NOW_OPT, as_json: bool = JSON_OPT
+) -> None:
+    """Delete a recurring schedule (refused while a tick is delivering it)."""
+    _delete(ctx, schedule_id, "recurring", now, as_json)
 
 
 @recurring_app.command("run")
@@ -365,11 +376,15 @@ _TITLES: dict[Kind, str] = {"one-time": "One-time schedules", "recurring": "Recu
 
 
 def _list(ctx: typer.Context, kind: Kind, as_json: bool) -> None:
-    from switchboard.service import list_one_time, list_recurring
+    from switchboard.service import list_one_time, list_recurring, others_schedules
 
     conf = settings(ctx)
+    store = store_of(ctx)
     list_kind = list_one_time if kind == "one-time" else list_recurring
-    show_schedules(list_kind(store_of(ctx), conf.api_key), as_json, _TITLES[kind], hint=key_hint(conf))
+    items = list_kind(store, conf.api_key)
+    warn_unreadable(store.take_unreadable())
+    hint = key_hint(conf) or (others_hint(others_schedules(store, conf.api_key, kind)) if not items else "")
+    show_schedules(items, as_json, _TITLES[kind], hint=hint)
 
 
 def _resolved(ctx: typer.Context, ref: str, kind: Kind) -> tuple[Any, str | None, str]:
@@ -387,11 +402,11 @@ def _get(ctx: typer.Context, ref: str, kind: Kind, as_json: bool) -> None:
     show_schedule(get_schedule(store, api_key, schedule_id, kind), as_json)
 
 
-def _delete(ctx: typer.Context, ref: str, kind: Kind, as_json: bool) -> None:
+def _delete(ctx: typer.Context, ref: str, kind: Kind, now: str | None, as_json: bool) -> None:
     from switchboard.service import delete_schedule
 
     store, api_key, schedule_id = _resolved(ctx, ref, kind)
-    gone = delete_schedule(store, api_key, schedule_id, kind)
+    gone = delete_schedule(store, api_key, schedule_id, kind, now=parse_now(now))
     if as_json:
         print_json({"message": "Schedule deleted", "id": gone.id})
     else:

@@ -131,6 +131,10 @@ class TickReport:
     pruned: int = 0
     #: Fires Letta made from native schedules (clock "letta"), and fires the watchdog could not vouch for.
     native: list[Result] = field(default_factory=list)
+    #: Files under data/ this pass skipped because they do not open: path -> why. Everything else went on.
+    unreadable: dict[str, str] = field(default_factory=dict)
+    #: Set when the pass lost every race to commit its claim (others committed first each time): what happened.
+    contended: str | None = None
 
     def count(self, status: str) -> int:
         """How many outcomes had ``status``."""
@@ -168,4 +172,6 @@ class TickReport:
             "followed": [r.public() for r in self.followed],
             "pruned": self.pruned,
             "native": [r.public() for r in self.native],
+            "unreadable": [{"path": path, "reason": why} for path, why in sorted(self.unreadable.items())],
+            "contended": self.contended,
         }

@@ -35,8 +35,9 @@ from switchboard.tick.model import ClientFactory, Job, Outcome, TickOptions, pas
 from switchboard.tick.selection import due_candidates
 from switchboard.tick.unrecorded import record_or_raise
 
-#: Options for a delivery a person is waiting on: fewer, shorter retries than a tick's.
-NOW_OPTIONS = TickOptions(send_attempts=3, max_delay=5.0, run_wait=10.0)
+#: Options for a delivery a person is waiting on: fewer, shorter retries of Letta than a tick's, and more
+#: pushes of the record (it was sent: losing the race to record it would leave it for the next pass).
+NOW_OPTIONS = TickOptions(send_attempts=3, max_delay=5.0, run_wait=10.0, commit_attempts=40)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
+from switchboard.exceptions import ContentionError
 from switchboard.models import utc
 from switchboard.store import Store, Transaction
 from switchboard.tick.delivery import RecentRuns, deliver
@@ -55,9 +56,11 @@ def run_pass(
     """
     now = utc(now)
     report = TickReport(now=now, dry_run=options.dry_run)
+    store.take_unreadable()  # what earlier calls skipped is theirs to report
     if options.dry_run:
         store.backend.refresh()
         report.planned = load_due(store, now, options)
+        report.unreadable = store.take_unreadable()
         return report
     report.recovered = record_unrecorded(store, options, sleep)
     # Before claiming: a schedule whose last run showed its agent gone is paused before it fires again.
@@ -69,8 +72,22 @@ def run_pass(
     # Letta's clock first: fires Letta made are recorded, the next ones armed, lost ones released to this pass.
     native = reconcile(store, now, client_factory, options, pass_id=pass_id)
     report.native = native.results
-    jobs = native.jobs + claim(store, now, pass_id, options)
+    try:
+        claimed = claim(store, now, pass_id, options)
+    except ContentionError as exc:
+        # Nothing was claimed, so nothing of it is sent: whoever kept winning is delivering, or the next pass will.
+        report.contended = (
+            f"the claim gave up after {exc.attempts} attempts in {exc.seconds:.0f} s (others committed first every "
+            "time); nothing was claimed or sent — the next tick tries again"
+        )
+        claimed = []
+        if not native.jobs:
+            report.unreadable = store.take_unreadable()
+            return report
+    jobs = native.jobs + claimed
     report.planned = jobs
+    # Files that do not open were skipped by the claim, and everything else claimed: say which, and why.
+    report.unreadable = store.take_unreadable()
     if not jobs:
         report.pruned = prune(store, now, options)
         return report

@@ -63,7 +63,9 @@ def due_candidates(
     Whatever a full scan would find due (or busy) is among them (see index.py);
     index repairs found on the way are noted in ``tx``, to commit with it.
     """
-    one_time = [(p, store.load_one_time(p)) for p in fire_index.due_one_time_files(store, now)]
+    # A file that does not open is skipped (and named in the report), never the end of the pass.
+    loaded = ((p, store.readable(p, store.load_one_time)) for p in fire_index.due_one_time_files(store, now))
+    one_time = [(p, s) for p, s in loaded if s is not None]
     return one_time, fire_index.due_recurring(store, now, tx)
 
 

@@ -534,7 +534,8 @@ async function act(event) {
     notice(target.dataset.action === "run" && answer.status !== "success" ? `Run failed: ${answer.error}` : "");
     await refresh();
   } catch (err) {
-    notice(err.message);
+    // 409: a tick is delivering that schedule right now; nothing was deleted or paused.
+    notice(err.status === 409 ? `${err.message} (try again in a moment)` : err.message);
     target.disabled = false;
   }
 }
