@@ -9,6 +9,7 @@ base URL the delivery will use. Stored views only ever exist encrypted.
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -92,20 +93,34 @@ def iso(value: datetime | None) -> str | None:
     return None if value is None else utc(value).isoformat()
 
 
+#: The agent ids Letta makes: ``agent-<uuid>`` (Letta Cloud, the V1 server) and ``agent-local-<uuid>`` (the App Server).
+AGENT_ID_PATTERN = r"^agent-(local-)?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+_AGENT_ID = re.compile(AGENT_ID_PATTERN)
+#: Shown in every refusal of an agent id: the two shapes Letta makes.
+AGENT_ID_EXAMPLE = "agent-3f2b9c1e-8d4a-4b6e-9f0a-1c2d3e4f5a6b or agent-local-3f2b9c1e-8d4a-4b6e-9f0a-1c2d3e4f5a6b"
+
+
 def check_agent_id(value: str) -> str:
-    """An agent id: non-empty, at most 128 characters, no whitespace or '/'."""
+    """An agent id as Letta makes them: ``agent-<uuid>`` or ``agent-local-<uuid>``, lower case.
+
+    Refused when a schedule is made, not hours later when Letta refuses the delivery.
+    """
     text = str(value)
     if not text:
-        raise ValueError("agent id is empty — pass the id of a Letta agent, e.g. agent-1234…")
-    if len(text) > 128:
-        raise ValueError("agent id is longer than 128 characters — pass the id of a Letta agent")
-    if any(ch.isspace() or not ch.isprintable() for ch in text) or "/" in text or "\\" in text:
-        shown = shown_value(text)
+        raise ValueError(f"agent id is empty — pass the id of a Letta agent, e.g. {AGENT_ID_EXAMPLE}")
+    if not _AGENT_ID.fullmatch(text):
+        hint = " (in lower case)" if _AGENT_ID.fullmatch(text.lower()) else ""
         raise ValueError(
-            f'agent id "{shown}" contains whitespace, a control character or a slash — pass the id of a Letta '
-            f"agent, e.g. agent-1234…"
+            f'agent id "{shown_value(text)}" is not a Letta agent id — pass one{hint} such as {AGENT_ID_EXAMPLE}'
         )
     return text
+
+
+def _agent_id_unless_stored(value: str, info: ValidationInfo) -> str:
+    # Read back from data/ (context STORED), an agent id was checked by the rules of the day it was made.
+    if info.context and info.context.get("stored"):
+        return value
+    return check_agent_id(value)
 
 
 def max_message_bytes(environ: Mapping[str, str] | None = None) -> int:
@@ -171,7 +186,7 @@ def _message_unless_stored(value: str, info: ValidationInfo) -> str:
 
 #: Field types that check themselves, for the records here and the REST API's request bodies.
 ScheduleId = Annotated[str, AfterValidator(check_id)]
-AgentId = Annotated[str, AfterValidator(check_agent_id)]
+AgentId = Annotated[str, AfterValidator(_agent_id_unless_stored)]
 Message = Annotated[str, AfterValidator(_message_unless_stored)]
 Name = Annotated[str | None, AfterValidator(check_name)]
 #: An aware datetime, kept in UTC.

@@ -31,6 +31,9 @@ from switchboard.due import shortest_gap
 from switchboard.store import Store
 from switchboard.timeparse import looks_recurring
 
+#: An agent id of the shape Letta makes.
+AGENT_OK = "agent-3f2b9c1e-8d4a-4b6e-9f0a-1c2d3e4f5a60"
+
 UUID_LIKE = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 
 
@@ -182,7 +185,7 @@ def test_the_number_of_active_schedules_is_bounded(world: World) -> None:
         ({"message": " ", "when": "in 5 minutes"}, "Switchboard refused: message is empty"),
         ({"message": "x", "when": ""}, 'Switchboard refused: say when — e.g. "in 10 minutes"'),
         ({"message": "x", "when": "2020-01-01T09:00:00Z"}, "which has already passed — give a time in the future"),
-        ({"message": "x", "when": "in 5 minutes", "agent_id": "a b"}, 'agent id "a b" contains whitespace'),
+        ({"message": "x", "when": "in 5 minutes", "agent_id": "a b"}, 'agent id "a b" is not a Letta agent id'),
     ],
 )
 def test_bad_input_is_a_sentence(world: World, args: dict[str, str], expected: str) -> None:
@@ -320,11 +323,11 @@ def test_looks_recurring(phrase: str, recurring: bool) -> None:
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["--agent-id", "a b"], 'Error: agent id "a b" contains whitespace, a control character or a slash'),
-        (["--agent-id", "agent-1", "--serve-url", "ftp://x"], 'Error: --serve-url "ftp://x" is not an http(s) URL'),
-        (["--agent-id", "agent-1", "--min-interval", "soon"], 'Error: "soon" is not a duration — use e.g. 90s, 4m'),
-        (["--agent-id", "agent-1", "--tz", "Mars/Olympus"], 'Error: unknown time zone "Mars/Olympus"'),
-        (["--agent-id", "agent-1", "--max-schedules", "0"], "Error: --max-schedules 0 is not a positive number"),
+        (["--agent-id", "a b"], 'Error: agent id "a b" is not a Letta agent id — pass one such as agent-3f2b9c1e-'),
+        (["--agent-id", AGENT_OK, "--serve-url", "ftp://x"], 'Error: --serve-url "ftp://x" is not an http(s) URL'),
+        (["--agent-id", AGENT_OK, "--min-interval", "soon"], 'Error: "soon" is not a duration — use e.g. 90s, 4m'),
+        (["--agent-id", AGENT_OK, "--tz", "Mars/Olympus"], 'Error: unknown time zone "Mars/Olympus"'),
+        (["--agent-id", AGENT_OK, "--max-schedules", "0"], "Error: --max-schedules 0 is not a positive number"),
         (["--agent-id", "agent-00000000-0000-4000-8000-000000000000"], "Error: agent agent-00000000-0000-4000-8000"),
     ],
 )

@@ -282,7 +282,7 @@ def test_keys_rotate_then_drop_the_old_key(
 
 HOSTED_ONE_TIME = {
     "id": "6a4f8f6e-1c7e-4a43-9d7d-1d6d3f5e2b11",
-    "agent_id": "agent-hosted",
+    "agent_id": "agent-3f2b9c1e-8d4a-4b6e-9f0a-1c2d3e4f5a61",
     "message": "From the hosted service",
     "role": "user",
     "execute_at": "2031-05-04T09:00:00",
@@ -290,7 +290,7 @@ HOSTED_ONE_TIME = {
 }
 HOSTED_RECURRING = {
     "id": "legacy-7",
-    "agent_id": "agent-hosted",
+    "agent_id": "agent-3f2b9c1e-8d4a-4b6e-9f0a-1c2d3e4f5a61",
     "message": "Every morning",
     "role": "user",
     "cron": "0 9 * * *",
@@ -332,7 +332,7 @@ def test_import_the_hosted_services_lists(cli_env: dict[str, str], repo: Repo, t
 def test_import_shows_progress_on_large_files(cli_env: dict[str, str], repo: Repo, tmp_path: Path) -> None:
     items = [
         {
-            "agent_id": "agent-bulk",
+            "agent_id": "agent-3f2b9c1e-8d4a-4b6e-9f0a-1c2d3e4f5a62",
             "message": f"bulk {i}",
             "execute_at": f"2031-05-{1 + i % 28:02d}T{i % 24:02d}:00:00Z",
         }

@@ -26,6 +26,7 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, field_validator
 
 from switchboard.models import (
+    AGENT_ID_PATTERN,
     MAX_LETTA_FIELD,
     MAX_NAME_CHARS,
     AgentId,
@@ -39,12 +40,10 @@ from switchboard.models import (
     Status,
 )
 
-#: What ``check_agent_id`` accepts, written as a JSON-schema pattern for the docs and fuzzers.
-AGENT_ID_PATTERN = r"^[^\s/\\]{1,128}$"
 #: A message must contain something other than white space.
 MESSAGE_PATTERN = r"\S"
 
-_AGENT_DOC = "The Letta agent to message, e.g. agent-3f2b9c1e-…"
+_AGENT_DOC = "The Letta agent to message: agent-<uuid> (Letta Cloud) or agent-local-<uuid> (the App Server)."
 _ZONE_DOC = "IANA time zone the phrase is read in (and, for recurring schedules, the cron runs in)."
 _NAME_DOC = f"Optional: a name to tell it apart by (at most {MAX_NAME_CHARS} characters, one line)."
 
@@ -71,7 +70,7 @@ class _In(BaseModel):
 
 class _ScheduleIn(_In):
     agent_id: AgentId = Field(
-        description=_AGENT_DOC, json_schema_extra={"pattern": AGENT_ID_PATTERN, "minLength": 1, "maxLength": 128}
+        description=_AGENT_DOC, json_schema_extra={"pattern": AGENT_ID_PATTERN}
     )
     message: Message = Field(description="The text the agent receives.", json_schema_extra={"pattern": MESSAGE_PATTERN})
     role: Role = Field("user", description="user, system or assistant.")
@@ -104,7 +103,7 @@ class _SchedulePatch(_In):
     """What every PATCH may change; a field left out (or null) stays as it is, except ``name``: null removes it."""
 
     agent_id: AgentId | None = Field(
-        None, description=_AGENT_DOC, json_schema_extra={"pattern": AGENT_ID_PATTERN, "minLength": 1, "maxLength": 128}
+        None, description=_AGENT_DOC, json_schema_extra={"pattern": AGENT_ID_PATTERN}
     )
     message: Message | None = Field(
         None, description="The text the agent receives.", json_schema_extra={"pattern": MESSAGE_PATTERN}

@@ -18,7 +18,7 @@ from switchboard.models import Kind, OneTimeSchedule, RecurringSchedule
 onetime_app = typer.Typer(help="One-time schedules.", no_args_is_help=True)
 recurring_app = typer.Typer(help="Recurring schedules.", no_args_is_help=True)
 
-AGENT_OPT = typer.Option(..., "--agent-id", help="The Letta agent to message, e.g. agent-1234…")
+AGENT_OPT = typer.Option(..., "--agent-id", help="The Letta agent to message: agent-<uuid> or agent-local-<uuid>")
 MESSAGE_OPT = typer.Option(..., "--message", "-m", help="The text the agent receives.")
 ROLE_OPT = typer.Option("user", "--role", help="user, system or assistant.")
 NAME_OPT = typer.Option(None, "--name", help="A name to find it by instead of its id (at most 200 characters).")
