@@ -28,6 +28,7 @@ from pydantic import (
 )
 
 from switchboard.exceptions import InvalidInputError
+from switchboard.stop_reasons import run_end
 
 #: Bump when the stored shape changes; ``store`` refuses what it cannot read.
 FORMAT_VERSION = 1
@@ -358,6 +359,11 @@ class Result(_Record):
     run_checked_at: Instant | None = None
 
     @property
+    def run_end(self) -> str | None:
+        """How the run ended, in one word: ``completed`` only when the agent finished its turn, else the stop reason."""
+        return run_end(self.run_status, self.stop_reason)
+
+    @property
     def unfinished(self) -> bool:
         """Whether this delivery's run is still to be followed to its end."""
         return self.run_id is not None and self.run_status is not None and self.run_status not in FINAL_RUN_STATUSES
@@ -368,6 +374,7 @@ class Result(_Record):
         Without ``with_name`` it carries ids only, as a tick's ``--json`` (an Actions log) must.
         """
         shown = self.model_dump(mode="json", exclude={"message", "name"})
+        shown["run_end"] = self.run_end
         if with_name:
             shown["name"] = self.name
         if with_message:

@@ -138,6 +138,7 @@ def test_recurring_schedules_keep_a_history_of_results(world: World) -> None:
         "manual",
         "run_status",
         "stop_reason",
+        "run_end",
         "run_checked_at",
     }
 

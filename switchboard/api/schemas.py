@@ -69,9 +69,7 @@ class _In(BaseModel):
 
 
 class _ScheduleIn(_In):
-    agent_id: AgentId = Field(
-        description=_AGENT_DOC, json_schema_extra={"pattern": AGENT_ID_PATTERN}
-    )
+    agent_id: AgentId = Field(description=_AGENT_DOC, json_schema_extra={"pattern": AGENT_ID_PATTERN})
     message: Message = Field(description="The text the agent receives.", json_schema_extra={"pattern": MESSAGE_PATTERN})
     role: Role = Field("user", description="user, system or assistant.")
     timezone: ZoneName = Field("UTC", description=_ZONE_DOC, examples=["UTC", "Europe/Berlin"])
@@ -102,9 +100,7 @@ class RecurringIn(_ScheduleIn):
 class _SchedulePatch(_In):
     """What every PATCH may change; a field left out (or null) stays as it is, except ``name``: null removes it."""
 
-    agent_id: AgentId | None = Field(
-        None, description=_AGENT_DOC, json_schema_extra={"pattern": AGENT_ID_PATTERN}
-    )
+    agent_id: AgentId | None = Field(None, description=_AGENT_DOC, json_schema_extra={"pattern": AGENT_ID_PATTERN})
     message: Message | None = Field(
         None, description="The text the agent receives.", json_schema_extra={"pattern": MESSAGE_PATTERN}
     )
@@ -207,6 +203,11 @@ class ResultOut(BaseModel):
         "(completed, failed, cancelled), or unknown when it did not end within the run timeout.",
     )
     stop_reason: str | None = Field(default=None, description="Why the run ended, when Letta says.")
+    run_end: str | None = Field(
+        default=None,
+        description="How the run ended in one word: completed only when the agent finished its turn; otherwise "
+        "Letta's stop reason (requires_approval, insufficient_credits, max_steps, llm_api_error, …) or run_status.",
+    )
     run_checked_at: str | None = Field(default=None, description="When the run's end was learnt.")
 
 

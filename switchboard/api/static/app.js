@@ -152,7 +152,7 @@ async function refresh() {
     cell(tr, r.schedule_id, "id");
     cell(tr, r.name || "", "name");
     cell(tr, r.manual ? `${r.status} (manual run)` : r.status, "status");
-    cell(tr, r.run_status || "—", "run-status");
+    cell(tr, r.run_end || r.run_status || "—", "run-status");
     cell(tr, r.run_id || "—", "id run-id");
     cell(tr, r.agent_id, "id");
     cell(tr, local(r.executed_at));
