@@ -234,6 +234,9 @@ class _Schedule(_Record):
     base_url: str = "https://api.letta.com"
     # The agent whose own tool call made this schedule (switchboard/agent_tools), for its limits and its list.
     created_by_agent: str | None = None
+    #: Deliver the message inside the envelope that tells the agent what time it is (switchboard/envelope.py).
+    #: False here, so schedules stored before it existed, and those the hosted-service API makes, go as sent.
+    envelope: bool = False
     # A tick that is delivering this schedule right now (see switchboard/tick).
     claimed_by: str | None = None
     claimed_at: Instant | None = None
@@ -244,9 +247,18 @@ class OneTimeSchedule(_Schedule):
 
     kind: Literal["one-time"] = "one-time"
     execute_at: Instant
+    #: The zone the time was given in (None: UTC), for the envelope's times.
+    timezone: str | None = None
     attempts: int = 0
     # When transient failures began (the tick gives up a while after it).
     failing_since: AwareDatetime | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        from switchboard.timeparse import zone
+
+        return None if value is None else zone(value).key
 
     def public(self) -> dict[str, Any]:
         """The shape the CLI and the REST API show."""
@@ -258,6 +270,7 @@ class OneTimeSchedule(_Schedule):
             "role": self.role,
             "execute_at": iso(self.execute_at),
             "created_at": iso(self.created_at),
+            "envelope": self.envelope,
         }
 
 
@@ -274,6 +287,8 @@ class RecurringSchedule(_Schedule):
     resumed_at: Instant | None = None
     # Transient failures since the last delivery (the next result's attempt is one more).
     attempts: int = 0
+    #: Fires delivered so far (extra fires by request not counted): the envelope's "fire number" is one more.
+    fires: int = 0
 
     @field_validator("cron")
     @classmethod
@@ -318,6 +333,7 @@ class RecurringSchedule(_Schedule):
             "next_run": iso(self.next_run()),
             "status": self.status,
             "paused_reason": self.paused_reason,
+            "envelope": self.envelope,
         }
 
 

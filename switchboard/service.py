@@ -46,10 +46,12 @@ def add_one_time(
     role: str = "user",
     message_fields: MessageFields | None = None,
     name: str | None = None,
+    envelope: bool = False,
+    timezone: str | None = None,
 ) -> OneTimeSchedule:
-    """Store a one-time schedule; one commit."""
+    """Store a one-time schedule; one commit. ``envelope``: deliver it telling the agent the time, in ``timezone``."""
     fields = {"agent_id": agent_id, "message": message, "role": role, "execute_at": execute_at,
-              "message_fields": message_fields, "name": name}  # fmt: skip
+              "message_fields": message_fields, "name": name, "envelope": envelope, "timezone": timezone}  # fmt: skip
     return _add(store, OneTimeSchedule, fields, api_key=api_key, base_url=base_url, now=now)
 
 
@@ -63,9 +65,12 @@ def new_one_time(
     now: datetime,
     role: str = "user",
     name: str | None = None,
+    envelope: bool = False,
+    timezone: str | None = None,
 ) -> OneTimeSchedule:
     """A one-time schedule made ``now``, checked but not stored (``tick.send_now`` stores it claimed)."""
-    fields = {"agent_id": agent_id, "message": message, "role": role, "execute_at": execute_at, "name": name}
+    fields = {"agent_id": agent_id, "message": message, "role": role, "execute_at": execute_at, "name": name,
+              "envelope": envelope, "timezone": timezone}  # fmt: skip
     return _new(OneTimeSchedule, fields, api_key=api_key, base_url=base_url, now=now)
 
 
@@ -82,10 +87,11 @@ def add_recurring(
     role: str = "user",
     message_fields: MessageFields | None = None,
     name: str | None = None,
+    envelope: bool = False,
 ) -> RecurringSchedule:
     """Store a recurring schedule; one commit. Its first fire is the first after ``now``."""
     fields = {"agent_id": agent_id, "message": message, "role": role, "cron": cron, "timezone": timezone,
-              "message_fields": message_fields, "name": name}  # fmt: skip
+              "message_fields": message_fields, "name": name, "envelope": envelope}  # fmt: skip
     return _add(store, RecurringSchedule, fields, api_key=api_key, base_url=base_url, now=now)
 
 

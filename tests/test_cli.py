@@ -20,6 +20,7 @@ from typer.testing import CliRunner, Result
 
 from switchboard.cli import Column, app, render_table
 from switchboard.crypto import codec_from_keys, generate_key
+from switchboard.envelope import written
 from switchboard.letta_standin import LettaStandIn
 from switchboard.store import ONE_TIME, RECURRING, TENANT_KEY
 
@@ -53,7 +54,7 @@ def agent(standin: LettaStandIn) -> str:
 
 def test_send_now_and_at_a_time(cli_env: dict[str, str], repo: Repo, agent: str) -> None:
     made = js(cli_env, "send", "--agent-id", agent, "--message", "Hello", "--now", NOW, "--no-deliver")
-    assert set(made) == {"id", "name", "agent_id", "message", "role", "execute_at", "created_at"}
+    assert set(made) == {"id", "name", "agent_id", "message", "role", "execute_at", "created_at", "envelope"}
     assert made["execute_at"] == made["created_at"] == "2026-03-10T15:20:00+00:00"
     assert (made["agent_id"], made["message"], made["role"]) == (agent, "Hello", "user")
     assert repo.remote_log()[0] == f"switchboard: add one-time {made['id']}"
@@ -182,7 +183,7 @@ def test_results_after_a_tick(cli_env: dict[str, str], repo: Repo, agent: str, s
     )
     ok(cli_env, "tick")  # `send` delivered it already; the tick follows its run to its end
     [delivery] = standin.deliveries
-    assert (delivery.agent_id, delivery.text) == (agent, "Due now")
+    assert (delivery.agent_id, written(delivery.text)) == (agent, "Due now")
 
     [result] = js(cli_env, "results", "list")
     assert result["schedule_id"] == due["id"] and result["run_id"] == delivery.run_id

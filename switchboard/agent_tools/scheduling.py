@@ -145,6 +145,8 @@ def schedule(
         "api_key": grant.api_key,
         "base_url": grant.base_url,
         "created_by_agent": grant.agent_id,
+        # An agent that scheduled a message for later wants to know, when it comes, how late it is.
+        "envelope": True,
     }
     made: Schedule
     if looks_recurring(phrase):
@@ -163,7 +165,7 @@ def schedule(
                 f'"{phrase}" is {spoken(instant, tz)}, which has already passed — give a time in the future, '
                 'e.g. "in 10 minutes"'
             )
-        made = build(OneTimeSchedule, **common, execute_at=instant)
+        made = build(OneTimeSchedule, **common, execute_at=instant, timezone=tz)
 
     def compute(tx: Transaction) -> Schedule:
         tenant = tx.tenant(grant.api_key)

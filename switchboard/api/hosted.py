@@ -141,6 +141,8 @@ def create_one_time(body: OneTimeIn, caller: CallerDep, state: StateDep, backgro
         "now": now,
         "role": body.role,
         "name": body.name,
+        "envelope": body.envelope,
+        "timezone": body.timezone,
     }
     if when <= now and state.ticker is None:
         made = service.new_one_time(**fields)
@@ -217,6 +219,7 @@ def create_recurring(body: RecurringIn, caller: CallerDep, state: StateDep) -> d
             now=state.now(),
             role=body.role,
             name=body.name,
+            envelope=body.envelope,
         )
     return schedule.public()
 

@@ -44,6 +44,10 @@ from switchboard.models import (
 MESSAGE_PATTERN = r"\S"
 
 _AGENT_DOC = "The Letta agent to message: agent-<uuid> (Letta Cloud) or agent-local-<uuid> (the App Server)."
+_ENVELOPE_DOC = (
+    "Deliver the message after a short note telling the agent the schedule's name, zone, due time, the current "
+    "time and the fire's number. Default false here: the message goes exactly as sent."
+)
 _ZONE_DOC = "IANA time zone the phrase is read in (and, for recurring schedules, the cron runs in)."
 _NAME_DOC = f"Optional: a name to tell it apart by (at most {MAX_NAME_CHARS} characters, one line)."
 
@@ -74,6 +78,7 @@ class _ScheduleIn(_In):
     role: Role = Field("user", description="user, system or assistant.")
     timezone: ZoneName = Field("UTC", description=_ZONE_DOC, examples=["UTC", "Europe/Berlin"])
     name: Name = Field(None, description=_NAME_DOC, json_schema_extra={"maxLength": MAX_NAME_CHARS})
+    envelope: bool = Field(False, description=_ENVELOPE_DOC)
 
 
 class OneTimeIn(_ScheduleIn):
@@ -147,6 +152,7 @@ class OneTimeOut(BaseModel):
     role: Role
     execute_at: str = Field(description="ISO 8601 instant, UTC.")
     created_at: str
+    envelope: bool = Field(False, description="Delivered after a note telling the agent the time.")
 
 
 class RecurringOut(BaseModel):
@@ -164,6 +170,7 @@ class RecurringOut(BaseModel):
     next_run: str | None = Field(description="The next fire (ISO 8601, UTC); null while paused.")
     status: Status
     paused_reason: str | None
+    envelope: bool = Field(False, description="Delivered after a note telling the agent the time.")
 
 
 def hosted_status(status: str) -> str:

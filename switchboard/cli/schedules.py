@@ -22,6 +22,12 @@ AGENT_OPT = typer.Option(..., "--agent-id", help="The Letta agent to message: ag
 MESSAGE_OPT = typer.Option(..., "--message", "-m", help="The text the agent receives.")
 ROLE_OPT = typer.Option("user", "--role", help="user, system or assistant.")
 NAME_OPT = typer.Option(None, "--name", help="A name to find it by instead of its id (at most 200 characters).")
+ENVELOPE_OPT = typer.Option(
+    True,
+    "--envelope/--plain",
+    help="Deliver it telling the agent its name, zone, due time and the current time (default), or exactly as "
+    "written (--plain).",
+)
 NO_DISPATCH_OPT = typer.Option(
     False, "--no-dispatch", help="Do not start the tick workflow; leave the message to the scheduled tick."
 )
@@ -48,9 +54,13 @@ def send(
     no_dispatch: bool = NO_DISPATCH_OPT,
     no_deliver: bool = NO_DELIVER_OPT,
     name: str = NAME_OPT,
+    envelope: bool = ENVELOPE_OPT,
 ) -> None:
     """Schedule a message once; with no time (or one already due) it is delivered from here at once."""
-    _send(ctx, agent_id, message, execute_at, tz, role, now, as_json, not no_dispatch, not no_deliver, name=name)
+    _send(
+        ctx, agent_id, message, execute_at, tz, role, now, as_json, not no_dispatch, not no_deliver, name=name,
+        envelope=envelope,
+    )  # fmt: skip
 
 
 @onetime_app.command("create")
@@ -69,9 +79,13 @@ def onetime_create(
     no_dispatch: bool = NO_DISPATCH_OPT,
     no_deliver: bool = NO_DELIVER_OPT,
     name: str = NAME_OPT,
+    envelope: bool = ENVELOPE_OPT,
 ) -> None:
     """Schedule a message once (the same as `send`)."""
-    _send(ctx, agent_id, message, execute_at, tz, role, now, as_json, not no_dispatch, not no_deliver, name=name)
+    _send(
+        ctx, agent_id, message, execute_at, tz, role, now, as_json, not no_dispatch, not no_deliver, name=name,
+        envelope=envelope,
+    )  # fmt: skip
 
 
 @onetime_app.command("list")
@@ -112,6 +126,7 @@ def recurring_create(
     now: str = NOW_OPT,
     as_json: bool = JSON_OPT,
     name: str = NAME_OPT,
+    envelope: bool = ENVELOPE_OPT,
 ) -> None:
     """Schedule a message at every fire of a cron expression (or phrase) in a time zone."""
     from switchboard.context import open_store
@@ -131,6 +146,7 @@ def recurring_create(
         now=parse_now(now),
         role=role,
         name=name,
+        envelope=envelope,
     )
     warn_without_key(conf)
     if as_json:
@@ -228,6 +244,7 @@ def _send(
     deliver: bool = True,
     *,
     name: str | None = None,
+    envelope: bool = True,
 ) -> None:
     from switchboard.context import open_store
     from switchboard.service import add_one_time, new_one_time
@@ -252,6 +269,8 @@ def _send(
         "now": clock,
         "role": role,
         "name": name,
+        "envelope": envelope,
+        "timezone": zone(tz).key,
     }
     if deliver and at <= clock:
         _send_now(conf, store, new_one_time(**fields), clock, as_json, dispatch)

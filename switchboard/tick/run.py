@@ -69,7 +69,7 @@ def run_pass(
     try:
         if options.on_claimed is not None:
             options.on_claimed(jobs)
-        deliver(jobs, client_factory, options, sleep, recent=recent, sink=sink)
+        deliver(jobs, client_factory, options, sleep, recent=recent, sink=sink, now=now)
     except BaseException:
         # Record what was tried and release the rest, then let the error go on.
         record_or_raise(store, _with_unfinished(jobs, sink), pass_id, now, options, sleep)

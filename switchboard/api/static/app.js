@@ -254,6 +254,8 @@ async function save(event) {
     message: $("message").value,
     role: $("role").value,
     timezone: $("tz").value.trim() || "UTC",
+    // Made on this page: delivered telling the agent what time it is (the REST API's default is as sent).
+    envelope: true,
   };
   const name = $("name").value.trim();
   if (name) body.name = name;
