@@ -12,8 +12,8 @@ result is judged on both, by this table:
   issue, exit status). ``requires_approval`` is one: the agent waits for a person.
 - **permanent**: it will happen again on every send until someone acts
   (``insufficient_credits``): a recurring schedule is paused until it is resumed.
-- anything else (``max_steps``, ``max_tokens_exceeded``) is shown as what it is,
-  neither "completed" nor a failure.
+- ``max_steps`` is shown as what it is, neither "completed" nor a failure:
+  the agent worked, and stopped at the limit its author set.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ STOP_REASONS: dict[str, StopReason] = {
         "the Letta account is out of credits: add credits, then resume the schedule", failure=True, permanent=True
     ),
     "max_steps": StopReason("the agent used all the steps it may take in one turn and stopped unfinished"),
-    "max_tokens_exceeded": StopReason("the model's answer hit its token limit and was cut short"),
+    "max_tokens_exceeded": StopReason("the model's answer hit its token limit and was cut short", failure=True),
     "no_tool_call": StopReason("the model answered without calling a tool, so the turn ended", failure=True),
     "invalid_tool_call": StopReason("the model called a tool that does not exist or with bad arguments", failure=True),
     "invalid_llm_response": StopReason("the model's answer could not be read", failure=True),
