@@ -20,6 +20,7 @@ from typing import Any
 from switchboard.backends.git import GitBackend
 from switchboard.context import letta_client
 from switchboard.crypto import codec_from_keys, generate_key
+from switchboard.index import indexed_store
 from switchboard.service import add_one_time, add_recurring, list_results
 from switchboard.store import Store
 from switchboard.tick import TickOptions, run_pass
@@ -55,7 +56,7 @@ def run_demo(*, agent_id: str | None = None, out: Echo = print, now: datetime | 
         out("1. A throwaway repository stands in for your private GitHub repository:")
         out(f"   a bare remote plus a clone, in {tmp} (deleted at the end).")
         codec = codec_from_keys(generate_key())
-        store = Store(GitBackend(clone), codec)
+        store = indexed_store(GitBackend(clone), codec)
         out("2. A fresh Fernet key plays the repository secret SWITCHBOARD_ENCRYPTION_KEY.")
 
         standin = None
@@ -63,7 +64,7 @@ def run_demo(*, agent_id: str | None = None, out: Echo = print, now: datetime | 
             base_url, api_key = real_url.rstrip("/"), real_key
             out(f"3. Letta: your server at {base_url}, agent {agent_id}.")
         else:
-            from switchboard.letta_standin import LettaStandIn
+            from switchboard.testing.letta import LettaStandIn
 
             standin = LettaStandIn(api_keys={"demo-letta-key"}).start()
             agent_id = standin.add_agent()

@@ -247,7 +247,7 @@ class OneTimeSchedule(_Schedule):
 
     kind: Literal["one-time"] = "one-time"
     execute_at: Instant
-    #: The zone the time was given in (None: UTC), for the envelope's times.
+    # The zone its time was given in, so lists, the page and the envelope show it there (None: UTC).
     timezone: str | None = None
     attempts: int = 0
     # When transient failures began (the tick gives up a while after it).
@@ -269,6 +269,7 @@ class OneTimeSchedule(_Schedule):
             "message": self.message,
             "role": self.role,
             "execute_at": iso(self.execute_at),
+            "timezone": self.timezone or "UTC",
             "created_at": iso(self.created_at),
             "envelope": self.envelope,
         }

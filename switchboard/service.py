@@ -172,7 +172,7 @@ def set_paused(
 
 #: What an update may change, by kind ("name": "" or None takes the name away).
 UPDATABLE: dict[str, frozenset[str]] = {
-    "one-time": frozenset({"message", "execute_at", "role", "agent_id", "name"}),
+    "one-time": frozenset({"message", "execute_at", "timezone", "role", "agent_id", "name"}),
     "recurring": frozenset({"message", "cron", "timezone", "role", "agent_id", "name"}),
 }
 

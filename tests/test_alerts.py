@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 from conftest import LETTA_KEY
 
-from switchboard.alerts import notify, payload
+from switchboard.actions.alerts import notify, payload
 from switchboard.cli import main
 from switchboard.context import letta_client
-from switchboard.letta_standin import LettaStandIn
 from switchboard.service import add_one_time
 from switchboard.store import Store
+from switchboard.testing.letta import LettaStandIn
 from switchboard.tick import TickOptions, TickReport, run_pass
 
 TEXT = "Secret plans for the surprise party"

@@ -18,7 +18,7 @@ from pathlib import Path
 from conftest import LETTA_KEY, ROOT, Repo, git
 
 from switchboard.envelope import written
-from switchboard.letta_standin import LettaStandIn
+from switchboard.testing.letta import LettaStandIn
 
 README = ROOT / "README.md"
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.M | re.S)

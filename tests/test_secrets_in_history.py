@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from switchboard.cli import app
 from switchboard.crypto import generate_key
 from switchboard.envelope import written
-from switchboard.letta_standin import LettaStandIn
+from switchboard.testing.letta import LettaStandIn
 
 runner = CliRunner()
 MESSAGES = {

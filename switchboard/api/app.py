@@ -34,10 +34,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from switchboard import __version__
 from switchboard.api import agent_tools, hosted, letta_schedule, web
 from switchboard.api.auth import KeyChecker, KeyClientFactory, RateLimiter
-from switchboard.api.deps import ApiError, ApiOptions, ApiState, LockedStore
+from switchboard.api.deps import ApiOptions, ApiState, LockedStore
 from switchboard.api.ticker import Ticker
 from switchboard.config import Settings
-from switchboard.exceptions import BusyError, InvalidInputError, NotFoundError, SwitchboardError
+from switchboard.exceptions import ApiError, BusyError, InvalidInputError, NotFoundError, SwitchboardError
 from switchboard.store import Store
 from switchboard.tick import ClientFactory, TickOptions
 
@@ -67,7 +67,7 @@ def open_locked_store(settings: Settings) -> LockedStore:
     from switchboard.context import open_store
 
     store = open_store(settings)  # refuses dev mode with a remote on another machine
-    return LockedStore(store.backend, store.codec)
+    return LockedStore(store.backend, store.codec, store.before_commit)
 
 
 def log_config() -> dict[str, Any]:
@@ -282,7 +282,7 @@ def create_app(
     elif isinstance(store, LockedStore):
         locked = store
     else:
-        locked = LockedStore(store.backend, store.codec)
+        locked = LockedStore(store.backend, store.codec, store.before_commit)
     if letta_client is None:
         from switchboard.context import letta_client as default_client
 

@@ -27,17 +27,16 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from switchboard.api.auth import (
-    Caller,
-    InvalidKeyError,
-    KeyChecker,
-    LettaUnavailableError,
-    RateLimiter,
-    key_hash,
-    retry_after_header,
-)
+from switchboard.api.auth import Caller, KeyChecker, RateLimiter, key_hash, retry_after_header
 from switchboard.api.schemas import Detail, ValidationDetail
-from switchboard.exceptions import ConfigError, InvalidInputError, NotFoundError
+from switchboard.exceptions import (
+    ApiError,
+    ConfigError,
+    InvalidInputError,
+    InvalidKeyError,
+    LettaUnavailableError,
+    NotFoundError,
+)
 from switchboard.models import Schedule, check_id
 from switchboard.store import RESULTS, Store
 from switchboard.tick import ClientFactory, deliver_now
@@ -98,16 +97,6 @@ class LockedStore(Store):
         """``Store.transact`` under the lock."""
         with self.lock:
             return super().transact(message, compute, attempts=attempts)
-
-
-class ApiError(Exception):
-    """An error answer: status, ``detail`` (a string, or FastAPI-style field errors) and headers."""
-
-    def __init__(self, status: int, detail: Any, headers: Mapping[str, str] | None = None) -> None:
-        super().__init__(detail if isinstance(detail, str) else "invalid request")
-        self.status = status
-        self.detail = detail
-        self.headers = dict(headers or {})
 
 
 def field_error(where: str, message: str, *, place: str = "body") -> ApiError:

@@ -202,6 +202,10 @@ class GitBackend:
         """Whether commits are pushed."""
         return self._has_remote
 
+    def can_write(self) -> bool | None:
+        """Unknown until a push is tried (git says nothing of permissions before one)."""
+        return None
+
     def refresh(self) -> None:
         """Fast-forward (or rebase local commits) onto the remote branch."""
         with self._locked():

@@ -41,7 +41,7 @@ def attach(
     from switchboard.agent_tools.attach import attach as do_attach
     from switchboard.agent_tools.scheduling import interval_words
     from switchboard.context import letta_client
-    from switchboard.runner import parse_duration
+    from switchboard.timeparse import parse_duration
 
     conf = settings(ctx)
     url = serve_url or os.environ.get(SERVE_URL_ENV) or "http://127.0.0.1:8000"

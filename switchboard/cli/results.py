@@ -29,8 +29,8 @@ def results_list(
     conf = settings(ctx)
     store = store_of(ctx)
     if refresh:
+        from switchboard.cli.runner import run_timeout
         from switchboard.context import letta_client
-        from switchboard.runner import run_timeout
 
         follow_runs(store, conf.api_key, parse_now(now), letta_client, run_timeout())
     items = list_results(store, conf.api_key, schedule_id=schedule_id, limit=limit)

@@ -105,7 +105,7 @@ def init(
     """Make a key (unless one is set) and the tenant secret; on GitHub, store the secret and enable the tick."""
     import dataclasses
 
-    from switchboard.setup import init_repository
+    from switchboard.actions.setup import init_repository
 
     conf = settings(ctx)
     outcome = init_repository(dataclasses.replace(conf, github_repo=github) if github else conf)

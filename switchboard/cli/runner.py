@@ -15,23 +15,18 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
-from switchboard import alerts
+from switchboard.actions import alerts
 from switchboard.config import Settings
 from switchboard.exceptions import InvalidInputError, SwitchboardError
 from switchboard.models import Result
 from switchboard.stop_reasons import meaning
 from switchboard.tick import ClientFactory, Job, RecentRuns, TickOptions, TickReport, next_due, run_pass
-
-_DURATION = re.compile(
-    r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|secs|seconds?|m|min|mins|minutes?|h|hours?|d|days?)?\s*$", re.IGNORECASE
-)
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+from switchboard.timeparse import parse_duration
 
 #: How long results are kept (a duration such as 90d or 2160h); the tick prunes older ones.
 RETENTION_ENV = "SWITCHBOARD_RESULT_RETENTION"
@@ -39,16 +34,6 @@ RETENTION_ENV = "SWITCHBOARD_RESULT_RETENTION"
 RUN_TIMEOUT_ENV = "SWITCHBOARD_RUN_TIMEOUT"
 #: Secrets besides the settings that the tick reads from the environment.
 _SECRET_ENV = ("SWITCHBOARD_ENCRYPTION_KEY", "SWITCHBOARD_WEBHOOK_URL")
-
-
-def parse_duration(text: str, *, days: bool = False) -> timedelta:
-    """'4m', '90s', '1h', '0' (and with ``days``, '90d') -> a timedelta."""
-    match = _DURATION.match(text or "")
-    unit = (match.group(2) or "s").lower()[0] if match else ""
-    if not match or (unit == "d" and not days):
-        example = "90d or 2160h" if days else "90s, 4m or 1h"
-        raise InvalidInputError(f'"{text}" is not a duration — use e.g. {example}')
-    return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[unit])
 
 
 class Masker:
@@ -216,7 +201,7 @@ def run_tick_command(
     seconds until interrupted. Exit status 1 when a delivery failed for good
     and ``fail_on_permanent``; a TickError (sent but not recorded) propagates.
     """
-    from switchboard.cli import parse_now
+    from switchboard.cli.root import parse_now
     from switchboard.context import letta_client, open_store
 
     masker = Masker()
