@@ -116,11 +116,12 @@ def test_run_now_while_a_tick_holds_the_schedule_is_409(api: ApiServer) -> None:
 
 
 def test_the_hosted_api_sends_as_written_unless_the_envelope_is_asked_for(api: ApiServer) -> None:
+    other = api.standin.add_agent()  # two agents: neither message waits for the other's run
     with api.client() as client:
         plain = client.post("/schedules/one-time", json={"agent_id": api.agent, "message": "As sent"})
         wrapped = client.post(
             "/schedules/one-time",
-            json={"agent_id": api.agent, "message": "Wrapped", "envelope": True, "timezone": "Asia/Tokyo"},
+            json={"agent_id": other, "message": "Wrapped", "envelope": True, "timezone": "Asia/Tokyo"},
         )
         assert (plain.json()["envelope"], wrapped.json()["envelope"]) == (False, True)
         latest_result(client, str(plain.json()["id"]))
