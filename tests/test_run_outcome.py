@@ -434,3 +434,18 @@ def test_every_stop_reason_letta_has_is_judged_and_the_stand_in_knows_them_all()
     assert set(STOP_REASON_STATUS) == letta
     assert [r for r, s in STOP_REASONS.items() if s.done] == ["end_turn", "tool_rule"]
     assert [r for r, s in STOP_REASONS.items() if s.permanent] == ["insufficient_credits"]
+
+
+def test_out_of_credits_seen_while_waiting_for_the_same_agent_pauses_at_once(world: World) -> None:
+    """A pass that waits on its own run before the agent's next message records its end there and then."""
+    agent = world.letta.agents[0]
+    world.letta.set_run_outcome(agent, "failed", "insufficient_credits")
+    hourly = world.recurring("0 * * * *", created=T0 - timedelta(minutes=5), agent=agent)  # due at T0
+    later = world.one_time(T0 + timedelta(seconds=30), agent=agent)  # due after it: sent after waiting on it
+    world.seed(hourly, later)
+    report = world.tick(T0 + timedelta(minutes=1))
+    by_id = {r.schedule_id: r for r in report.results}
+    assert (by_id[hourly.id].status, by_id[hourly.id].run_end) == ("failed", "insufficient_credits")
+    paused = world.remote_schedule(hourly.id)
+    assert isinstance(paused, RecurringSchedule) and paused.status == "paused"
+    assert "out of credits" in (paused.paused_reason or "")
