@@ -8,6 +8,7 @@ base URL the delivery will use. Stored views only ever exist encrypted.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -27,6 +28,7 @@ from pydantic import (
 )
 
 from switchboard.exceptions import InvalidInputError
+from switchboard.stop_reasons import run_end
 
 #: Bump when the stored shape changes; ``store`` refuses what it cannot read.
 FORMAT_VERSION = 1
@@ -94,20 +96,34 @@ def iso(value: datetime | None) -> str | None:
     return None if value is None else utc(value).isoformat()
 
 
+#: The agent ids Letta makes: ``agent-<uuid>`` (Letta Cloud, the V1 server) and ``agent-local-<uuid>`` (the App Server).
+AGENT_ID_PATTERN = r"^agent-(local-)?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+_AGENT_ID = re.compile(AGENT_ID_PATTERN)
+#: Shown in every refusal of an agent id: the two shapes Letta makes.
+AGENT_ID_EXAMPLE = "agent-3f2b9c1e-8d4a-4b6e-9f0a-1c2d3e4f5a6b or agent-local-3f2b9c1e-8d4a-4b6e-9f0a-1c2d3e4f5a6b"
+
+
 def check_agent_id(value: str) -> str:
-    """An agent id: non-empty, at most 128 characters, no whitespace or '/'."""
+    """An agent id as Letta makes them: ``agent-<uuid>`` or ``agent-local-<uuid>``, lower case.
+
+    Refused when a schedule is made, not hours later when Letta refuses the delivery.
+    """
     text = str(value)
     if not text:
-        raise ValueError("agent id is empty — pass the id of a Letta agent, e.g. agent-1234…")
-    if len(text) > 128:
-        raise ValueError("agent id is longer than 128 characters — pass the id of a Letta agent")
-    if any(ch.isspace() or not ch.isprintable() for ch in text) or "/" in text or "\\" in text:
-        shown = shown_value(text)
+        raise ValueError(f"agent id is empty — pass the id of a Letta agent, e.g. {AGENT_ID_EXAMPLE}")
+    if not _AGENT_ID.fullmatch(text):
+        hint = " (in lower case)" if _AGENT_ID.fullmatch(text.lower()) else ""
         raise ValueError(
-            f'agent id "{shown}" contains whitespace, a control character or a slash — pass the id of a Letta '
-            f"agent, e.g. agent-1234…"
+            f'agent id "{shown_value(text)}" is not a Letta agent id — pass one{hint} such as {AGENT_ID_EXAMPLE}'
         )
     return text
+
+
+def _agent_id_unless_stored(value: str, info: ValidationInfo) -> str:
+    # Read back from data/ (context STORED), an agent id was checked by the rules of the day it was made.
+    if info.context and info.context.get("stored"):
+        return value
+    return check_agent_id(value)
 
 
 def max_message_bytes(env: Mapping[str, str] | None = None) -> int:
@@ -220,7 +236,7 @@ def _message_unless_stored(value: str, info: ValidationInfo) -> str:
 
 #: Field types that check themselves, for the records here and the REST API's request bodies.
 ScheduleId = Annotated[str, AfterValidator(check_id)]
-AgentId = Annotated[str, AfterValidator(check_agent_id)]
+AgentId = Annotated[str, AfterValidator(_agent_id_unless_stored)]
 Message = Annotated[str, AfterValidator(_message_unless_stored)]
 Name = Annotated[str | None, AfterValidator(check_name)]
 Conversation = Annotated[str | None, AfterValidator(check_conversation)]
@@ -270,6 +286,9 @@ class _Schedule(_Record):
     base_url: str = "https://api.letta.com"
     # The agent whose own tool call made this schedule (switchboard/agent_tools), for its limits and its list.
     created_by_agent: str | None = None
+    #: Deliver the message inside the envelope that tells the agent what time it is (switchboard/envelope.py).
+    #: False here, so schedules stored before it existed, and those the hosted-service API makes, go as sent.
+    envelope: bool = False
     # A tick that is delivering this schedule right now (see switchboard/tick).
     claimed_by: str | None = None
     claimed_at: Instant | None = None
@@ -287,11 +306,18 @@ class OneTimeSchedule(_Schedule):
 
     kind: Literal["one-time"] = "one-time"
     execute_at: Instant
-    # The zone its time was given in, so lists and the page show it there (None: UTC).
+    # The zone its time was given in, so lists, the page and the envelope show it there (None: UTC).
     timezone: str | None = None
     attempts: int = 0
     # When transient failures began (the tick gives up a while after it).
     failing_since: AwareDatetime | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        from switchboard.timeparse import zone
+
+        return None if value is None else zone(value).key
 
     def public(self) -> dict[str, Any]:
         """The shape the CLI and the REST API show."""
@@ -305,6 +331,7 @@ class OneTimeSchedule(_Schedule):
             "execute_at": iso(self.execute_at),
             "timezone": self.timezone or "UTC",
             "created_at": iso(self.created_at),
+            "envelope": self.envelope,
         }
 
 
@@ -321,6 +348,8 @@ class RecurringSchedule(_Schedule):
     resumed_at: Instant | None = None
     # Transient failures since the last delivery (the next result's attempt is one more).
     attempts: int = 0
+    #: Fires delivered so far (extra fires by request not counted): the envelope's "fire number" is one more.
+    fires: int = 0
 
     @field_validator("cron")
     @classmethod
@@ -366,6 +395,7 @@ class RecurringSchedule(_Schedule):
             "next_run": iso(self.next_run()),
             "status": self.status,
             "paused_reason": self.paused_reason,
+            "envelope": self.envelope,
         }
 
 
@@ -413,6 +443,11 @@ class Result(_Record):
     turn_id: str | None = None
 
     @property
+    def run_end(self) -> str | None:
+        """How the run ended, in one word: ``completed`` only when the agent finished its turn, else the stop reason."""
+        return run_end(self.run_status, self.stop_reason)
+
+    @property
     def unfinished(self) -> bool:
         """Whether this delivery's run is still to be followed to its end."""
         return self.run_id is not None and self.run_status is not None and self.run_status not in FINAL_RUN_STATUSES
@@ -423,6 +458,7 @@ class Result(_Record):
         Without ``with_name`` it carries ids only, as a tick's ``--json`` (an Actions log) must.
         """
         shown = self.model_dump(mode="json", exclude={"message", "name"})
+        shown["run_end"] = self.run_end
         if with_name:
             shown["name"] = self.name
         if with_message:

@@ -46,17 +46,19 @@ def add_one_time(
     role: str = "user",
     message_fields: MessageFields | None = None,
     name: str | None = None,
+    envelope: bool = False,
     timezone: str | None = None,
     clock: str = "github",
     conversation: str | None = None,
 ) -> OneTimeSchedule:
     """Store a one-time schedule; one commit. ``timezone`` is the zone its time was given in, for showing it.
 
-    ``clock="letta"``: Letta Cloud fires it, armed by the next pass (see switchboard/native).
+    ``envelope``: deliver it telling the agent the time, in ``timezone``. ``clock="letta"``: Letta Cloud fires
+    it, armed by the next pass (see switchboard/native).
     """
     fields = {"agent_id": agent_id, "message": message, "role": role, "execute_at": execute_at,
               "message_fields": message_fields, "name": name, "timezone": timezone, "clock": clock,
-              "conversation": conversation}  # fmt: skip
+              "conversation": conversation, "envelope": envelope}  # fmt: skip
     return _add(store, OneTimeSchedule, fields, api_key=api_key, base_url=base_url, now=now)
 
 
@@ -70,12 +72,13 @@ def new_one_time(
     now: datetime,
     role: str = "user",
     name: str | None = None,
+    envelope: bool = False,
     timezone: str | None = None,
     conversation: str | None = None,
 ) -> OneTimeSchedule:
     """A one-time schedule made ``now``, checked but not stored (``tick.send_now`` stores it claimed)."""
     fields = {"agent_id": agent_id, "message": message, "role": role, "execute_at": execute_at, "name": name,
-              "timezone": timezone, "conversation": conversation}  # fmt: skip
+              "timezone": timezone, "conversation": conversation, "envelope": envelope}  # fmt: skip
     return _new(OneTimeSchedule, fields, api_key=api_key, base_url=base_url, now=now)
 
 
@@ -94,6 +97,7 @@ def add_recurring(
     name: str | None = None,
     clock: str = "github",
     conversation: str | None = None,
+    envelope: bool = False,
 ) -> RecurringSchedule:
     """Store a recurring schedule; one commit. Its first fire is the first after ``now``.
 
@@ -101,7 +105,7 @@ def add_recurring(
     """
     fields = {"agent_id": agent_id, "message": message, "role": role, "cron": cron, "timezone": timezone,
               "message_fields": message_fields, "name": name, "clock": clock,
-              "conversation": conversation}  # fmt: skip
+              "conversation": conversation, "envelope": envelope}  # fmt: skip
     return _add(store, RecurringSchedule, fields, api_key=api_key, base_url=base_url, now=now)
 
 

@@ -9,6 +9,7 @@ does; the server sees them through the remote.
 
 from __future__ import annotations
 
+import inspect
 import json
 import subprocess
 import sys
@@ -31,6 +32,9 @@ from switchboard.due import shortest_gap
 from switchboard.index import indexed_store
 from switchboard.store import Store, Transaction
 from switchboard.timeparse import looks_recurring
+
+#: An agent id of the shape Letta makes.
+AGENT_OK = "agent-3f2b9c1e-8d4a-4b6e-9f0a-1c2d3e4f5a60"
 
 UUID_LIKE = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 
@@ -146,9 +150,9 @@ def test_recurring_phrases_answer_the_next_fire_in_the_zone(world: World) -> Non
 
 
 def test_scheduling_for_another_agent_of_the_same_key(world: World) -> None:
-    """agent_id sends it elsewhere; the caller still lists and cancels what it made."""
+    """to_agent_id sends it elsewhere; the caller still lists and cancels what it made."""
     agent, other = world.agent(), world.server.standin.add_agent()
-    made = agent.call("schedule_message", message="Ping", when="tomorrow at 9am", agent_id=other)
+    made = agent.call("schedule_message", message="Ping", when="tomorrow at 9am", to_agent_id=other)
     assert made.startswith(f"Scheduled a one-time message to agent {other} for "), made
     assert f"{id_in(made)} to {other}: once" in agent.call("list_scheduled_messages")
 
@@ -202,7 +206,7 @@ def test_the_number_of_active_schedules_is_bounded(world: World) -> None:
         ({"message": " ", "when": "in 5 minutes"}, "Switchboard refused: message is empty"),
         ({"message": "x", "when": ""}, 'Switchboard refused: say when — e.g. "in 10 minutes"'),
         ({"message": "x", "when": "2020-01-01T09:00:00Z"}, "ago — a one-time message needs a time still to come: try"),
-        ({"message": "x", "when": "in 5 minutes", "agent_id": "a b"}, 'agent id "a b" contains whitespace'),
+        ({"message": "x", "when": "in 5 minutes", "to_agent_id": "a b"}, 'agent id "a b" is not a Letta agent id'),
     ],
 )
 def test_bad_input_is_a_sentence(world: World, args: dict[str, str], expected: str) -> None:
@@ -235,7 +239,7 @@ def test_another_tenants_agent_sees_and_cancels_nothing(world: World) -> None:
     refused = theirs.call("cancel_scheduled_message", schedule_id=schedule_id)
     assert refused.startswith(f"Switchboard refused: no scheduled message with id {schedule_id} for you"), refused
     # Even naming our agent as the target gives them no view of our schedules: theirs are kept under their key.
-    theirs.call("schedule_message", message="Hello", when="in 2 hours", agent_id=ours.agent_id)
+    theirs.call("schedule_message", message="Hello", when="in 2 hours", to_agent_id=ours.agent_id)
     assert "Private" not in theirs.call("list_scheduled_messages")
     assert [s.id for s in service.list_one_time(world.laptop, LETTA_KEY)] == [schedule_id]
 
@@ -316,6 +320,30 @@ def test_the_tool_source_is_what_letta_gets() -> None:
     assert registry.json_schema("schedule_message")["parameters"]["required"] == ["message", "when"]
 
 
+def test_no_tool_has_a_parameter_letta_fills_itself() -> None:
+    """Letta 0.16.8 passes its own agent_id to a tool function with a parameter of that name: a call that also
+    gave one failed with "keyword argument repeated: agent_id". No tool has one, in its source or its schema."""
+    for name in registry.NAMES:
+        function, _, _ = registry.TOOLS[name]
+        assert "agent_id" not in inspect.signature(function).parameters, name
+        assert "agent_id" not in registry.json_schema(name)["parameters"]["properties"], name
+        # As Letta runs it: the tool's source, then a call with the model's arguments and Letta's own agent_id.
+        namespace: dict[str, object] = {}
+        exec(compile(registry.tool_source(name), name, "exec"), namespace)
+        with pytest.raises(TypeError, match="unexpected keyword argument 'agent_id'"):
+            namespace[name](agent_id="agent-0b7cbd6e-2f1e-4e55-9a57-6c1d6f0b2a11")  # type: ignore[operator]
+
+
+def test_the_old_parameter_name_from_tools_registered_before_is_still_accepted(world: World) -> None:
+    """A tool registered by an earlier release sends agent_id in its body: the API still takes it."""
+    agent, other = world.agent(), world.server.standin.add_agent()
+    headers = {"Authorization": "Bearer " + agent.env["SWITCHBOARD_TOKEN"]}
+    body = {"message": "Old tool", "when": "in 1 hour", "agent_id": other}
+    answer = httpx.post(world.server.base_url + "/agent-tools/schedules", json=body, headers=headers, timeout=30)
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["sentence"].startswith(f"Scheduled a one-time message to agent {other} for ")
+
+
 @pytest.mark.parametrize(
     ("cron", "minutes"),
     [("*/5 * * * *", 5), ("* * * * *", 1), ("0 9 * * 1", 1440), ("0,59 * * * *", 1), ("58 23 * * *", 1440),
@@ -340,11 +368,11 @@ def test_looks_recurring(phrase: str, recurring: bool) -> None:
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["--agent-id", "a b"], 'Error: agent id "a b" contains whitespace, a control character or a slash'),
-        (["--agent-id", "agent-1", "--serve-url", "ftp://x"], 'Error: --serve-url "ftp://x" is not an http(s) URL'),
-        (["--agent-id", "agent-1", "--min-interval", "soon"], 'Error: "soon" is not a duration — use e.g. 90s, 4m'),
-        (["--agent-id", "agent-1", "--tz", "Mars/Olympus"], 'Error: unknown time zone "Mars/Olympus"'),
-        (["--agent-id", "agent-1", "--max-schedules", "0"], "Error: --max-schedules 0 is not a positive number"),
+        (["--agent-id", "a b"], 'Error: agent id "a b" is not a Letta agent id — pass one such as agent-3f2b9c1e-'),
+        (["--agent-id", AGENT_OK, "--serve-url", "ftp://x"], 'Error: --serve-url "ftp://x" is not an http(s) URL'),
+        (["--agent-id", AGENT_OK, "--min-interval", "soon"], 'Error: "soon" is not a duration — use e.g. 90s, 4m'),
+        (["--agent-id", AGENT_OK, "--tz", "Mars/Olympus"], 'Error: unknown time zone "Mars/Olympus"'),
+        (["--agent-id", AGENT_OK, "--max-schedules", "0"], "Error: --max-schedules 0 is not a positive number"),
         (["--agent-id", "agent-00000000-0000-4000-8000-000000000000"], "Error: agent agent-00000000-0000-4000-8000"),
     ],
 )

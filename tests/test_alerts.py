@@ -95,7 +95,7 @@ def test_a_failure_is_posted_with_counts_and_ids_only(store: Store, standin: Let
     [result] = body["results"]
     assert set(result) == {
         "schedule_id", "schedule_type", "status", "run_id", "agent_id",
-        "scheduled_for", "executed_at", "http_status", "lateness_s", "skipped", "run_status", "stop_reason",
+        "scheduled_for", "executed_at", "http_status", "lateness_s", "skipped", "run_status", "stop_reason", "run_end",
     }  # fmt: skip
     assert (result["status"], result["http_status"]) == ("failed", 404)
     assert body["github"] == {

@@ -26,6 +26,9 @@ from switchboard.doctor import watcher_check
 from switchboard.index import indexed_store
 from switchboard.watch import HEARTBEAT_FILE, read_heartbeat
 
+#: An agent id of the shape Letta makes.
+AGENT_OK = "agent-3f2b9c1e-8d4a-4b6e-9f0a-1c2d3e4f5a60"
+
 ONE_TIME_FIELDS = {"id", "agent_id", "message", "role", "execute_at", "created_at"}
 RECURRING_HOSTED_FIELDS = {"id", "agent_id", "message", "role", "cron", "created_at", "last_run"}
 RESULT_HOSTED_FIELDS = {"schedule_id", "schedule_type", "run_id", "agent_id", "message", "executed_at"}
@@ -157,7 +160,7 @@ def test_one_time_round_trip_keeps_the_hosted_shapes(api: ApiServer) -> None:
     with api.client() as client:
         created = one_time(api, client, execute_at="2030-01-02T03:04:05+01:00", role="system")
         # The hosted service's fields, and switchboard's optional name.
-        assert set(created) == ONE_TIME_FIELDS | {"name", "timezone", "conversation"}
+        assert set(created) == ONE_TIME_FIELDS | {"name", "timezone", "conversation", "envelope"}
         assert created["execute_at"] == "2030-01-02T02:04:05+00:00"
         assert created["role"] == "system"
         sid = created["id"]
@@ -217,11 +220,11 @@ def test_an_api_key_in_the_body_is_ignored_and_never_returned(api: ApiServer) ->
     [
         ({"execute_at": "in 1 hour", "message": "m"}, ["body", "agent_id"]),
         ({"agent_id": "agent/../x", "execute_at": "in 1 hour", "message": "m"}, ["body", "agent_id"]),
-        ({"agent_id": "a", "execute_at": "in 1 hour", "message": "   "}, ["body", "message"]),
-        ({"agent_id": "a", "execute_at": "in 1 hour", "message": "m", "role": "tool"}, ["body", "role"]),
-        ({"agent_id": "a", "execute_at": "when pigs fly", "message": "m"}, ["body", "execute_at"]),
+        ({"agent_id": AGENT_OK, "execute_at": "in 1 hour", "message": "   "}, ["body", "message"]),
+        ({"agent_id": AGENT_OK, "execute_at": "in 1 hour", "message": "m", "role": "tool"}, ["body", "role"]),
+        ({"agent_id": AGENT_OK, "execute_at": "when pigs fly", "message": "m"}, ["body", "execute_at"]),
         (
-            {"agent_id": "a", "execute_at": "in 1 hour", "message": "m", "timezone": "Mars/Olympus"},
+            {"agent_id": AGENT_OK, "execute_at": "in 1 hour", "message": "m", "timezone": "Mars/Olympus"},
             ["body", "timezone"],
         ),
         ({"agent_id": 7, "execute_at": "in 1 hour", "message": "m"}, ["body", "agent_id"]),
@@ -244,7 +247,7 @@ def test_bad_one_time_bodies_are_422_naming_the_field(
 )
 def test_bad_cron_is_422_on_cron(api: ApiServer, cron: str, hint: str) -> None:
     with api.client() as client:
-        response = client.post("/schedules/recurring", json={"agent_id": "a", "cron": cron, "message": "m"})
+        response = client.post("/schedules/recurring", json={"agent_id": AGENT_OK, "cron": cron, "message": "m"})
     assert response.status_code == 422
     [item] = response.json()["detail"]
     assert item["loc"] == ["body", "cron"]
@@ -267,7 +270,7 @@ def test_a_secret_message_is_never_echoed_in_errors(api: ApiServer) -> None:
     secret = "the launch code is 0000 " * 4000  # ~96 KB: over the 64 KiB message limit, under the body limit
     with api.client() as client:
         response = client.post(
-            "/schedules/one-time", json={"agent_id": "a", "execute_at": "in 1 hour", "message": secret}
+            "/schedules/one-time", json={"agent_id": AGENT_OK, "execute_at": "in 1 hour", "message": secret}
         )
     assert response.status_code == 422
     assert "launch code" not in response.text
@@ -339,8 +342,8 @@ def test_path_like_ids_are_404_and_touch_no_file(api: ApiServer, raw: str) -> No
             ("POST", "/schedules/recurring/{}/pause"),
             ("GET", "/results/{}"),
             ("GET", "/results/{}/history"),
-            ("GET", "/v1/agents/agent-1/schedule/{}"),
-            ("DELETE", "/v1/agents/agent-1/schedule/{}"),
+            ("GET", "/v1/agents/agent-3f2b9c1e-8d4a-4b6e-9f0a-1c2d3e4f5a60/schedule/{}"),
+            ("DELETE", "/v1/agents/agent-3f2b9c1e-8d4a-4b6e-9f0a-1c2d3e4f5a60/schedule/{}"),
         ]:
             connection.request(method, template.format(raw), headers={"Authorization": f"Bearer {LETTA_KEY}"})
             response = connection.getresponse()
@@ -488,7 +491,7 @@ def test_rate_limit_is_per_key_with_retry_after(repo: Repo, key: str) -> None:
 
 
 def test_oversized_bodies_are_413_by_header_and_by_stream(api: ApiServer) -> None:
-    big = b'{"agent_id": "a", "message": "' + b"x" * (300 * 1024) + b'"}'
+    big = b'{"agent_id": "' + AGENT_OK.encode() + b'", "message": "' + b"x" * (300 * 1024) + b'"}'
     with api.client() as client:
         declared = client.post("/schedules/one-time", content=big, headers={"Content-Type": "application/json"})
         assert declared.status_code == 413
@@ -499,7 +502,7 @@ def test_oversized_bodies_are_413_by_header_and_by_stream(api: ApiServer) -> Non
                 yield big[start : start + 16 * 1024]
 
         streamed = client.post(
-            "/v1/agents/agent-1/schedule", content=chunks(), headers={"Content-Type": "application/json"}
+            "/v1/agents/" + AGENT_OK + "/schedule", content=chunks(), headers={"Content-Type": "application/json"}
         )
         assert streamed.status_code == 413
         assert client.get("/schedules/one-time").json() == []
@@ -639,7 +642,7 @@ def test_an_unreachable_repository_is_503_not_500(api: ApiServer) -> None:
         api.repo.remote.rename(api.repo.remote.with_name("moved.git"))
         try:
             response = client.post(
-                "/schedules/one-time", json={"agent_id": "a", "execute_at": "in 1 hour", "message": "m"}
+                "/schedules/one-time", json={"agent_id": AGENT_OK, "execute_at": "in 1 hour", "message": "m"}
             )
             listed = client.get("/schedules/one-time")
         finally:

@@ -17,6 +17,8 @@ import pytest
 from api_server import ApiServer, serve_api
 from conftest import LETTA_KEY, Repo
 
+from switchboard.envelope import written
+
 pytestmark = pytest.mark.browser
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -217,7 +219,8 @@ def test_the_page_manages_schedules_in_a_real_browser(api: ApiServer, browser: A
 
     until(browser, delivered, "the delivery shows in the results")
     [delivery] = api.standin.deliveries
-    assert delivery.text == "Right now, please"
+    # Made on the page: in the envelope (the REST API's own default is as sent), the message unchanged.
+    assert written(delivery.text) == "Right now, please" and delivery.text.startswith("<system-reminder>\n")
     until(
         browser,
         lambda d: d.find_element(By.CSS_SELECTOR, "#results-table td.run-id").text == delivery.run_id,

@@ -171,11 +171,13 @@ def test_scheduled_at_out_of_range_is_422(api: ApiServer, scheduled_at: object) 
     assert response.status_code == 422
 
 
-def test_bad_agent_ids_in_the_path_are_422(api: ApiServer) -> None:
+@pytest.mark.parametrize("agent", ["agent%20one", "agent-1", "3f2b9c1e-8d4a-4b6e-9f0a-1c2d3e4f5a6b"])
+def test_bad_agent_ids_in_the_path_are_422(api: ApiServer, agent: str) -> None:
     with api.client() as client:
-        response = client.get("/v1/agents/agent%20one/schedule")
+        response = client.get(f"/v1/agents/{agent}/schedule")
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["path", "agent_id"]
+    assert "is not a Letta agent id" in response.json()["detail"][0]["msg"]
 
 
 def test_another_tenants_scheduled_message_is_403(api: ApiServer) -> None:

@@ -113,3 +113,20 @@ def test_run_now_while_a_tick_holds_the_schedule_is_409(api: ApiServer) -> None:
         )
         assert busy.json() == {"detail": expected}
     assert api.standin.deliveries == []
+
+
+def test_the_hosted_api_sends_as_written_unless_the_envelope_is_asked_for(api: ApiServer) -> None:
+    other = api.standin.add_agent()  # two agents: neither message waits for the other's run
+    with api.client() as client:
+        plain = client.post("/schedules/one-time", json={"agent_id": api.agent, "message": "As sent"})
+        wrapped = client.post(
+            "/schedules/one-time",
+            json={"agent_id": other, "message": "Wrapped", "envelope": True, "timezone": "Asia/Tokyo"},
+        )
+        assert (plain.json()["envelope"], wrapped.json()["envelope"]) == (False, True)
+        latest_result(client, str(plain.json()["id"]))
+        latest_result(client, str(wrapped.json()["id"]))
+    texts = {d.text.rsplit("\n", 1)[-1]: d.text for d in api.standin.deliveries}
+    assert texts["As sent"] == "As sent"
+    assert texts["Wrapped"].startswith("<system-reminder>\nScheduled message ")
+    assert "Time zone: Asia/Tokyo" in texts["Wrapped"] and "+09:00" in texts["Wrapped"]

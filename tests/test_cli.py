@@ -20,6 +20,7 @@ from typer.testing import CliRunner, Result
 
 from switchboard.cli import Column, app, render_table
 from switchboard.crypto import codec_from_keys, generate_key
+from switchboard.envelope import written
 from switchboard.store import ONE_TIME, RECURRING, TENANT_KEY
 from switchboard.testing.letta import LettaStandIn
 
@@ -54,7 +55,7 @@ def agent(standin: LettaStandIn) -> str:
 def test_send_now_and_at_a_time(cli_env: dict[str, str], repo: Repo, agent: str) -> None:
     made = js(cli_env, "send", "--agent-id", agent, "--message", "Hello", "--now", NOW, "--no-deliver")
     assert set(made) == {
-        "id", "name", "agent_id", "message", "role", "conversation", "execute_at", "timezone", "created_at",
+        "id", "name", "agent_id", "message", "role", "conversation", "execute_at", "timezone", "created_at", "envelope",
     }  # fmt: skip
     assert made["execute_at"] == made["created_at"] == "2026-03-10T15:20:00+00:00"
     assert (made["agent_id"], made["message"], made["role"]) == (agent, "Hello", "user")
@@ -184,7 +185,7 @@ def test_results_after_a_tick(cli_env: dict[str, str], repo: Repo, agent: str, s
     )
     ok(cli_env, "tick")  # `send` delivered it already; the tick follows its run to its end
     [delivery] = standin.deliveries
-    assert (delivery.agent_id, delivery.text) == (agent, "Due now")
+    assert (delivery.agent_id, written(delivery.text)) == (agent, "Due now")
 
     [result] = js(cli_env, "results", "list")
     assert result["schedule_id"] == due["id"] and result["run_id"] == delivery.run_id
@@ -286,7 +287,7 @@ def test_keys_rotate_then_drop_the_old_key(
 
 HOSTED_ONE_TIME = {
     "id": "6a4f8f6e-1c7e-4a43-9d7d-1d6d3f5e2b11",
-    "agent_id": "agent-hosted",
+    "agent_id": "agent-3f2b9c1e-8d4a-4b6e-9f0a-1c2d3e4f5a61",
     "message": "From the hosted service",
     "role": "user",
     "execute_at": "2031-05-04T09:00:00",
@@ -294,7 +295,7 @@ HOSTED_ONE_TIME = {
 }
 HOSTED_RECURRING = {
     "id": "legacy-7",
-    "agent_id": "agent-hosted",
+    "agent_id": "agent-3f2b9c1e-8d4a-4b6e-9f0a-1c2d3e4f5a61",
     "message": "Every morning",
     "role": "user",
     "cron": "0 9 * * *",
@@ -336,7 +337,7 @@ def test_import_the_hosted_services_lists(cli_env: dict[str, str], repo: Repo, t
 def test_import_shows_progress_on_large_files(cli_env: dict[str, str], repo: Repo, tmp_path: Path) -> None:
     items = [
         {
-            "agent_id": "agent-bulk",
+            "agent_id": "agent-3f2b9c1e-8d4a-4b6e-9f0a-1c2d3e4f5a62",
             "message": f"bulk {i}",
             "execute_at": f"2031-05-{1 + i % 28:02d}T{i % 24:02d}:00:00Z",
         }

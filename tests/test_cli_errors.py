@@ -45,8 +45,8 @@ DEV_IN_ACTIONS = (
     "and set the SWITCHBOARD_ENCRYPTION_KEY secret instead"
 )
 AGENT_BAD = (
-    'agent id "{shown}" contains whitespace, a control character or a slash — pass the id of a Letta agent, '
-    "e.g. agent-1234…"
+    'agent id "{shown}" is not a Letta agent id — pass one such as agent-3f2b9c1e-8d4a-4b6e-9f0a-1c2d3e4f5a6b or '
+    "agent-local-3f2b9c1e-8d4a-4b6e-9f0a-1c2d3e4f5a6b"
 )
 PHRASE = (
     'could not understand "blue moon" as a time — try "in 5 minutes", "tomorrow at 9am" or an ISO 8601 time '
@@ -60,6 +60,9 @@ SHAPES = (
     'the file is neither a JSON array of schedules nor {"one_time": [...], "recurring": [...]} — export it '
     "with the hosted service's list endpoints"
 )
+
+#: An agent id of the shape Letta makes.
+AGENT_OK = "agent-0b7cbd6e-2f1e-4e55-9a57-6c1d6f0b2a11"
 
 
 @dataclass
@@ -315,8 +318,12 @@ def test_times_zones_and_phrases(world: World, args: list[str], expected: str) -
         ("a/b", AGENT_BAD.replace("{shown}", "a/b")),
         ("agent 1", AGENT_BAD.replace("{shown}", "agent 1")),
         ("../x", AGENT_BAD.replace("{shown}", "../x")),
-        ("", "agent id is empty — pass the id of a Letta agent, e.g. agent-1234…"),
-        ("a" * 129, "agent id is longer than 128 characters — pass the id of a Letta agent"),
+        ("agent-1", AGENT_BAD.replace("{shown}", "agent-1")),
+        (
+            "",
+            "agent id is empty — pass the id of a Letta agent, e.g. agent-3f2b9c1e-8d4a-4b6e-9f0a-1c2d3e4f5a6b or "
+            "agent-local-3f2b9c1e-8d4a-4b6e-9f0a-1c2d3e4f5a6b",
+        ),
     ],
 )
 def test_bad_agent_ids(world: World, command: str, agent: str, expected: str) -> None:
@@ -484,17 +491,17 @@ def test_keys_rotate_refuses_dev_mode(world: World) -> None:
 
 # -- import ---------------------------------------------------------------------------------------------
 
-GOOD = {"agent_id": "agent-x", "message": "imported", "execute_at": "2031-05-04T09:00:00Z"}
+GOOD = {"agent_id": AGENT_OK, "message": "imported", "execute_at": "2031-05-04T09:00:00Z"}
 IMPORT_FILES: dict[str, object] = {
     "good.json": [GOOD],
     "not-json.json": "{ this is not json",
     "shape.json": {"schedules": []},
     "shape-value.json": {"one_time": 5},
     "scalar.json": [GOOD, 1],
-    "no-time.json": [{"agent_id": "agent-x", "message": "imported"}],
+    "no-time.json": [{"agent_id": AGENT_OK, "message": "imported"}],
     "bad-role.json": [GOOD, GOOD | {"role": "boss"}],
     "bad-time.json": [GOOD | {"execute_at": "soon"}],
-    "bad-cron.json": {"recurring": [{"agent_id": "agent-x", "message": "m", "cron": "every blue moon"}]},
+    "bad-cron.json": {"recurring": [{"agent_id": AGENT_OK, "message": "m", "cron": "every blue moon"}]},
     "bad-agent.json": [GOOD | {"agent_id": "a/b"}],
     "empty-message.json": [GOOD | {"message": ""}],
     "twice.json": [GOOD | {"id": UNKNOWN}, GOOD | {"id": UNKNOWN.upper()}],

@@ -22,6 +22,7 @@ from api_server import free_port
 from conftest import ROOT, Repo, clone_of, git, run_cli
 
 from switchboard.cli import main
+from switchboard.envelope import written
 from switchboard.testing.letta import LettaStandIn
 
 Run = tuple[int, str, str]
@@ -82,7 +83,8 @@ def test_send_json_is_the_schedule_and_its_result(
     assert (code, err) == (0, "")
     made = json.loads(out)
     assert set(made) == {
-        "id", "name", "agent_id", "message", "role", "conversation", "execute_at", "timezone", "created_at", "result",
+        "id", "name", "agent_id", "message", "role", "conversation", "execute_at", "timezone", "created_at", "envelope",
+        "result",
     }  # fmt: skip
     assert made["execute_at"] == "2020-01-01T00:00:00+00:00"  # already due: delivered now, late
     [delivery] = standin.deliveries
@@ -172,7 +174,7 @@ def test_recurring_run_sends_one_manual_fire(
     assert (after["last_run"], after["next_run"], after["status"]) == (None, made["next_run"], "active")
     code, out, _ = cli(capsys, "results", "list")
     assert out.count("manual run") == 2
-    assert [d.text for d in standin.deliveries] == ["Stand-up", "Stand-up"]
+    assert [written(d.text) for d in standin.deliveries] == ["Stand-up", "Stand-up"]
 
 
 def test_recurring_run_errors(
@@ -247,7 +249,7 @@ def test_send_and_a_tick_in_two_processes_send_nothing_twice(
     while len(standin.deliveries) < len(expected) and time.monotonic() < deadline:
         # Whatever was left to the tick (the agent was busy with the other process), the next tick sends.
         assert run_cli("tick", env=tick_env).returncode == 0
-    counts = Counter(d.text for d in standin.deliveries)
+    counts = Counter(written(d.text) for d in standin.deliveries)
     assert counts == Counter(expected)
     git(other, "pull", "--quiet")
     assert not any(p.startswith("data/schedules/") for p in repo.remote_files())

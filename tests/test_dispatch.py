@@ -36,6 +36,7 @@ from switchboard.actions.dispatch import (
 )
 from switchboard.cli import main
 from switchboard.config import resolve
+from switchboard.envelope import written
 from switchboard.exceptions import GitHubError, InvalidInputError
 from switchboard.testing.github import GitHubStandIn
 from switchboard.testing.letta import LettaStandIn
@@ -304,7 +305,7 @@ def test_send_now_with_letta_out_of_reach_dispatches_the_tick(
     standin.up()
     code, out, _ = cli(capsys, "tick", "--json")
     assert code == 0 and json.loads(out)["delivered"] == 1
-    assert [d.text for d in standin.deliveries] == ["Via the runner"]
+    assert [written(d.text) for d in standin.deliveries] == ["Via the runner"]
 
 
 def test_send_later_or_with_no_dispatch_leaves_it_to_the_schedule(

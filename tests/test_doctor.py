@@ -204,7 +204,19 @@ def test_doctor_in_a_healthy_clone(cli_env: dict[str, str], repo: Repo, capsys: 
 
 def test_doctor_names_each_file_that_does_not_open_and_why(cli_env: dict[str, str], repo: Repo, capsys: Any) -> None:
     assert cli(capsys, "init")[0] == 0
-    assert cli(capsys, "send", "--agent-id", "agent-1", "-m", "Hi", "--at", "2031-01-01T09:00:00Z")[0] == 0
+    assert (
+        cli(
+            capsys,
+            "send",
+            "--agent-id",
+            "agent-3f2b9c1e-8d4a-4b6e-9f0a-1c2d3e4f5a6b",
+            "-m",
+            "Hi",
+            "--at",
+            "2031-01-01T09:00:00Z",
+        )[0]
+        == 0
+    )
     tenant = "0" * 32
     planted = {
         f"data/schedules/recurring/{tenant}/3f2b9c1e-8d4a-4b6e-9f0a-1c2d3e4f5a6b.json.enc": (

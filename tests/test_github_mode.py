@@ -20,6 +20,7 @@ from conftest import LETTA_KEY, github_mode_env, run_cli
 
 from switchboard.cli import main
 from switchboard.crypto import codec_from_keys, generate_key
+from switchboard.envelope import written
 from switchboard.store import ONE_TIME, RECURRING, RESULTS, RUNS, TENANT_KEY
 from switchboard.testing.github import GitHubStandIn
 from switchboard.testing.letta import LettaStandIn
@@ -155,7 +156,7 @@ def test_tick_and_results_without_a_clone(cli: Run, github: RacingStandIn, stand
     assert github.dispatches == []
     report = as_json(cli, "tick")
     assert report["delivered"] == 1 and report["failed"] == 0
-    assert [(d.agent_id, d.text) for d in standin.deliveries] == [(agent, "Now please")]
+    assert [(d.agent_id, written(d.text)) for d in standin.deliveries] == [(agent, "Now please")]
     assert data_files(github, ONE_TIME) == []
     assert len(data_files(github, RESULTS)) == 1
 
@@ -289,7 +290,7 @@ def test_the_real_command_in_its_own_process(
     schedule = json.loads(sent.stdout)
     # No time: delivered from this process, through the GitHub API: a claim commit, the POST, a record commit.
     [delivery] = standin.deliveries
-    assert delivery.text == "From a process"
+    assert written(delivery.text) == "From a process"
     assert schedule["result"]["run_id"] == delivery.run_id and schedule["result"]["status"] == "delivered"
     assert github.dispatches == [] and sent.stderr == ""
     claim, record = github.commit_message(github.parent(github.head())), github.commit_message(github.head())

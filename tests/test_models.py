@@ -77,28 +77,56 @@ def test_a_schedule_id_must_be_a_uuid_too() -> None:
 # -- agent ids, roles, messages ------------------------------------------------------
 
 
+UUID = "3f2b9c1e-8d4a-4b6e-9f0a-1c2d3e4f5a6b"
+
+
 @pytest.mark.parametrize(
-    ("bad", "reason"),
+    "bad",
     [
-        ("", "agent id is empty"),
-        ("a" * 129, "longer than 128 characters"),
-        ("agent 1", "contains whitespace"),
-        ("agent\t1", "contains whitespace"),
-        ("a/b", "or a slash"),
-        ("a\\b", "or a slash"),
-        ("agent\x00", "a control character"),
+        "a" * 129,
+        "agent 1",
+        "agent-1",
+        "agent\x00",
+        "a/b",
+        UUID,
+        f"agent-{UUID[:-1]}",
+        f"agent-{UUID}x",
+        f"agent-cloud-{UUID}",
+        f" agent-{UUID}",
+        f"agent-{UUID}\n",
+        f"agent-{UUID.replace('-', '')}",
     ],
 )
-def test_bad_agent_ids(bad: str, reason: str) -> None:
+def test_agent_ids_not_made_by_letta_are_refused(bad: str) -> None:
+    reason = "is not a Letta agent id — pass one such as agent-3f2b9c1e-"
     with pytest.raises(ValueError, match=reason):
         check_agent_id(bad)
     with pytest.raises(InvalidInputError, match=reason):
         one_time(agent_id=bad)
 
 
-def test_agent_ids_up_to_128_characters() -> None:
-    assert check_agent_id("a" * 128) == "a" * 128
-    assert one_time(agent_id=AGENT).agent_id == AGENT
+def test_an_agent_id_in_capitals_is_told_to_use_lower_case() -> None:
+    with pytest.raises(ValueError, match=r"pass one \(in lower case\)"):
+        check_agent_id(f"agent-{UUID.upper()}")
+
+
+def test_an_empty_agent_id_says_so() -> None:
+    with pytest.raises(InvalidInputError, match="agent id is empty"):
+        one_time(agent_id="")
+
+
+@pytest.mark.parametrize("good", [f"agent-{UUID}", f"agent-local-{UUID}", "agent-00000000-0000-4000-8000-000000000000"])
+def test_agent_ids_letta_makes_are_accepted(good: str) -> None:
+    assert check_agent_id(good) == good
+    assert one_time(agent_id=good).agent_id == good
+
+
+def test_a_stored_schedule_keeps_an_agent_id_older_rules_let_in() -> None:
+    stored = OneTimeSchedule.model_validate(
+        {"agent_id": "agent-1", "message": "m", "execute_at": NOW.isoformat(), "created_at": NOW.isoformat()},
+        context=STORED,
+    )
+    assert stored.agent_id == "agent-1"
 
 
 def test_roles() -> None:
@@ -203,7 +231,7 @@ def test_public_views_never_hold_the_letta_key() -> None:
     made = one_time(api_key="sk-let-secret")
     assert "sk-let-secret" not in repr(made)
     assert set(made.public()) == {
-        "id", "name", "agent_id", "message", "role", "conversation", "execute_at", "timezone", "created_at",
+        "id", "name", "agent_id", "message", "role", "conversation", "execute_at", "timezone", "created_at", "envelope",
     }  # fmt: skip
     assert made.public()["conversation"] == "default"
     rec = recurring(api_key="sk-let-secret", timezone="Europe/Berlin")

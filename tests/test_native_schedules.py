@@ -58,6 +58,10 @@ def daily_nine(world: World, created: datetime, message: str = "Good morning, Be
     return schedule.model_copy(update={"clock": "letta"})
 
 
+#: An agent id of Letta's shape that no server here knows.
+SOME_AGENT = "agent-3f2b9c1e-8d4a-4b6e-9f0a-1c2d3e4f5a6b"
+
+
 def armed(world: World, agent: str | None = None) -> list[dict]:
     """Native schedules the stand-in holds (neither fired nor deleted)."""
     return world.letta.schedules.live(agent)
@@ -253,7 +257,7 @@ def test_two_clones_never_arm_the_same_fire_twice(world: World) -> None:
 def test_letta_s_clock_is_refused_for_a_server_without_native_schedules(url: str) -> None:
     with pytest.raises(InvalidInputError) as caught:
         build(
-            OneTimeSchedule, agent_id="agent-1", message="hi", execute_at=z("2026-06-02T09:30Z"),
+            OneTimeSchedule, agent_id=SOME_AGENT, message="hi", execute_at=z("2026-06-02T09:30Z"),
             created_at=z("2026-06-01T09:30Z"), base_url=url, clock="letta",
         )  # fmt: skip
     assert str(caught.value) == (
@@ -283,7 +287,7 @@ def test_the_cli_creates_a_schedule_on_letta_s_clock_and_a_tick_arms_it(
 def test_the_cli_refuses_letta_s_clock_for_a_self_hosted_server(cli_env: dict[str, str]) -> None:
     env = {**cli_env, "LETTA_BASE_URL": "http://letta.example.com:8283"}
     made = CliRunner().invoke(
-        app, ["recurring", "create", "--agent-id", "agent-1", "-m", "Standup", "--cron", "0 9 * * *", "--clock",
+        app, ["recurring", "create", "--agent-id", SOME_AGENT, "-m", "Standup", "--cron", "0 9 * * *", "--clock",
               "letta"], env=env,
     )  # fmt: skip
     assert made.exit_code == 1
@@ -413,7 +417,7 @@ def test_the_fire_to_arm_is_always_nine_in_berlin_and_the_next_one(now: datetime
 
     created = datetime(2025, 12, 1, tzinfo=UTC)
     base = RecurringSchedule(
-        agent_id="agent-1", message="Good morning", cron="0 9 * * *", timezone=BERLIN, created_at=created,
+        agent_id=SOME_AGENT, message="Good morning", cron="0 9 * * *", timezone=BERLIN, created_at=created,
         base_url="https://api.letta.com", clock="letta",
     )  # fmt: skip
     last = due_fire(base.cron, BERLIN, created, now)

@@ -35,6 +35,7 @@ from switchboard.testing.letta import LettaStandIn
 
 BIN = Path(sys.executable).parent
 STATIC = ROOT / "switchboard" / "api" / "static"
+SKILL = ROOT / "switchboard" / "skill"
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 VERSION = PYPROJECT["project"]["version"]
 
@@ -100,6 +101,8 @@ def test_the_wheel_holds_the_package_the_page_and_the_metadata(built: Built) -> 
         names = set(wheel.namelist())
         for page in sorted(STATIC.iterdir()):
             assert wheel.read(f"switchboard/api/static/{page.name}") == page.read_bytes()
+        # The skill `switchboard skill install` copies out of the installed package.
+        assert wheel.read("switchboard/skill/SKILL.md") == (SKILL / "SKILL.md").read_bytes()
         info = f"letta_switchboard-{VERSION}.dist-info"
         metadata = Parser().parsestr(wheel.read(f"{info}/METADATA").decode())
         entry_points = wheel.read(f"{info}/entry_points.txt").decode()
@@ -121,6 +124,7 @@ def test_the_sdist_holds_the_page_and_both_pass_twine_check(built: Built) -> Non
     with tarfile.open(built.sdist) as sdist:
         names = set(sdist.getnames())
     assert {f"{top}/switchboard/api/static/{p.name}" for p in STATIC.iterdir()} <= names
+    assert f"{top}/switchboard/skill/SKILL.md" in names
     assert {f"{top}/pyproject.toml", f"{top}/README.md", f"{top}/LICENSE"} <= names
     done = subprocess.run(
         [sys.executable, "-m", "twine", "check", "--strict", str(built.sdist), str(built.wheel)],

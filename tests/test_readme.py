@@ -17,6 +17,7 @@ from pathlib import Path
 
 from conftest import LETTA_KEY, ROOT, Repo, git
 
+from switchboard.envelope import written
 from switchboard.testing.letta import LettaStandIn
 
 README = ROOT / "README.md"
@@ -62,7 +63,7 @@ def test_everyday_commands_run_as_written(repo: Repo, key: str, standin: LettaSt
         (repo.clone / "keys.txt").unlink()
     # What the block did is really there: a delivery with a run id, pushed.
     delivered = [d for d in standin.deliveries if d.agent_id == agent]
-    assert any(d.text == "Due right now" for d in delivered)
+    assert any(written(d.text) == "Due right now" for d in delivered)
     git(repo.clone, "pull", "--quiet")
     results = subprocess.run(
         ["switchboard", "results", "list", "--json"], cwd=repo.clone, env=env, capture_output=True, text=True

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import tick_support
@@ -10,14 +12,18 @@ from tick_support import FAST, LETTA_KEY, T0, World, client_factory
 from typer.testing import CliRunner
 
 from switchboard import service
+from switchboard.actions import alerts
 from switchboard.agent_tools import grants
+from switchboard.api.hosted import hosted_result
 from switchboard.cli import app
 from switchboard.cli.runner import summary_markdown
 from switchboard.crypto import codec_from_keys, generate_key
 from switchboard.index import indexed_store
 from switchboard.letta import LettaClient
 from switchboard.models import RecurringSchedule
+from switchboard.stop_reasons import STOP_REASONS
 from switchboard.store import RUNS
+from switchboard.testing.letta import STOP_REASON_STATUS
 from switchboard.tick import TickOptions, follow, pending_runs, run_now
 
 # The fixtures `world`, `letta` and `git_template`.
@@ -28,6 +34,8 @@ world_fixture, letta_fixture, git_template_fixture = (
 )
 
 UNKNOWN_AGENT = "agent-00000000-0000-4000-8000-00000000dead"
+#: Letta 0.16.8's own schemas (Run, StopReasonType, …).
+SCHEMAS = json.loads((Path(__file__).parent / "data" / "letta_schemas.json").read_text())
 
 
 def cli_env(world: World) -> dict[str, str | None]:
@@ -121,7 +129,10 @@ def test_a_run_that_fails_while_its_agent_exists_is_a_failure_but_keeps_the_sche
     world.tick(T0)
     [line] = world.tick(T0 + timedelta(minutes=1)).followed
     assert (line.status, line.run_status, line.stop_reason) == ("failed", "failed", "llm_api_error")
-    assert line.error == f"Letta run {line.run_id} ended failed (stop reason: llm_api_error)"
+    assert line.error == (
+        f"Letta run {line.run_id} ended failed (stop reason: llm_api_error): the agent's model provider answered "
+        "with an error"
+    )
     current = world.remote_schedule(schedule.id)
     assert isinstance(current, RecurringSchedule) and current.status == "active"
     world.letta.set_run_outcome(agent, "completed", "end_turn")
@@ -338,3 +349,103 @@ def test_results_list_refresh_marks_unknown_after_the_configured_run_timeout(wor
     assert refreshed.exit_code == 0, refreshed.output
     [shown] = tick_support.as_json(refreshed.stdout)
     assert shown["run_status"] == "unknown" and "still running after 10 minutes" in shown["error"]
+
+
+# -- stop reasons: how today's runs ended -----------------------------------------------------------------
+
+
+def test_a_run_that_stopped_for_approval_is_a_failure_everywhere_it_is_shown_not_completed(world: World) -> None:
+    agent = world.letta.agents[0]
+    world.letta.set_run_outcome(agent, "completed", "requires_approval")  # as Letta ends such a run
+    schedule = world.recurring("0 * * * *", created=T0 - timedelta(minutes=5), agent=agent)
+    world.seed(schedule)
+    world.tick(T0)
+    report = world.tick(T0 + timedelta(minutes=1))
+    [line] = report.followed
+    assert (line.status, line.run_status, line.stop_reason, line.run_end) == (
+        "failed",
+        "completed",
+        "requires_approval",
+        "requires_approval",
+    )
+    assert line.error is not None and line.error.startswith(f"Letta run {line.run_id} stopped (stop reason: ")
+    assert "approve or deny it in Letta" in line.error
+    assert report.permanent_failures == 1
+    # Someone must act, but the agent is there: the schedule keeps its course.
+    current = world.remote_schedule(schedule.id)
+    assert isinstance(current, RecurringSchedule) and current.status == "active"
+    # The job summary, the webhook body, the hosted /results shape and the CLI all say so.
+    summary = summary_markdown(report)
+    assert f"| failed | `{line.run_id}` | requires_approval |" in summary
+    assert "1 ended `requires_approval`: the agent stopped to wait for someone to approve a tool call" in summary
+    assert "| completed |" not in summary
+    assert alerts.wanted(report, "failures")
+    [alerted] = alerts.payload(report, {})["results"]
+    assert (alerted["status"], alerted["run_end"]) == ("failed", "requires_approval")
+    hosted = hosted_result(line)
+    assert (hosted["status"], hosted["run_end"]) == ("failed", "requires_approval")
+    env = cli_env(world)
+    listed = CliRunner().invoke(app, ["results", "list", "--json"], env=env)
+    assert [r["run_end"] for r in tick_support.as_json(listed.stdout)] == ["requires_approval"]
+    table = CliRunner().invoke(app, ["results", "list"], env=env, terminal_width=250)
+    assert "requires_approval" in table.stdout and "completed" not in table.stdout
+
+
+def test_out_of_credits_is_a_failure_that_pauses_until_resumed(world: World) -> None:
+    agent = world.letta.agents[0]
+    world.letta.set_run_outcome(agent, "failed", "insufficient_credits")
+    schedule = world.recurring("0 * * * *", created=T0 - timedelta(minutes=5), agent=agent)
+    world.seed(schedule)
+    world.tick(T0)
+    asked = len(world.letta.requests)
+    report = world.tick(T0 + timedelta(minutes=1))
+    [line] = report.followed
+    assert (line.status, line.run_end) == ("failed", "insufficient_credits")
+    assert "out of credits: add credits, then resume the schedule" in (line.error or "")
+    # The account is the problem, not the agent: Letta is not asked about the agent.
+    assert [r.path for r in world.letta.requests[asked:]] == [f"/v1/runs/{line.run_id}"]
+    paused = world.remote_schedule(schedule.id)
+    assert isinstance(paused, RecurringSchedule) and paused.status == "paused"
+    assert "out of credits" in (paused.paused_reason or "")
+    assert world.tick(T0 + timedelta(hours=3)).results == []  # paused: nothing goes out
+    assert "1 ended `insufficient_credits`: the Letta account is out of credits" in summary_markdown(report)
+    # Resumed (after adding credits), it sends again.
+    world.letta.set_run_outcome(agent, "completed", "end_turn")
+    service.set_paused(world.store, LETTA_KEY, schedule.id, paused=False, now=T0 + timedelta(hours=3, minutes=30))
+    [sent] = world.tick(T0 + timedelta(hours=4)).results
+    assert sent.status == "delivered"
+
+
+def test_a_run_out_of_steps_is_shown_as_what_it_is_neither_completed_nor_failed(world: World) -> None:
+    world.letta.set_run_outcome(None, "completed", "max_steps")
+    world.seed(world.one_time(T0))
+    world.tick(T0)
+    report = world.tick(T0)
+    [line] = report.followed
+    assert (line.status, line.run_status, line.run_end, line.error) == ("delivered", "completed", "max_steps", None)
+    assert report.permanent_failures == 0
+    table = CliRunner().invoke(app, ["results", "list"], env=cli_env(world), terminal_width=250)
+    assert "max_steps" in table.stdout and "used all the steps it may take" in table.stdout
+
+
+def test_every_stop_reason_letta_has_is_judged_and_the_stand_in_knows_them_all() -> None:
+    letta = set(SCHEMAS["StopReasonType"]["enum"])
+    assert set(STOP_REASONS) == letta
+    assert set(STOP_REASON_STATUS) == letta
+    assert [r for r, s in STOP_REASONS.items() if s.done] == ["end_turn", "tool_rule"]
+    assert [r for r, s in STOP_REASONS.items() if s.permanent] == ["insufficient_credits"]
+
+
+def test_out_of_credits_seen_while_waiting_for_the_same_agent_pauses_at_once(world: World) -> None:
+    """A pass that waits on its own run before the agent's next message records its end there and then."""
+    agent = world.letta.agents[0]
+    world.letta.set_run_outcome(agent, "failed", "insufficient_credits")
+    hourly = world.recurring("0 * * * *", created=T0 - timedelta(minutes=5), agent=agent)  # due at T0
+    later = world.one_time(T0 + timedelta(seconds=30), agent=agent)  # due after it: sent after waiting on it
+    world.seed(hourly, later)
+    report = world.tick(T0 + timedelta(minutes=1))
+    by_id = {r.schedule_id: r for r in report.results}
+    assert (by_id[hourly.id].status, by_id[hourly.id].run_end) == ("failed", "insufficient_credits")
+    paused = world.remote_schedule(hourly.id)
+    assert isinstance(paused, RecurringSchedule) and paused.status == "paused"
+    assert "out of credits" in (paused.paused_reason or "")

@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 from switchboard.cli import app
 from switchboard.crypto import generate_key
+from switchboard.envelope import written
 from switchboard.testing.letta import LettaStandIn
 
 runner = CliRunner()
@@ -88,7 +89,7 @@ def test_no_secret_is_readable_in_any_commit(
     results = json.loads(run("results", "list", "--json", env=rotated))
 
     # The week really happened: Letta got the texts, and both outcomes are recorded.
-    assert [d.text for d in standin.deliveries] == [MESSAGES["now"]]  # the others got scripted answers
+    assert [written(d.text) for d in standin.deliveries] == [MESSAGES["now"]]  # the others got scripted answers
     assert {r["status"] for r in results} >= {"delivered", "failed"}
     assert any(r["run_id"] == "run-with-reply" for r in results)
     assert any(r["name"] == NAMES[1] for r in results)

@@ -138,6 +138,7 @@ def test_recurring_schedules_keep_a_history_of_results(world: World) -> None:
         "manual",
         "run_status",
         "stop_reason",
+        "run_end",
         "run_checked_at",
         "conversation_id",
         "otid",
@@ -252,7 +253,7 @@ def test_the_same_agent_gets_one_message_at_a_time_in_due_order(world: World) ->
         world.one_time(T0, agent=a, message="a4"),
     )
 
-    outcomes = deliver(jobs, client_factory, QUICK, Sleeps(cap=0.01))
+    outcomes = deliver(jobs, client_factory, QUICK, Sleeps(cap=0.01), now=T0)
 
     assert [o.status for o in outcomes] == ["delivered"] * 7
     assert [o.job for o in outcomes] == jobs  # outcomes come back in the jobs' order
@@ -273,7 +274,7 @@ def test_different_agents_go_in_parallel_up_to_the_bound(world: World) -> None:
     def elapsed(parallel: int) -> float:
         jobs = in_memory_jobs(*(world.one_time(T0, agent=agent) for agent in agents))
         started = time.monotonic()
-        outcomes = deliver(jobs, client_factory, TickOptions(base_delay=0.01, parallel=parallel), Sleeps())
+        outcomes = deliver(jobs, client_factory, TickOptions(base_delay=0.01, parallel=parallel), Sleeps(), now=T0)
         assert {o.status for o in outcomes} == {"delivered"}
         return time.monotonic() - started
 
@@ -298,7 +299,7 @@ def test_waiting_for_a_busy_run_is_bounded(world: World) -> None:
     sleeps = Sleeps(cap=0.02)
 
     started = time.monotonic()
-    outcomes = deliver(jobs, client_factory, options, sleeps)
+    outcomes = deliver(jobs, client_factory, options, sleeps, now=T0)
 
     assert time.monotonic() - started < 2.0
     assert [o.status for o in outcomes] == ["delivered", "deferred", "deferred", "delivered"]
@@ -312,14 +313,16 @@ def test_passes_of_one_process_wait_for_each_others_runs(world: World) -> None:
     a, b, _ = world.letta.agents
     recent = RecentRuns()
     options = TickOptions(base_delay=0.01, run_wait=0.1, run_poll=0.02)
-    first = deliver(in_memory_jobs(world.one_time(T0, agent=a, message="now")), client_factory, options, recent=recent)
+    first = deliver(
+        in_memory_jobs(world.one_time(T0, agent=a, message="now")), client_factory, options, recent=recent, now=T0
+    )
     assert [o.status for o in first] == ["delivered"]
 
     # A --hold-up-to or --watch pass seconds later must not talk over the run still going…
     later = in_memory_jobs(
         world.one_time(T0, agent=a, message="half a minute later"), world.one_time(T0, agent=b, message="other")
     )
-    outcomes = deliver(later, client_factory, options, Sleeps(cap=0.02), recent=recent)
+    outcomes = deliver(later, client_factory, options, Sleeps(cap=0.02), recent=recent, now=T0)
     assert [o.status for o in outcomes] == ["deferred", "delivered"]
     # … while a pass that knows nothing of it (another process) only has Letta's word.
     assert texts(world.letta.deliveries) == ["now", "other"]

@@ -54,7 +54,7 @@ def test_a_transient_failure_then_success_is_one_delivery(world: World, first_an
     world.letta.script(agent, first_answer)  # type: ignore[arg-type]
     sleeps = Sleeps()
 
-    outcomes = deliver(in_memory_jobs(world.one_time(T0, message="hello")), client_factory, FAST, sleeps)
+    outcomes = deliver(in_memory_jobs(world.one_time(T0, message="hello")), client_factory, FAST, sleeps, now=T0)
 
     assert [o.status for o in outcomes] == ["delivered"]
     assert texts(world.letta.deliveries) == ["hello"]
@@ -75,7 +75,7 @@ def test_429_and_503_in_a_row_then_success_is_one_delivery(world: World) -> None
     world.letta.fail(agent, 503)
     sleeps = Sleeps()
 
-    outcomes = deliver(in_memory_jobs(world.one_time(T0, message="once")), client_factory, FAST, sleeps)
+    outcomes = deliver(in_memory_jobs(world.one_time(T0, message="once")), client_factory, FAST, sleeps, now=T0)
 
     assert [o.status for o in outcomes] == ["delivered"] and outcomes[0].run is not None
     assert texts(world.letta.deliveries) == ["once"]
@@ -95,7 +95,7 @@ def test_transient_failures_past_the_attempts_are_put_back_and_the_agent_waits(w
     sleeps = Sleeps()
     options = TickOptions(send_attempts=4, base_delay=0.1, max_delay=0.3)
 
-    outcomes = deliver(jobs, client_factory, options, sleeps)
+    outcomes = deliver(jobs, client_factory, options, sleeps, now=T0)
 
     assert [(o.status, o.http_status) for o in outcomes] == [("requeued", 503), ("deferred", None), ("delivered", None)]
     assert "503" in (outcomes[0].error or "")
@@ -105,7 +105,7 @@ def test_transient_failures_past_the_attempts_are_put_back_and_the_agent_waits(w
     assert all(0 <= s <= cap for s, cap in zip(sleeps.calls, (0.1, 0.2, 0.3), strict=True))
     # A Retry-After longer than the pass may wait is not waited for: put back at once.
     world.letta.rate_limit(b, retry_after=3600)
-    late = deliver(in_memory_jobs(world.one_time(T0, agent=b, message="b2")), client_factory, options, sleeps)
+    late = deliver(in_memory_jobs(world.one_time(T0, agent=b, message="b2")), client_factory, options, sleeps, now=T0)
     assert [(o.status, o.http_status) for o in late] == [("requeued", 429)]
     assert len(sleeps.calls) == 3
 
@@ -121,7 +121,7 @@ def test_permanent_failures_are_failed_at_once_with_letta_detail(world: World, s
     jobs = in_memory_jobs(first, world.one_time(T0, agent=a, message="next"))
     sleeps = Sleeps()
 
-    outcomes = deliver(jobs, client_factory, FAST, sleeps)
+    outcomes = deliver(jobs, client_factory, FAST, sleeps, now=T0)
 
     assert [(o.status, o.http_status) for o in outcomes] == [("failed", status), ("delivered", None)]
     error = outcomes[0].error or ""
@@ -140,12 +140,12 @@ def test_no_answer_in_time_and_no_server_are_transient(world: World) -> None:
         return LettaClient(base_url, api_key, transport=httpx.HTTPTransport(), timeout=0.2)
 
     options = TickOptions(send_attempts=2, base_delay=0.01)
-    slow = deliver(in_memory_jobs(world.one_time(T0)), impatient, options, Sleeps())
+    slow = deliver(in_memory_jobs(world.one_time(T0)), impatient, options, Sleeps(), now=T0)
     assert slow[0].status == "requeued" and "did not answer in time" in (slow[0].error or "")
 
     world.letta.latency = 0.0
     world.letta.down()
-    refused = deliver(in_memory_jobs(world.one_time(T0)), client_factory, options, Sleeps())
+    refused = deliver(in_memory_jobs(world.one_time(T0)), client_factory, options, Sleeps(), now=T0)
     assert refused[0].status == "requeued" and "could not connect" in (refused[0].error or "")
 
 
@@ -161,7 +161,7 @@ def test_a_schedule_that_cannot_be_sent_fails_and_a_bug_puts_back(world: World) 
             raise RuntimeError("a bug that quotes sk-let-trips-a-bug")
         return client_factory(base_url, api_key)
 
-    outcomes = deliver(in_memory_jobs(bad_url, bad_key, buggy, after_bug), factory, FAST, Sleeps())
+    outcomes = deliver(in_memory_jobs(bad_url, bad_key, buggy, after_bug), factory, FAST, Sleeps(), now=T0)
 
     assert [o.status for o in outcomes] == ["failed", "failed", "requeued", "deferred"]
     assert "LETTA_BASE_URL" in (outcomes[0].error or "")

@@ -33,6 +33,9 @@ world_fixture, letta_fixture, git_template_fixture = (
     tick_support.git_template_fixture,
 )
 
+#: An agent id of the shape Letta makes.
+AGENT_OK = "agent-3f2b9c1e-8d4a-4b6e-9f0a-1c2d3e4f5a60"
+
 
 def one_time_files(world: World, schedule_id: str) -> list[str]:
     return [p for p in world.remote_files(ONE_TIME) if schedule_id in p]
@@ -217,12 +220,12 @@ def test_a_result_written_before_names_existed_still_reads() -> None:
         "schedule_id": "3f2b9c1e-8d4a-4b6e-9f0a-1c2d3e4f5a6b",
         "schedule_type": "one-time",
         "status": "delivered",
-        "agent_id": "agent-1",
+        "agent_id": AGENT_OK,
         "scheduled_for": T0.isoformat(),
         "executed_at": T0.isoformat(),
     }
     assert Result.model_validate(old).name is None
-    assert build(OneTimeSchedule, agent_id="a", message="m", execute_at=T0, created_at=T0).name is None
+    assert build(OneTimeSchedule, agent_id=AGENT_OK, message="m", execute_at=T0, created_at=T0).name is None
 
 
 # -- resolving names and prefixes ----------------------------------------------------------------
@@ -335,15 +338,15 @@ def test_an_update_racing_a_tick_is_either_sent_new_or_refused(world: World, rou
 
 def test_import_keeps_names_and_checks_them(world: World) -> None:
     exported = [
-        {"id": "3f2b9c1e-8d4a-4b6e-9f0a-1c2d3e4f5a6b", "agent_id": "agent-1", "message": "M", "cron": "0 9 * * *",
+        {"id": "3f2b9c1e-8d4a-4b6e-9f0a-1c2d3e4f5a6b", "agent_id": AGENT_OK, "message": "M", "cron": "0 9 * * *",
          "name": "daily"},
-        {"agent_id": "agent-1", "message": "M", "execute_at": "2031-01-01T09:00:00Z"},
+        {"agent_id": AGENT_OK, "message": "M", "execute_at": "2031-01-01T09:00:00Z"},
     ]  # fmt: skip
     done = service.import_schedules(world.store, exported, api_key=LETTA_KEY, base_url="http://letta", now=T0)
     assert (done.one_time, done.recurring) == (1, 1)
     assert service.resolve_id(world.store, LETTA_KEY, "daily", "recurring") == exported[0]["id"]
     assert service.list_one_time(world.store, LETTA_KEY)[0].name is None
-    bad = [{"agent_id": "agent-1", "message": "M", "cron": "0 9 * * *", "name": "x" * 201}]
+    bad = [{"agent_id": AGENT_OK, "message": "M", "cron": "0 9 * * *", "name": "x" * 201}]
     with pytest.raises(InvalidInputError) as caught:
         service.import_schedules(world.store, bad, api_key=LETTA_KEY, base_url="http://letta", now=T0)
     assert str(caught.value) == "item 1: name is 201 characters, more than 200 — shorten it — nothing was imported"

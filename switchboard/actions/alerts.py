@@ -3,14 +3,15 @@
 Opt in with the repository secret ``SWITCHBOARD_WEBHOOK_URL`` (the tick
 workflow passes it to ``switchboard tick``; elsewhere, set the environment
 variable). After a pass with a failure — a delivery failed for good, was
-put back after transient errors, or an earlier delivery's run ended failed
-or cancelled — the tick POSTs::
+put back after transient errors, or an earlier delivery's run ended failed,
+cancelled, waiting for a tool call's approval or out of credits (``run_end``
+says which; see switchboard/stop_reasons.py) — the tick POSTs::
 
     {"source": "letta-switchboard", "event": "tick", "at": "…",
      "counts": {"delivered": 1, "failed": 1, "requeued": 0, "deferred": 0},
      "results": [{"schedule_id", "schedule_type", "status", "run_id", "agent_id",
                   "scheduled_for", "executed_at", "http_status", "lateness_s", "skipped",
-                  "run_status", "stop_reason"}, …],
+                  "run_status", "stop_reason", "run_end"}, …],
      "unreadable": [{"path", "reason"}, …], "contended": null | "what happened",
      "github": {"repository", "run_id", "run_attempt", "run_url"} | null}
 
@@ -56,6 +57,7 @@ _RESULT_FIELDS = (
     "skipped",
     "run_status",
     "stop_reason",
+    "run_end",
 )
 
 

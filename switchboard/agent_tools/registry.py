@@ -28,7 +28,7 @@ TOOLS: dict[str, tuple[Callable[..., str], dict[str, dict[str, Any]], list[str]]
                 '"every monday at 9am", "every weekday at 10am", a cron expression.',
             },
             "timezone": {**_STRING, "description": 'IANA time zone for the time, e.g. "Europe/Berlin" (optional).'},
-            "agent_id": {**_STRING, "description": "Another agent to send it to instead of yourself (optional)."},
+            "to_agent_id": {**_STRING, "description": "Another agent to send it to instead of yourself (optional)."},
         },
         ["message", "when"],
     ),

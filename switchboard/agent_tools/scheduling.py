@@ -144,6 +144,8 @@ def schedule(
         "api_key": grant.api_key,
         "base_url": grant.base_url,
         "created_by_agent": grant.agent_id,
+        # An agent that scheduled a message for later wants to know, when it comes, how late it is.
+        "envelope": True,
     }
     made: Schedule
     if looks_recurring(phrase):
@@ -158,7 +160,7 @@ def schedule(
     else:
         instant = parse_instant(phrase, tz=tz, now=now)
         refuse_past(instant, text=phrase, tz=tz, now=now)
-        made = build(OneTimeSchedule, **common, execute_at=instant)
+        made = build(OneTimeSchedule, **common, execute_at=instant, timezone=tz)
 
     def compute(tx: Transaction) -> Schedule:
         tenant = tx.tenant(grant.api_key)

@@ -58,7 +58,7 @@ def _switchboard(method: str, path: str, body: object = None) -> str:
         return f"Could not reach switchboard at {url} ({reason}) — try again later, or tell the user."
 
 
-def schedule_message(message: str, when: str, timezone: str = "", agent_id: str = "") -> str:
+def schedule_message(message: str, when: str, timezone: str = "", to_agent_id: str = "") -> str:
     """Schedule a message for later: to yourself by default, once or repeatedly.
 
     Args:
@@ -66,12 +66,14 @@ def schedule_message(message: str, when: str, timezone: str = "", agent_id: str 
         when: When to send it: "in 10 minutes", "tomorrow at 9am", an ISO 8601 time, or, to repeat it,
             "every monday at 9am", "every weekday at 10am" or a cron expression.
         timezone: IANA time zone the time is read in, e.g. "Europe/Berlin" (default: the zone set for you).
-        agent_id: Another agent's id to send it to instead of yourself (default: yourself).
+        to_agent_id: Another agent's id to send it to instead of yourself (default: yourself).
 
     Returns:
         str: A sentence saying what was scheduled, when it goes out and its id.
     """
-    body = {"message": message, "when": when, "timezone": timezone or None, "agent_id": agent_id or None}
+    # Not "agent_id": Letta (0.16.8) fills a tool parameter of that name with the calling agent's id itself,
+    # and a call that also gives it fails with "keyword argument repeated: agent_id".
+    body = {"message": message, "when": when, "timezone": timezone or None, "to_agent_id": to_agent_id or None}
     return _switchboard("POST", "/agent-tools/schedules", body)
 
 

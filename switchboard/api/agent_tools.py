@@ -1,6 +1,6 @@
 """The routes an agent's own tools call (``switchboard/agent_tools/source.py``)::
 
-    POST   /agent-tools/schedules        {message, when, timezone?, agent_id?}  -> 201 {sentence, schedules}
+    POST   /agent-tools/schedules        {message, when, timezone?, to_agent_id?}  -> 201 {sentence, schedules}
     GET    /agent-tools/schedules?timezone=                                    -> {sentence, schedules}
     DELETE /agent-tools/schedules/{id}                                         -> {sentence, schedules}
 
@@ -52,7 +52,14 @@ class AgentScheduleIn(BaseModel):
     message: str = Field(description="The text the agent receives then.")
     when: str = Field(description='"in 10 minutes", "tomorrow at 9am", ISO 8601, "every monday at 9am", cron…')
     timezone: str | None = Field(None, description="IANA zone the time is read in (default: the grant's).")
-    agent_id: str | None = Field(None, description="Another agent of the same Letta key (default: the caller).")
+    to_agent_id: str | None = Field(None, description="Another agent of the same Letta key (default: the caller).")
+    #: The name tools registered before to_agent_id sent (Letta injects its own agent_id into such tools).
+    agent_id: str | None = Field(None, description="Deprecated: the old name of to_agent_id, still accepted.")
+
+    @property
+    def target(self) -> str | None:
+        """The agent to send to: to_agent_id, else the old agent_id, else None (the caller)."""
+        return self.to_agent_id or self.agent_id
 
 
 class AgentAnswer(BaseModel):
@@ -139,7 +146,7 @@ def create(body: AgentScheduleIn, grant: GrantDep, state: StateDep) -> dict[str,
         with state.lock:
             answer = scheduling.schedule(
                 state.store, grant, message=body.message, when=body.when, now=state.now(),
-                timezone=body.timezone, agent_id=body.agent_id,
+                timezone=body.timezone, agent_id=body.target,
             )  # fmt: skip
     except (InvalidInputError, NotFoundError, ValueError, OverflowError, ArithmeticError, LookupError) as exc:
         raise _refusal(exc) from None

@@ -140,6 +140,7 @@ def create_one_time(body: OneTimeIn, caller: CallerDep, state: StateDep, backgro
         "now": now,
         "role": body.role,
         "name": body.name,
+        "envelope": body.envelope,
         "timezone": body.timezone,
         "conversation": body.conversation,
     }
@@ -222,6 +223,7 @@ def create_recurring(body: RecurringIn, caller: CallerDep, state: StateDep) -> d
             name=body.name,
             clock=body.clock,
             conversation=body.conversation,
+            envelope=body.envelope,
         )
     return schedule.public()
 

@@ -26,6 +26,7 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, field_validator
 
 from switchboard.models import (
+    AGENT_ID_PATTERN,
     MAX_LETTA_FIELD,
     MAX_NAME_CHARS,
     AgentId,
@@ -41,12 +42,14 @@ from switchboard.models import (
     Status,
 )
 
-#: What ``check_agent_id`` accepts, written as a JSON-schema pattern for the docs and fuzzers.
-AGENT_ID_PATTERN = r"^[^\s/\\]{1,128}$"
 #: A message must contain something other than white space.
 MESSAGE_PATTERN = r"\S"
 
-_AGENT_DOC = "The Letta agent to message, e.g. agent-3f2b9c1e-…"
+_AGENT_DOC = "The Letta agent to message: agent-<uuid> (Letta Cloud) or agent-local-<uuid> (the App Server)."
+_ENVELOPE_DOC = (
+    "Deliver the message after a short note telling the agent the schedule's name, zone, due time, the current "
+    "time and the fire's number. Default false here: the message goes exactly as sent."
+)
 _ZONE_DOC = "IANA time zone the phrase is read in (and, for recurring schedules, the cron runs in)."
 _NAME_DOC = f"Optional: a name to tell it apart by (at most {MAX_NAME_CHARS} characters, one line)."
 
@@ -72,9 +75,7 @@ class _In(BaseModel):
 
 
 class _ScheduleIn(_In):
-    agent_id: AgentId = Field(
-        description=_AGENT_DOC, json_schema_extra={"pattern": AGENT_ID_PATTERN, "minLength": 1, "maxLength": 128}
-    )
+    agent_id: AgentId = Field(description=_AGENT_DOC, json_schema_extra={"pattern": AGENT_ID_PATTERN})
     message: Message = Field(description="The text the agent receives.", json_schema_extra={"pattern": MESSAGE_PATTERN})
     role: Role = Field("user", description="user, system or assistant.")
     timezone: ZoneName = Field("UTC", description=_ZONE_DOC, examples=["UTC", "Europe/Berlin"])
@@ -91,6 +92,7 @@ class _ScheduleIn(_In):
         json_schema_extra={"maxLength": 128},
         examples=["default", "new"],
     )
+    envelope: bool = Field(False, description=_ENVELOPE_DOC)
 
 
 class OneTimeIn(_ScheduleIn):
@@ -117,9 +119,7 @@ class RecurringIn(_ScheduleIn):
 class _SchedulePatch(_In):
     """What every PATCH may change; a field left out (or null) stays as it is, except ``name``: null removes it."""
 
-    agent_id: AgentId | None = Field(
-        None, description=_AGENT_DOC, json_schema_extra={"pattern": AGENT_ID_PATTERN, "minLength": 1, "maxLength": 128}
-    )
+    agent_id: AgentId | None = Field(None, description=_AGENT_DOC, json_schema_extra={"pattern": AGENT_ID_PATTERN})
     message: Message | None = Field(
         None, description="The text the agent receives.", json_schema_extra={"pattern": MESSAGE_PATTERN}
     )
@@ -168,6 +168,7 @@ class OneTimeOut(BaseModel):
     execute_at: str = Field(description="ISO 8601 instant, UTC.")
     timezone: str = Field("UTC", description="The zone its time was given in (lists show it there).")
     created_at: str
+    envelope: bool = Field(False, description="Delivered after a note telling the agent the time.")
 
 
 class RecurringOut(BaseModel):
@@ -186,6 +187,7 @@ class RecurringOut(BaseModel):
     next_run: str | None = Field(description="The next fire (ISO 8601, UTC); null while paused.")
     status: Status
     paused_reason: str | None
+    envelope: bool = Field(False, description="Delivered after a note telling the agent the time.")
 
 
 def hosted_status(status: str) -> str:
@@ -225,6 +227,11 @@ class ResultOut(BaseModel):
         "(completed, failed, cancelled), or unknown when it did not end within the run timeout.",
     )
     stop_reason: str | None = Field(default=None, description="Why the run ended, when Letta says.")
+    run_end: str | None = Field(
+        default=None,
+        description="How the run ended in one word: completed only when the agent finished its turn; otherwise "
+        "Letta's stop reason (requires_approval, insufficient_credits, max_steps, llm_api_error, …) or run_status.",
+    )
     run_checked_at: str | None = Field(default=None, description="When the run's end was learnt.")
     conversation_id: str | None = Field(default=None, description="The conversation the message went to.")
     otid: str | None = Field(default=None, description="The idempotency id the message carried.")

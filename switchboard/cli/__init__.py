@@ -13,6 +13,7 @@ FastAPI and PyGithub are imported only by the commands that need them, so
 - ``keys.py`` and ``config.py`` — ``keys …`` and ``config …``;
 - ``tick.py`` — ``tick``, ``watch`` and ``dispatch``;
 - ``agent_tools.py`` — ``agent-tools attach|detach|show``;
+- ``skill.py`` — ``skill install|show``;
 - ``setup.py`` — ``explain``, ``import``, ``init``, ``serve``, ``demo``, ``doctor``.
 
 This file puts the command tree together, in the order ``switchboard --help`` lists it.
@@ -26,6 +27,7 @@ from switchboard.cli.render import Column, render_table
 from switchboard.cli.results import results_app
 from switchboard.cli.root import app, main, parse_now, run
 from switchboard.cli.schedules import onetime_app, recurring_app, send
+from switchboard.cli.skill import skill_app
 
 app.command("send")(send)
 app.command("explain")(setup.explain)
@@ -45,5 +47,6 @@ app.add_typer(recurring_app, name="recurring")
 app.add_typer(results_app, name="results")
 app.add_typer(config_app, name="config")
 app.add_typer(agent_tools_app, name="agent-tools")
+app.add_typer(skill_app, name="skill")
 
 __all__ = ["Column", "app", "main", "parse_now", "render_table", "run"]

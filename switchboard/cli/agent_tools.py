@@ -17,7 +17,7 @@ from switchboard.cli.root import JSON_OPT, handled, settings, store_of
 agent_tools_app = typer.Typer(help="Letta tools with which an agent schedules its own messages.", no_args_is_help=True)
 
 SERVE_URL_ENV = "SWITCHBOARD_SERVE_URL"
-AGENT_OPT = typer.Option(..., "--agent-id", help="The Letta agent, e.g. agent-1234…")
+AGENT_OPT = typer.Option(..., "--agent-id", help="The Letta agent: agent-<uuid> or agent-local-<uuid>")
 
 
 @agent_tools_app.command("attach")

@@ -13,6 +13,7 @@ import typer
 
 from switchboard.config import Settings
 from switchboard.models import OneTimeSchedule, RecurringSchedule, Result, Schedule, iso
+from switchboard.stop_reasons import meaning
 
 
 def print_json(data: Any) -> None:
@@ -236,7 +237,7 @@ def show_results(items: Sequence[Result], as_json: bool, *, schedule_id: str | N
             when(r.executed_at),
             *([] if one else [r.schedule_id, *([r.name or "-"] if names else []), r.schedule_type]),
             r.status,
-            r.run_status or "-",
+            r.run_end or "-",
             r.run_id or "-",
             _late(r.lateness_s),
             _note(r),
@@ -262,6 +263,9 @@ def _note(result: Result) -> str:
         parts.append(f"{result.skipped} missed fire{'s' if result.skipped != 1 else ''} skipped")
     if result.error:
         parts.append(result.error)
+    elif result.run_end not in (None, "completed", result.run_status):
+        # Not a failure, yet not "completed" either (max_steps, …): say what it means.
+        parts.append(meaning(result.stop_reason) or f"stop reason: {result.stop_reason}")
     return "; ".join(parts)
 
 

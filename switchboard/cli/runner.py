@@ -17,12 +17,14 @@ import json
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 from switchboard.actions import alerts
 from switchboard.config import Settings
 from switchboard.exceptions import InvalidInputError
+from switchboard.models import Result
+from switchboard.stop_reasons import meaning
 from switchboard.store import TICK_PATIENCE, UNREADABLE_FIX, Store
 from switchboard.tick import ClientFactory, Job, RecentRuns, TickOptions, TickReport, next_due, run_pass
 from switchboard.timeparse import parse_duration
@@ -76,8 +78,9 @@ def summary_markdown(report: TickReport) -> str:
         for r in shown:
             lines.append(
                 f"| `{r.schedule_id}` | {r.schedule_type} | `{r.agent_id}` | {r.status} | `{r.run_id or '-'}` | "
-                f"{r.run_status or '-'} | {r.scheduled_for:%Y-%m-%d %H:%M} | {r.lateness_s:.0f} | {r.skipped} |"
+                f"{r.run_end or '-'} | {r.scheduled_for:%Y-%m-%d %H:%M} | {r.lateness_s:.0f} | {r.skipped} |"
             )
+        lines += _attention(shown)
         if report.recovered:
             lines += ["", f"{len(report.recovered)} of these were sent by an earlier tick that could not record them."]
         if report.followed:
@@ -99,6 +102,18 @@ def summary_markdown(report: TickReport) -> str:
 
 def _files(count: int) -> str:
     return f"{count} file{'s' if count != 1 else ''}"
+
+
+def _attention(results: Sequence[Result]) -> list[str]:
+    """A line per way a run ended that someone must act on (approval, credits, …), with what it means."""
+    ends: dict[str, int] = {}
+    for r in results:
+        if r.status == "failed" and r.run_end not in (None, "failed", "cancelled", "unknown"):
+            ends[r.run_end] = ends.get(r.run_end, 0) + 1
+    lines = []
+    for end, count in sorted(ends.items()):
+        lines += ["", f"{count} ended `{end}`: {meaning(end) or 'see the result'}."]
+    return lines
 
 
 def write_summary(report: TickReport, env: Mapping[str, str]) -> None:
@@ -136,7 +151,7 @@ def show(report: TickReport, as_json: bool, echo: Callable[[str], None], *, comp
         late = f", {r.lateness_s:.0f}s late" if r.lateness_s >= 1 else ""
         skipped = f", {r.skipped} earlier fires skipped" if r.skipped else ""
         reason = f" — {r.error}" if r.error else ""
-        run = f" ({r.run_status})" if r.run_status else ""
+        run = f" ({r.run_end})" if r.run_end else ""
         echo(
             f"  {r.status:9} {r.schedule_type:9} {r.schedule_id} agent {r.agent_id} "
             f"run {r.run_id or '-'}{run}{late}{skipped}{reason}"

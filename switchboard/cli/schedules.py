@@ -38,7 +38,7 @@ from switchboard.models import Kind, OneTimeSchedule, RecurringSchedule
 onetime_app = typer.Typer(help="One-time schedules.", no_args_is_help=True)
 recurring_app = typer.Typer(help="Recurring schedules.", no_args_is_help=True)
 
-AGENT_OPT = typer.Option(..., "--agent-id", help="The Letta agent to message, e.g. agent-1234…")
+AGENT_OPT = typer.Option(..., "--agent-id", help="The Letta agent to message: agent-<uuid> or agent-local-<uuid>")
 MESSAGE_OPT = typer.Option(..., "--message", "-m", help="The text the agent receives.")
 ROLE_OPT = typer.Option("user", "--role", help="user, system or assistant.")
 NAME_OPT = typer.Option(None, "--name", help="A name to find it by instead of its id (at most 200 characters).")
@@ -50,6 +50,12 @@ CONVERSATION_OPT = typer.Option(
     "--conversation",
     help='Where each message goes: "default" (the agent\'s default conversation; the default), "new" (a new '
     "conversation for every fire, as Letta's own schedules do) or a conversation id.",
+)
+ENVELOPE_OPT = typer.Option(
+    True,
+    "--envelope/--plain",
+    help="Deliver it telling the agent its name, zone, due time and the current time (default), or exactly as "
+    "written (--plain).",
 )
 NO_DISPATCH_OPT = typer.Option(
     False, "--no-dispatch", help="Do not start the tick workflow; leave the message to the scheduled tick."
@@ -83,11 +89,12 @@ def send(
     allow_past: bool = ALLOW_PAST_OPT,
     clock: str = CLOCK_OPT,
     conversation: str = CONVERSATION_OPT,
+    envelope: bool = ENVELOPE_OPT,
 ) -> None:
     """Schedule a message once; with no time (or one already due) it is delivered from here at once."""
     _send(
         ctx, agent_id, message, execute_at, tz, role, now, as_json, not no_dispatch, not no_deliver,
-        name=name, allow_past=allow_past, fire_clock=clock, conversation=conversation,
+        name=name, allow_past=allow_past, fire_clock=clock, conversation=conversation, envelope=envelope,
     )  # fmt: skip
 
 
@@ -110,11 +117,12 @@ def onetime_create(
     allow_past: bool = ALLOW_PAST_OPT,
     clock: str = CLOCK_OPT,
     conversation: str = CONVERSATION_OPT,
+    envelope: bool = ENVELOPE_OPT,
 ) -> None:
     """Schedule a message once (the same as `send`)."""
     _send(
         ctx, agent_id, message, execute_at, tz, role, now, as_json, not no_dispatch, not no_deliver,
-        name=name, allow_past=allow_past, fire_clock=clock, conversation=conversation,
+        name=name, allow_past=allow_past, fire_clock=clock, conversation=conversation, envelope=envelope,
     )  # fmt: skip
 
 
@@ -158,6 +166,7 @@ def recurring_create(
     name: str = NAME_OPT,
     clock: str = CLOCK_OPT,
     conversation: str = CONVERSATION_OPT,
+    envelope: bool = ENVELOPE_OPT,
 ) -> None:
     """Schedule a message at every fire of a cron expression (or phrase) in a time zone."""
     from switchboard.context import open_store
@@ -179,6 +188,7 @@ def recurring_create(
         name=name,
         clock=clock,
         conversation=conversation,
+        envelope=envelope,
     )
     warn_without_key(conf)
     if as_json:
@@ -281,6 +291,7 @@ def _send(
     allow_past: bool = False,
     fire_clock: str = "github",
     conversation: str | None = None,
+    envelope: bool = True,
 ) -> None:
     from switchboard.context import open_store
     from switchboard.service import add_one_time, new_one_time
@@ -306,6 +317,7 @@ def _send(
         "now": clock,
         "role": role,
         "name": name,
+        "envelope": envelope,
         "timezone": tz,
         "conversation": conversation,
     }

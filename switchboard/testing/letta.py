@@ -70,6 +70,24 @@ STANDIN_VERSION = "0.16.8-standin"
 AGENT_ID_PATTERN = r"^agent-[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
 _AGENT_ID_RE = re.compile(AGENT_ID_PATTERN)
 
+#: Letta's StopReasonType (0.16.8's OpenAPI document) and the run status Letta ends a run with for each
+#: (letta.schemas.letta_stop_reason.StopReasonType.run_status; insufficient_credits is Letta Cloud's, a failure).
+STOP_REASON_STATUS = {
+    "end_turn": "completed",
+    "tool_rule": "completed",
+    "max_steps": "completed",
+    "requires_approval": "completed",
+    "error": "failed",
+    "llm_api_error": "failed",
+    "invalid_llm_response": "failed",
+    "invalid_tool_call": "failed",
+    "no_tool_call": "failed",
+    "max_tokens_exceeded": "failed",
+    "context_window_overflow_in_system_prompt": "failed",
+    "insufficient_credits": "failed",
+    "cancelled": "cancelled",
+}
+
 #: A scripted answer: close the connection without answering (the message is not taken).
 DROP: Literal["drop"] = "drop"
 #: A scripted answer: take the message (a run is made) and close without answering,
@@ -681,9 +699,15 @@ class LettaStandIn:
         self.script(agent_id, *[reply] * times)
 
     def set_run_outcome(self, agent_id: str | None, status: str = "failed", stop_reason: str | None = "error") -> None:
-        """Runs made from now on for ``agent_id`` (None: every agent) end with this status."""
+        """Runs made from now on for ``agent_id`` (None: every agent) end with this status and stop reason.
+
+        As Letta pairs them: ``requires_approval`` and ``max_steps`` end ``completed``,
+        ``insufficient_credits`` and the errors ``failed`` (see STOP_REASON_STATUS).
+        """
         if status not in ("completed", "failed", "cancelled"):
             raise ValueError(f"{status!r} is not a final run status: completed, failed or cancelled")
+        if stop_reason is not None and stop_reason not in STOP_REASON_STATUS:
+            raise ValueError(f"{stop_reason!r} is not one of Letta's stop reasons: {', '.join(STOP_REASON_STATUS)}")
         with self._lock:
             self._outcomes[agent_id] = (status, stop_reason)
 

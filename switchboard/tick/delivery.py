@@ -17,7 +17,9 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 
+from switchboard.envelope import message_for
 from switchboard.exceptions import (
     LettaPermanentError,
     LettaTransientError,
@@ -156,6 +158,8 @@ class _Delivery:
     stop: threading.Event
     #: No delivery starts after this (time.monotonic()), so the pass's claims never expire while it sends.
     send_until: float
+    #: The pass's time: the envelope's "current time".
+    now: datetime
 
     def agent(self, jobs: Sequence[Job]) -> None:
         """Deliver one agent's jobs in order; on an interrupt or a bug, stop every agent."""
@@ -205,7 +209,7 @@ class _Delivery:
                 run = send_with_retry(
                     client,
                     sched.agent_id,
-                    sched.message,
+                    message_for(sched, job.scheduled_for, self.now, manual=job.manual),
                     role=sched.role,
                     otid=job.otid,
                     name=sched.message_fields.name if sched.message_fields else None,
@@ -253,8 +257,11 @@ def deliver(
     *,
     recent: RecentRuns | None = None,
     sink: list[Outcome] | None = None,
+    now: datetime,
 ) -> list[Outcome]:
     """Deliver every job: agents in parallel, each agent's jobs in order; one outcome per job.
+
+    ``now`` is the pass's time, which a schedule's envelope tells its agent.
 
     ``sink``, when given, receives each outcome as soon as it is known, so a
     caller still knows what was sent when this raises (an interrupt, a bug).
@@ -274,6 +281,7 @@ def deliver(
         sink=collected,
         stop=threading.Event(),
         send_until=time.monotonic() + window.total_seconds(),
+        now=now,
     )
     workers = max(1, min(options.parallel, len(by_agent)))
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="deliver")

@@ -13,7 +13,7 @@ it costs one listing and decrypts nothing. Otherwise it opens the oldest
 ``TickOptions.follow_limit`` notes (file names sort by delivery time), asks
 ``GET /v1/runs/{id}`` for each (in parallel, bounded), and for every run that
 has ended commits, in one commit, a new line for the delivery with the final
-``run_status`` and ``stop_reason`` (a failed or cancelled run makes it a
+``run_status`` and ``stop_reason`` (a failed or cancelled run, or one that stopped for approval, makes it a
 failure; see run_end.py), pauses a recurring schedule whose failure is
 permanent, and deletes the note. A run still unfinished
 ``TickOptions.run_timeout`` after its delivery (24 h) ends as ``unknown``.

@@ -160,7 +160,7 @@ def deliver_now(
     now = utc(now)
     sink: list[Outcome] = []
     try:
-        deliver([job], client_factory, options, sleep, sink=sink)
+        deliver([job], client_factory, options, sleep, sink=sink, now=now)
     except BaseException:
         # Record what was tried (or release the claim), then let the error go on.
         tried = [_settled(o) for o in sink] or [Outcome(job, "deferred")]

@@ -105,6 +105,7 @@ def _apply(tx: Transaction, outcome: Outcome, pass_id: str, now: datetime, optio
         if outcome.status in ("delivered", "failed"):
             update["last_run"] = job.scheduled_for
             update["attempts"] = 0
+            update["fires"] = current.fires + 1
         elif outcome.status == "requeued":
             update["attempts"] = attempt
         if outcome.status == "failed" and outcome.permanent:

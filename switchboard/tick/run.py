@@ -98,7 +98,9 @@ def run_pass(
             options.on_claimed(jobs)
         arrived = already_delivered(jobs, client_factory)
         found = {o.job.path for o in arrived}
-        deliver([j for j in jobs if j.path not in found], client_factory, options, sleep, recent=recent, sink=sink)
+        deliver(
+            [j for j in jobs if j.path not in found], client_factory, options, sleep, recent=recent, sink=sink, now=now
+        )
     except BaseException:
         # Record what was tried and release the rest, then let the error go on.
         record_or_raise(store, _with_unfinished(jobs, [*arrived, *sink]), pass_id, now, options, sleep)

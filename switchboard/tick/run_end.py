@@ -10,6 +10,12 @@ Letta about its agent with the same key: 404 (the agent is gone) or 401/403
 schedule is paused with that reason, as for a permanent HTTP failure at send
 time. Any other failure (the agent's model failed, someone cancelled the run)
 is a failed result, and the schedule keeps its course.
+
+The status alone is not enough: Letta calls a run ``completed`` that stopped
+to wait for a tool call's approval. ``stop_reason`` is judged by the table in
+switchboard/stop_reasons.py: ``requires_approval`` is a failure (someone must
+act), ``insufficient_credits`` a permanent one (it pauses a recurring schedule
+without asking about the agent: the account, not the agent, is the problem).
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from dataclasses import dataclass
 
 from switchboard.exceptions import LettaPermanentError, LettaTransientError
 from switchboard.letta import LettaTarget, Run
+from switchboard.stop_reasons import STOP_REASONS
 
 #: Answers to "does this agent exist for this key?" that no later send can change.
 PERMANENT_AGENT_ANSWERS = frozenset({401, 403, 404})
@@ -32,27 +39,32 @@ class RunEnd:
     error: str | None = None
     #: The failure will repeat on every later send (agent missing, key refused): pause a recurring schedule.
     permanent: bool = False
-
-    @property
-    def failed(self) -> bool:
-        """Whether the delivery counts as a failure."""
-        return self.status in ("failed", "cancelled")
+    #: The delivery counts as a failure: a failed or cancelled run, or one that stopped waiting for approval.
+    failed: bool = False
 
 
 def judge(client: LettaTarget, agent_id: str, run: Run) -> RunEnd:
-    """The end of a finished ``run`` (completed, failed or cancelled); a failure's agent is checked."""
-    if run.status == "completed":
-        return RunEnd(run.status, run.stop_reason)
-    if run.status not in ("failed", "cancelled"):
+    """The end of a finished ``run`` (completed, failed or cancelled), judged on its status and stop reason."""
+    if run.status not in ("completed", "failed", "cancelled"):
         return RunEnd("unknown", run.stop_reason, f"Letta run {run.id} ended with a status switchboard does not know")
-    error = f"Letta run {run.id} ended {run.status}"
+    reason = STOP_REASONS.get(run.stop_reason or "")
+    if run.status == "completed" and (reason is None or not reason.failure):
+        return RunEnd(run.status, run.stop_reason)
+    error = f"Letta run {run.id} " + ("stopped" if run.status == "completed" else f"ended {run.status}")
     if run.stop_reason:
         error += f" (stop reason: {run.stop_reason})"
+    if reason is not None:
+        error += f": {reason.meaning}"
+    if run.status == "completed" or (reason is not None and reason.permanent):
+        # The agent ran, so it exists; and out of credits is the account's state, not the agent's.
+        return RunEnd(
+            run.status, run.stop_reason, error, permanent=reason is not None and reason.permanent, failed=True
+        )
     try:
         client.check_agent(agent_id)
     except LettaPermanentError as exc:
         if exc.status in PERMANENT_AGENT_ANSWERS:
-            return RunEnd(run.status, run.stop_reason, f"{error}: {exc}", permanent=True)
+            return RunEnd(run.status, run.stop_reason, f"{error}: {exc}", permanent=True, failed=True)
     except LettaTransientError:
         pass  # cannot tell now: a failure all the same, but nothing to pause for
-    return RunEnd(run.status, run.stop_reason, error)
+    return RunEnd(run.status, run.stop_reason, error, failed=True)

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
-from switchboard.exceptions import SwitchboardError, TickError
+from switchboard.exceptions import BackendError, SwitchboardError, TickError
 from switchboard.letta import Run
 from switchboard.models import STORED, OneTimeSchedule, RecurringSchedule, Result, Schedule
 from switchboard.store import Store
@@ -115,7 +115,8 @@ def _kept_on_remote(store: Store) -> dict[str, bytes]:
     try:
         return store.backend.kept_aside()
     except SwitchboardError as exc:
-        raise TickError(
+        # Nothing was sent yet: the repository could not be read, which is what the pass says and stops on.
+        raise BackendError(
             f"cannot look for outcomes earlier ticks kept on the remote ({exc}) — check the remote is reachable, "
             "then run the tick again"
         ) from exc

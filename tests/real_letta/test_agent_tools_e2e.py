@@ -34,6 +34,7 @@ from real_letta.conftest import RealLetta, harness
 from switchboard.agent_tools import attach as agent_attach
 from switchboard.backends.git import GitBackend
 from switchboard.crypto import codec_from_keys, generate_key
+from switchboard.envelope import written
 from switchboard.index import indexed_store
 from switchboard.letta import LettaClient
 from switchboard.tick import OTID_NAMESPACE
@@ -202,7 +203,8 @@ def test_the_agent_schedules_a_message_that_a_later_tick_delivers_to_it(setup: S
     otid = str(uuid.uuid5(OTID_NAMESPACE, f"{schedule_id}@{pending['execute_at']}"))
     with letta.client() as client:
         messages = client.get(f"/v1/agents/{agent_id}/messages", params={"limit": 200}).json()
-    arrived = [m for m in messages if m.get("message_type") == "user_message" and m.get("content") == text]
+    users = [m for m in messages if m.get("message_type") == "user_message"]
+    arrived = [m for m in users if written(m.get("content") or "") == text]
     assert len(arrived) == 1, [m.get("content") for m in messages if m.get("message_type") == "user_message"]
     assert arrived[0].get("otid") == otid
     assert arrived[0].get("run_id") in (None, run_id)  # 0.11.7 leaves run_id empty on history messages

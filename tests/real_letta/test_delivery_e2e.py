@@ -23,6 +23,7 @@ import pytest
 from conftest import run_cli
 
 from real_letta.conftest import RealLetta
+from switchboard.envelope import written
 from switchboard.tick import OTID_NAMESPACE
 
 pytestmark = pytest.mark.real_letta
@@ -84,13 +85,13 @@ def assert_delivered(real_letta: RealLetta, result: dict[str, Any], text: str) -
     mine = [m for m in history(real_letta, result["agent_id"]) if m.get("otid") == otid]
     assert len(mine) == 1, f"no single message with otid {otid} in the agent's history"
     assert mine[0]["message_type"] == "user_message"
-    assert mine[0]["content"] == text
+    assert written(mine[0]["content"]) == text
     return mine[0]
 
 
 def user_texts(real_letta: RealLetta, agent_id: str) -> list[str]:
     """The contents of every user message in the agent's history."""
-    return [m["content"] for m in history(real_letta, agent_id) if m.get("message_type") == "user_message"]
+    return [written(m["content"]) for m in history(real_letta, agent_id) if m.get("message_type") == "user_message"]
 
 
 def test_send_in_one_minute_is_delivered_by_a_later_tick(real_letta: RealLetta, env: dict[str, str]) -> None:

@@ -257,7 +257,7 @@ function render() {
     cell(tr, r.name || "", "name");
     cell(tr, r.message === null || r.message === undefined ? "" : short(r.message), "message");
     cell(tr, r.manual ? `${r.status} (manual run)` : r.status, "status");
-    cell(tr, r.run_status || "—", "run-status");
+    cell(tr, r.run_end || r.run_status || "—", "run-status");
     cell(tr, r.run_id || "—", "id run-id");
     cell(tr, r.agent_id, "id");
     cell(tr, when(r.executed_at, resultZone(r)), "executed");
@@ -387,6 +387,8 @@ async function save(event) {
     message: $("message").value,
     role: $("role").value,
     timezone: $("tz").value.trim() || "UTC",
+    // Made on this page: delivered telling the agent what time it is (the REST API's default is as sent).
+    envelope: true,
   };
   const name = $("name").value.trim();
   if (name) body.name = name;
