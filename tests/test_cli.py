@@ -273,8 +273,36 @@ def test_keys_rotate_then_drop_the_old_key(
     )
     assert ok(only_new, "keys", "rotate").stdout.startswith(
         f"Re-encrypted {len(encrypted)} files with the only key in SWITCHBOARD_ENCRYPTION_KEY, in one commit. "
-        f"To move to a new key, put it in front"
+        f"To move to a new key, run `switchboard keys rotate --new`."
     )
+
+
+def test_keys_rotate_right_after_init_updates_the_saved_key(
+    cli_env: dict[str, str], repo: Repo, agent: str, tmp_path: Path
+) -> None:
+    env = cli_env | {"SWITCHBOARD_ENCRYPTION_KEY": ""}
+    ok(env, "init")
+    config = tmp_path / "config" / "letta-switchboard" / "config.json"
+    first = json.loads(config.read_text())["encryption_key"]
+    made = js(env, "send", "--agent-id", agent, "-m", "Kept across keys", "--at", "2031-05-04T09:00:00Z")
+
+    # A new key in the environment, the old one only in the config file (what init left).
+    second = generate_key()
+    rotated = ok(env | {"SWITCHBOARD_ENCRYPTION_KEY": second}, "keys", "rotate").stdout
+    assert rotated.splitlines()[-1] == f"Saved the newest key in {config} (mode 0600), in place of the older one."
+    assert json.loads(config.read_text())["encryption_key"] == second
+    assert [s["id"] for s in js(env, "onetime", "list")] == [made["id"]]  # the saved key alone opens it
+    codec_from_keys(second).decrypt((repo.clone / TENANT_KEY).read_bytes())
+
+    # --new makes the key itself, shows it once and saves it.
+    third = js(env, "keys", "rotate", "--new")
+    assert third["key"] not in (first, second) and third["config_file"] == str(config)
+    assert json.loads(config.read_text())["encryption_key"] == third["key"]
+    assert first not in json.dumps(third)
+    for path in repo.remote_files():
+        if path.endswith(".enc"):
+            codec_from_keys(third["key"]).decrypt((repo.clone / path).read_bytes())
+    assert [s["id"] for s in js(env, "onetime", "list")] == [made["id"]]
 
 
 # -- import --------------------------------------------------------------------------------------------------

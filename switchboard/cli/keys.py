@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import typer
 
+from switchboard import config as config_mod
 from switchboard.cli.render import print_json
-from switchboard.cli.root import JSON_OPT, handled, store_of
+from switchboard.cli.root import JSON_OPT, handled, settings
 
 keys_app = typer.Typer(help="Make and rotate the encryption key.", no_args_is_help=True)
 
@@ -28,23 +31,58 @@ def keys_generate(as_json: bool = JSON_OPT) -> None:
         )
 
 
+def rotation_keys(given: str | None, saved: str | None, new: str | None = None) -> list[str]:
+    """The keys a rotation uses, newest first: ``new``, then the given ones, then saved ones not given."""
+    keys: list[str] = []
+    for value in (new, given, saved):
+        for part in (value or "").split(","):
+            if part.strip() and part.strip() not in keys:
+                keys.append(part.strip())
+    return keys
+
+
 @keys_app.command("rotate")
 @handled
-def keys_rotate(ctx: typer.Context, as_json: bool = JSON_OPT) -> None:
-    """Re-encrypt every file under data/ with the first key in SWITCHBOARD_ENCRYPTION_KEY."""
+def keys_rotate(
+    ctx: typer.Context,
+    new: bool = typer.Option(False, "--new", help="Make a new key first, rotate to it and save it."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Re-encrypt every file under data/ with the newest key (the first in SWITCHBOARD_ENCRYPTION_KEY)."""
+    from switchboard.context import open_store
+    from switchboard.crypto import generate_key
     from switchboard.service import rotate_keys
 
-    store = store_of(ctx)
+    conf = settings(ctx)
+    path = config_mod.config_path()
+    saved = config_mod.read_config(path).get("encryption_key")
+    # The environment beats the config file, so a key `init` saved would be hidden behind a new one
+    # put in SWITCHBOARD_ENCRYPTION_KEY: the saved keys still open what they wrote.
+    keys = rotation_keys(conf.encryption_key, saved, generate_key() if new else None)
+    store = open_store(dataclasses.replace(conf, encryption_key=",".join(keys)))
     count = rotate_keys(store)
+    newest = store.codec.keys[0]
+    updated = saved is not None and saved != newest
+    if updated:
+        # Everything is now written with the newest key: the saved one alone opens it all.
+        config_mod.write_config(path, "encryption_key", newest)
     if as_json:
-        print_json({"reencrypted": count})
-    elif len(store.codec.keys) == 1:
+        shown: dict[str, object] = {"reencrypted": count}
+        if new:
+            shown["key"] = newest
+        print_json(shown | ({"config_file": str(path)} if updated else {}))
+        return
+    if len(store.codec.keys) == 1:
         typer.echo(
             f"Re-encrypted {count} files with the only key in SWITCHBOARD_ENCRYPTION_KEY, in one commit. To move to "
-            f"a new key, put it in front (NEW,OLD; `switchboard keys generate` makes one) and run this again."
+            f"a new key, run `switchboard keys rotate --new`."
         )
-    else:
-        typer.echo(
-            f"Re-encrypted {count} files with the newest key, in one commit. Set the repository secret "
-            f"SWITCHBOARD_ENCRYPTION_KEY to that key too; the older keys can then be dropped."
-        )
+        return
+    typer.echo(
+        f"Re-encrypted {count} files with the newest key, in one commit. Set the repository secret "
+        f"SWITCHBOARD_ENCRYPTION_KEY to that key too; the older keys can then be dropped."
+    )
+    if new:
+        typer.echo(f"The new key:\n    {newest}")
+    if updated:
+        typer.echo(f"Saved the newest key in {path} (mode 0600), in place of the older one.")
