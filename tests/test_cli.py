@@ -199,6 +199,25 @@ def test_results_after_a_tick(cli_env: dict[str, str], repo: Repo, agent: str, s
     assert [s["id"] for s in js(cli_env, "onetime", "list")] == [pending["id"]]  # the delivered one is gone
 
 
+def test_results_get_by_name_or_prefix_after_the_schedule_is_gone(
+    cli_env: dict[str, str], agent: str, standin: LettaStandIn
+) -> None:
+    due = js(cli_env, "send", "--agent-id", agent, "-m", "Water the plants", "--name", "plants")
+    assert js(cli_env, "onetime", "list") == []  # delivered, so no longer a schedule
+    [delivery] = standin.deliveries
+    by_name = js(cli_env, "results", "get", "plants")
+    assert [(r["schedule_id"], r["run_id"]) for r in by_name] == [(due["id"], delivery.run_id)]
+    assert js(cli_env, "results", "get", "PLANTS") == by_name  # a name ignoring case, as everywhere
+    assert js(cli_env, "results", "get", due["id"][:8]) == by_name
+    assert delivery.run_id in ok(cli_env, "results", "get", "plants").stdout
+    # Two delivered messages with one name: refused, naming both.
+    again = js(cli_env, "send", "--agent-id", agent, "-m", "Water them again", "--name", "plants")
+    refused = cli(cli_env, "results", "get", "plants")
+    assert refused.exit_code == 1
+    assert refused.stderr.startswith('Error: "plants" matches the results of 2 schedules: ')
+    assert due["id"] in refused.stderr and again["id"] in refused.stderr
+
+
 # -- explain ----------------------------------------------------------------------------------------
 
 

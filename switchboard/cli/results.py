@@ -40,12 +40,19 @@ def results_list(
 @results_app.command("get")
 @handled
 def results_get(
-    ctx: typer.Context, schedule_id: str = typer.Argument(..., metavar="SCHEDULE_ID"), as_json: bool = JSON_OPT
+    ctx: typer.Context,
+    ref: str = typer.Argument(
+        ..., metavar="ID", help="The schedule's id, its name, or 8+ first characters of its id (delivered ones too)."
+    ),
+    as_json: bool = JSON_OPT,
 ) -> None:
     """The results of one schedule, newest first."""
-    from switchboard.service import results_of
+    from switchboard.service import resolve_result_ref, results_of
 
-    items, pending = results_of(store_of(ctx), settings(ctx).api_key, schedule_id)
+    store = store_of(ctx)
+    api_key = settings(ctx).api_key
+    schedule_id = resolve_result_ref(store, api_key, ref)
+    items, pending = results_of(store, api_key, schedule_id)
     if items or as_json:
         show_results(items, as_json, schedule_id=schedule_id)
     elif isinstance(pending, OneTimeSchedule):
