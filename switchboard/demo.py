@@ -4,14 +4,18 @@ It makes a bare "GitHub" remote and a clone of it in a temporary folder, a
 fresh key, three schedules from plain English, and runs the same tick the
 GitHub workflow runs. Letta is played by a stand-in HTTP server on 127.0.0.1
 unless a real server is named with LETTA_BASE_URL, LETTA_API_KEY and
---agent-id.
+--agent-id. With ``keep`` the repository and the stand-in stay until Ctrl-C,
+with the ``export`` lines that point other commands at them.
 """
 
 from __future__ import annotations
 
 import os
+import shlex
+import shutil
 import subprocess
 import tempfile
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -46,15 +50,36 @@ def make_repository(top: Path) -> Path:
     return clone
 
 
-def run_demo(*, agent_id: str | None = None, out: Echo = print, now: datetime | None = None) -> list[str]:
-    """Narrate and run the main job once; returns the Letta run ids it got."""
+def wait_for_interrupt() -> None:
+    """Block until Ctrl-C (SIGINT)."""
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+
+
+def run_demo(
+    *,
+    agent_id: str | None = None,
+    out: Echo = print,
+    now: datetime | None = None,
+    keep: bool = False,
+    wait: Callable[[], None] = wait_for_interrupt,
+) -> list[str]:
+    """Narrate and run the main job once; returns the Letta run ids it got.
+
+    With ``keep``, the repository and the stand-in stay up until ``wait`` returns
+    (Ctrl-C), after the lines that point other commands at them.
+    """
     real_url, real_key = os.environ.get("LETTA_BASE_URL"), os.environ.get("LETTA_API_KEY")
     now = now or datetime.now(UTC)
-    with tempfile.TemporaryDirectory(prefix="switchboard-demo-") as tmp:
+    tmp = tempfile.mkdtemp(prefix="switchboard-demo-")
+    try:
         clone = make_repository(Path(tmp))
         out("1. A throwaway repository stands in for your private GitHub repository:")
         out(f"   a bare remote plus a clone, in {tmp} (deleted at the end).")
-        codec = codec_from_keys(generate_key())
+        key = generate_key()
+        codec = codec_from_keys(key)
         store = Store(GitBackend(clone), codec)
         out("2. A fresh Fernet key plays the repository secret SWITCHBOARD_ENCRYPTION_KEY.")
 
@@ -72,10 +97,37 @@ def run_demo(*, agent_id: str | None = None, out: Echo = print, now: datetime | 
             out("   To use a real server: LETTA_BASE_URL=… LETTA_API_KEY=… switchboard demo --agent-id agent-…")
         try:
             run_ids = _schedule_and_tick(store, clone, agent_id, base_url, api_key, now, out)
+            if keep:
+                _keep_running(clone, key, base_url, api_key, agent_id, out, wait)
         finally:
             if standin is not None:
                 standin.stop()
         return run_ids
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _keep_running(
+    clone: Path, key: str, base_url: str, api_key: str | None, agent_id: str, out: Echo, wait: Callable[[], None]
+) -> None:
+    # The key is the demo's own, made a minute ago for a folder deleted at the end: showing it costs nothing.
+    lines = {
+        "SWITCHBOARD_REPO": str(clone),
+        "SWITCHBOARD_ENCRYPTION_KEY": key,
+        "LETTA_BASE_URL": base_url,
+        "AGENT_ID": agent_id,
+    }
+    if api_key == "demo-letta-key":
+        lines["LETTA_API_KEY"] = api_key  # a real key stays where the user keeps it
+    out("")
+    out(f"Kept running: the repository {clone} and Letta at {base_url}.")
+    out("In another terminal, point switchboard at them:")
+    for name, value in lines.items():
+        out(f"   export {name}={shlex.quote(value)}")
+    out('   switchboard send --agent-id "$AGENT_ID" --message "Hello" && switchboard results list')
+    out("Press Ctrl-C to stop the stand-in and delete the repository.")
+    wait()
+    out("Stopped; the demo repository is deleted.")
 
 
 def _schedule_and_tick(

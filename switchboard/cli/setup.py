@@ -148,11 +148,14 @@ def demo(
     agent_id: str = typer.Option(
         None, "--agent-id", help="With LETTA_API_KEY and LETTA_BASE_URL: send to this real agent."
     ),
+    keep: bool = typer.Option(
+        False, "--keep", help="Keep the repository and the stand-in running until Ctrl-C, to try commands on."
+    ),
 ) -> None:
     """Watch the whole product work, offline, in a throwaway repository."""
     from switchboard.demo import run_demo
 
-    run_demo(agent_id=agent_id, out=typer.echo)
+    run_demo(agent_id=agent_id, out=typer.echo, keep=keep)
 
 
 @handled
