@@ -10,6 +10,7 @@ with the ``export`` lines that point other commands at them.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import shutil
@@ -52,10 +53,8 @@ def make_repository(top: Path) -> Path:
 
 def wait_for_interrupt() -> None:
     """Block until Ctrl-C (SIGINT)."""
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
 
 
 def run_demo(
