@@ -10,10 +10,10 @@ with the ``export`` lines that point other commands at them.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
@@ -52,9 +52,20 @@ def make_repository(top: Path) -> Path:
 
 
 def wait_for_interrupt() -> None:
-    """Block until Ctrl-C (SIGINT)."""
-    with contextlib.suppress(KeyboardInterrupt):
-        threading.Event().wait()
+    """Block until Ctrl-C (SIGINT) or SIGTERM."""
+    stop = threading.Event()
+
+    def stopped(signum: int, frame: object) -> None:
+        stop.set()
+
+    # Set outright: a shell starts a background job with SIGINT ignored, and `kill` sends SIGTERM.
+    old = {sig: signal.signal(sig, stopped) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
 
 
 def run_demo(
