@@ -12,10 +12,13 @@ from datetime import UTC, datetime
 
 import typer
 
+from switchboard.cli.helppages import ReadableTyper
 from switchboard.cli.render import print_json
 from switchboard.cli.root import JSON_OPT, handled, settings, store_of
 
-agent_tools_app = typer.Typer(help="Letta tools with which an agent schedules its own messages.", no_args_is_help=True)
+agent_tools_app = ReadableTyper(
+    help="Letta tools with which an agent schedules its own messages.", no_args_is_help=True
+)
 
 SERVE_URL_ENV = "SWITCHBOARD_SERVE_URL"
 AGENT_OPT = typer.Option(..., "--agent-id", help="The Letta agent, e.g. agent-1234…")

@@ -7,10 +7,11 @@ import dataclasses
 import typer
 
 from switchboard import config as config_mod
+from switchboard.cli.helppages import ReadableTyper
 from switchboard.cli.render import print_json
 from switchboard.cli.root import JSON_OPT, handled, settings
 
-keys_app = typer.Typer(help="Make and rotate the encryption key.", no_args_is_help=True)
+keys_app = ReadableTyper(help="Make and rotate the encryption key.", no_args_is_help=True)
 
 
 @keys_app.command("generate")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import typer
 
+from switchboard.cli.helppages import ReadableTyper
 from switchboard.cli.render import key_hint, show_results, when
 from switchboard.cli.root import JSON_OPT, NOW_OPT, handled, parse_now, settings, store_of
 from switchboard.models import OneTimeSchedule
 
-results_app = typer.Typer(help="Delivery results, with Letta run ids.", no_args_is_help=True)
+results_app = ReadableTyper(help="Delivery results, with Letta run ids.", no_args_is_help=True)
 
 
 @results_app.command("list")

@@ -22,12 +22,13 @@ from typing import Any, TypeVar
 import typer
 
 from switchboard import config as config_mod
+from switchboard.cli.helppages import ReadableTyper
 from switchboard.config import Settings
 from switchboard.exceptions import InvalidInputError, SwitchboardError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-app = typer.Typer(
+app = ReadableTyper(
     name="switchboard",
     help="Scheduled and immediate messages for Letta agents, stored encrypted in your git repository.",
     no_args_is_help=True,

@@ -10,13 +10,14 @@ from typing import Any
 
 import typer
 
+from switchboard.cli.helppages import ReadableTyper
 from switchboard.cli.render import key_hint, print_json, show_schedule, show_schedules, warn_without_key, when
 from switchboard.cli.root import ID_ARG, JSON_OPT, NOW_OPT, TZ_OPT, fail, handled, parse_now, settings, store_of
 from switchboard.config import Settings
 from switchboard.models import Kind, OneTimeSchedule, RecurringSchedule
 
-onetime_app = typer.Typer(help="One-time schedules.", no_args_is_help=True)
-recurring_app = typer.Typer(help="Recurring schedules.", no_args_is_help=True)
+onetime_app = ReadableTyper(help="One-time schedules.", no_args_is_help=True)
+recurring_app = ReadableTyper(help="Recurring schedules.", no_args_is_help=True)
 
 AGENT_OPT = typer.Option(..., "--agent-id", help="The Letta agent to message, e.g. agent-1234…")
 MESSAGE_OPT = typer.Option(..., "--message", "-m", help="The text the agent receives.")
