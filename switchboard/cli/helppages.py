@@ -10,10 +10,13 @@ each help page with the examples in ``EXAMPLES``.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import typer
 from typer.core import TyperCommand, TyperGroup
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 #: The value each option takes, by its long name; any other is its name in capitals.
 VALUE_NAMES = {
@@ -132,7 +135,8 @@ EXAMPLES: dict[str, list[str]] = {
 
 def _long_name(option: Any) -> str:
     """An option's first long name (``--execute-at`` of ``--execute-at, --at``)."""
-    return next((name for name in option.opts if name.startswith("--")), option.opts[0])
+    names: list[str] = list(option.opts)
+    return next((name for name in names if name.startswith("--")), names[0])
 
 
 def _no_type_label(ctx: Any) -> None:
@@ -226,7 +230,8 @@ class ReadableTyper(typer.Typer):
         kwargs.setdefault("cls", ReadableGroup)
         super().__init__(**kwargs)
 
-    def command(self, *args: Any, **kwargs: Any) -> Any:
+    def command(self, *args: Any, **kwargs: Any) -> Callable[[F], F]:
         """Like ``typer.Typer.command``, with ``ReadableCommand`` as the command class."""
         kwargs.setdefault("cls", ReadableCommand)
-        return super().command(*args, **kwargs)
+        decorator: Callable[[F], F] = super().command(*args, **kwargs)
+        return decorator
