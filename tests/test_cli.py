@@ -323,6 +323,12 @@ def test_keys_rotate_right_after_init_updates_the_saved_key(
             codec_from_keys(third["key"]).decrypt((repo.clone / path).read_bytes())
     assert [s["id"] for s in js(env, "onetime", "list")] == [made["id"]]
 
+    # A key in the environment beats the file: rotating away from it says so, and the new key is saved.
+    fourth = js(env | {"SWITCHBOARD_ENCRYPTION_KEY": third["key"]}, "keys", "rotate", "--new")
+    assert fourth["environment_stale"] is True
+    assert json.loads(config.read_text())["encryption_key"] == fourth["key"]
+    assert [s["id"] for s in js(env, "onetime", "list")] == [made["id"]]
+
 
 # -- import --------------------------------------------------------------------------------------------------
 

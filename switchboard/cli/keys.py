@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import typer
 
@@ -10,6 +11,7 @@ from switchboard import config as config_mod
 from switchboard.cli.helppages import ReadableTyper
 from switchboard.cli.render import print_json
 from switchboard.cli.root import JSON_OPT, handled, settings
+from switchboard.crypto import KEY_ENV
 
 keys_app = ReadableTyper(help="Make and rotate the encryption key.", no_args_is_help=True)
 
@@ -63,15 +65,19 @@ def keys_rotate(
     store = open_store(dataclasses.replace(conf, encryption_key=",".join(keys)))
     count = rotate_keys(store)
     newest = store.codec.keys[0]
-    updated = saved is not None and saved != newest
+    # Everything is now written with the newest key: the saved one alone opens it all. A key made
+    # here is saved even when none was, or it would exist nowhere but in this terminal.
+    updated = (saved is not None or new) and saved != newest
     if updated:
-        # Everything is now written with the newest key: the saved one alone opens it all.
         config_mod.write_config(path, "encryption_key", newest)
+    stale = os.environ.get(KEY_ENV, "").split(",")[0].strip() not in ("", newest)
     if as_json:
         shown: dict[str, object] = {"reencrypted": count}
         if new:
             shown["key"] = newest
-        print_json(shown | ({"config_file": str(path)} if updated else {}))
+        print_json(
+            shown | ({"config_file": str(path)} if updated else {}) | ({"environment_stale": True} if stale else {})
+        )
         return
     if len(store.codec.keys) == 1:
         typer.echo(
@@ -87,3 +93,8 @@ def keys_rotate(
         typer.echo(f"The new key:\n    {newest}")
     if updated:
         typer.echo(f"Saved the newest key in {path} (mode 0600), in place of the older one.")
+    if stale:
+        typer.echo(
+            f"{KEY_ENV} in this shell still starts with the older key and beats the config file: put the new key "
+            f"first in it, or unset it."
+        )
