@@ -56,13 +56,23 @@ def test_the_readme_is_short() -> None:
     assert len(README.read_text(encoding="utf-8").splitlines()) <= 200
 
 
+def anchors(page: Path) -> set[str]:
+    """The anchors GitHub makes of a page's headings."""
+    text = FENCE.sub("", page.read_text(encoding="utf-8"))
+    return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in re.findall(r"^#+ (.*)$", text, re.M)}
+
+
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
-def test_links_point_at_pages_that_exist(page: Path) -> None:
-    for target in re.findall(r"\]\(([^)#\s]+\.md)(?:#[^)]*)?\)", page.read_text(encoding="utf-8")):
-        if "://" in target:
+def test_links_point_at_pages_and_headings_that_exist(page: Path) -> None:
+    text = page.read_text(encoding="utf-8")
+    for target, anchor in re.findall(r"\]\(([^)#\s]*?\.md)?(?:#([^)\s]*))?\)", text):
+        if not target and not anchor:
             continue
-        path = (page.parent / target).resolve()
-        assert path.exists() or path.name in LINKED_AHEAD, f"{page.name} links to {target}, which does not exist"
+        path = (page.parent / target).resolve() if target else page
+        if path.name in LINKED_AHEAD and not path.exists():
+            continue
+        assert path.exists(), f"{page.name} links to {target}, which does not exist"
+        assert not anchor or anchor in anchors(path), f"{page.name} links to {target}#{anchor}: no such heading"
 
 
 def newcomer_env(repo: Repo, standin: LettaStandIn, tmp_path: Path, agent: str) -> dict[str, str]:
