@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from typing import Annotated
 
 import typer
 
 from switchboard import config as config_mod
 from switchboard.cli.helppages import ReadableTyper
 from switchboard.cli.render import print_json
-from switchboard.cli.root import JSON_OPT, handled, settings
+from switchboard.cli.root import JsonFlag, handled, settings
 from switchboard.crypto import KEY_ENV
 
 keys_app = ReadableTyper(help="Make and rotate the encryption key.", no_args_is_help=True)
@@ -18,7 +19,7 @@ keys_app = ReadableTyper(help="Make and rotate the encryption key.", no_args_is_
 
 @keys_app.command("generate")
 @handled
-def keys_generate(as_json: bool = JSON_OPT) -> None:
+def keys_generate(as_json: JsonFlag = False) -> None:
     """Print a new Fernet key for SWITCHBOARD_ENCRYPTION_KEY."""
     from switchboard.crypto import generate_key
 
@@ -48,8 +49,8 @@ def rotation_keys(given: str | None, saved: str | None, new: str | None = None) 
 @handled
 def keys_rotate(
     ctx: typer.Context,
-    new: bool = typer.Option(False, "--new", help="Make a new key first, rotate to it and save it."),
-    as_json: bool = JSON_OPT,
+    new: Annotated[bool, typer.Option("--new", help="Make a new key first, rotate to it and save it.")] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """Re-encrypt every file under data/ with the newest key (the first in SWITCHBOARD_ENCRYPTION_KEY)."""
     from switchboard.context import open_store
