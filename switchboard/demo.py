@@ -182,5 +182,6 @@ def _schedule_and_tick(
     out("8. The remote's history (newest first):")
     out(log.rstrip())
     out("That is the whole product: schedules as encrypted files, a tick that delivers what is due exactly once,")
-    out("and results with Letta run ids, all in git. Next: see README.md → 'Set up your own'.")
+    out("and results with Letta run ids, all in git. Next: see README.md → 'Set up your own'")
+    out("(or `switchboard demo --keep` to keep this repository and the stand-in running, to try commands on).")
     return [r.run_id for r in results if r.run_id]
