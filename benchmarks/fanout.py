@@ -35,7 +35,7 @@ from switchboard.tick.following import follow
 
 @dataclass
 class ExternalStandIn:
-    """The Letta stand-in in its own process (``python -m switchboard.letta_standin``)."""
+    """The Letta stand-in in its own process (``python -m switchboard.testing.letta``)."""
 
     base_url: str
     agents: list[str]
@@ -48,7 +48,7 @@ class ExternalStandIn:
 @contextmanager
 def external_standin(agents: list[str], latency: float) -> Iterator[ExternalStandIn]:
     """Start the stand-in process, and stop it (that process only) afterwards."""
-    args = [sys.executable, "-m", "switchboard.letta_standin", "--port", "0", "--latency", str(latency)]
+    args = [sys.executable, "-m", "switchboard.testing.letta", "--port", "0", "--latency", str(latency)]
     args += ["--run-duration", "0"]
     for agent in agents:
         args += ["--agent", agent]

@@ -22,8 +22,8 @@ from typing import Any
 from benchmarks.world import API_KEY, MESSAGE, STEP, T0, World, git, make_world, tree_size
 from switchboard import service
 from switchboard.context import letta_client
-from switchboard.letta_standin import LettaStandIn
 from switchboard.store import RESULTS
+from switchboard.testing.letta import LettaStandIn
 from switchboard.tick import TickOptions, prune, run_pass
 
 

@@ -24,7 +24,7 @@ from typing import Any
 from benchmarks.common import ROOT, Series, Timing
 from benchmarks.idle import env_for
 from benchmarks.world import MESSAGE, QUIET_HOURS, T0, make_world
-from switchboard.letta_standin import LettaStandIn
+from switchboard.testing.letta import LettaStandIn
 
 
 def export(count: int, seed: int = 11) -> dict[str, list[dict[str, Any]]]:

@@ -46,7 +46,7 @@ if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
 from benchmarks import common
 from benchmarks.idle import env_for
 from benchmarks.world import World, make_world
-from switchboard.letta_standin import LettaStandIn
+from switchboard.testing.letta import LettaStandIn
 
 WORKFLOW = common.ROOT / ".github" / "workflows" / "tick.yml"
 DOCS = common.ROOT / "docs" / "benchmarks.md"

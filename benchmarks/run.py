@@ -30,7 +30,7 @@ if __package__ in (None, ""):  # run as a script: make `benchmarks` and `switchb
 
 from benchmarks import common, fanout, growth, idle, importing, scan, sendnow
 from benchmarks.common import human_bytes
-from switchboard.letta_standin import LettaStandIn
+from switchboard.testing.letta import LettaStandIn
 
 DOCS = common.ROOT / "docs" / "benchmarks.md"
 START, END = "<!-- results:start -->", "<!-- results:end -->"

@@ -29,8 +29,8 @@ from benchmarks.idle import env_for
 from benchmarks.world import STEP, T0, World, make_world
 from switchboard import index
 from switchboard.context import letta_client
-from switchboard.letta_standin import LettaStandIn
 from switchboard.store import Store
+from switchboard.testing.letta import LettaStandIn
 from switchboard.tick import TickOptions, run_pass, select_due
 
 

@@ -19,6 +19,7 @@ from typing import Protocol
 
 from switchboard.backends.git import GitBackend
 from switchboard.crypto import Codec, codec_from_keys, generate_key
+from switchboard.index import indexed_store
 from switchboard.models import OneTimeSchedule, RecurringSchedule, Schedule
 from switchboard.store import Store, Transaction
 
@@ -83,7 +84,7 @@ class World:
             git(repo, "config", "gc.auto", "0")
             git(repo, "config", "maintenance.auto", "false")
         git(self.remote, "config", "receive.autogc", "false")
-        self.store = Store(GitBackend(self.clone), self.codec)
+        self.store = indexed_store(GitBackend(self.clone), self.codec)
 
     @property
     def remote(self) -> Path:

@@ -9,11 +9,12 @@ from switchboard.backends.base import Backend
 from switchboard.config import Settings
 from switchboard.crypto import DEV_MODE_ENV, KEY_ENV, Codec, codec_from_env
 from switchboard.exceptions import ConfigError, EncryptionKeyError
+from switchboard.index import indexed_store
 from switchboard.letta import LettaClient
 from switchboard.store import Store
 
 if TYPE_CHECKING:
-    from switchboard.backends.github import GitHubBackend
+    from switchboard.backends.github import GitHubBackend, GitHubSession
 
 
 def open_backend(settings: Settings) -> Backend:
@@ -30,15 +31,15 @@ def open_backend(settings: Settings) -> Backend:
     return GitBackend(Path(settings.repo or ".").resolve())
 
 
-def open_github(settings: Settings, repo: str, token: str, branch: str | None = None) -> GitHubBackend:
-    """A GitHubBackend for ``repo`` at ``settings.github_api_url`` (SWITCHBOARD_GITHUB_API_URL)."""
+def open_github_session(settings: Settings, repo: str, token: str, branch: str | None = None) -> GitHubSession:
+    """A PyGithub session for ``repo`` at ``settings.github_api_url`` (SWITCHBOARD_GITHUB_API_URL)."""
     from urllib.parse import urlsplit
 
-    from switchboard.backends.github import GitHubBackend  # PyGithub only when asked for
+    from switchboard.backends.github import GitHubSession  # PyGithub only when asked for
 
     # GitHub asks for a second between writes; a loopback API (a stand-in, a local proxy) is not GitHub.
     loopback = urlsplit(settings.github_api_url).hostname in ("127.0.0.1", "localhost", "::1")
-    return GitHubBackend(
+    return GitHubSession(
         repo,
         token,
         branch=branch,
@@ -47,11 +48,16 @@ def open_github(settings: Settings, repo: str, token: str, branch: str | None = 
     )
 
 
+def open_github(settings: Settings, repo: str, token: str, branch: str | None = None) -> GitHubBackend:
+    """The data tree of ``repo`` through GitHub's API."""
+    from switchboard.backends.github import GitHubBackend  # PyGithub only when asked for
+
+    return GitHubBackend(open_github_session(settings, repo, token, branch))
+
+
 def open_codec(settings: Settings) -> Codec:
     """The codec for the configured keys (or dev mode)."""
-    import os
-
-    env = dict(os.environ)
+    env = dict(settings.env)
     if settings.encryption_key:
         env["SWITCHBOARD_ENCRYPTION_KEY"] = settings.encryption_key
     return codec_from_env(env)
@@ -66,14 +72,14 @@ def open_store(settings: Settings) -> Store:
     """
     codec = open_codec(settings)
     backend = open_backend(settings)
-    host: str | None = getattr(backend, "remote_host", lambda: None)() if codec.plaintext else None
+    host: str | None = backend.remote_host() if codec.plaintext else None
     if host is not None:
         raise EncryptionKeyError(
             f"{DEV_MODE_ENV}=true stores schedules in plaintext, and {backend.describe()} publishes to {host} — "
             f"unset it and set {KEY_ENV} (`switchboard keys generate` makes one), or use dev mode in a clone "
             f"without a remote"
         )
-    return Store(backend, codec)
+    return indexed_store(backend, codec)
 
 
 def letta_client(base_url: str, api_key: str | None) -> LettaClient:

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -42,9 +42,8 @@ def tenant_of(secret: bytes, api_key: str) -> str:
     return hmac.new(secret, api_key.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
 
 
-def dev_mode(environ: dict[str, str] | None = None) -> bool:
-    """Whether plaintext dev mode is asked for; refused inside GitHub Actions."""
-    env = os.environ if environ is None else environ
+def dev_mode(env: Mapping[str, str]) -> bool:
+    """Whether plaintext dev mode is asked for in ``env``; refused inside GitHub Actions."""
     wanted = env.get(DEV_MODE_ENV, "").strip().lower() in {"1", "true", "yes"}
     if wanted and env.get("GITHUB_ACTIONS", "").lower() == "true":
         raise EncryptionKeyError(
@@ -96,9 +95,8 @@ class Codec:
         return self._fernet.rotate(token)
 
 
-def codec_from_env(environ: dict[str, str] | None = None) -> Codec:
-    """The codec the environment asks for; a missing or bad key is one clear error."""
-    env = dict(os.environ if environ is None else environ)
+def codec_from_env(env: Mapping[str, str]) -> Codec:
+    """The codec ``env`` (the settings' environment) asks for; a missing or bad key is one clear error."""
     if dev_mode(env):
         return Codec(plaintext=True)
     return codec_from_keys(env.get(KEY_ENV, ""))

@@ -10,14 +10,13 @@ with the ``export`` lines that point other commands at them.
 
 from __future__ import annotations
 
-import os
 import shlex
 import shutil
 import signal
 import subprocess
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from typing import Any
 from switchboard.backends.git import GitBackend
 from switchboard.context import letta_client
 from switchboard.crypto import codec_from_keys, generate_key
+from switchboard.index import indexed_store
 from switchboard.service import add_one_time, add_recurring, list_results
 from switchboard.store import Store
 from switchboard.tick import TickOptions, run_pass
@@ -73,15 +73,17 @@ def run_demo(
     agent_id: str | None = None,
     out: Echo = print,
     now: datetime | None = None,
+    env: Mapping[str, str] | None = None,
     keep: bool = False,
     wait: Callable[[], None] = wait_for_interrupt,
 ) -> list[str]:
-    """Narrate and run the main job once; returns the Letta run ids it got.
+    """Narrate and run the main job once; returns the Letta run ids it got (``env``: LETTA_* for a real agent).
 
     With ``keep``, the repository and the stand-in stay up until ``wait`` returns
     (Ctrl-C), after the lines that point other commands at them.
     """
-    real_url, real_key = os.environ.get("LETTA_BASE_URL"), os.environ.get("LETTA_API_KEY")
+    env = env or {}
+    real_url, real_key = env.get("LETTA_BASE_URL"), env.get("LETTA_API_KEY")
     now = now or datetime.now(UTC)
     tmp = tempfile.mkdtemp(prefix="switchboard-demo-")
     try:
@@ -90,7 +92,7 @@ def run_demo(
         out(f"   a bare remote plus a clone, in {tmp} (deleted at the end).")
         key = generate_key()
         codec = codec_from_keys(key)
-        store = Store(GitBackend(clone), codec)
+        store = indexed_store(GitBackend(clone), codec)
         out("2. A fresh Fernet key plays the repository secret SWITCHBOARD_ENCRYPTION_KEY.")
 
         standin = None
@@ -98,7 +100,7 @@ def run_demo(
             base_url, api_key = real_url.rstrip("/"), real_key
             out(f"3. Letta: your server at {base_url}, agent {agent_id}.")
         else:
-            from switchboard.letta_standin import LettaStandIn
+            from switchboard.testing.letta import LettaStandIn
 
             standin = LettaStandIn(api_keys={"demo-letta-key"}).start()
             agent_id = standin.add_agent()

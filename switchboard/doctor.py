@@ -23,9 +23,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from switchboard.config import Settings
-from switchboard.crypto import KEY_ENV
-from switchboard.dispatch import (
+from switchboard.actions.dispatch import (
     WORKFLOW_FILE,
     Target,
     cadence,
@@ -35,12 +33,15 @@ from switchboard.dispatch import (
     runs_url,
     workflow_crons,
 )
+from switchboard.config import Settings
+from switchboard.crypto import KEY_ENV
 from switchboard.exceptions import DecryptError, EncryptionKeyError, LettaError, SwitchboardError
+from switchboard.index import indexed_store
 from switchboard.letta import LettaClient
 
 if TYPE_CHECKING:
+    from switchboard.actions.client import ActionsClient
     from switchboard.backends.base import Backend
-    from switchboard.backends.github import GitHubBackend
     from switchboard.store import Store
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
@@ -103,20 +104,18 @@ class _Doctor:
             return Check("repository", FAIL, str(exc), fix)
         self.backend = backend
         describe = backend.describe()
-        can_write = getattr(backend, "can_write", None)
-        if can_write is not None:
-            try:
-                writable = bool(can_write())
-            except SwitchboardError as exc:
-                return Check("repository", FAIL, str(exc), "check GITHUB_TOKEN and the repository name")
-            if not writable:
-                return Check(
-                    "repository",
-                    FAIL,
-                    f"{describe}: GITHUB_TOKEN may read but not push",
-                    f"give the token Contents: read and write on {self.settings.github_repo} (classic: repo scope)",
-                )
-        if getattr(backend, "has_remote", True) is False:
+        try:
+            writable = backend.can_write()
+        except SwitchboardError as exc:
+            return Check("repository", FAIL, str(exc), "check GITHUB_TOKEN and the repository name")
+        if writable is False:
+            return Check(
+                "repository",
+                FAIL,
+                f"{describe}: GITHUB_TOKEN may read but not push",
+                f"give the token Contents: read and write on {self.settings.github_repo} (classic: repo scope)",
+            )
+        if not backend.has_remote:
             return Check(
                 "repository",
                 WARN,
@@ -127,7 +126,7 @@ class _Doctor:
 
     def encryption_key(self) -> Check:
         from switchboard.context import open_codec
-        from switchboard.store import TENANT_KEY, Store
+        from switchboard.store import TENANT_KEY
 
         fix_missing = (
             f"run `switchboard init` (it makes one), or set {KEY_ENV} to the key stored as the repository secret"
@@ -146,7 +145,7 @@ class _Doctor:
         count = f"{len(codec.keys)} Fernet key{'s' if len(codec.keys) > 1 else ''}"
         if self.backend is None:
             return Check("encryption key", WARN, f"{count}; not tried on data/ (the repository could not be read)")
-        self.store = Store(self.backend, codec)
+        self.store = indexed_store(self.backend, codec)
         try:
             secret = self.store.tenant_secret()
         except DecryptError:
@@ -191,7 +190,7 @@ class _Doctor:
         return Check("letta", OK, f"{base_url} accepts LETTA_API_KEY")
 
     def workflow(self) -> list[Check]:
-        from switchboard.setup import ENABLE_STEPS
+        from switchboard.actions.setup import ENABLE_STEPS
 
         try:
             target = github_target(self.settings)
@@ -205,12 +204,7 @@ class _Doctor:
             fix = f"set GITHUB_TOKEN (Actions: read) to check it, or look at {runs_url(target.repo)}"
             return [Check("workflow", SKIP, detail, fix), Check("last tick", SKIP, detail, fix)]
         try:
-            # In API mode the repository backend is the Actions client too.
-            actions: GitHubBackend = (
-                self.backend  # type: ignore[assignment]
-                if hasattr(self.backend, "workflow_state")
-                else open_actions(self.settings, target)
-            )
+            actions = open_actions(self.settings, target)
             state = actions.workflow_state(WORKFLOW_FILE)
         except SwitchboardError as exc:
             return [
@@ -233,7 +227,7 @@ class _Doctor:
         checks.append(self._last_tick(actions, target))
         return checks
 
-    def _last_tick(self, actions: GitHubBackend, target: Target) -> Check:
+    def _last_tick(self, actions: ActionsClient, target: Target) -> Check:
         repo = str(target.repo)
         try:
             run = actions.last_workflow_run(WORKFLOW_FILE)

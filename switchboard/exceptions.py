@@ -10,18 +10,26 @@ SwitchboardError                 base; its message is safe to show a user
 │   └── LimitError               more than an agent's tools may do (too many schedules, too often)
 ├── NotFoundError                no schedule with that id (for this tenant)
 ├── BusyError                    a pass is delivering that schedule (or to its agent) right now
+├── InvalidKeyError              the REST API was given a Letta key Letta refuses
+├── InvalidGrantError            an agent's tool token opens no grant (says no more, on purpose)
+├── ApiError                     an error answer of the REST API: status, detail, headers
+├── TickError                    a pass delivered messages but could not record the outcome
 ├── BackendError                 the repository could not be read or written
-│   └── GitError                 a git command failed
-├── GitHubError                  the GitHub API refused or failed
+│   ├── GitError                 a git command failed
+│   └── GitHubError              the GitHub API refused or failed
 └── LettaError                   Letta answered with an error, or not at all
     ├── LettaTransientError      worth retrying: connection, timeout, 429, 502/503/504
-    └── LettaPermanentError      not worth retrying: 400, 401, 403, 404, 422
+    ├── LettaPermanentError      not worth retrying: 400, 401, 403, 404, 422
+    └── LettaUnavailableError    Letta could not say whether an API key is good
 
 Messages say what failed, show the offending value when it is not a secret,
 and say what to do next. They never contain a key, a token or message text.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 
 class SwitchboardError(Exception):
@@ -62,6 +70,28 @@ class NotFoundError(SwitchboardError):
 
 class BusyError(SwitchboardError):
     """A pass is delivering that schedule, or to its agent, right now: try again in a moment."""
+
+
+class InvalidKeyError(SwitchboardError):
+    """Letta refused the key (or it cannot be a key at all)."""
+
+
+class InvalidGrantError(SwitchboardError):
+    """A token that opens no grant (malformed, unknown, revoked or wrong); deliberately says no more."""
+
+
+class ApiError(SwitchboardError):
+    """An error answer of the REST API: status, ``detail`` (a string, or FastAPI-style field errors) and headers."""
+
+    def __init__(self, status: int, detail: Any, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(detail if isinstance(detail, str) else "invalid request")
+        self.status = status
+        self.detail = detail
+        self.headers = dict(headers or {})
+
+
+class TickError(SwitchboardError):
+    """The pass delivered messages but could not record the outcome."""
 
 
 class BackendError(SwitchboardError):
@@ -105,3 +135,7 @@ class LettaTransientError(LettaError):
 
 class LettaPermanentError(LettaError):
     """A failure not worth retrying: 400, 401, 403, 404, 422."""
+
+
+class LettaUnavailableError(LettaError):
+    """Letta could not say whether an API key is good; the message is safe to show."""

@@ -46,16 +46,16 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
+from switchboard.backends.base import Backend
+from switchboard.crypto import Codec
 from switchboard.due import next_fire
 from switchboard.exceptions import SwitchboardError
 from switchboard.models import STORED, OneTimeSchedule, RecurringSchedule, Schedule, utc
-
-if TYPE_CHECKING:
-    from switchboard.store import Store, Transaction
+from switchboard.store import Store, Transaction
 
 __all__ = [
     "INDEX",
@@ -65,6 +65,7 @@ __all__ = [
     "due_recurring",
     "entry_of",
     "fingerprint",
+    "indexed_store",
     "next_due",
     "read_index",
     "shard_path",
@@ -245,8 +246,7 @@ def _blob_ids(store: Store, prefix: str) -> Mapping[str, str] | None:
 
     A fingerprint is the first FINGERPRINT characters of one.
     """
-    blob_ids: Callable[[str], Mapping[str, str]] | None = getattr(store.backend, "blob_ids", None)
-    return None if blob_ids is None else blob_ids(prefix)
+    return store.backend.blob_ids(prefix)
 
 
 # -- keeping it true: every commit ------------------------------------------------------
@@ -262,7 +262,7 @@ def stage(tx: Transaction) -> None:
     """
     store = tx.store
     suffix = store.codec.suffix
-    object_format: str = getattr(store.backend, "object_format", "sha1")
+    object_format = store.backend.object_format
     updates: dict[str, Entry | None] = {}
     for path, content in tx.changes.items():
         if _split(path, suffix) is None:
@@ -296,6 +296,11 @@ def stage(tx: Transaction) -> None:
         tx.changes[shard] = _encode_shard(store, wanted) if wanted else None
 
 
+def indexed_store(backend: Backend, codec: Codec) -> Store:
+    """A Store whose every commit keeps this index true (``stage`` runs before each commit)."""
+    return Store(backend, codec, stage)
+
+
 def _writes_anything_else(tx: Transaction) -> bool:
     return any(not path.startswith(INDEX + "/") for path in tx.changes)
 
@@ -312,8 +317,7 @@ def _decode(store: Store, path: str, content: bytes) -> RecurringSchedule | None
 
 
 def _children(store: Store, prefix: str) -> list[str] | None:
-    children: Callable[[str], list[str]] | None = getattr(store.backend, "children", None)
-    return None if children is None else sorted(children(prefix))
+    return sorted(store.backend.children(prefix))
 
 
 def due_one_time_files(store: Store, through: datetime) -> list[str]:

@@ -8,7 +8,6 @@ base URL the delivery will use. Stored views only ever exist encrypted.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -108,9 +107,15 @@ def check_agent_id(value: str) -> str:
     return text
 
 
-def max_message_bytes(environ: Mapping[str, str] | None = None) -> int:
-    """The message size limit: SWITCHBOARD_MAX_MESSAGE_BYTES, else 64 KiB."""
-    env = os.environ if environ is None else environ
+def max_message_bytes(env: Mapping[str, str] | None = None) -> int:
+    """The message size limit: SWITCHBOARD_MAX_MESSAGE_BYTES, else 64 KiB.
+
+    Checked wherever a message is validated, so it asks the settings module for the variable
+    (``env`` overrides) rather than having it handed down through every model.
+    """
+    from switchboard.config import read_environment
+
+    env = read_environment() if env is None else env
     text = env.get(MAX_MESSAGE_ENV, "").strip()
     if not text:
         return MAX_MESSAGE_BYTES
@@ -228,6 +233,8 @@ class OneTimeSchedule(_Schedule):
 
     kind: Literal["one-time"] = "one-time"
     execute_at: Instant
+    # The zone its time was given in, so lists and the page show it there (None: UTC).
+    timezone: str | None = None
     attempts: int = 0
     # When transient failures began (the tick gives up a while after it).
     failing_since: AwareDatetime | None = None
@@ -241,6 +248,7 @@ class OneTimeSchedule(_Schedule):
             "message": self.message,
             "role": self.role,
             "execute_at": iso(self.execute_at),
+            "timezone": self.timezone or "UTC",
             "created_at": iso(self.created_at),
         }
 

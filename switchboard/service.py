@@ -46,10 +46,11 @@ def add_one_time(
     role: str = "user",
     message_fields: MessageFields | None = None,
     name: str | None = None,
+    timezone: str | None = None,
 ) -> OneTimeSchedule:
-    """Store a one-time schedule; one commit."""
+    """Store a one-time schedule; one commit. ``timezone`` is the zone its time was given in, for showing it."""
     fields = {"agent_id": agent_id, "message": message, "role": role, "execute_at": execute_at,
-              "message_fields": message_fields, "name": name}  # fmt: skip
+              "message_fields": message_fields, "name": name, "timezone": timezone}  # fmt: skip
     return _add(store, OneTimeSchedule, fields, api_key=api_key, base_url=base_url, now=now)
 
 
@@ -63,9 +64,11 @@ def new_one_time(
     now: datetime,
     role: str = "user",
     name: str | None = None,
+    timezone: str | None = None,
 ) -> OneTimeSchedule:
     """A one-time schedule made ``now``, checked but not stored (``tick.send_now`` stores it claimed)."""
-    fields = {"agent_id": agent_id, "message": message, "role": role, "execute_at": execute_at, "name": name}
+    fields = {"agent_id": agent_id, "message": message, "role": role, "execute_at": execute_at, "name": name,
+              "timezone": timezone}  # fmt: skip
     return _new(OneTimeSchedule, fields, api_key=api_key, base_url=base_url, now=now)
 
 
@@ -166,7 +169,7 @@ def set_paused(
 
 #: What an update may change, by kind ("name": "" or None takes the name away).
 UPDATABLE: dict[str, frozenset[str]] = {
-    "one-time": frozenset({"message", "execute_at", "role", "agent_id", "name"}),
+    "one-time": frozenset({"message", "execute_at", "timezone", "role", "agent_id", "name"}),
     "recurring": frozenset({"message", "cron", "timezone", "role", "agent_id", "name"}),
 }
 

@@ -139,6 +139,8 @@ class Store:
 
     backend: Backend
     codec: Codec
+    #: Run on every transaction before it commits: the recurring index's step (``index.indexed_store`` hands it in).
+    before_commit: Callable[[Transaction], None]
     #: What readers keep between calls on this store, each under its own name (see index._stored).
     memo: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -315,7 +317,7 @@ class Store:
             self.backend.refresh()
             tx = Transaction(self)
             value = compute(tx)
-            _stage_index(tx)
+            self.before_commit(tx)
             if not tx.changes or self.backend.commit(dict(tx.changes), message):
                 return value
             # Someone else committed first: back off a little (jittered) and recompute.
@@ -373,13 +375,6 @@ class Transaction:
         path = result_path(self.tenant(api_key), result, self.store.codec.suffix, nonce)
         self.changes[path] = self.store.encode(result)
         return path
-
-
-def _stage_index(tx: Transaction) -> None:
-    """Keep the recurring next-fire index true in the same commit (see index.py)."""
-    from switchboard.index import stage  # late: only commits need it (and its cron imports)
-
-    stage(tx)
 
 
 def prune_results(store: Store, now: datetime, keep: timedelta) -> Iterator[str]:

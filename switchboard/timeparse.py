@@ -26,7 +26,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from croniter import croniter
 
-from switchboard.exceptions import TimeParseError, UnknownZoneError
+from switchboard.exceptions import InvalidInputError, TimeParseError, UnknownZoneError
 
 DEFAULT_TIME = time(9, 0)
 """The time of day meant when a phrase names a day but no time."""
@@ -667,3 +667,19 @@ def _month_days(days: set[str]) -> str:
     """Write days of the month as a cron list, the last day ("L") at the end."""
     numbers = _numbers({int(day) for day in days if day != "L"})
     return ",".join(filter(None, [numbers, "L" if "L" in days else ""]))
+
+
+_DURATION = re.compile(
+    r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|secs|seconds?|m|min|mins|minutes?|h|hours?|d|days?)?\s*$", re.IGNORECASE
+)
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str, *, days: bool = False) -> timedelta:
+    """'4m', '90s', '1h', '0' (and with ``days``, '90d') -> a timedelta."""
+    match = _DURATION.match(text or "")
+    unit = (match.group(2) or "s").lower()[0] if match else ""
+    if not match or (unit == "d" and not days):
+        example = "90d or 2160h" if days else "90s, 4m or 1h"
+        raise InvalidInputError(f'"{text}" is not a duration — use e.g. {example}')
+    return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[unit])

@@ -25,7 +25,7 @@ from fastapi import FastAPI
 from switchboard.api import ApiOptions, create_app
 from switchboard.api.deps import ApiState
 from switchboard.config import Settings
-from switchboard.letta_standin import LettaStandIn
+from switchboard.testing.letta import LettaStandIn
 
 OTHER_KEY = "sk-let-other-7a6b5c4d3e2f"
 

@@ -17,8 +17,9 @@ import pytest
 
 from switchboard.backends.git import GitBackend
 from switchboard.crypto import Codec, codec_from_keys, generate_key
-from switchboard.letta_standin import LettaStandIn
+from switchboard.index import indexed_store
 from switchboard.store import Store
+from switchboard.testing.letta import LettaStandIn
 
 LETTA_KEY = "sk-let-test-0f9e8d7c6b5a"
 ROOT = Path(__file__).resolve().parents[1]
@@ -100,7 +101,7 @@ def codec(key: str) -> Codec:
 @pytest.fixture
 def store(repo: Repo, codec: Codec) -> Store:
     """An encrypted store on the clone."""
-    return Store(GitBackend(repo.clone), codec)
+    return indexed_store(GitBackend(repo.clone), codec)
 
 
 @pytest.fixture

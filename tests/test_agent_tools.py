@@ -28,6 +28,7 @@ from switchboard.api import ApiOptions
 from switchboard.backends.git import GitBackend
 from switchboard.crypto import codec_from_keys
 from switchboard.due import shortest_gap
+from switchboard.index import indexed_store
 from switchboard.store import Store
 from switchboard.timeparse import looks_recurring
 
@@ -74,7 +75,7 @@ class World:
 def world(repo: Repo, key: str) -> Iterator[World]:
     """`switchboard serve` on the clone; grants made from another clone of the same remote."""
     with serve_api(repo, key) as server:
-        laptop = Store(GitBackend(repo.another_clone("laptop")), codec_from_keys(key))
+        laptop = indexed_store(GitBackend(repo.another_clone("laptop")), codec_from_keys(key))
         yield World(server, laptop)
 
 

@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 from conftest import LETTA_KEY
 
-from switchboard.alerts import notify, payload
+from switchboard.actions.alerts import notify, payload
 from switchboard.cli import main
 from switchboard.context import letta_client
-from switchboard.letta_standin import LettaStandIn
 from switchboard.service import add_one_time
 from switchboard.store import Store
+from switchboard.testing.letta import LettaStandIn
 from switchboard.tick import TickOptions, TickReport, run_pass
 
 TEXT = "Secret plans for the surprise party"
@@ -86,7 +86,7 @@ def test_a_failure_is_posted_with_counts_and_ids_only(store: Store, standin: Let
     report = a_pass(store, standin, fail=404)
     env = {"SWITCHBOARD_WEBHOOK_URL": receiver.url, "GITHUB_REPOSITORY": "octo/sb", "GITHUB_RUN_ID": "42"}
     warnings: list[str] = []
-    assert notify(report, environ=env, warn=warnings.append) is True
+    assert notify(report, env=env, warn=warnings.append) is True
     assert warnings == []
     [(path, headers, body)] = receiver.posts
     assert path == "/services/T000/B000/XXXXSECRET"
@@ -110,7 +110,7 @@ def test_a_failure_is_posted_with_counts_and_ids_only(store: Store, standin: Let
 
 def test_a_transient_failure_is_posted_too(store: Store, standin: LettaStandIn, receiver: Receiver) -> None:
     report = a_pass(store, standin, fail=503)
-    assert notify(report, environ={"SWITCHBOARD_WEBHOOK_URL": receiver.url}) is True
+    assert notify(report, env={"SWITCHBOARD_WEBHOOK_URL": receiver.url}) is True
     assert receiver.posts[0][2]["counts"]["requeued"] == 1
     assert receiver.posts[0][2]["github"] is None  # not inside Actions
 
@@ -119,9 +119,9 @@ def test_a_run_seen_to_fail_by_a_later_pass_is_posted(store: Store, standin: Let
     standin.set_run_outcome(None, "failed", "llm_api_error")
     first = a_pass(store, standin)
     env = {"SWITCHBOARD_WEBHOOK_URL": receiver.url}
-    assert first.permanent_failures == 0 and notify(first, environ=env) is False  # accepted: no news yet
+    assert first.permanent_failures == 0 and notify(first, env=env) is False  # accepted: no news yet
     later = run_pass(store, NOW, letta_client, FAST)
-    assert notify(later, environ=env) is True
+    assert notify(later, env=env) is True
     [(_, _, body)] = receiver.posts
     assert body["counts"]["failed"] == 1
     [result] = body["results"]
@@ -132,23 +132,23 @@ def test_a_run_seen_to_fail_by_a_later_pass_is_posted(store: Store, standin: Let
 def test_success_is_posted_only_when_asked(store: Store, standin: LettaStandIn, receiver: Receiver) -> None:
     report = a_pass(store, standin)
     assert report.count("delivered") == 1
-    assert notify(report, environ={"SWITCHBOARD_WEBHOOK_URL": receiver.url}) is False
+    assert notify(report, env={"SWITCHBOARD_WEBHOOK_URL": receiver.url}) is False
     assert receiver.posts == []
     events = {"SWITCHBOARD_WEBHOOK_URL": receiver.url, "SWITCHBOARD_WEBHOOK_EVENTS": "all"}
-    assert notify(report, environ=events) is True
+    assert notify(report, env=events) is True
     assert receiver.posts[0][2]["counts"]["delivered"] == 1
     # A pass that did nothing is not news, even with "all".
     empty = run_pass(store, NOW, letta_client, FAST)
-    assert notify(empty, environ=events) is False
+    assert notify(empty, env=events) is False
     assert len(receiver.posts) == 1
 
 
 def test_nothing_without_a_url_or_on_a_dry_run(store: Store, standin: LettaStandIn, receiver: Receiver) -> None:
     failed = a_pass(store, standin, fail=404)
-    assert notify(failed, environ={}) is False
-    assert notify(failed, environ={"SWITCHBOARD_WEBHOOK_URL": "  "}) is False
+    assert notify(failed, env={}) is False
+    assert notify(failed, env={"SWITCHBOARD_WEBHOOK_URL": "  "}) is False
     dry = TickReport(now=NOW, dry_run=True, results=failed.results)
-    assert notify(dry, environ={"SWITCHBOARD_WEBHOOK_URL": receiver.url}) is False
+    assert notify(dry, env={"SWITCHBOARD_WEBHOOK_URL": receiver.url}) is False
     assert receiver.posts == []
 
 
@@ -156,11 +156,11 @@ def test_a_broken_webhook_is_a_warning_without_the_url(store: Store, standin: Le
     report = a_pass(store, standin, fail=404)
     warnings: list[str] = []
     receiver.status = 500
-    assert notify(report, environ={"SWITCHBOARD_WEBHOOK_URL": receiver.url}, warn=warnings.append) is False
+    assert notify(report, env={"SWITCHBOARD_WEBHOOK_URL": receiver.url}, warn=warnings.append) is False
     url = receiver.url
     receiver.stop()
-    assert notify(report, environ={"SWITCHBOARD_WEBHOOK_URL": url}, warn=warnings.append, timeout=2) is False
-    assert notify(report, environ={"SWITCHBOARD_WEBHOOK_URL": "ftp://x/SECRET"}, warn=warnings.append) is False
+    assert notify(report, env={"SWITCHBOARD_WEBHOOK_URL": url}, warn=warnings.append, timeout=2) is False
+    assert notify(report, env={"SWITCHBOARD_WEBHOOK_URL": "ftp://x/SECRET"}, warn=warnings.append) is False
     assert warnings == [
         "the webhook in SWITCHBOARD_WEBHOOK_URL answered 500 — nothing was retried",
         "could not reach the webhook in SWITCHBOARD_WEBHOOK_URL (ConnectError) — nothing was retried",

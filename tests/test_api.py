@@ -20,6 +20,7 @@ from conftest import LETTA_KEY, ROOT, Repo, run_cli
 from fastapi import FastAPI
 
 from switchboard.api import ApiOptions
+from switchboard.index import indexed_store
 
 ONE_TIME_FIELDS = {"id", "agent_id", "message", "role", "execute_at", "created_at"}
 RECURRING_HOSTED_FIELDS = {"id", "agent_id", "message", "role", "cron", "created_at", "last_run"}
@@ -152,7 +153,7 @@ def test_one_time_round_trip_keeps_the_hosted_shapes(api: ApiServer) -> None:
     with api.client() as client:
         created = one_time(api, client, execute_at="2030-01-02T03:04:05+01:00", role="system")
         # The hosted service's fields, and switchboard's optional name.
-        assert set(created) == ONE_TIME_FIELDS | {"name"}
+        assert set(created) == ONE_TIME_FIELDS | {"name", "timezone"}
         assert created["execute_at"] == "2030-01-02T02:04:05+00:00"
         assert created["role"] == "system"
         sid = created["id"]
@@ -618,7 +619,7 @@ def test_an_unreachable_repository_is_503_not_500(api: ApiServer) -> None:
 
 
 def test_switchboard_serve_runs_the_api_and_the_ticker(repo: Repo, key: str, tmp_path: object) -> None:
-    from switchboard.letta_standin import LettaStandIn
+    from switchboard.testing.letta import LettaStandIn
 
     port = free_port()
     with LettaStandIn(api_keys={LETTA_KEY}) as standin:
@@ -677,24 +678,25 @@ def test_serve_without_a_key_is_one_error_line(repo: Repo, tmp_path: object) -> 
 
 def test_the_api_writes_through_the_github_api_too(key: str) -> None:
     from api_server import uvicorn_thread
-    from github_standin import GitHubStandIn
 
     from switchboard.api import create_app
-    from switchboard.backends.github import GitHubBackend
+    from switchboard.backends.github import GitHubBackend, GitHubSession
     from switchboard.config import Settings
     from switchboard.crypto import codec_from_keys
-    from switchboard.letta_standin import LettaStandIn
-    from switchboard.store import Store
+    from switchboard.testing.github import GitHubStandIn
+    from switchboard.testing.letta import LettaStandIn
 
     token = "ghp_Standin0Secret0Token0abcdef0123456789"
     with GitHubStandIn("octo/switchboard", token) as github, LettaStandIn(api_keys={LETTA_KEY}) as letta:
         agent = letta.add_agent()
         backend = GitHubBackend(
-            "octo/switchboard", token, base_url=github.base_url, seconds_between_writes=None, retries=0, timeout=5
+            GitHubSession(
+                "octo/switchboard", token, base_url=github.base_url, seconds_between_writes=None, retries=0, timeout=5
+            )
         )
         app = create_app(
             Settings(encryption_key=key, base_url=letta.base_url),
-            store=Store(backend, codec_from_keys(key)),
+            store=indexed_store(backend, codec_from_keys(key)),
             tick_every=0.5,
             options=ApiOptions(rate_per_minute=0),
         )

@@ -17,7 +17,7 @@ from switchboard.api.auth import (
     retry_after_header,
 )
 from switchboard.exceptions import ConfigError
-from switchboard.letta_standin import LettaStandIn
+from switchboard.testing.letta import LettaStandIn
 
 
 class Clock:

@@ -6,6 +6,7 @@ Skipped, saying why, when either is missing.
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -26,7 +27,7 @@ if CHROMIUM is None or CHROMEDRIVER is None:
         allow_module_level=True,
     )
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install selenium)")
-from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
+from selenium.common.exceptions import NoAlertPresentException, StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
@@ -101,6 +102,21 @@ def storage(driver: Any) -> list[Any]:
     return result
 
 
+def answer_confirm(driver: Any, *, accept: bool) -> str:
+    """Answer the page's confirmation dialog; returns its question."""
+    dialog = until(driver, lambda d: _alert(d), "the page asks first")
+    question: str = dialog.text
+    dialog.accept() if accept else dialog.dismiss()
+    return question
+
+
+def _alert(driver: Any) -> Any:
+    try:
+        return driver.switch_to.alert
+    except NoAlertPresentException:
+        return None
+
+
 def use_key(driver: Any, key: str, *, remember: bool = False) -> None:
     """Paste a key and press "Use key"."""
     type_into(driver, "key", key)
@@ -169,10 +185,12 @@ def test_the_page_manages_schedules_in_a_real_browser(api: ApiServer, browser: A
     browser.find_element(By.CSS_SELECTOR, "#recurring-table button[data-action=resume]").click()
     until(browser, lambda d: status(d) == "active", "resume shows")
     browser.find_element(By.CSS_SELECTOR, "#recurring-table button[data-action=delete-recurring]").click()
+    answer_confirm(browser, accept=True)
     until(browser, lambda d: not rows(d, "recurring-table"), "the recurring schedule is deleted")
     assert api.client().get("/schedules/recurring").json() == []
 
     browser.find_element(By.CSS_SELECTOR, "#one-time-table button[data-action=delete-one-time]").click()
+    answer_confirm(browser, accept=True)
     until(browser, lambda d: not rows(d, "one-time-table"), "the one-time schedule is deleted")
 
     # Sent now: the built-in ticker delivers it, and the page shows Letta's run id.
@@ -236,6 +254,7 @@ def test_run_now_sends_one_extra_fire_from_the_page(api: ApiServer, browser: Any
     use_key(browser, LETTA_KEY)
     until(browser, lambda d: len(rows(d, "recurring-table")) == 1, "the recurring schedule is listed")
     browser.find_element(By.CSS_SELECTOR, "#recurring-table button[data-action=run]").click()
+    assert "now, once" in answer_confirm(browser, accept=True)
     until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#results-table td.run-id"), "the run shows")
     [delivery] = api.standin.deliveries
     assert (delivery.agent_id, delivery.text) == (api.agent, "Extra")
@@ -318,8 +337,116 @@ def test_the_page_names_and_changes_schedules_in_place(api: ApiServer, browser: 
     type_into(browser, "edit-tz", "Asia/Tokyo")
     browser.find_element(By.ID, "edit-name").clear()
     browser.find_element(By.ID, "edit-preview").click()
-    until(browser, lambda d: "2031-05-31T23:30:00+00:00" in text(d, "edit-out"), "the new instant is previewed")
+    until(browser, lambda d: "2031-05-31 23:30 UTC" in text(d, "edit-out"), "the new instant is previewed")
+    assert "01 08:30 JST" in text(browser, "edit-out") or "01 08:30 GMT+9" in text(browser, "edit-out")
     browser.find_element(By.ID, "edit-save").click()
     until(browser, lambda d: "keeps its id" in text(d, "edit-out"), "the change is saved")
     moved = api.client().get(f"/schedules/one-time/{once['id']}").json()
     assert (moved["execute_at"], moved["name"], moved["message"]) == ("2031-05-31T23:30:00+00:00", None, "Later")
+
+
+def test_deleting_and_running_now_are_asked_first(api: ApiServer, browser: Any) -> None:
+    with api.client() as client:
+        once = client.post(
+            "/schedules/one-time",
+            json={"agent_id": api.agent, "message": "Later", "execute_at": "2031-05-04T09:00:00Z", "name": "later"},
+        ).json()
+        every = client.post(
+            "/schedules/recurring", json={"agent_id": api.agent, "cron": "0 10 * * *", "message": "Daily"}
+        ).json()
+    browser.get(api.base_url + "/")
+    use_key(browser, LETTA_KEY)
+    until(browser, lambda d: len(rows(d, "recurring-table")) == 1, "the schedules are listed")
+
+    # Saying no changes nothing and sends nothing.
+    browser.find_element(By.CSS_SELECTOR, "#one-time-table button[data-action=delete-one-time]").click()
+    assert answer_confirm(browser, accept=False) == 'Delete the one-time message "later"? It will not be sent.'
+    browser.find_element(By.CSS_SELECTOR, "#recurring-table button[data-action=run]").click()
+    assert every["id"] in answer_confirm(browser, accept=False)
+    browser.find_element(By.CSS_SELECTOR, "#recurring-table button[data-action=delete-recurring]").click()
+    assert "will not fire again" in answer_confirm(browser, accept=False)
+    time.sleep(1)  # a request the page wrongly sent would have landed by now
+    assert api.client().get(f"/schedules/one-time/{once['id']}").status_code == 200
+    assert api.client().get(f"/schedules/recurring/{every['id']}").status_code == 200
+    assert api.standin.deliveries == []
+
+    # Saying yes does it.
+    browser.find_element(By.CSS_SELECTOR, "#one-time-table button[data-action=delete-one-time]").click()
+    answer_confirm(browser, accept=True)
+    until(browser, lambda d: not rows(d, "one-time-table"), "the one-time schedule is deleted")
+    assert api.client().get(f"/schedules/one-time/{once['id']}").status_code == 404
+
+
+def test_times_are_shown_in_the_schedules_zone_with_its_label(api: ApiServer, browser: Any) -> None:
+    with api.client() as client:
+        client.post(
+            "/schedules/one-time",
+            json={"agent_id": api.agent, "message": "Summer", "execute_at": "2031-07-01 09:00",
+                  "timezone": "Europe/Berlin"},
+        )  # fmt: skip
+        client.post(
+            "/schedules/recurring",
+            json={"agent_id": api.agent, "cron": "0 9 * * *", "message": "Daily", "timezone": "America/New_York"},
+        )
+    browser.get(api.base_url + "/")
+    use_key(browser, LETTA_KEY)
+    until(browser, lambda d: len(rows(d, "recurring-table")) == 1, "the schedules are listed")
+    one_time = rows(browser, "one-time-table")[0].find_element(By.CSS_SELECTOR, "td.when").text
+    assert one_time.startswith("2031-07-01 09:00 CEST, in "), one_time
+    upcoming = rows(browser, "recurring-table")[0].find_element(By.CSS_SELECTOR, "td.next").text
+    assert re.fullmatch(r"(today|tomorrow) 09:00 E[SD]T, in \d+ (min|h)", upcoming), upcoming
+
+
+def test_previews_are_for_people_and_a_stale_error_goes_away(api: ApiServer, browser: Any) -> None:
+    browser.get(api.base_url + "/")
+    use_key(browser, LETTA_KEY)
+    until(browser, lambda d: d.find_element(By.ID, "main").is_displayed(), "the key opens the page")
+    type_into(browser, "when", "tomorrow at 9am")
+    type_into(browser, "tz", "Europe/Berlin")
+    browser.find_element(By.ID, "preview").click()
+    until(browser, lambda d: "Once, at" in text(d, "preview-out"), "the preview shows the instant")
+    said = text(browser, "preview-out")
+    assert re.search(
+        r"Once, at tomorrow 09:00 CES?T, in \d+ (min|h) \(Europe/Berlin\) — \d{4}-\d\d-\d\d 0[78]:00 UTC", said
+    ), said
+    assert not re.search(r"\d\d:\d\d:\d\d", said), "no raw ISO seconds"
+
+    type_into(browser, "when", "when pigs fly")
+    browser.find_element(By.ID, "preview").click()
+    until(browser, lambda d: "could not understand" in text(d, "preview-out"), "a bad phrase is explained")
+    browser.find_element(By.ID, "when").send_keys(" x")
+    until(browser, lambda d: text(d, "preview-out") == "", "the error goes once the input changes")
+    assert "error" not in (browser.find_element(By.ID, "preview-out").get_attribute("class") or "")
+
+
+def test_results_show_the_message_and_tables_filter_and_page(api: ApiServer, browser: Any) -> None:
+    with api.client() as client:
+        for n in range(23):
+            made = client.post(
+                "/schedules/one-time",
+                json={"agent_id": api.agent, "message": f"Note {n:02d}", "execute_at": f"2031-05-04T09:{n:02d}:00Z",
+                      "name": f"note-{n:02d}"},
+            )  # fmt: skip
+            assert made.status_code == 201, made.text
+        client.post("/schedules/recurring", json={"agent_id": api.agent, "cron": "0 10 * * *", "message": "Daily"})
+    browser.get(api.base_url + "/")
+    use_key(browser, LETTA_KEY)
+    until(browser, lambda d: len(rows(d, "one-time-table")) == 20, "a page shows 20")
+    assert "page 1 of 2 (23)" in text(browser, "one-time-table-pager")
+    browser.find_element(By.CSS_SELECTOR, "#one-time-table-pager button[data-page=next]").click()
+    until(browser, lambda d: len(rows(d, "one-time-table")) == 3, "the second page shows the rest")
+    assert rows(browser, "one-time-table")[-1].find_element(By.CSS_SELECTOR, "td.name").text == "note-22"
+
+    type_into(browser, "filter", "note-07")
+    until(browser, lambda d: len(rows(d, "one-time-table")) == 1, "the filter keeps what matches")
+    assert rows(browser, "one-time-table")[0].find_element(By.CSS_SELECTOR, "td.name").text == "note-07"
+    until(browser, lambda d: not rows(d, "recurring-table"), "the other tables are filtered too")
+    browser.find_element(By.ID, "filter").clear()
+    browser.find_element(By.ID, "filter").send_keys(" ")
+    until(browser, lambda d: len(rows(d, "recurring-table")) == 1, "an empty filter shows everything")
+
+    browser.find_element(By.CSS_SELECTOR, "#recurring-table button[data-action=run]").click()
+    answer_confirm(browser, accept=True)
+    until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#results-table td.run-id"), "the run shows")
+    row = browser.find_element(By.CSS_SELECTOR, "#results-table tbody tr")
+    assert row.find_element(By.CSS_SELECTOR, "td.message").text == "Daily"

@@ -27,7 +27,7 @@ from api_server import OTHER_KEY, free_port
 from conftest import LETTA_KEY, ROOT, Repo, clone_of, make_remote
 
 from switchboard.crypto import generate_key
-from switchboard.letta_standin import LettaStandIn
+from switchboard.testing.letta import LettaStandIn
 
 #: The hosted suite waited up to 90 s for the minutely cron; the built-in ticker runs every second.
 EXECUTION_WAIT = 30.0

@@ -27,7 +27,7 @@ from hypothesis.errors import Unsatisfiable
 from switchboard.agent_tools.grants import create_grant
 from switchboard.backends.git import GitBackend
 from switchboard.crypto import codec_from_keys, generate_key
-from switchboard.store import Store
+from switchboard.index import indexed_store
 
 schemathesis = pytest.importorskip("schemathesis", reason="schemathesis is not installed")
 from schemathesis.specs.openapi.checks import positive_data_acceptance  # noqa: E402
@@ -76,7 +76,7 @@ def fuzzed_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
     key = generate_key()
     with serve_api(repo, key) as server:
         # The agent-tools routes take an agent's grant token instead of a Letta key: make one, as attach does.
-        laptop = Store(GitBackend(repo.another_clone("laptop")), codec_from_keys(key))
+        laptop = indexed_store(GitBackend(repo.another_clone("laptop")), codec_from_keys(key))
         _, token = create_grant(
             laptop, api_key=LETTA_KEY, base_url=server.standin.base_url, agent_id=server.agent, now=datetime.now(UTC)
         )

@@ -54,7 +54,12 @@ def test_patch_one_time_moves_it_and_keeps_its_id(api: ApiServer) -> None:
         )
         assert patched.status_code == 200, patched.text
         body = patched.json()
-        assert body == {**made, "execute_at": "2026-03-11T08:00:00+00:00", "message": "Water the plants"}
+        assert body == {
+            **made,
+            "execute_at": "2026-03-11T08:00:00+00:00",
+            "timezone": "Europe/Berlin",
+            "message": "Water the plants",
+        }
         assert client.get(f"/schedules/one-time/{sid}").json() == body
         assert api.repo.remote_log()[0] == f"switchboard: update one-time {sid}"
         [path] = [f for f in api.repo.remote_files() if sid in f]

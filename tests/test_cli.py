@@ -20,8 +20,8 @@ from typer.testing import CliRunner, Result
 
 from switchboard.cli import Column, app, render_table
 from switchboard.crypto import codec_from_keys, generate_key
-from switchboard.letta_standin import LettaStandIn
 from switchboard.store import ONE_TIME, RECURRING, TENANT_KEY
+from switchboard.testing.letta import LettaStandIn
 
 NOW = "2026-03-10T15:20:00Z"
 runner = CliRunner()
@@ -53,7 +53,7 @@ def agent(standin: LettaStandIn) -> str:
 
 def test_send_now_and_at_a_time(cli_env: dict[str, str], repo: Repo, agent: str) -> None:
     made = js(cli_env, "send", "--agent-id", agent, "--message", "Hello", "--now", NOW, "--no-deliver")
-    assert set(made) == {"id", "name", "agent_id", "message", "role", "execute_at", "created_at"}
+    assert set(made) == {"id", "name", "agent_id", "message", "role", "execute_at", "timezone", "created_at"}
     assert made["execute_at"] == made["created_at"] == "2026-03-10T15:20:00+00:00"
     assert (made["agent_id"], made["message"], made["role"]) == (agent, "Hello", "user")
     assert repo.remote_log()[0] == f"switchboard: add one-time {made['id']}"

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from switchboard.cli import app, main
 from switchboard.crypto import generate_key
-from switchboard.letta_standin import LettaStandIn
+from switchboard.testing.letta import LettaStandIn
 
 MESSAGE = "Top secret: the plants need water"
 UNKNOWN = "3f2b9c1e-8d4a-4b6e-9f0a-1c2d3e4f5a6b"

@@ -22,7 +22,7 @@ from api_server import free_port
 from conftest import ROOT, Repo, clone_of, git, run_cli
 
 from switchboard.cli import main
-from switchboard.letta_standin import LettaStandIn
+from switchboard.testing.letta import LettaStandIn
 
 Run = tuple[int, str, str]
 
@@ -79,7 +79,7 @@ def test_send_json_is_the_schedule_and_its_result(
     code, out, err = cli(capsys, "send", "--agent-id", agent, "-m", "As JSON", "--at", "2020-01-01T00:00:00Z", "--json")
     assert (code, err) == (0, "")
     made = json.loads(out)
-    assert set(made) == {"id", "name", "agent_id", "message", "role", "execute_at", "created_at", "result"}
+    assert set(made) == {"id", "name", "agent_id", "message", "role", "execute_at", "timezone", "created_at", "result"}
     assert made["execute_at"] == "2020-01-01T00:00:00+00:00"  # already due: delivered now, late
     [delivery] = standin.deliveries
     assert made["result"]["run_id"] == delivery.run_id and made["result"]["schedule_id"] == made["id"]

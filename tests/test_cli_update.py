@@ -13,8 +13,8 @@ from conftest import Repo, run_cli
 from typer.testing import CliRunner, Result
 
 from switchboard.cli import app
-from switchboard.letta_standin import LettaStandIn
 from switchboard.store import ONE_TIME
+from switchboard.testing.letta import LettaStandIn
 
 NOW = "2026-03-10T15:20:00Z"
 runner = CliRunner()
@@ -53,7 +53,7 @@ def test_onetime_update_previews_then_moves_the_message(cli_env: dict[str, str],
         "--now", NOW,
     )  # fmt: skip
     assert dry.stdout.splitlines() == [
-        f"Changing one-time {made['id']}: time.",
+        f"Changing one-time {made['id']}: time, zone.",
         "One-time: 2031-05-06 08:00 UTC = 2031-05-06 10:00 CEST (Europe/Berlin).",
         "Nothing was saved (--dry-run).",
     ]
@@ -64,7 +64,7 @@ def test_onetime_update_previews_then_moves_the_message(cli_env: dict[str, str],
         "-m", "Water the plants", "--now", NOW,
     )  # fmt: skip
     assert shown.stdout.splitlines() == [
-        f"Changing one-time {made['id']}: message, time.",
+        f"Changing one-time {made['id']}: message, time, zone.",
         "One-time: 2031-05-06 08:00 UTC = 2031-05-06 10:00 CEST (Europe/Berlin).",
         f"Updated one-time {made['id']}: due 2031-05-06 08:00 UTC.",
     ]
@@ -74,7 +74,7 @@ def test_onetime_update_previews_then_moves_the_message(cli_env: dict[str, str],
     assert path.startswith(f"{ONE_TIME}/2031-05-06/08/")
 
     updated = js(cli_env, "onetime", "update", "plants", "--name", "garden")
-    moved = {"message": "Water the plants", "execute_at": "2031-05-06T08:00:00+00:00"}
+    moved = {"message": "Water the plants", "execute_at": "2031-05-06T08:00:00+00:00", "timezone": "Europe/Berlin"}
     assert updated == {**made, **moved, "name": "garden"}
     assert js(cli_env, "onetime", "get", "garden") == updated
     # With --json only the updated schedule is printed: no preview.

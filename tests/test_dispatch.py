@@ -20,11 +20,8 @@ from typing import Any
 
 import pytest
 from conftest import ROOT, Repo, git, github_mode_env
-from github_standin import GitHubStandIn
 
-from switchboard.cli import main
-from switchboard.config import resolve
-from switchboard.dispatch import (
+from switchboard.actions.dispatch import (
     DEFAULT_CRONS,
     cadence,
     check_hold,
@@ -37,8 +34,11 @@ from switchboard.dispatch import (
     wait_for_run,
     workflow_crons,
 )
+from switchboard.cli import main
+from switchboard.config import resolve
 from switchboard.exceptions import GitHubError, InvalidInputError
-from switchboard.letta_standin import LettaStandIn
+from switchboard.testing.github import GitHubStandIn
+from switchboard.testing.letta import LettaStandIn
 
 REPO = "octo/switchboard"
 TOKEN = "ghp_DispatchToken0123456789abcdefABCDEF"

@@ -17,13 +17,13 @@ from typing import Any
 
 import pytest
 from conftest import LETTA_KEY, ROOT, Repo, git
-from github_standin import GitHubStandIn
 
 from switchboard.cli import main
 from switchboard.config import config_path, read_config
 from switchboard.crypto import codec_from_keys, generate_key
-from switchboard.letta_standin import LettaStandIn
 from switchboard.store import TENANT_KEY
+from switchboard.testing.github import GitHubStandIn
+from switchboard.testing.letta import LettaStandIn
 
 REPO = "octo/switchboard"
 TOKEN = "ghp_DoctorToken0123456789abcdefABCDEFGH"

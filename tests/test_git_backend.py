@@ -16,8 +16,9 @@ from switchboard.config import Settings
 from switchboard.context import open_store
 from switchboard.crypto import Codec
 from switchboard.exceptions import GitError
+from switchboard.index import indexed_store
 from switchboard.service import add_one_time, list_one_time
-from switchboard.store import Store, Transaction
+from switchboard.store import Transaction
 
 NOW = datetime(2026, 3, 10, 15, 20, tzinfo=UTC)
 AGENT = "agent-0b7cbd6e-2f1e-4e55-9a57-6c1d6f0b2a11"
@@ -98,7 +99,7 @@ def test_a_rejected_push_is_undone_and_recomputed_on_the_new_state(repo: Repo) -
         tx.put("data/counter.txt", str(len(seen)).encode())
 
     theirs.commit({"data/counter.txt": b"theirs"}, "switchboard: counter")  # lands between our refresh and commit
-    store = Store(mine, Codec(plaintext=True))
+    store = indexed_store(mine, Codec(plaintext=True))
     store.transact("switchboard: count", compute)
     assert seen == [b"theirs"]  # transact refreshed first, so one computation was enough
     assert repo.remote_log()[0] == "switchboard: count"
@@ -106,7 +107,7 @@ def test_a_rejected_push_is_undone_and_recomputed_on_the_new_state(repo: Repo) -
 
 def test_transact_recomputes_when_beaten_between_compute_and_commit(repo: Repo) -> None:
     other = GitBackend(repo.another_clone("other"))
-    store = Store(GitBackend(repo.clone), Codec(plaintext=True))
+    store = indexed_store(GitBackend(repo.clone), Codec(plaintext=True))
     attempts: list[bytes | None] = []
 
     def compute(tx: Transaction) -> None:
@@ -141,7 +142,7 @@ def test_concurrent_writers_in_two_clones_all_land(repo: Repo, codec: Codec) -> 
     lock = threading.Lock()
 
     def writer(clone: Path, n: int) -> None:
-        store = Store(GitBackend(clone), codec)
+        store = indexed_store(GitBackend(clone), codec)
         try:
             for i in range(4):
                 s = add_one_time(
@@ -171,7 +172,7 @@ def test_concurrent_writers_in_two_clones_all_land(repo: Repo, codec: Codec) -> 
     )
     # Both clones raced to make the tenant secret; exactly one made it, and everybody used it.
     assert log.count("switchboard: create the tenant secret") <= 1
-    store = Store(GitBackend(repo.another_clone("reader")), codec)
+    store = indexed_store(GitBackend(repo.another_clone("reader")), codec)
     assert sorted(s.id for s in list_one_time(store, LETTA_KEY)) == sorted(made)
 
 

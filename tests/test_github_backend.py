@@ -1,6 +1,6 @@
 """GitHubBackend against the GitHub stand-in: PyGithub over real HTTP on 127.0.0.1, no mocks.
 
-The stand-in (``tests/github_standin.py``) follows GitHub's documented REST
+The stand-in (``switchboard.testing.github``) follows GitHub's documented REST
 shapes and, like GitHub, refuses a ref update that is not a fast forward —
 the refusal the backend's compare-and-swap commits are built on.
 """
@@ -12,11 +12,12 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from github_standin import GitHubStandIn
 
+from switchboard.actions.client import ActionsClient
 from switchboard.backends.base import Backend
-from switchboard.backends.github import GitHubBackend, git_blob_sha
+from switchboard.backends.github import GitHubBackend, GitHubSession, git_blob_sha
 from switchboard.exceptions import BackendError, ConfigError, GitHubError
+from switchboard.testing.github import GitHubStandIn
 
 REPO = "octo/switchboard"
 TOKEN = "ghp_Standin0Secret0Token0abcdef0123456789"
@@ -43,7 +44,7 @@ def make(server: GitHubStandIn, token: str = TOKEN, **kwargs: object) -> GitHubB
     """A backend on the stand-in, without GitHub's pause between writes and without retries."""
     options: dict[str, object] = {"seconds_between_writes": None, "retries": 0, "timeout": 5}
     options.update(kwargs)
-    return GitHubBackend(REPO, token, base_url=server.base_url, **options)  # type: ignore[arg-type]
+    return GitHubBackend(GitHubSession(REPO, token, base_url=server.base_url, **options))  # type: ignore[arg-type]
 
 
 def test_is_a_backend(standin: GitHubStandIn) -> None:
@@ -311,7 +312,9 @@ def test_server_errors_say_to_try_again(standin: GitHubStandIn) -> None:
 def test_unknown_branch_and_repository(standin: GitHubStandIn) -> None:
     with pytest.raises(GitHubError, match=r"reading branch nope of octo/switchboard failed: GitHub answered 404"):
         make(standin, branch="nope").refresh()
-    other = GitHubBackend("octo/other", TOKEN, base_url=standin.base_url, retries=0, seconds_between_writes=None)
+    other = GitHubBackend(
+        GitHubSession("octo/other", TOKEN, base_url=standin.base_url, retries=0, seconds_between_writes=None)
+    )
     with pytest.raises(GitHubError, match=r"404.*check that octo/other exists"):
         other.refresh()
 
@@ -320,23 +323,23 @@ def test_unreachable_github_is_a_github_error() -> None:
     server = GitHubStandIn(REPO, TOKEN).start()
     url = server.base_url
     server.stop()
-    backend = GitHubBackend(REPO, TOKEN, base_url=url, branch="main", retries=0, timeout=2)
+    backend = GitHubBackend(GitHubSession(REPO, TOKEN, base_url=url, branch="main", retries=0, timeout=2))
     with pytest.raises(GitHubError, match=r"could not reach GitHub at 127\.0\.0\.1:\d+ \(ConnectionError\)"):
         backend.refresh()
 
 
 def test_repository_name_and_token_are_checked() -> None:
     with pytest.raises(ConfigError, match=r'"not-a-repo" is not a GitHub repository name'):
-        GitHubBackend("not-a-repo", TOKEN)
+        GitHubSession("not-a-repo", TOKEN)
     with pytest.raises(ConfigError, match="GITHUB_TOKEN"):
-        GitHubBackend(REPO, "")
+        GitHubSession(REPO, "")
 
 
 def test_dispatch_records_ref_and_inputs(standin: GitHubStandIn) -> None:
     backend = make(standin, branch="main")
-    backend.dispatch_workflow("tick.yml", None, {"dry_run": "false", "hold": "0m"})
+    ActionsClient(backend.session).dispatch_workflow("tick.yml", None, {"dry_run": "false", "hold": "0m"})
     assert standin.dispatches == [{"workflow": "tick.yml", "ref": "main", "inputs": {"dry_run": "false", "hold": "0m"}}]
-    run = backend.last_workflow_run("tick.yml")
+    run = ActionsClient(backend.session).last_workflow_run("tick.yml")
     assert run is not None
     assert run["status"] == "queued" and run["conclusion"] is None and run["event"] == "workflow_dispatch"
     assert run["html_url"].startswith("https://github.com/octo/switchboard/actions/runs/")
@@ -349,28 +352,28 @@ def test_dispatch_of_a_disabled_or_missing_workflow_says_what_to_do(standin: Git
     with pytest.raises(
         GitHubError, match=r"422 \(Cannot trigger .* disabled workflow\) — .*enable it in the Actions tab"
     ):
-        backend.dispatch_workflow("tick.yml", "main", {})
+        ActionsClient(backend.session).dispatch_workflow("tick.yml", "main", {})
     with pytest.raises(GitHubError, match=r"404.*is \.github/workflows/nope\.yml committed"):
-        backend.dispatch_workflow("nope.yml", "main", {})
+        ActionsClient(backend.session).dispatch_workflow("nope.yml", "main", {})
     assert standin.dispatches == []
 
 
 def test_workflow_state_and_enable(standin: GitHubStandIn) -> None:
     backend = make(standin, branch="main")
     standin.set_workflow("tick.yml", "disabled_fork")
-    assert backend.workflow_state("tick.yml") == "disabled_fork"
-    backend.enable_workflow("tick.yml")
+    assert ActionsClient(backend.session).workflow_state("tick.yml") == "disabled_fork"
+    ActionsClient(backend.session).enable_workflow("tick.yml")
     assert standin.workflow_state("tick.yml") == "active"
-    assert backend.workflow_state("tick.yml") == "active"
+    assert ActionsClient(backend.session).workflow_state("tick.yml") == "active"
     assert standin.count("PUT", "/actions/workflows/tick.yml/enable") == 1
 
 
 def test_last_workflow_run(standin: GitHubStandIn) -> None:
     backend = make(standin, branch="main")
-    assert backend.last_workflow_run("tick.yml") is None
+    assert ActionsClient(backend.session).last_workflow_run("tick.yml") is None
     standin.add_run("tick.yml", status="completed", conclusion="failure", event="schedule")
     standin.add_run("tick.yml", status="completed", conclusion="success", event="schedule")
-    run = backend.last_workflow_run("tick.yml")
+    run = ActionsClient(backend.session).last_workflow_run("tick.yml")
     assert run is not None
     assert (run["status"], run["conclusion"], run["event"]) == ("completed", "success", "schedule")
 
@@ -378,13 +381,13 @@ def test_last_workflow_run(standin: GitHubStandIn) -> None:
 def test_set_actions_secret_is_sealed_for_the_repository(standin: GitHubStandIn) -> None:
     backend = make(standin, branch="main")
     value = "k1b2c3-fernet-key-value="
-    backend.set_actions_secret("SWITCHBOARD_ENCRYPTION_KEY", value)
+    ActionsClient(backend.session).set_actions_secret("SWITCHBOARD_ENCRYPTION_KEY", value)
     stored = standin.secrets["SWITCHBOARD_ENCRYPTION_KEY"]
     assert stored["key_id"] == standin.secrets_key_id
     assert value not in stored["encrypted_value"]
     assert standin.decrypt_secret("SWITCHBOARD_ENCRYPTION_KEY") == value
     assert all(value not in repr(r.body) for r in standin.requests)
-    backend.set_actions_secret("SWITCHBOARD_ENCRYPTION_KEY", "rotated")  # replacing works too
+    ActionsClient(backend.session).set_actions_secret("SWITCHBOARD_ENCRYPTION_KEY", "rotated")  # replacing works too
     assert standin.decrypt_secret("SWITCHBOARD_ENCRYPTION_KEY") == "rotated"
 
 

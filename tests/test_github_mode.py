@@ -1,7 +1,7 @@
 """Every CLI command in GitHub API mode, with no clone: `--github OWNER/NAME` or SWITCHBOARD_GITHUB_REPO.
 
 The commands run from a directory that is not a git repository, against the
-GitHub stand-in (tests/github_standin.py, real HTTP on 127.0.0.1, reached
+GitHub stand-in (switchboard/testing/github.py, real HTTP on 127.0.0.1, reached
 through SWITCHBOARD_GITHUB_API_URL) and the Letta stand-in. One test runs the
 real `switchboard` process; the rest call `cli.main` in this process, which is
 the same code without the interpreter start-up.
@@ -17,12 +17,12 @@ from typing import Any
 
 import pytest
 from conftest import LETTA_KEY, github_mode_env, run_cli
-from github_standin import GitHubStandIn
 
 from switchboard.cli import main
 from switchboard.crypto import codec_from_keys, generate_key
-from switchboard.letta_standin import LettaStandIn
 from switchboard.store import ONE_TIME, RECURRING, RESULTS, RUNS, TENANT_KEY
+from switchboard.testing.github import GitHubStandIn
+from switchboard.testing.letta import LettaStandIn
 
 REPO = "octo/my-switchboard"
 TOKEN = "ghp_GitHubModeToken0123456789abcdefABCD"

@@ -28,7 +28,7 @@ from switchboard import index, service
 from switchboard.backends.git import GitBackend
 from switchboard.crypto import codec_from_keys, generate_key
 from switchboard.exceptions import SwitchboardError
-from switchboard.index import INDEX, Entry, entry_of, fingerprint, read_index
+from switchboard.index import INDEX, Entry, entry_of, fingerprint, indexed_store, read_index
 from switchboard.models import OneTimeSchedule, RecurringSchedule, Schedule
 from switchboard.store import ONE_TIME, RECURRING, Store, Transaction
 from switchboard.tick import Job, due_candidates, next_due, select_due
@@ -170,9 +170,9 @@ def test_every_write_keeps_the_index_true(world: World) -> None:
 
     # keys rotate: the shards are re-encrypted like every .enc file, and the index stays true.
     new = generate_key()
-    rotated = Store(store.backend, codec_from_keys(f"{new},{world.key}"))
+    rotated = indexed_store(store.backend, codec_from_keys(f"{new},{world.key}"))
     service.rotate_keys(rotated)
-    only_new = Store(store.backend, codec_from_keys(new))
+    only_new = indexed_store(store.backend, codec_from_keys(new))
     assert_index_true(only_new)
     assert only_new.files(INDEX)
 
@@ -406,7 +406,7 @@ def _replace_all(store: Store, wanted: Sequence[Schedule]) -> None:
 def property_store(tmp_path_factory: pytest.TempPathFactory) -> Store:
     """One clone for every example (each example replaces all its schedules in one commit)."""
     top = tick_support.make_template(tmp_path_factory.mktemp("index-property"))
-    return Store(GitBackend(top / "clone"), codec_from_keys(generate_key()))
+    return indexed_store(GitBackend(top / "clone"), codec_from_keys(generate_key()))
 
 
 AGENTS = [f"agent-{uuid.UUID(int=n, version=4)}" for n in range(1, 5)]
@@ -492,7 +492,7 @@ def test_a_sha256_clone_keeps_a_true_index(tmp_path: Path) -> None:
     (clone / "data" / ".gitkeep").write_text("")
     git(clone, "add", ".")
     git(clone, "commit", "--quiet", "-m", "start")
-    store = Store(GitBackend(clone), codec_from_keys(generate_key()))
+    store = indexed_store(GitBackend(clone), codec_from_keys(generate_key()))
     rec = RecurringSchedule(
         agent_id=AGENTS[0], message="m", cron="0 9 * * *", created_at=T0, api_key=LETTA_KEY, base_url="http://x"
     )

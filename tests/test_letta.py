@@ -29,8 +29,8 @@ import pytest
 
 from switchboard.exceptions import ConfigError, LettaError, LettaPermanentError, LettaTransientError
 from switchboard.letta import LettaClient, Run, classify, parse_retry_after, send_with_retry, wait_for_run
-from switchboard.letta_standin import AGENT_ID_PATTERN, DROP, LettaStandIn, RequestRecord
-from switchboard.letta_standin import main as standin_main
+from switchboard.testing.letta import AGENT_ID_PATTERN, DROP, LettaStandIn, RequestRecord
+from switchboard.testing.letta import main as standin_main
 
 KEY = "sk-let-test-4f1c9a0e-secret-key"
 TEXT = "Reminder: the launch code is 7 2 9 — do not share"
@@ -690,7 +690,7 @@ def test_standin_agents_routes_and_auth(standin: LettaStandIn) -> None:
 
 def test_module_runs_as_a_manual_server() -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "switchboard.letta_standin", "--port", "0", "--run-duration", "0"],
+        [sys.executable, "-m", "switchboard.testing.letta", "--port", "0", "--run-duration", "0"],
         stdout=subprocess.PIPE,
         text=True,
         cwd=Path(__file__).resolve().parents[1],

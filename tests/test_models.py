@@ -202,7 +202,7 @@ def test_next_run_counts_from_the_last_fire_or_a_resume() -> None:
 def test_public_views_never_hold_the_letta_key() -> None:
     made = one_time(api_key="sk-let-secret")
     assert "sk-let-secret" not in repr(made)
-    assert set(made.public()) == {"id", "name", "agent_id", "message", "role", "execute_at", "created_at"}
+    assert set(made.public()) == {"id", "name", "agent_id", "message", "role", "execute_at", "timezone", "created_at"}
     rec = recurring(api_key="sk-let-secret", timezone="Europe/Berlin")
     shown = {"id", "agent_id", "message", "role", "cron", "timezone", "created_at", "last_run", "next_run", "status"}
     assert shown <= set(rec.public())

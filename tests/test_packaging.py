@@ -31,7 +31,7 @@ from api_server import free_port
 from conftest import ROOT, Repo, run_cli
 
 from switchboard import __version__
-from switchboard.letta_standin import LettaStandIn
+from switchboard.testing.letta import LettaStandIn
 
 BIN = Path(sys.executable).parent
 STATIC = ROOT / "switchboard" / "api" / "static"

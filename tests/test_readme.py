@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from conftest import LETTA_KEY, ROOT, Repo, git
 
-from switchboard.letta_standin import LettaStandIn
+from switchboard.testing.letta import LettaStandIn
 
 README = ROOT / "README.md"
 DOCS = ROOT / "docs"

@@ -12,11 +12,12 @@ from typer.testing import CliRunner
 from switchboard import service
 from switchboard.agent_tools import grants
 from switchboard.cli import app
+from switchboard.cli.runner import summary_markdown
 from switchboard.crypto import codec_from_keys, generate_key
+from switchboard.index import indexed_store
 from switchboard.letta import LettaClient
 from switchboard.models import RecurringSchedule
-from switchboard.runner import summary_markdown
-from switchboard.store import RUNS, Store
+from switchboard.store import RUNS
 from switchboard.tick import TickOptions, follow, pending_runs, run_now
 
 # The fixtures `world`, `letta` and `git_template`.
@@ -266,8 +267,8 @@ def test_keys_rotate_re_encrypts_run_notes_and_grants(world: World) -> None:
     [note] = world.remote_files(RUNS)
     [grant_file] = grants.grant_files(world.store)
     new = generate_key()
-    assert service.rotate_keys(Store(world.store.backend, codec_from_keys(f"{new},{world.key}"))) >= 3
-    only_new = Store(world.store.backend, codec_from_keys(new))
+    assert service.rotate_keys(indexed_store(world.store.backend, codec_from_keys(f"{new},{world.key}"))) >= 3
+    only_new = indexed_store(world.store.backend, codec_from_keys(new))
     for path in (note, grant_file):  # the new key alone opens them
         codec_from_keys(new).decrypt(only_new.backend.read(path) or b"", path=path)
     assert grants.check_token(only_new, token).id == grant.id

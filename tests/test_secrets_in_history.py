@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from switchboard.cli import app
 from switchboard.crypto import generate_key
-from switchboard.letta_standin import LettaStandIn
+from switchboard.testing.letta import LettaStandIn
 
 runner = CliRunner()
 MESSAGES = {

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from switchboard.backends.git import GitBackend
 from switchboard.crypto import codec_from_env, codec_from_keys, generate_key
 from switchboard.exceptions import DecryptError, InvalidInputError, NotFoundError
+from switchboard.index import indexed_store
 from switchboard.models import OneTimeSchedule, RecurringSchedule, Result, build
 from switchboard.service import add_one_time, add_recurring, delete_schedule, list_one_time, list_recurring
 from switchboard.store import (
@@ -232,14 +233,14 @@ def test_stray_files_in_the_tree_are_left_alone(store: Store, repo: Repo) -> Non
 
 def test_another_key_cannot_read_the_tree(repo: Repo, store: Store) -> None:
     add(store, NOW)
-    stranger = Store(GitBackend(repo.clone), codec_from_keys(generate_key()))
+    stranger = indexed_store(GitBackend(repo.clone), codec_from_keys(generate_key()))
     with pytest.raises(DecryptError, match=f"cannot decrypt {TENANT_KEY}"):
         list_one_time(stranger, LETTA_KEY)
 
 
 def test_dev_mode_keeps_plaintext_files_apart(repo: Repo, store: Store) -> None:
     encrypted = add(store, NOW)
-    dev = Store(GitBackend(repo.clone), codec_from_env({"SWITCHBOARD_DEV_MODE": "true"}))
+    dev = indexed_store(GitBackend(repo.clone), codec_from_env({"SWITCHBOARD_DEV_MODE": "true"}))
     assert list_one_time(dev, LETTA_KEY) == []  # the encrypted tree is not read as plaintext
     plain = add(dev, NOW, message="dev message")
     files = repo.remote_files()

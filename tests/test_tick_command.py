@@ -16,10 +16,11 @@ from tick_support import LETTA_KEY, T0, World, client_factory, texts
 from typer.testing import CliRunner
 
 from switchboard.cli import app
+from switchboard.cli.runner import Masker, run_tick_command, summary_markdown, tick_options
 from switchboard.config import Settings
 from switchboard.exceptions import InvalidInputError
-from switchboard.runner import Masker, parse_duration, run_tick_command, summary_markdown, tick_options
 from switchboard.tick import TickOptions, TickReport
+from switchboard.timeparse import parse_duration
 
 # The fixtures `world`, `letta` and `git_template`.
 world_fixture, letta_fixture, git_template_fixture = (

@@ -18,9 +18,10 @@ from switchboard.backends.base import Changes
 from switchboard.backends.git import GitBackend
 from switchboard.crypto import codec_from_keys, generate_key
 from switchboard.due import fires
-from switchboard.letta_standin import LettaStandIn
+from switchboard.index import indexed_store
 from switchboard.models import OneTimeSchedule, RecurringSchedule
 from switchboard.store import Store
+from switchboard.testing.letta import LettaStandIn
 from switchboard.tick import TickReport
 
 # The fixtures `world`, `letta` and `git_template`.
@@ -81,8 +82,8 @@ def test_two_clones_ticking_at_once_deliver_everything_exactly_once(world: World
     world.seed(*schedules)
     barrier = threading.Barrier(2)
     world.clone("left"), world.clone("right")
-    left = Store(RacingBackend(world.path("left"), barrier), world.codec)
-    right = Store(RacingBackend(world.path("right"), barrier), world.codec)
+    left = indexed_store(RacingBackend(world.path("left"), barrier), world.codec)
+    right = indexed_store(RacingBackend(world.path("right"), barrier), world.codec)
     log_before = world.remote_log()
 
     reports = run_together(world, [left, right], T0)

@@ -19,9 +19,9 @@ from tick_support import (
     texts,
 )
 
-from switchboard.letta_standin import LettaStandIn
 from switchboard.models import MessageFields
 from switchboard.store import RESULTS
+from switchboard.testing.letta import LettaStandIn
 from switchboard.tick import OTID_NAMESPACE, RecentRuns, TickOptions, deliver
 
 # The fixtures `world`, `letta` and `git_template`.

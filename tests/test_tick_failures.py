@@ -21,7 +21,7 @@ from tick_support import (
 
 from switchboard import service
 from switchboard.letta import LettaClient
-from switchboard.letta_standin import DROP
+from switchboard.testing.letta import DROP
 from switchboard.tick import UNRECORDED_DIR, Job, TickError, TickOptions, deliver, run_pass
 
 # The fixtures `world`, `letta` and `git_template`.

@@ -22,9 +22,9 @@ from switchboard.backends.base import Changes
 from switchboard.backends.git import GitBackend
 from switchboard.due import next_fire
 from switchboard.exceptions import BusyError, InvalidInputError, NotFoundError
-from switchboard.index import read_index
+from switchboard.index import indexed_store, read_index
 from switchboard.models import OneTimeSchedule, RecurringSchedule, Result, build
-from switchboard.store import ONE_TIME, Store, bucket, recurring_path
+from switchboard.store import ONE_TIME, bucket, recurring_path
 from switchboard.tick import Job
 
 world_fixture, letta_fixture, git_template_fixture = (
@@ -277,7 +277,7 @@ def test_names_survive_key_rotation(world: World) -> None:
     from switchboard.crypto import codec_from_keys, generate_key
 
     lower, _, _ = seed_named(world)
-    rotated = Store(world.store.backend, codec_from_keys(f"{generate_key()},{world.key}"))
+    rotated = indexed_store(world.store.backend, codec_from_keys(f"{generate_key()},{world.key}"))
     assert service.rotate_keys(rotated) > 0
     assert service.resolve_id(rotated, LETTA_KEY, "standup", "recurring") == lower.id
 
@@ -306,8 +306,8 @@ def test_an_update_racing_a_tick_is_either_sent_new_or_refused(world: World, rou
     world.seed(due)
     barrier = threading.Barrier(2)
     world.clone("ticker"), world.clone("laptop")
-    ticker = Store(MeetingBackend(world.path("ticker"), barrier, "switchboard: claim"), world.codec)
-    laptop = Store(MeetingBackend(world.path("laptop"), barrier, "switchboard: update"), world.codec)
+    ticker = indexed_store(MeetingBackend(world.path("ticker"), barrier, "switchboard: claim"), world.codec)
+    laptop = indexed_store(MeetingBackend(world.path("laptop"), barrier, "switchboard: update"), world.codec)
     outcome: list[object] = []
 
     def update() -> None:

@@ -35,9 +35,9 @@ from conftest import LETTA_KEY, ROOT, clone_of, configure, git
 
 from switchboard.backends.git import GitBackend
 from switchboard.crypto import codec_from_keys, generate_key
-from switchboard.letta_standin import LettaStandIn
+from switchboard.index import indexed_store
 from switchboard.service import add_one_time
-from switchboard.store import Store
+from switchboard.testing.letta import LettaStandIn
 
 WORKFLOW = ROOT / ".github" / "workflows" / "tick.yml"
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -452,7 +452,7 @@ def fork(tmp_path: Path) -> Fork:
 
 def schedule(fork: Fork, letta: LettaStandIn, agent: str, *, due: datetime) -> str:
     """Schedule MESSAGE from the laptop clone (pushed to the remote); returns its id."""
-    store = Store(GitBackend(fork.laptop), codec_from_keys(fork.key))
+    store = indexed_store(GitBackend(fork.laptop), codec_from_keys(fork.key))
     created = add_one_time(
         store,
         api_key=LETTA_KEY,

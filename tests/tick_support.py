@@ -32,10 +32,11 @@ import pytest
 
 from switchboard.backends.git import GitBackend
 from switchboard.crypto import Codec, codec_from_keys, generate_key
+from switchboard.index import indexed_store
 from switchboard.letta import LettaClient
-from switchboard.letta_standin import Delivery, LettaStandIn
 from switchboard.models import OneTimeSchedule, RecurringSchedule, Result, Schedule
 from switchboard.store import ONE_TIME, RECURRING, RESULTS, Store, delivery_of
+from switchboard.testing.letta import Delivery, LettaStandIn
 from switchboard.tick import Job, RecentRuns, TickOptions, TickReport, run_pass
 
 LETTA_KEY = "sk-let-test-0f9e8d7c6b5a"  # the key conftest's stand-in accepts, too
@@ -131,7 +132,7 @@ class World:
             shutil.copytree(self.template / "clone", path, symlinks=True)
             config = path / ".git" / "config"
             config.write_text(config.read_text().replace(str(self.template / "remote.git"), str(self.remote)))
-            self.stores[name] = Store(GitBackend(path), self.codec)
+            self.stores[name] = indexed_store(GitBackend(path), self.codec)
         return self.stores[name]
 
     @property

@@ -25,7 +25,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from switchboard.exceptions import DecryptError, InvalidInputError, NotFoundError
+from switchboard.exceptions import DecryptError, InvalidGrantError, InvalidInputError, NotFoundError
 from switchboard.models import (
     FORMAT_VERSION,
     AgentId,
@@ -45,10 +45,6 @@ TOKEN_PREFIX = "sbg"
 #: Defaults of a grant's limits (``attach --max-schedules`` and ``--min-interval`` change them).
 DEFAULT_MAX_SCHEDULES = 100
 DEFAULT_MIN_INTERVAL_S = 300
-
-
-class InvalidGrantError(Exception):
-    """A token that opens no grant (malformed, unknown, revoked or wrong); deliberately says no more."""
 
 
 class AgentGrant(BaseModel):

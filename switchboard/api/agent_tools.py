@@ -25,9 +25,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from switchboard.agent_tools import grants, scheduling
 from switchboard.agent_tools.grants import AgentGrant
 from switchboard.api.auth import key_hash, retry_after_header
-from switchboard.api.deps import ApiError, StateDep, wake_ticker
+from switchboard.api.deps import StateDep, wake_ticker
 from switchboard.api.schemas import Detail, FieldError
-from switchboard.exceptions import InvalidInputError, LimitError, NotFoundError
+from switchboard.exceptions import ApiError, InvalidGrantError, InvalidInputError, LimitError, NotFoundError
 from switchboard.models import OneTimeSchedule
 
 log = logging.getLogger(__name__)
@@ -102,7 +102,7 @@ def granted(
             # Always from the latest state of the repository: a grant revoked elsewhere must stop working now.
             state.store.backend.refresh()
             grant = grants.check_token(state.store, token)
-    except grants.InvalidGrantError:
+    except InvalidGrantError:
         raise ApiError(
             401, "this agent's scheduling token is not valid (revoked or replaced) — run "
             "`switchboard agent-tools attach` for it again", UNAUTHENTICATED,

@@ -34,10 +34,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from switchboard import __version__
 from switchboard.api import agent_tools, hosted, letta_schedule, web
 from switchboard.api.auth import KeyChecker, KeyClientFactory, RateLimiter
-from switchboard.api.deps import ApiError, ApiOptions, ApiState, LockedStore
+from switchboard.api.deps import ApiOptions, ApiState, LockedStore
 from switchboard.api.ticker import Ticker
 from switchboard.config import Settings
-from switchboard.exceptions import BusyError, InvalidInputError, NotFoundError, SwitchboardError
+from switchboard.exceptions import ApiError, BusyError, InvalidInputError, NotFoundError, SwitchboardError
 from switchboard.store import Store
 from switchboard.tick import ClientFactory, TickOptions
 
@@ -67,7 +67,7 @@ def open_locked_store(settings: Settings) -> LockedStore:
     from switchboard.context import open_store
 
     store = open_store(settings)  # refuses dev mode with a remote on another machine
-    return LockedStore(store.backend, store.codec)
+    return LockedStore(store.backend, store.codec, store.before_commit)
 
 
 def log_config() -> dict[str, Any]:
@@ -306,13 +306,13 @@ def create_app(
     the routes and the ticker; ``letta_client`` makes the clients the ticker
     delivers with, ``key_client`` the one keys are checked with.
     """
-    opts = options or ApiOptions.from_env()
+    opts = options or ApiOptions.from_env(settings.env)
     if store is None:
         locked = open_locked_store(settings)
     elif isinstance(store, LockedStore):
         locked = store
     else:
-        locked = LockedStore(store.backend, store.codec)
+        locked = LockedStore(store.backend, store.codec, store.before_commit)
     if letta_client is None:
         from switchboard.context import letta_client as default_client
 

@@ -28,7 +28,13 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from switchboard.exceptions import ConfigError, LettaPermanentError, LettaTransientError
+from switchboard.exceptions import (
+    ConfigError,
+    InvalidKeyError,
+    LettaPermanentError,
+    LettaTransientError,
+    LettaUnavailableError,
+)
 from switchboard.letta import LettaClient
 
 KeyClientFactory = Callable[[str, str], LettaClient]
@@ -45,14 +51,6 @@ class Caller:
 
     key: str = field(repr=False)
     key_hash: str
-
-
-class InvalidKeyError(Exception):
-    """Letta refused the key (or it cannot be a key at all)."""
-
-
-class LettaUnavailableError(Exception):
-    """Letta could not say whether the key is good; the message is safe to show."""
 
 
 @dataclass

@@ -17,7 +17,6 @@ its NotFoundError as 403 or 404), ``parsed`` (a time parser, its errors as
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,17 +26,16 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from switchboard.api.auth import (
-    Caller,
-    InvalidKeyError,
-    KeyChecker,
-    LettaUnavailableError,
-    RateLimiter,
-    key_hash,
-    retry_after_header,
-)
+from switchboard.api.auth import Caller, KeyChecker, RateLimiter, key_hash, retry_after_header
 from switchboard.api.schemas import Detail, ValidationDetail
-from switchboard.exceptions import ConfigError, InvalidInputError, NotFoundError
+from switchboard.exceptions import (
+    ApiError,
+    ConfigError,
+    InvalidInputError,
+    InvalidKeyError,
+    LettaUnavailableError,
+    NotFoundError,
+)
 from switchboard.models import Schedule, check_id
 from switchboard.store import RESULTS, Store
 from switchboard.tick import ClientFactory, deliver_now
@@ -75,9 +73,8 @@ class ApiOptions:
     key_bad_ttl: float = 30.0
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> ApiOptions:
-        """Options from the environment, defaults for what is not set."""
-        env = os.environ if environ is None else environ
+    def from_env(cls, env: Mapping[str, str]) -> ApiOptions:
+        """Options from ``env`` (the settings' environment), defaults for what is not set."""
         base = cls()
         return cls(
             rate_per_minute=_env_number(env, "SWITCHBOARD_API_RATE_PER_MINUTE", base.rate_per_minute),
@@ -98,16 +95,6 @@ class LockedStore(Store):
         """``Store.transact`` under the lock."""
         with self.lock:
             return super().transact(message, compute, attempts=attempts)
-
-
-class ApiError(Exception):
-    """An error answer: status, ``detail`` (a string, or FastAPI-style field errors) and headers."""
-
-    def __init__(self, status: int, detail: Any, headers: Mapping[str, str] | None = None) -> None:
-        super().__init__(detail if isinstance(detail, str) else "invalid request")
-        self.status = status
-        self.detail = detail
-        self.headers = dict(headers or {})
 
 
 def field_error(where: str, message: str, *, place: str = "body") -> ApiError:

@@ -41,7 +41,6 @@ from switchboard.api.deps import (
     BY_ID_RESPONSES,
     CREATE_RESPONSES,
     RUN_RESPONSES,
-    ApiError,
     ApiState,
     HostedCallerDep,
     ScheduleIdPath,
@@ -69,7 +68,7 @@ from switchboard.api.schemas import (
     hosted_status,
 )
 from switchboard.context import letta_client_now
-from switchboard.exceptions import NotFoundError
+from switchboard.exceptions import ApiError, NotFoundError
 from switchboard.models import Kind, OneTimeSchedule, RecurringSchedule, Result, Schedule
 from switchboard.tick import deliver_now
 from switchboard.tick.now import add_claimed, claim_manual
@@ -141,6 +140,7 @@ def create_one_time(body: OneTimeIn, caller: CallerDep, state: StateDep, backgro
         "now": now,
         "role": body.role,
         "name": body.name,
+        "timezone": body.timezone,
     }
     if when <= now and state.ticker is None:
         made = service.new_one_time(**fields)
@@ -181,6 +181,8 @@ def update_one_time(
     if phrase is not None:
         tz = body.timezone or "UTC"
         changes["execute_at"] = parsed("execute_at", lambda: parse_instant(phrase, tz=tz, now=now))
+        if body.timezone is not None:
+            changes["timezone"] = body.timezone
     elif body.timezone is not None:
         raise field_error("timezone", "timezone only says how to read execute_at — send execute_at too")
     updated = _update(state, caller, schedule_id, "one-time", changes)

@@ -33,7 +33,6 @@ from switchboard.api.deps import (
     AUTH_RESPONSES,
     BY_ID_RESPONSES,
     CREATE_RESPONSES,
-    ApiError,
     ApiState,
     CallerDep,
     StateDep,
@@ -53,7 +52,7 @@ from switchboard.api.schemas import (
     ScheduledMessage,
     ScheduleListOut,
 )
-from switchboard.exceptions import NotFoundError
+from switchboard.exceptions import ApiError, NotFoundError
 from switchboard.models import OneTimeSchedule, Schedule, check_agent_id, check_message, iso
 from switchboard.timeparse import parse_recurring
 

@@ -151,6 +151,7 @@ class OneTimeOut(BaseModel):
     message: str
     role: Role
     execute_at: str = Field(description="ISO 8601 instant, UTC.")
+    timezone: str = Field("UTC", description="The zone its time was given in (lists show it there).")
     created_at: str
 
 

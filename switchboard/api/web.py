@@ -21,9 +21,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from switchboard import __version__
-from switchboard.api.deps import ApiError, ApiState, client_limited, field_error, get_state
+from switchboard.api.deps import ApiState, client_limited, field_error, get_state
 from switchboard.api.schemas import Detail, ExplainOut, Health, ValidationDetail
-from switchboard.exceptions import InvalidInputError
+from switchboard.exceptions import ApiError, InvalidInputError
 
 log = logging.getLogger(__name__)
 

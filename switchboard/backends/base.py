@@ -11,7 +11,9 @@ safe to run at the same time.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Protocol
 
 #: path -> new content, or None to delete the file.
@@ -35,6 +37,37 @@ class Backend(Protocol):
 
     def list(self, prefix: str) -> list[str]:
         """Every file path below the directory ``prefix`` in the current view, sorted."""
+        ...
+
+    def children(self, prefix: str) -> builtins.list[str]:
+        """The names directly below the directory ``prefix`` (files and folders), sorted."""
+        ...
+
+    def blob_ids(self, prefix: str) -> Mapping[str, str]:
+        """The git blob id of every file below ``prefix`` in the current view (the index's fingerprints)."""
+        ...
+
+    @property
+    def object_format(self) -> str:
+        """The hash git names objects with here: "sha1", or "sha256"."""
+        ...
+
+    @property
+    def has_remote(self) -> bool:
+        """Whether commits leave this machine (pushed, or written through an API)."""
+        ...
+
+    @property
+    def root(self) -> Path | None:
+        """The local clone's top folder, or None when there is no clone."""
+        ...
+
+    def remote_host(self) -> str | None:
+        """The machine that stores the commits, or None when it is this machine."""
+        ...
+
+    def can_write(self) -> bool | None:
+        """Whether our credentials may publish commits, as far as can be told without one; None: unknown."""
         ...
 
     def commit(self, changes: Changes, message: str) -> bool:

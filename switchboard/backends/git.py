@@ -119,8 +119,9 @@ class GitBackend:
         )
 
     def _env(self, command: str) -> dict[str, str]:
+        # git runs with the environment it was given (its own variables are git's business), never prompting.
         env = dict(os.environ, GIT_TERMINAL_PROMPT="0", LC_ALL="C")
-        if command in ("commit", "var") and not self._has_identity():
+        if command in ("commit", "var") and not self._has_identity(env):
             # A fresh machine may have no identity. Only then: GIT_AUTHOR_* would beat the clone's
             # own user.name (the tick workflow sets github-actions[bot] there).
             env.setdefault("GIT_AUTHOR_NAME", "switchboard")
@@ -129,9 +130,9 @@ class GitBackend:
             env.setdefault("GIT_COMMITTER_EMAIL", env["GIT_AUTHOR_EMAIL"])
         return env
 
-    def _has_identity(self) -> bool:
-        """Whether git can name an author here (config, or GIT_AUTHOR_*/EMAIL in the environment)."""
-        if os.environ.get("GIT_AUTHOR_EMAIL") or os.environ.get("EMAIL"):
+    def _has_identity(self, env: Mapping[str, str]) -> bool:
+        """Whether git can name an author here (config, or GIT_AUTHOR_*/EMAIL in git's environment)."""
+        if env.get("GIT_AUTHOR_EMAIL") or env.get("EMAIL"):
             return True
         if not self._identified:  # once found, an identity stays for this process
             found = subprocess.run(
@@ -201,6 +202,10 @@ class GitBackend:
     def has_remote(self) -> bool:
         """Whether commits are pushed."""
         return self._has_remote
+
+    def can_write(self) -> bool | None:
+        """Unknown until a push is tried (git says nothing of permissions before one)."""
+        return None
 
     def refresh(self) -> None:
         """Fast-forward (or rebase local commits) onto the remote branch."""

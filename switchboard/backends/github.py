@@ -38,13 +38,11 @@ import re
 import urllib.parse
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
 
 from github import Auth, Consts, Github, GithubException, RateLimitExceededException
 from github.GitCommit import GitCommit
 from github.GitTree import GitTree
 from github.InputGitTreeElement import InputGitTreeElement
-from github.Workflow import Workflow
 
 from switchboard.backends.base import Changes, off_machine_host
 from switchboard.exceptions import BackendError, ConfigError, GitHubError
@@ -76,8 +74,12 @@ def _check_path(path: str) -> None:
         raise BackendError(f"refusing to write {path!r}: paths are relative POSIX paths like data/results/…")
 
 
-class GitHubBackend:
-    """A GitHub repository branch as a Backend, through the REST API with PyGithub."""
+class GitHubSession:
+    """One authenticated PyGithub connection to a repository, with GitHub's errors turned into ours.
+
+    The storage backend (``GitHubBackend``) and the Actions client
+    (``switchboard.actions.client``) both talk through one of these.
+    """
 
     def __init__(
         self,
@@ -105,13 +107,13 @@ class GitHubBackend:
         if not token:
             raise ConfigError(f"no GitHub token — set GITHUB_TOKEN to a token with contents:write on {repo}")
         self.repo = repo
-        self._branch = branch
-        self._base_url = base_url.rstrip("/")
+        self.branch_name = branch
+        self.base_url = base_url.rstrip("/")
         # Kept only to scrub it out of any error text that might echo it.
         self._scrub_value = token
-        self._gh = Github(
+        self.gh = Github(
             auth=Auth.Token(token),
-            base_url=self._base_url,
+            base_url=self.base_url,
             timeout=timeout,
             per_page=per_page,
             retry=retries,
@@ -121,7 +123,72 @@ class GitHubBackend:
             # so get_repo/get_workflow cost nothing and each call below is one request.
             lazy=True,
         )
-        self._repo = self._gh.get_repo(repo)
+        #: The repository as PyGithub addresses it (lazy: no request until an attribute needs one).
+        self.api = self.gh.get_repo(repo)
+
+    @property
+    def branch(self) -> str:
+        """The branch written to; the repository's default branch is looked up once when none was given."""
+        if self.branch_name is None:
+            with self.calling(f"reading repository {self.repo}"):
+                self.branch_name = self.api.default_branch
+        return self.branch_name
+
+    @contextmanager
+    def calling(
+        self, action: str, hints: Mapping[int, str] | None = None, reraise: tuple[int, ...] = ()
+    ) -> Iterator[None]:
+        """Translate PyGithub's and the network's errors during ``action`` into GitHubError."""
+        try:
+            yield
+        except GithubException as exc:
+            if exc.status in reraise:
+                raise
+            raise self.error(exc, action, hints or {}) from exc
+        except OSError as exc:  # requests' ConnectionError, Timeout… are OSErrors
+            host = urllib.parse.urlsplit(self.base_url).netloc
+            text = f"{action} failed: could not reach GitHub at {host} ({type(exc).__name__})"
+            raise GitHubError(self.scrub(f"{text} — check the network and try again")) from exc
+
+    def error(self, exc: GithubException, action: str, hints: Mapping[int, str]) -> GitHubError:
+        """Our error for a GitHub answer to ``action``, with the hint for its status when there is one."""
+        status = exc.status
+        detail = _detail(exc)
+        said = f"GitHub answered {status}" + (f" ({detail})" if detail else "")
+        if status == 401:
+            text = f"GitHub rejected the token (401) — check GITHUB_TOKEN has contents:write on {self.repo}"
+        elif isinstance(exc, RateLimitExceededException) or status == 429:
+            text = f"{action} failed: {said} — GitHub's rate limit is used up; wait for it to reset and try again"
+        elif hints.get(status):
+            text = f"{action} failed: {said} — {hints[status]}"
+        elif status == 403:
+            text = f"{action} failed: {said} — check GITHUB_TOKEN has contents:write on {self.repo}"
+        elif status == 404:
+            text = f"{action} failed: {said} — check that {self.repo} exists and GITHUB_TOKEN can see it"
+        elif status == 409:
+            text = f"{action} failed: {said} — if {self.repo} is empty, push a first commit to it"
+        elif status >= 500:
+            text = f"{action} failed: {said} — GitHub had a problem; try again in a minute"
+        else:
+            text = f"{action} failed: {said}"
+        return GitHubError(self.scrub(text))
+
+    def scrub(self, text: str) -> str:
+        """``text`` with the token blanked out."""
+        return text.replace(self._scrub_value, "***")
+
+    def close(self) -> None:
+        """Close the HTTP connections."""
+        self.gh.close()
+
+
+class GitHubBackend:
+    """A GitHub repository branch as a Backend, through the REST API with PyGithub."""
+
+    def __init__(self, session: GitHubSession) -> None:
+        """The data tree of ``session.repo`` on ``session.branch`` (no request is made here)."""
+        self.session = session
+        self.repo = session.repo
         self._head: str | None = None
         self._tree: GitTree | None = None
         self._files: dict[str, str] = {}  # path -> blob sha
@@ -129,23 +196,36 @@ class GitHubBackend:
 
     # -- Backend -------------------------------------------------------------------
 
+    @property
+    def object_format(self) -> str:
+        """GitHub names objects with SHA-1."""
+        return "sha1"
+
+    @property
+    def has_remote(self) -> bool:
+        """Always: every commit is written on GitHub."""
+        return True
+
+    @property
+    def root(self) -> None:
+        """No local clone."""
+        return None
+
     def remote_host(self) -> str | None:
         """The machine that stores the commits (the API's host); None when it is this machine."""
-        return off_machine_host(self._base_url)
+        return off_machine_host(self.session.base_url)
 
     def describe(self) -> str:
         """``GitHub repository owner/name, branch main``; never the token, and no request."""
-        where = "" if self._base_url == DEFAULT_BASE_URL else f" at {urllib.parse.urlsplit(self._base_url).netloc}"
-        branch = f"branch {self._branch}" if self._branch else "default branch"
+        base_url = self.session.base_url
+        where = "" if base_url == DEFAULT_BASE_URL else f" at {urllib.parse.urlsplit(base_url).netloc}"
+        branch = f"branch {self.session.branch_name}" if self.session.branch_name else "default branch"
         return f"GitHub repository {self.repo}{where}, {branch}"
 
     @property
     def branch(self) -> str:
-        """The branch written to; the repository's default branch is looked up once when none was given."""
-        if self._branch is None:
-            with self._calling(f"reading repository {self.repo}"):
-                self._branch = self._repo.default_branch
-        return self._branch
+        """The branch written to (the session's)."""
+        return self.session.branch
 
     @property
     def head(self) -> str | None:
@@ -155,8 +235,8 @@ class GitHubBackend:
     def refresh(self) -> None:
         """Read the branch head and its whole file list: two requests, whatever the file count."""
         branch = self.branch
-        with self._calling(f"reading branch {branch} of {self.repo}", {404: self._branch_hint(branch)}):
-            head = self._repo.get_branch(branch).commit
+        with self.session.calling(f"reading branch {branch} of {self.repo}", {404: self._branch_hint(branch)}):
+            head = self.session.api.get_branch(branch).commit
             tree_sha = head.commit.tree.sha
             tree, files = self._read_tree(tree_sha)
         self._head, self._tree, self._files = head.sha, tree, files
@@ -170,8 +250,8 @@ class GitHubBackend:
         if sha is None:
             return None
         if sha not in self._blobs:
-            with self._calling(f"reading {path} from {self.repo}"):
-                blob = self._repo.get_git_blob(sha)
+            with self.session.calling(f"reading {path} from {self.repo}"):
+                blob = self.session.api.get_git_blob(sha)
                 raw = blob.content or ""
                 data = base64.b64decode(raw) if blob.encoding == "base64" else raw.encode("utf-8")
             self._blobs[sha] = data
@@ -212,7 +292,7 @@ class GitHubBackend:
         entries: list[InputGitTreeElement] = []
         after = dict(self._files)
         written: dict[str, bytes] = {}
-        with self._calling(f"committing to {self.repo}"):
+        with self.session.calling(f"committing to {self.repo}"):
             for path, content in sorted(changes.items()):
                 if content is None:
                     if path in self._files:
@@ -226,85 +306,28 @@ class GitHubBackend:
                     entries.append(InputGitTreeElement(path, "100644", "blob", content=text))
                     sha = git_blob_sha(content)
                 else:
-                    blob = self._repo.create_git_blob(base64.b64encode(content).decode("ascii"), "base64")
+                    blob = self.session.api.create_git_blob(base64.b64encode(content).decode("ascii"), "base64")
                     sha = blob.sha
                     entries.append(InputGitTreeElement(path, "100644", "blob", sha=sha))
                 after[path] = sha
                 written[sha] = content
             if not entries:
                 return True
-            tree = self._repo.create_git_tree(entries, base_tree=self._tree)
+            tree = self.session.api.create_git_tree(entries, base_tree=self._tree)
             # A reference to the head we read, built without the GET that get_git_commit would cost.
             parent = GitCommit(
-                self._gh.requester,
+                self.session.gh.requester,
                 attributes={"sha": self._head},
-                url=f"{self._repo.url}/git/commits/{self._head}",
+                url=f"{self.session.api.url}/git/commits/{self._head}",
                 completed=False,
             )
-            new = self._repo.create_git_commit(message, tree, [parent])
+            new = self.session.api.create_git_commit(message, tree, [parent])
         if not self._move_branch(self._head, new.sha):
             return False  # _move_branch has refreshed the view
         # The branch now points at our commit: that is the new view, no need to read it back.
         self._head, self._tree, self._files = new.sha, tree, after
         self._blobs.update(written)
         return True
-
-    # -- Actions and repository settings (dispatch, init, doctor) ------------------
-
-    def dispatch_workflow(
-        self, workflow_file: str, ref: str | None = None, inputs: Mapping[str, str] | None = None
-    ) -> None:
-        """Start ``.github/workflows/<workflow_file>`` now (``workflow_dispatch``) on ``ref`` (default: our branch)."""
-        ref = ref or self.branch
-        hints = {
-            404: f"is .github/workflows/{workflow_file} committed to {self.repo}?",
-            422: self._workflow_hint(workflow_file),
-        }
-        with self._calling(f"starting workflow {workflow_file} on {self.repo}", hints):
-            self._workflow(workflow_file).create_dispatch(ref, dict(inputs or {}), throw=True)
-
-    def workflow_state(self, workflow_file: str) -> str:
-        """The workflow's state: ``active``, ``disabled_manually``, ``disabled_fork``, ``disabled_inactivity``…"""
-        hints = {404: f"is .github/workflows/{workflow_file} committed to {self.repo}?"}
-        with self._calling(f"reading workflow {workflow_file} of {self.repo}", hints):
-            return self._workflow(workflow_file).state
-
-    def enable_workflow(self, workflow_file: str) -> None:
-        """Enable a disabled workflow (forks start with scheduled workflows disabled)."""
-        hints = {
-            403: f"the token needs actions:write on {self.repo}, or enable it in the repository's Actions tab",
-            404: f"is .github/workflows/{workflow_file} committed to {self.repo}?",
-        }
-        with self._calling(f"enabling workflow {workflow_file} on {self.repo}", hints):
-            # Workflow.enable() reports failure as a bare False; this call raises with GitHub's reason.
-            self._gh.requester.requestJsonAndCheck("PUT", f"{self._workflow(workflow_file).url}/enable")
-
-    def last_workflow_run(self, workflow_file: str) -> dict[str, Any] | None:
-        """The newest run of the workflow as ``{created_at, status, conclusion, html_url, event}``, or None."""
-        hints = {404: f"is .github/workflows/{workflow_file} committed to {self.repo}?"}
-        with self._calling(f"listing runs of workflow {workflow_file} on {self.repo}", hints):
-            run = next(iter(self._workflow(workflow_file).get_runs()), None)
-            if run is None:
-                return None
-            return {
-                "created_at": run.created_at.isoformat(),
-                "status": run.status,
-                "conclusion": run.conclusion,
-                "html_url": run.html_url,
-                "event": run.event,
-            }
-
-    def set_actions_secret(self, name: str, value: str) -> None:
-        """Create or replace the Actions secret ``name``; PyGithub seals it with the repository's public key."""
-        if not isinstance(value, str):
-            # PyGithub's own check would put the value in its AssertionError.
-            raise BackendError(f"the value of secret {name} must be text")
-        hints = {
-            403: f"the token needs secrets:write on {self.repo}, "
-            "or set it under Settings → Secrets and variables → Actions"
-        }
-        with self._calling(f"setting Actions secret {name} on {self.repo}", hints):
-            self._repo.create_secret(name, value, "actions")
 
     def can_write(self) -> bool:
         """Whether the token may push to the repository, as far as GitHub tells.
@@ -314,20 +337,20 @@ class GitHubBackend:
         reports the *user's* role there, not what the token was granted, so
         True is "probably": the first commit is the real test.
         """
-        with self._calling(f"reading repository {self.repo}"):
-            repo = self._gh.get_repo(self.repo)  # a fresh object, so the answer is not cached
+        with self.session.calling(f"reading repository {self.repo}"):
+            repo = self.session.gh.get_repo(self.repo)  # a fresh object, so the answer is not cached
             perms = repo.permissions
             private = repo.private
-            if self._branch is None:
-                self._branch = repo.default_branch
-        scopes = self._gh.oauth_scopes
+            if self.session.branch_name is None:
+                self.session.branch_name = repo.default_branch
+        scopes = self.session.gh.oauth_scopes
         if scopes is not None and "repo" not in scopes and (private or "public_repo" not in scopes):
             return False
         return bool(perms.push or perms.maintain or perms.admin)
 
     def close(self) -> None:
         """Close the HTTP connections."""
-        self._gh.close()
+        self.session.close()
 
     # -- internals -----------------------------------------------------------------
 
@@ -335,13 +358,9 @@ class GitHubBackend:
         if self._head is None:
             self.refresh()
 
-    def _workflow(self, workflow_file: str) -> Workflow:
-        # Lazy: no request until an attribute or a call needs one.
-        return self._repo.get_workflow(workflow_file)
-
     def _read_tree(self, tree_sha: str) -> tuple[GitTree, dict[str, str]]:
         """The root tree and ``path -> blob sha`` below it: one request unless GitHub truncates."""
-        root = self._repo.get_git_tree(tree_sha, recursive=True)
+        root = self.session.api.get_git_tree(tree_sha, recursive=True)
         if not root.truncated:
             return root, {e.path: e.sha for e in root.tree if e.type == "blob"}
         files: dict[str, str] = {}
@@ -350,7 +369,7 @@ class GitHubBackend:
 
     def _walk(self, tree_sha: str, prefix: str, files: dict[str, str]) -> None:
         """Fill ``files`` below a tree too big for one recursive listing, a directory at a time."""
-        level = self._repo.get_git_tree(tree_sha)
+        level = self.session.api.get_git_tree(tree_sha)
         if level.truncated:
             raise GitHubError(
                 f"GitHub truncated the listing of directory {prefix or '/'} in {self.repo} — "
@@ -360,7 +379,7 @@ class GitHubBackend:
             if entry.type == "blob":
                 files[prefix + entry.path] = entry.sha
             elif entry.type == "tree":
-                sub = self._repo.get_git_tree(entry.sha, recursive=True)
+                sub = self.session.api.get_git_tree(entry.sha, recursive=True)
                 if sub.truncated:
                     self._walk(entry.sha, f"{prefix}{entry.path}/", files)
                 else:
@@ -377,14 +396,14 @@ class GitHubBackend:
         action = f"moving branch {self.branch} of {self.repo}"
         # Not GitRef.edit(): a lazy GitRef from get_git_ref() carries the GET URL
         # (…/git/ref/heads/…) and would PATCH there; updates go to …/git/refs/heads/….
-        url = f"{self._repo.url}/git/refs/heads/{urllib.parse.quote(self.branch)}"
+        url = f"{self.session.api.url}/git/refs/heads/{urllib.parse.quote(self.branch)}"
         failure: Exception
         try:
-            self._gh.requester.requestJsonAndCheck("PATCH", url, input={"sha": new_head, "force": False})
+            self.session.gh.requester.requestJsonAndCheck("PATCH", url, input={"sha": new_head, "force": False})
             return True
         except GithubException as exc:
             if exc.status != 422:
-                raise self._error(exc, action, {}) from exc
+                raise self.session.error(exc, action, {}) from exc
             failure = exc
         except OSError as exc:
             failure = exc
@@ -395,60 +414,12 @@ class GitHubBackend:
         if self._head != old_head or "fast forward" in said.lower():
             return False
         if isinstance(failure, GithubException):
-            raise self._error(failure, action, {}) from failure
+            raise self.session.error(failure, action, {}) from failure
         text = f"{action} failed: no answer from GitHub ({type(failure).__name__}) and the branch did not move"
-        raise GitHubError(self._scrub(f"{text} — try again")) from failure
-
-    @contextmanager
-    def _calling(
-        self, action: str, hints: Mapping[int, str] | None = None, reraise: tuple[int, ...] = ()
-    ) -> Iterator[None]:
-        """Translate PyGithub's and the network's errors during ``action`` into GitHubError."""
-        try:
-            yield
-        except GithubException as exc:
-            if exc.status in reraise:
-                raise
-            raise self._error(exc, action, hints or {}) from exc
-        except OSError as exc:  # requests' ConnectionError, Timeout… are OSErrors
-            host = urllib.parse.urlsplit(self._base_url).netloc
-            text = f"{action} failed: could not reach GitHub at {host} ({type(exc).__name__})"
-            raise GitHubError(self._scrub(f"{text} — check the network and try again")) from exc
-
-    def _error(self, exc: GithubException, action: str, hints: Mapping[int, str]) -> GitHubError:
-        status = exc.status
-        detail = _detail(exc)
-        said = f"GitHub answered {status}" + (f" ({detail})" if detail else "")
-        if status == 401:
-            text = f"GitHub rejected the token (401) — check GITHUB_TOKEN has contents:write on {self.repo}"
-        elif isinstance(exc, RateLimitExceededException) or status == 429:
-            text = f"{action} failed: {said} — GitHub's rate limit is used up; wait for it to reset and try again"
-        elif hints.get(status):
-            text = f"{action} failed: {said} — {hints[status]}"
-        elif status == 403:
-            text = f"{action} failed: {said} — check GITHUB_TOKEN has contents:write on {self.repo}"
-        elif status == 404:
-            text = f"{action} failed: {said} — check that {self.repo} exists and GITHUB_TOKEN can see it"
-        elif status == 409:
-            text = f"{action} failed: {said} — if {self.repo} is empty, push a first commit to it"
-        elif status >= 500:
-            text = f"{action} failed: {said} — GitHub had a problem; try again in a minute"
-        else:
-            text = f"{action} failed: {said}"
-        return GitHubError(self._scrub(text))
-
-    def _scrub(self, text: str) -> str:
-        return text.replace(self._scrub_value, "***")
+        raise GitHubError(self.session.scrub(f"{text} — try again")) from failure
 
     def _branch_hint(self, branch: str) -> str:
         return f"check that {self.repo} exists, has a branch {branch}, and GITHUB_TOKEN can see it"
-
-    def _workflow_hint(self, workflow_file: str) -> str:
-        return (
-            f"check that {workflow_file} has a workflow_dispatch trigger and is enabled "
-            f"(forks start with workflows disabled: enable it in the Actions tab of {self.repo}, "
-            "or run switchboard doctor)"
-        )
 
 
 def _detail(exc: GithubException) -> str:

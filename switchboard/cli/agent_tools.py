@@ -7,7 +7,6 @@ then call ``switchboard serve`` at ``--serve-url``.
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -49,10 +48,10 @@ def attach(
     from switchboard.agent_tools.attach import attach as do_attach
     from switchboard.agent_tools.scheduling import interval_words
     from switchboard.context import letta_client
-    from switchboard.runner import parse_duration
+    from switchboard.timeparse import parse_duration
 
     conf = settings(ctx)
-    url = serve_url or os.environ.get(SERVE_URL_ENV) or "http://127.0.0.1:8000"
+    url = serve_url or conf.env.get(SERVE_URL_ENV) or "http://127.0.0.1:8000"
     interval = int(parse_duration(min_interval).total_seconds())
     with letta_client(conf.base_url, conf.api_key) as client:
         done = do_attach(

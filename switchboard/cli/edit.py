@@ -59,6 +59,8 @@ def onetime_update(
     if execute_at is not None:
         preview = explain_at(execute_at, tz=tz or "UTC", now=clock)
         changes["execute_at"] = datetime.fromisoformat(preview["execute_at"])
+        if tz is not None:
+            changes["timezone"] = tz
     elif tz is not None:
         raise fail("--tz only says how to read --execute-at for a one-time schedule — give --execute-at too")
     if not changes:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 from typing import Annotated
 
 import typer
@@ -58,7 +57,7 @@ def keys_rotate(
     from switchboard.service import rotate_keys
 
     conf = settings(ctx)
-    path = config_mod.config_path()
+    path = config_mod.config_path(conf.env)
     saved = config_mod.read_config(path).get("encryption_key")
     # The environment beats the config file, so a key `init` saved would be hidden behind a new one
     # put in SWITCHBOARD_ENCRYPTION_KEY: the saved keys still open what they wrote.
@@ -71,7 +70,7 @@ def keys_rotate(
     updated = (saved is not None or new) and saved != newest
     if updated:
         config_mod.write_config(path, "encryption_key", newest)
-    stale = os.environ.get(KEY_ENV, "").split(",")[0].strip() not in ("", newest)
+    stale = conf.env.get(KEY_ENV, "").split(",")[0].strip() not in ("", newest)
     if as_json:
         shown: dict[str, object] = {"reencrypted": count}
         if new:

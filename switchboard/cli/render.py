@@ -108,10 +108,11 @@ def render_table(title: str, columns: Sequence[Column], rows: Sequence[Sequence[
 
 def table(title: str, columns: Sequence[Column], rows: Sequence[Sequence[Any]]) -> None:
     """Print a table: fitted to a terminal (or to COLUMNS when set); piped or redirected, never cut."""
-    import os
     import shutil
 
-    wanted = os.environ.get("COLUMNS", "")
+    from switchboard.config import read_environment
+
+    wanted = read_environment().get("COLUMNS", "")
     if sys.stdout.isatty():
         width: int | None = shutil.get_terminal_size().columns
     else:

@@ -32,10 +32,10 @@ def results_list(
     conf = settings(ctx)
     store = store_of(ctx)
     if refresh:
+        from switchboard.cli.runner import run_timeout
         from switchboard.context import letta_client
-        from switchboard.runner import run_timeout
 
-        follow_runs(store, conf.api_key, parse_now(now), letta_client, run_timeout())
+        follow_runs(store, conf.api_key, parse_now(now), letta_client, run_timeout(conf.env))
     items = list_results(store, conf.api_key, schedule_id=schedule_id, limit=limit)
     show_results(items, as_json, hint=key_hint(conf))
 

@@ -191,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     except Exception as exc:
-        if os.environ.get("SWITCHBOARD_DEBUG"):
+        if config_mod.read_environment().get("SWITCHBOARD_DEBUG"):
             raise
         missing = exc.name or "" if isinstance(exc, ModuleNotFoundError) else ""
         extra = _EXTRAS.get(missing.partition(".")[0])

@@ -272,6 +272,7 @@ def _send(
         "now": clock,
         "role": role,
         "name": name,
+        "timezone": tz,
     }
     if deliver and at <= clock:
         _send_now(conf, store, new_one_time(**fields), clock, as_json, dispatch)
@@ -316,7 +317,7 @@ def _send_now(
 
 def _after_send(conf: Settings, store: Any, execute_at: datetime, now: datetime, as_json: bool) -> None:
     """Start the tick workflow for a message due before the next scheduled tick; never fails the send."""
-    from switchboard.dispatch import after_send
+    from switchboard.actions.dispatch import after_send
 
     notice = after_send(conf, store.backend, execute_at, now)
     if notice is None:

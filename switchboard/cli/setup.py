@@ -115,7 +115,7 @@ def init(
     """Make a key (unless one is set) and the tenant secret; on GitHub, store the secret and enable the tick."""
     import dataclasses
 
-    from switchboard.setup import init_repository
+    from switchboard.actions.setup import init_repository
 
     conf = settings(ctx)
     outcome = init_repository(dataclasses.replace(conf, github_repo=github) if github else conf)
@@ -158,6 +158,7 @@ def serve(
 
 @handled
 def demo(
+    ctx: typer.Context,
     agent_id: Annotated[
         str | None, typer.Option("--agent-id", help="With LETTA_API_KEY and LETTA_BASE_URL: send to this real agent.")
     ] = None,
@@ -169,7 +170,7 @@ def demo(
     """Watch the whole product work, offline, in a throwaway repository."""
     from switchboard.demo import run_demo
 
-    run_demo(agent_id=agent_id, out=typer.echo, keep=keep)
+    run_demo(agent_id=agent_id, out=typer.echo, env=settings(ctx).env, keep=keep)
 
 
 @handled

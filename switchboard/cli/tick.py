@@ -29,7 +29,7 @@ def tick(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Deliver everything due (one pass), and commit the results."""
-    from switchboard.runner import run_tick_command
+    from switchboard.cli.runner import run_tick_command
 
     code = run_tick_command(
         settings(ctx),
@@ -58,8 +58,15 @@ def dispatch(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Start the tick workflow now (workflow_dispatch) instead of waiting for its schedule."""
-    from switchboard.dispatch import WORKFLOW_FILE, check_hold, dispatch_tick, open_actions, runs_url, wait_for_run
-    from switchboard.runner import parse_duration
+    from switchboard.actions.dispatch import (
+        WORKFLOW_FILE,
+        check_hold,
+        dispatch_tick,
+        open_actions,
+        runs_url,
+        wait_for_run,
+    )
+    from switchboard.timeparse import parse_duration
 
     held = check_hold(parse_duration(hold))
     actions = open_actions(settings(ctx))

@@ -36,6 +36,7 @@ report), ``following`` (0), ``selection`` (1), ``delivery`` (2), ``run_end``
 (``send`` with a due time, ``recurring run``).
 """
 
+from switchboard.exceptions import TickError
 from switchboard.tick.delivery import RecentRuns, deliver
 from switchboard.tick.following import follow, pending_runs
 from switchboard.tick.model import (
@@ -45,7 +46,6 @@ from switchboard.tick.model import (
     ClientFactory,
     Job,
     Outcome,
-    TickError,
     TickOptions,
     TickReport,
 )

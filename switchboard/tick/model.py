@@ -8,9 +8,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from switchboard.exceptions import (
-    SwitchboardError,
-)
 from switchboard.letta import LettaClient, Run
 from switchboard.models import CLAIM_TTL, Result, Schedule, utc
 
@@ -27,10 +24,6 @@ def pass_id_at(now: datetime, what: str | None = None) -> str:
     """A claim owner's name, unique to this call (shown in commit messages): the time, what claims, a nonce."""
     kind = f"-{what}" if what else ""
     return f"{utc(now):%Y%m%dT%H%M%SZ}{kind}-{secrets.token_hex(4)}"
-
-
-class TickError(SwitchboardError):
-    """The pass delivered messages but could not record the outcome."""
 
 
 @dataclass(frozen=True)

@@ -16,20 +16,18 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
-from switchboard.exceptions import (
-    SwitchboardError,
-)
+from switchboard.exceptions import SwitchboardError, TickError
 from switchboard.letta import Run
 from switchboard.models import STORED, OneTimeSchedule, RecurringSchedule, Result, Schedule
 from switchboard.store import Store
-from switchboard.tick.model import UNRECORDED_DIR, Job, Outcome, TickError, TickOptions
+from switchboard.tick.model import UNRECORDED_DIR, Job, Outcome, TickOptions
 from switchboard.tick.recording import record
 
 
 def _unrecorded_dir(store: Store) -> Path | None:
     """The clone's .git/switchboard-unrecorded, or None for a backend without a local clone."""
-    root = getattr(store.backend, "root", None)
-    if not isinstance(root, Path) or not (root / ".git").is_dir():
+    root = store.backend.root
+    if root is None or not (root / ".git").is_dir():
         return None
     return root / ".git" / UNRECORDED_DIR
 

@@ -34,8 +34,8 @@ from real_letta.conftest import RealLetta, harness
 from switchboard.agent_tools import attach as agent_attach
 from switchboard.backends.git import GitBackend
 from switchboard.crypto import codec_from_keys, generate_key
+from switchboard.index import indexed_store
 from switchboard.letta import LettaClient
-from switchboard.store import Store
 from switchboard.tick import OTID_NAMESPACE
 
 pytestmark = pytest.mark.real_letta
@@ -250,7 +250,7 @@ def test_another_tenants_agent_can_neither_see_nor_cancel(setup: Setup) -> None:
     schedule_id = scheduled_id(setup.tool_call(ours, "schedule_message", message="Private", when="tomorrow at 9am"))
 
     theirs = letta.create_agent("tenant-b")
-    laptop = Store(
+    laptop = indexed_store(
         GitBackend(Path(setup.env["SWITCHBOARD_REPO"])), codec_from_keys(setup.env["SWITCHBOARD_ENCRYPTION_KEY"])
     )
     with LettaClient(letta.base_url, letta.password) as client:

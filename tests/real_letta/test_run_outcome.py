@@ -21,7 +21,7 @@ from conftest import run_cli
 
 from real_letta.conftest import RealLetta
 from real_letta.test_delivery_e2e import at, cli
-from switchboard.letta_standin import LettaStandIn
+from switchboard.testing.letta import LettaStandIn
 
 pytestmark = pytest.mark.real_letta
 

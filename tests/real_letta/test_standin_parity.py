@@ -26,7 +26,7 @@ import httpx
 import pytest
 
 from real_letta.conftest import RealLetta
-from switchboard.letta_standin import STANDIN_VERSION, LettaStandIn
+from switchboard.testing.letta import STANDIN_VERSION, LettaStandIn
 
 pytestmark = pytest.mark.real_letta
 

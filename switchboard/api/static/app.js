@@ -58,10 +58,91 @@ function notice(text) {
   box.hidden = !text;
 }
 
-function local(iso) {
+// -- times for people: always in a named zone, with its label ("tomorrow 09:00 CET, in 17 h") --------------
+
+function pageZone() {
+  try {
+    return Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+  } catch (err) {
+    return "UTC";
+  }
+}
+
+function zoneOr(tz) {
+  try {
+    Intl.DateTimeFormat("en-GB", { timeZone: tz });
+    return tz;
+  } catch (err) {
+    return "UTC";
+  }
+}
+
+function parts(when, tz) {
+  const out = {};
+  const format = new Intl.DateTimeFormat("en-GB", {
+    timeZone: zoneOr(tz), year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
+    hourCycle: "h23", timeZoneName: "short", weekday: "short",
+  });
+  for (const part of format.formatToParts(when)) out[part.type] = part.value;
+  return out;
+}
+
+// The zone's short name: "CET", "EST", "UTC"; en-GB knows Europe's, en-US America's; else "GMT+9".
+function zoneLabel(at, tz) {
+  let fallback = null;
+  for (const locale of ["en-GB", "en-US"]) {
+    const name = new Intl.DateTimeFormat(locale, { timeZone: zoneOr(tz), timeZoneName: "short" })
+      .formatToParts(at)
+      .find((part) => part.type === "timeZoneName").value;
+    if (!/^GMT[+-]/.test(name)) return name;
+    fallback = fallback || name;
+  }
+  return fallback;
+}
+
+function dayNumber(p) {
+  return Date.UTC(Number(p.year), Number(p.month) - 1, Number(p.day)) / 86400000;
+}
+
+function relative(ms) {
+  const ahead = ms >= 0;
+  const minutes = Math.round(Math.abs(ms) / 60000);
+  let span;
+  if (minutes < 1) return ahead ? "in under a minute" : "just now";
+  if (minutes < 90) span = `${minutes} min`;
+  else if (minutes < 48 * 60) span = `${Math.round(minutes / 60)} h`;
+  else span = `${Math.round(minutes / 1440)} days`;
+  return ahead ? `in ${span}` : `${span} ago`;
+}
+
+// "tomorrow 09:00 CET", "Mon 7 Dec 09:00 CET", "2027-01-04 09:00 CET"
+function when(iso, tz) {
   if (!iso) return "—";
-  const when = new Date(iso);
-  return Number.isNaN(when.getTime()) ? iso : when.toLocaleString();
+  const at = new Date(iso);
+  if (Number.isNaN(at.getTime())) return iso;
+  const p = parts(at, tz);
+  const today = parts(new Date(), tz);
+  const days = dayNumber(p) - dayNumber(today);
+  const clock = `${p.hour}:${p.minute} ${zoneLabel(at, tz)}`;
+  const names = { "-1": "yesterday", 0: "today", 1: "tomorrow" };
+  if (names[days] !== undefined) return `${names[days]} ${clock}`;
+  if (Math.abs(days) < 7) return `${p.weekday} ${Number(p.day)} ${monthName(at, tz)} ${clock}`;
+  return `${p.year}-${p.month}-${p.day} ${clock}`;
+}
+
+function monthName(at, tz) {
+  return new Intl.DateTimeFormat("en-GB", { timeZone: zoneOr(tz), month: "short" }).format(at);
+}
+
+// "tomorrow 09:00 CET, in 17 h"
+function human(iso, tz) {
+  if (!iso) return "—";
+  return `${when(iso, tz)}, ${relative(new Date(iso).getTime() - Date.now())}`;
+}
+
+function utcShort(iso) {
+  const p = parts(new Date(iso), "UTC");
+  return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute} UTC`;
 }
 
 function cell(row, text, className) {
@@ -98,24 +179,45 @@ function short(text, width = 60) {
   return line.length <= width ? line : `${line.slice(0, width - 1)}…`;
 }
 
-async function refresh() {
-  const [oneTime, recurring, results] = await Promise.all([
-    call("GET", "/schedules/one-time"),
-    call("GET", "/schedules/recurring"),
-    call("GET", "/results?limit=50"),
-  ]);
+// -- the tables: filter and pages --------------------------------------------------------------------------
 
-  listed["one-time"] = new Map(oneTime.map((s) => [s.id, s]));
-  listed.recurring = new Map(recurring.map((s) => [s.id, s]));
+const PAGE_SIZE = 20;
+const pages = { "one-time-table": 0, "recurring-table": 0, "results-table": 0 };
+let shown = { "one-time": [], recurring: [], results: [] }; // as last fetched
 
-  const one = fill("one-time-table", oneTime, 7, "nothing scheduled");
-  for (const s of oneTime) {
+function matches(item) {
+  const wanted = $("filter").value.trim().toLowerCase();
+  if (!wanted) return true;
+  return [item.id, item.schedule_id, item.name, item.agent_id, item.message, item.status, item.run_id]
+    .some((value) => value && String(value).toLowerCase().includes(wanted));
+}
+
+function page(table, items) {
+  const count = Math.max(1, Math.ceil(items.length / PAGE_SIZE));
+  pages[table] = Math.min(Math.max(0, pages[table]), count - 1);
+  const pager = $(`${table}-pager`);
+  pager.querySelector(".page-label").textContent =
+    items.length > PAGE_SIZE ? `page ${pages[table] + 1} of ${count} (${items.length})` : `${items.length} shown`;
+  pager.querySelector("[data-page=prev]").disabled = pages[table] === 0;
+  pager.querySelector("[data-page=next]").disabled = pages[table] >= count - 1;
+  return items.slice(pages[table] * PAGE_SIZE, (pages[table] + 1) * PAGE_SIZE);
+}
+
+function resultZone(r) {
+  const schedule = listed.recurring.get(r.schedule_id) || listed["one-time"].get(r.schedule_id);
+  return schedule ? schedule.timezone || "UTC" : pageZone();
+}
+
+function render() {
+  const oneTime = shown["one-time"].filter(matches);
+  const one = fill("one-time-table", oneTime, 7, shown["one-time"].length ? "nothing matches" : "nothing scheduled");
+  for (const s of page("one-time-table", oneTime)) {
     const tr = document.createElement("tr");
     tr.dataset.id = s.id;
     cell(tr, s.id, "id");
     cell(tr, s.name || "", "name");
     cell(tr, s.agent_id, "id");
-    cell(tr, local(s.execute_at));
+    cell(tr, human(s.execute_at, s.timezone || "UTC"), "when").title = `${utcShort(s.execute_at)} (${s.timezone || "UTC"})`;
     cell(tr, s.role);
     cell(tr, short(s.message), "message");
     const actions = cell(tr, "");
@@ -124,15 +226,16 @@ async function refresh() {
     one.appendChild(tr);
   }
 
-  const rec = fill("recurring-table", recurring, 8, "nothing recurring");
-  for (const s of recurring) {
+  const recurring = shown.recurring.filter(matches);
+  const rec = fill("recurring-table", recurring, 8, shown.recurring.length ? "nothing matches" : "nothing recurring");
+  for (const s of page("recurring-table", recurring)) {
     const tr = document.createElement("tr");
     tr.dataset.id = s.id;
     cell(tr, s.id, "id");
     cell(tr, s.name || "", "name");
     cell(tr, s.agent_id, "id");
-    cell(tr, `${s.cron} (${s.timezone})`);
-    cell(tr, local(s.next_run));
+    cell(tr, `${s.cron} (${s.timezone})`, "cron");
+    cell(tr, s.next_run ? human(s.next_run, s.timezone) : "—", "next");
     cell(tr, s.status, "status");
     cell(tr, short(s.message), "message");
     const actions = cell(tr, "");
@@ -145,20 +248,34 @@ async function refresh() {
     rec.appendChild(tr);
   }
 
-  const res = fill("results-table", results, 8, "no deliveries yet");
-  for (const r of results) {
+  const results = shown.results.filter(matches);
+  const res = fill("results-table", results, 9, shown.results.length ? "nothing matches" : "no deliveries yet");
+  for (const r of page("results-table", results)) {
     const tr = document.createElement("tr");
     tr.dataset.scheduleId = r.schedule_id;
     cell(tr, r.schedule_id, "id");
     cell(tr, r.name || "", "name");
+    cell(tr, r.message === null || r.message === undefined ? "" : short(r.message), "message");
     cell(tr, r.manual ? `${r.status} (manual run)` : r.status, "status");
     cell(tr, r.run_status || "—", "run-status");
     cell(tr, r.run_id || "—", "id run-id");
     cell(tr, r.agent_id, "id");
-    cell(tr, local(r.executed_at));
+    cell(tr, when(r.executed_at, resultZone(r)), "executed");
     cell(tr, r.error || "");
     res.appendChild(tr);
   }
+}
+
+async function refresh() {
+  const [oneTime, recurring, results] = await Promise.all([
+    call("GET", "/schedules/one-time"),
+    call("GET", "/schedules/recurring"),
+    call("GET", "/results?limit=500"),
+  ]);
+  listed["one-time"] = new Map(oneTime.map((s) => [s.id, s]));
+  listed.recurring = new Map(recurring.map((s) => [s.id, s]));
+  shown = { "one-time": oneTime, recurring, results };
+  render();
 }
 
 async function useKey(key) {
@@ -205,6 +322,22 @@ function currentInputs() {
 function invalidatePreview() {
   previewed = null;
   $("save").disabled = true;
+  // What was said about the old input no longer holds.
+  $("preview-out").textContent = "";
+  $("preview-out").className = "preview";
+}
+
+// The lines a preview shows: the instant or the next fires in the zone they were read in, with UTC beside.
+function previewLines(data, verb) {
+  const lines = [];
+  if (data.kind === "one-time") {
+    lines.push(`${verb.once}, at ${human(data.execute_at, data.timezone)} (${data.timezone}) — ${utcShort(data.execute_at)}.`);
+  } else {
+    lines.push(`${verb.every}: ${data.cron} in ${data.timezone} — ${data.description}.`);
+    lines.push(`Next: ${data.next.slice(0, 3).map((iso) => when(iso, data.timezone)).join("; ")}`);
+  }
+  for (const warning of data.warnings || []) lines.push(`Note: ${warning}`);
+  return lines;
 }
 
 async function preview() {
@@ -224,15 +357,7 @@ async function preview() {
   params.set(kind === "one-time" ? "at" : "every", when);
   try {
     const data = await call("GET", `/explain?${params}`, undefined, { auth: false });
-    const lines = [];
-    if (data.kind === "one-time") {
-      lines.push(`Once, at ${data.execute_at} (UTC) = ${data.local} (${data.timezone}).`);
-    } else {
-      lines.push(`Recurring: ${data.cron} in ${data.timezone} — ${data.description}.`);
-      lines.push(`Next: ${data.next_local.slice(0, 3).join(", ")}`);
-    }
-    for (const warning of data.warnings || []) lines.push(`Note: ${warning}`);
-    out.textContent = lines.join("\n");
+    out.textContent = previewLines(data, { once: "Once", every: "Recurring" }).join("\n");
     previewed = currentInputs();
     $("save").disabled = false;
   } catch (err) {
@@ -290,7 +415,7 @@ function startEdit(kind, schedule) {
   $("edit-name").value = schedule.name || "";
   $("edit-message").value = schedule.message;
   $("edit-when").value = kind === "one-time" ? schedule.execute_at : schedule.cron;
-  $("edit-tz").value = kind === "one-time" ? "UTC" : schedule.timezone;
+  $("edit-tz").value = schedule.timezone || "UTC";
   editing = { kind, schedule, time: editTime(), previewed: null };
   editOut("", false);
   $("edit-section").hidden = false;
@@ -313,15 +438,7 @@ async function previewEdit() {
   params.set(editing.kind === "one-time" ? "at" : "every", when);
   try {
     const data = await call("GET", `/explain?${params}`, undefined, { auth: false });
-    const lines = [];
-    if (data.kind === "one-time") {
-      lines.push(`Moves to ${data.execute_at} (UTC) = ${data.local} (${data.timezone}).`);
-    } else {
-      lines.push(`Becomes ${data.cron} in ${data.timezone} — ${data.description}.`);
-      lines.push(`Next: ${data.next_local.slice(0, 3).join(", ")}`);
-    }
-    for (const warning of data.warnings || []) lines.push(`Note: ${warning}`);
-    editOut(lines.join("\n"), false);
+    editOut(previewLines(data, { once: "Moves", every: "Becomes" }).join("\n"), false);
     editing.previewed = editTime();
   } catch (err) {
     editOut(err.message, true);
@@ -362,6 +479,17 @@ async function saveEdit(event) {
   }
 }
 
+// Deleting and sending cannot be undone: both are asked first.
+function confirmation(action, id) {
+  const kind = action === "delete-one-time" ? "one-time" : "recurring";
+  const schedule = listed[kind].get(id);
+  const label = schedule && schedule.name ? `"${schedule.name}"` : id;
+  if (action === "delete-one-time") return `Delete the one-time message ${label}? It will not be sent.`;
+  if (action === "delete-recurring") return `Delete the recurring schedule ${label}? It will not fire again.`;
+  if (action === "run") return `Send ${label} to its agent now, once, besides its schedule?`;
+  return null;
+}
+
 async function act(event) {
   const target = event.target.closest("button[data-action]");
   if (!target) return;
@@ -381,6 +509,8 @@ async function act(event) {
   }
   const route = routes[target.dataset.action];
   if (!route) return;
+  const question = confirmation(target.dataset.action, id);
+  if (question && !window.confirm(question)) return;
   target.disabled = true;
   try {
     const answer = await call(route[0], route[1]);
@@ -394,11 +524,7 @@ async function act(event) {
 }
 
 function start() {
-  try {
-    $("tz").value = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
-  } catch (err) {
-    $("tz").value = "UTC";
-  }
+  $("tz").value = pageZone();
   $("key-form").addEventListener("submit", (event) => {
     event.preventDefault();
     useKey($("key").value);
@@ -414,6 +540,23 @@ function start() {
   $("edit-form").addEventListener("submit", saveEdit);
   $("edit-preview").addEventListener("click", previewEdit);
   $("edit-cancel").addEventListener("click", stopEdit);
+  for (const id of ["edit-when", "edit-tz", "edit-message", "edit-name"]) {
+    $(id).addEventListener("input", () => {
+      if ($("edit-out").classList.contains("error")) editOut("", false);
+    });
+  }
+  $("filter").addEventListener("input", () => {
+    for (const table of Object.keys(pages)) pages[table] = 0;
+    render();
+  });
+  for (const table of Object.keys(pages)) {
+    $(`${table}-pager`).addEventListener("click", (event) => {
+      const step = event.target.closest("button[data-page]");
+      if (!step) return;
+      pages[table] += step.dataset.page === "next" ? 1 : -1;
+      render();
+    });
+  }
   $("refresh").addEventListener("click", () => refresh().catch((err) => notice(err.message)));
   $("main").addEventListener("click", act);
   const kept = sessionStorage.getItem(SESSION_KEY);

@@ -31,7 +31,7 @@ accept connections, and :attr:`~LettaStandIn.deliveries`,
 :attr:`~LettaStandIn.requests`, :attr:`~LettaStandIn.overlaps` and
 :attr:`~LettaStandIn.received_keys` say what happened.
 
-Run ``python -m switchboard.letta_standin --port 8283`` to try it by hand.
+Run ``python -m switchboard.testing.letta --port 8283`` to try it by hand.
 """
 
 from __future__ import annotations
@@ -945,9 +945,9 @@ def _not_allowed() -> _Reply:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run a stand-in until Ctrl-C: ``python -m switchboard.letta_standin --port 8283``."""
+    """Run a stand-in until Ctrl-C: ``python -m switchboard.testing.letta --port 8283``."""
     parser = argparse.ArgumentParser(
-        prog="python -m switchboard.letta_standin",
+        prog="python -m switchboard.testing.letta",
         description="A Letta-API stand-in on 127.0.0.1 for trying letta-switchboard offline. "
         "It is not a Letta server: messages reach no model.",
     )

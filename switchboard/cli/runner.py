@@ -14,22 +14,16 @@ is recorded as ``unknown`` and no longer followed.
 from __future__ import annotations
 
 import json
-import os
-import re
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 
-from switchboard import alerts
+from switchboard.actions import alerts
 from switchboard.config import Settings
 from switchboard.exceptions import InvalidInputError, SwitchboardError
 from switchboard.tick import ClientFactory, Job, RecentRuns, TickOptions, TickReport, next_due, run_pass
-
-_DURATION = re.compile(
-    r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|secs|seconds?|m|min|mins|minutes?|h|hours?|d|days?)?\s*$", re.IGNORECASE
-)
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+from switchboard.timeparse import parse_duration
 
 #: How long results are kept (a duration such as 90d or 2160h); the tick prunes older ones.
 RETENTION_ENV = "SWITCHBOARD_RESULT_RETENTION"
@@ -39,22 +33,11 @@ RUN_TIMEOUT_ENV = "SWITCHBOARD_RUN_TIMEOUT"
 _SECRET_ENV = ("SWITCHBOARD_ENCRYPTION_KEY", "SWITCHBOARD_WEBHOOK_URL")
 
 
-def parse_duration(text: str, *, days: bool = False) -> timedelta:
-    """'4m', '90s', '1h', '0' (and with ``days``, '90d') -> a timedelta."""
-    match = _DURATION.match(text or "")
-    unit = (match.group(2) or "s").lower()[0] if match else ""
-    if not match or (unit == "d" and not days):
-        example = "90d or 2160h" if days else "90s, 4m or 1h"
-        raise InvalidInputError(f'"{text}" is not a duration — use e.g. {example}')
-    return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[unit])
-
-
 class Masker:
     """Asks GitHub Actions to hide secrets in every later log line, each value once."""
 
-    def __init__(self, environ: dict[str, str] | None = None) -> None:
-        """Mask only when GITHUB_ACTIONS is true in ``environ`` (default: the process environment)."""
-        env = os.environ if environ is None else environ
+    def __init__(self, env: Mapping[str, str]) -> None:
+        """Mask only when GITHUB_ACTIONS is true in ``env`` (the settings' environment)."""
         self.enabled = env.get("GITHUB_ACTIONS", "").lower() == "true"
         self._seen: set[str] = set()
 
@@ -69,11 +52,6 @@ class Masker:
                     self._seen.add(part)
                     # The runner reads workflow commands from stderr too, and --json keeps stdout for JSON.
                     print(f"::add-mask::{part}", file=sys.stderr, flush=True)
-
-
-def mask(values: list[str | None]) -> None:
-    """Ask GitHub Actions to hide these values in every log line from now on."""
-    Masker()(values)
 
 
 def summary_markdown(report: TickReport) -> str:
@@ -108,9 +86,9 @@ def summary_markdown(report: TickReport) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_summary(report: TickReport) -> None:
+def write_summary(report: TickReport, env: Mapping[str, str]) -> None:
     """Append to $GITHUB_STEP_SUMMARY when it is set."""
-    path = os.environ.get("GITHUB_STEP_SUMMARY")
+    path = env.get("GITHUB_STEP_SUMMARY")
     if path:
         with open(path, "a", encoding="utf-8") as handle:
             handle.write(summary_markdown(report))
@@ -157,11 +135,8 @@ def _planned_line(job: Job) -> str:
     )
 
 
-def tick_options(
-    dry_run: bool, masker: Callable[[Iterable[str | None]], None], environ: dict[str, str] | None = None
-) -> TickOptions:
+def tick_options(dry_run: bool, masker: Callable[[Iterable[str | None]], None], env: Mapping[str, str]) -> TickOptions:
     """The pass options: retention and run timeout from SWITCHBOARD_RESULT_RETENTION / _RUN_TIMEOUT, keys masked."""
-    env = os.environ if environ is None else environ
     text = env.get(RETENTION_ENV, "").strip()
     retention = parse_duration(text, days=True) if text else TickOptions.retention
     if retention <= timedelta(0):
@@ -169,9 +144,8 @@ def tick_options(
     return TickOptions(dry_run=dry_run, on_secrets=masker, retention=retention, run_timeout=run_timeout(env))
 
 
-def run_timeout(environ: Mapping[str, str] | None = None) -> timedelta:
-    """How long a run is followed: SWITCHBOARD_RUN_TIMEOUT (a duration), default 24 h."""
-    env = os.environ if environ is None else environ
+def run_timeout(env: Mapping[str, str]) -> timedelta:
+    """How long a run is followed: SWITCHBOARD_RUN_TIMEOUT (a duration) in ``env``, default 24 h."""
     text = env.get(RUN_TIMEOUT_ENV, "").strip()
     timeout = parse_duration(text, days=True) if text else TickOptions.run_timeout
     if timeout <= timedelta(0):
@@ -201,16 +175,16 @@ def run_tick_command(
     seconds until interrupted. Exit status 1 when a delivery failed for good
     and ``fail_on_permanent``; a TickError (sent but not recorded) propagates.
     """
-    from switchboard.cli import parse_now
+    from switchboard.cli.root import parse_now
     from switchboard.context import letta_client, open_store
 
-    masker = Masker()
-    masker([settings.encryption_key, settings.api_key, settings.github_token, *map(os.environ.get, _SECRET_ENV)])
+    masker = Masker(settings.env)
+    masker([settings.encryption_key, settings.api_key, settings.github_token, *map(settings.env.get, _SECRET_ENV)])
     hold = parse_duration(hold_up_to) if hold_up_to else timedelta(0)
     if now is not None and (watch or hold):
         raise InvalidInputError("--now pretends a fixed time: it cannot be combined with --watch or --hold-up-to")
     store = open_store(settings)
-    options = tick_options(dry_run, masker)
+    options = tick_options(dry_run, masker, settings.env)
     factory = client_factory or letta_client
     recent = RecentRuns()  # passes of this command wait for each other's runs
 
@@ -220,8 +194,8 @@ def run_tick_command(
         report = run_pass(store, at, factory, options, sleep=sleep, recent=recent)
         if not as_json or watch:
             show(report, as_json, echo, compact=watch)
-        write_summary(report)
-        alerts.notify(report)  # opt-in webhook (SWITCHBOARD_WEBHOOK_URL); never raises
+        write_summary(report, settings.env)
+        alerts.notify(report, env=settings.env)  # opt-in webhook (SWITCHBOARD_WEBHOOK_URL); never raises
         reports.append(report)
         return report
 

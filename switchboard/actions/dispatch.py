@@ -37,8 +37,8 @@ from switchboard.due import fires, next_fire
 from switchboard.exceptions import ConfigError, GitHubError, InvalidInputError, SwitchboardError
 
 if TYPE_CHECKING:
+    from switchboard.actions.client import ActionsClient
     from switchboard.backends.base import Backend
-    from switchboard.backends.github import GitHubBackend
 
 WORKFLOW_FILE = "tick.yml"
 WORKFLOW_PATH = f".github/workflows/{WORKFLOW_FILE}"
@@ -173,9 +173,10 @@ def github_target(settings: Settings) -> Target:
     return Target(repo, branch or None, "origin" if repo else "", root)
 
 
-def open_actions(settings: Settings, target: Target | None = None) -> GitHubBackend:
-    """A GitHubBackend for the Actions API of the target repository; ConfigError with the fix when there is none."""
-    from switchboard.context import open_github
+def open_actions(settings: Settings, target: Target | None = None) -> ActionsClient:
+    """The Actions API of the target repository; ConfigError with the fix when there is none."""
+    from switchboard.actions.client import ActionsClient  # PyGithub only when asked for
+    from switchboard.context import open_github_session
 
     target = target or github_target(settings)
     if target.repo is None:
@@ -188,7 +189,7 @@ def open_actions(settings: Settings, target: Target | None = None) -> GitHubBack
             f"starting the workflow in {target.repo} needs GITHUB_TOKEN — a token with Actions: read and write "
             f"on {target.repo} (classic: the repo and workflow scopes); or run `gh workflow run {WORKFLOW_FILE}`"
         )
-    return open_github(settings, target.repo, settings.github_token, target.branch)
+    return ActionsClient(open_github_session(settings, target.repo, settings.github_token, target.branch))
 
 
 def read_workflow(backend: Backend | None, target: Target | None = None) -> str | None:
@@ -210,7 +211,7 @@ def read_workflow(backend: Backend | None, target: Target | None = None) -> str 
 # -- dispatching -------------------------------------------------------------------------
 
 
-def dispatch_tick(actions: GitHubBackend, *, hold: timedelta = timedelta(0), dry_run: bool = False) -> dict[str, str]:
+def dispatch_tick(actions: ActionsClient, *, hold: timedelta = timedelta(0), dry_run: bool = False) -> dict[str, str]:
     """Start the tick workflow now on the target branch; returns the inputs sent. Errors are raised."""
     check_hold(hold)
     inputs: dict[str, str] = {}
@@ -228,7 +229,7 @@ def runs_url(repo: str) -> str:
 
 
 def wait_for_run(
-    actions: GitHubBackend,
+    actions: ActionsClient,
     before: dict[str, Any] | None,
     *,
     timeout: float,
@@ -304,9 +305,7 @@ def after_send(
             warning=True,
         )
     try:
-        # In API mode the store's backend already talks to that repository: reuse it.
-        actions = backend if hasattr(backend, "dispatch_workflow") else open_actions(settings, target)
-        inputs = dispatch_tick(actions, hold=plan.hold)  # type: ignore[arg-type]
+        inputs = dispatch_tick(open_actions(settings, target), hold=plan.hold)
     except SwitchboardError as exc:
         return SendNotice(False, f"Stored, but starting the tick workflow failed: {exc} — {later}.", warning=True)
     except Exception as exc:  # never fail the send; name the kind of failure only (it may carry request text)

@@ -26,7 +26,6 @@ workflow's ``report-failures`` job (repository variable
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -54,9 +53,8 @@ _RESULT_FIELDS = (
 )
 
 
-def payload(report: TickReport, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+def payload(report: TickReport, env: Mapping[str, str]) -> dict[str, Any]:
     """The JSON body for one pass: counts and ids, no text and no keys."""
-    env = os.environ if environ is None else environ
     data = report.as_json()
     results = []
     for result in [*report.results, *report.followed]:
@@ -90,26 +88,26 @@ def wanted(report: TickReport, events: str) -> bool:
     return report.permanent_failures > 0 or report.count("requeued") > 0
 
 
-def _warn(text: str) -> None:
+def _warner(env: Mapping[str, str]) -> Callable[[str], None]:
     # Inside Actions a ::warning:: line becomes an annotation on the run.
-    prefix = "::warning title=switchboard webhook::" if os.environ.get("GITHUB_ACTIONS") == "true" else "Warning: "
-    print(f"{prefix}{text}", file=sys.stderr, flush=True)
+    prefix = "::warning title=switchboard webhook::" if env.get("GITHUB_ACTIONS") == "true" else "Warning: "
+    return lambda text: print(f"{prefix}{text}", file=sys.stderr, flush=True)
 
 
 def notify(
     report: TickReport,
     *,
-    environ: Mapping[str, str] | None = None,
+    env: Mapping[str, str],
     transport: httpx.BaseTransport | None = None,
     timeout: float = 10.0,
-    warn: Callable[[str], None] = _warn,
+    warn: Callable[[str], None] | None = None,
 ) -> bool:
     """POST the pass's summary to SWITCHBOARD_WEBHOOK_URL when it is set and the pass is worth it.
 
     Returns True when the webhook accepted it (2xx). Never raises: a broken
     webhook must not fail a tick whose deliveries are already committed.
     """
-    env = os.environ if environ is None else environ
+    warn = warn or _warner(env)
     url = (env.get(WEBHOOK_ENV) or "").strip()
     if not url or not wanted(report, env.get(EVENTS_ENV) or "failures"):
         return False

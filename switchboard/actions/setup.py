@@ -56,7 +56,7 @@ def secret_steps(repo: str | None) -> list[str]:
 
 def _setup_github(settings: Settings, key: str, repo: str, branch: str | None) -> tuple[dict[str, Any], list[str]]:
     """Store the key as an Actions secret and enable the tick workflow; what happened, and what is left."""
-    from switchboard.dispatch import WORKFLOW_FILE, Target, open_actions
+    from switchboard.actions.dispatch import WORKFLOW_FILE, Target, open_actions
 
     outcome: dict[str, Any] = {"github_repo": repo, "secret_stored": False, "workflow_state": None}
     done: list[str] = []
@@ -87,8 +87,8 @@ def _setup_github(settings: Settings, key: str, repo: str, branch: str | None) -
 
 def init_repository(settings: Settings) -> dict[str, Any]:
     """Make a key unless one is set, commit the tenant secret, set up GitHub when possible, list the next steps."""
+    from switchboard.actions.dispatch import github_target
     from switchboard.context import open_store
-    from switchboard.dispatch import github_target
 
     generated = None
     if not settings.encryption_key:
