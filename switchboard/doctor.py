@@ -13,7 +13,9 @@ Checks, in order:
    (``GET /v1/agents/?limit=1``);
 4. workflow — the tick workflow is enabled (needs a GitHub repository and a token);
 5. last tick — when the workflow last ran; a warning past twice the cadence,
-   because GitHub delays, drops, and after 60 quiet days disables scheduled runs.
+   because GitHub delays, drops, and after 60 quiet days disables scheduled runs;
+6. watcher — whether ``switchboard watch`` (or ``tick --watch``) is running
+   beside this clone and when its last pass ended (its heartbeat in ``.git``).
 """
 
 from __future__ import annotations
@@ -266,6 +268,52 @@ class _Doctor:
         return Check("last tick", OK, detail)
 
 
+def watcher_check(backend: Backend | None, now: datetime) -> Check:
+    """Whether a watcher runs beside this clone, from the heartbeat it keeps in .git."""
+    import os
+    import socket
+
+    from switchboard.watch import HEARTBEAT_FILE, read_heartbeat
+
+    root = backend.root if backend is not None else None
+    if root is None or not (root / ".git").is_dir():
+        return Check("watcher", SKIP, "no local clone: a watcher runs beside a clone of the repository")
+    beat = read_heartbeat(root / ".git" / HEARTBEAT_FILE)
+    start = "start one with `switchboard watch` (as a service: docs/self-hosting.md)"
+    if beat is None:
+        return Check("watcher", SKIP, "no watcher has run beside this clone; the tick workflow delivers alone")
+    if beat.stopped is not None:
+        ago = _age(max(now - beat.stopped, timedelta(0)))
+        return Check("watcher", WARN, f"the watcher (pid {beat.pid}) stopped {ago} ago", start)
+    alive: bool | None = None
+    if beat.host == socket.gethostname():
+        try:
+            os.kill(beat.pid, 0)
+            alive = True
+        except PermissionError:
+            alive = True  # another user's process: it exists
+        except (ProcessLookupError, OverflowError):
+            alive = False
+    if alive is False:
+        return Check(
+            "watcher", WARN, f"the watcher (pid {beat.pid}) is no longer running (it did not stop cleanly)", start
+        )
+    last = beat.last_pass or beat.started
+    age = max(now - last, timedelta(0))
+    ago = f"{age.total_seconds():.0f} s" if age < timedelta(minutes=2) else _age(age)
+    where = "" if alive else f" on {beat.host}"
+    detail = f"a watcher (pid {beat.pid}{where}) is running; its last pass ended {ago} ago"
+    if age.total_seconds() > 2 * beat.fetch_every + 60:
+        why = f" (its last pass failed: {beat.last_error})" if beat.last_error else ""
+        return Check(
+            "watcher",
+            WARN,
+            f"{detail} — it should pass every {beat.fetch_every:g}s{why}",
+            "look at its log (journalctl -u switchboard-watch) and restart it",
+        )
+    return Check("watcher", OK, detail)
+
+
 def run_checks(
     settings: Settings,
     *,
@@ -276,6 +324,7 @@ def run_checks(
     doctor = _Doctor(settings, now, letta_client)
     checks = [doctor.repository(), doctor.encryption_key(), doctor.letta()]
     checks += doctor.workflow()
+    checks.append(watcher_check(doctor.backend, now))
     return checks
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import re
 import signal
 import subprocess
@@ -11,7 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -20,7 +21,10 @@ from conftest import LETTA_KEY, ROOT, Repo, run_cli
 from fastapi import FastAPI
 
 from switchboard.api import ApiOptions
+from switchboard.backends.git import GitBackend
+from switchboard.doctor import watcher_check
 from switchboard.index import indexed_store
+from switchboard.watch import HEARTBEAT_FILE, read_heartbeat
 
 ONE_TIME_FIELDS = {"id", "agent_id", "message", "role", "execute_at", "created_at"}
 RECURRING_HOSTED_FIELDS = {"id", "agent_id", "message", "role", "cron", "created_at", "last_run"}
@@ -416,6 +420,33 @@ def test_a_past_message_is_delivered_by_the_built_in_ticker(repo: Repo, key: str
         health = client.get("/health").json()
         assert health["ticker"]["delivered"] == 1
         assert health["ticker"]["failures"] == 0
+
+
+def test_the_built_in_ticker_plans_its_next_pass_for_the_next_due_instant(repo: Repo, key: str) -> None:
+    # An interval far longer than the test: a pass comes at the due instant, not at the end of it.
+    with serve_api(repo, key, tick_every=3600) as server, server.client() as client:
+        ticker = server.state.ticker
+        deadline = time.monotonic() + 20
+        while ticker.passes == 0:  # the first pass, at start
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert (
+            client.get("/health").json()["ticker"]["next_wake"]
+            == (ticker.last_started + timedelta(hours=1)).isoformat()
+        )
+        due = (datetime.now(UTC) + timedelta(minutes=10)).replace(microsecond=0)
+        passes = ticker.passes
+        one_time(server, client, execute_at=due.isoformat())  # the route pokes the ticker
+        while ticker.passes == passes:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert client.get("/health").json()["ticker"]["next_wake"] == due.isoformat()
+        # The heartbeat switchboard watch keeps: doctor sees the server's loop as the clone's watcher.
+        beat = read_heartbeat(repo.clone / ".git" / HEARTBEAT_FILE)
+        assert beat is not None and beat.pid == os.getpid() and beat.next_wake == due and beat.stopped is None
+        assert watcher_check(GitBackend(repo.clone), datetime.now(UTC)).status == "ok"
+    stopped = read_heartbeat(repo.clone / ".git" / HEARTBEAT_FILE)
+    assert stopped is not None and stopped.stopped is not None
 
 
 def test_results_are_the_callers_own(repo: Repo, key: str) -> None:

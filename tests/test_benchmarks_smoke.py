@@ -37,3 +37,27 @@ def test_the_benchmarks_run_at_a_small_size(tmp_path: Path) -> None:
                 "### 6. Send now")  # fmt: skip
     for heading in headings:
         assert heading in done.stdout
+
+
+@pytest.mark.slow
+def test_the_lateness_benchmark_runs_quick(tmp_path: Path) -> None:
+    out = tmp_path / "lateness.json"
+    done = subprocess.run(
+        [sys.executable, "benchmarks/lateness.py", "--quick", "--json", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    results = json.loads(out.read_text())
+    month = results["month"]
+    # The reference month: 10 one-time a day, 3 daily in Berlin (30 fires each: 02:30 on the day it happens
+    # twice fires once), one every 5 minutes.
+    assert (month["one_time"], month["berlin"], month["every_five"]) == (300, 90, 8640)
+    assert results["github_quiet"]["count"] == results["github_busy"]["count"] == month["messages"]
+    assert results["github_quiet"]["billed_minutes"] == 1440 and results["github_busy"]["billed_minutes"] < 1440
+    watch = results["watch"]
+    assert watch["count"] == watch["one_time"] + watch["minute_fires"]  # every message, none early (it checks)
+    assert "| `switchboard watch` beside your server (measured) |" in done.stdout

@@ -113,6 +113,7 @@ def test_init_github_sets_up_the_repository(api_env: dict[str, str], github: Git
         "letta": "ok",
         "workflow": "ok",
         "last tick": "warn",  # it has never run yet
+        "watcher": "skip",  # no clone to watch beside
     }
     assert code == 0
 
@@ -188,6 +189,7 @@ def test_doctor_in_a_healthy_clone(cli_env: dict[str, str], repo: Repo, capsys: 
         "letta": "ok",
         "workflow": "skip",
         "last tick": "skip",
+        "watcher": "skip",
     }
     assert checks["encryption key"]["detail"] == f"1 Fernet key; it opens {TENANT_KEY}"
     assert "not on github.com" in checks["workflow"]["detail"]

@@ -235,7 +235,7 @@ def test_hold_up_to_waits_for_what_falls_due_within_the_window(world: World, mon
     assert set(world.remote_schedules()) == {much_later.id}
 
 
-def test_watch_runs_a_pass_every_interval_until_stopped(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_watch_runs_a_pass_at_the_due_instant_and_every_interval(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     for name in CLEARED:
         monkeypatch.delenv(name, raising=False)
     world.seed(world.one_time(T0 + timedelta(seconds=30), message="between the first and second pass"))
@@ -257,10 +257,14 @@ def test_watch_runs_a_pass_every_interval_until_stopped(world: World, monkeypatc
         client_factory=client_factory,
     )
 
-    assert code == 0 and fake.slept == [60, 60]
-    passes = [json.loads(line) for line in printed]  # one compact JSON line per pass
-    assert [p["now"] for p in passes] == [(T0 + timedelta(seconds=s)).isoformat() for s in (0, 60, 120)]
-    assert [p["delivered"] for p in passes] == [0, 1, 0]
+    # Woken for the due instant, not at the next interval: 2 s ahead to claim, then the send held until it.
+    assert code == 0 and fake.slept == [28, 2]
+    passes = [json.loads(line) for line in printed]  # one compact JSON line per pass that did something
+    assert passes[0]["now"] == (T0 + timedelta(seconds=30)).isoformat() and passes[0]["delivered"] == 1
+    assert [r["lateness_s"] for r in passes[0]["results"]] == [0]
+    assert sum(p["delivered"] for p in passes) == 1 and texts(world.letta.deliveries) == [
+        "between the first and second pass"
+    ]
 
 
 def test_durations_retention_and_masks() -> None:

@@ -741,3 +741,12 @@ def test_report_failures_opens_or_comments_on_one_issue(
         if result == "failure"
         else f"{failed} deliveries failed in {run_url} ('switchboard results list' shows why)."
     )
+
+
+def test_the_runner_is_github_hosted_unless_a_repository_variable_names_one(workflow: dict[str, Any]) -> None:
+    runs_on = workflow["jobs"]["tick"]["runs-on"]
+    assert substitute(runs_on, {"vars": {}}) == "ubuntu-latest"
+    assert substitute(runs_on, {"vars": {"SWITCHBOARD_RUNS_ON": ""}}) == "ubuntu-latest"
+    assert substitute(runs_on, {"vars": {"SWITCHBOARD_RUNS_ON": "self-hosted"}}) == "self-hosted"
+    # The failure report needs no machine of the user's: it stays on a hosted runner (a skipped job is free).
+    assert workflow["jobs"]["report-failures"]["runs-on"] == "ubuntu-latest"

@@ -313,6 +313,10 @@ def deliver_in_background(state: ApiState, claimed: Claimed) -> None:
 
 
 def wake_ticker(state: ApiState, due: datetime) -> None:
-    """A message due now is sent by the next pass at once, not at the end of the interval."""
-    if state.ticker is not None and due <= state.now():
+    """A message due now is sent by a pass at once; one due before the ticker's planned pass moves that pass up."""
+    if state.ticker is None:
+        return
+    planned = state.ticker.next_wake
+    if due <= state.now() or planned is None or due < planned:
+        # The pass plans its next wake from the tree, this message included.
         state.ticker.poke()

@@ -263,6 +263,8 @@ class TickStatus(BaseModel):
     last_finished: str | None
     last_error: str | None
     delivered: int
+    next_wake: str | None = None
+    """When the next pass runs: the next due instant, or one interval after the last pass at the latest."""
 
 
 class Health(BaseModel):

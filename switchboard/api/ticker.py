@@ -1,23 +1,33 @@
 """The tick loop inside ``switchboard serve --tick-every S``, for single-box hosting.
 
 One background thread runs ``tick.run_pass`` with the real clock (or the
-app's injected one) every ``every`` seconds: the first pass at once, then one
-interval after each pass *ended*, so passes never overlap. A pass that fails
+app's injected one): the first pass at once, then at the next instant
+something falls due, and at the latest one interval (``every`` seconds)
+after each pass *ended*, so passes never overlap and a message goes out at
+its due instant (see ``watch.wake_at``; the interval bounds how long a
+schedule pushed to the remote from elsewhere waits to be seen). It keeps the
+same heartbeat in the clone's ``.git`` as ``switchboard watch``, so
+``switchboard doctor`` sees it as this clone's watcher. A pass that fails
 is logged (its type and switchboard's own message, which never holds a key or
 message text) and the next interval simply tries again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import socket
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from switchboard.exceptions import SwitchboardError
 from switchboard.store import Store
-from switchboard.tick import ClientFactory, TickOptions, run_pass
+from switchboard.tick import ClientFactory, TickOptions, next_due, run_pass
+from switchboard.watch import RETRY_SOON, Heartbeat, heartbeat_path, left_due, wake_at, write_heartbeat
 
 log = logging.getLogger("switchboard.ticker")
 
@@ -48,10 +58,14 @@ class Ticker:
         self.last_started: datetime | None = None
         self.last_finished: datetime | None = None
         self.last_error: str | None = None
+        self.next_wake: datetime | None = None
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._running = threading.Lock()
+        # The same heartbeat as `switchboard watch`: doctor sees this loop as the clone's watcher.
+        self._heartbeat = heartbeat_path(store)
+        self._beat = Heartbeat(pid=os.getpid(), host=socket.gethostname(), started=clock(), fetch_every=every)
 
     def start(self) -> None:
         """Start the thread (once)."""
@@ -66,6 +80,7 @@ class Ticker:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
+            write_heartbeat(self._heartbeat, replace(self._beat, stopped=self.clock(), next_wake=None))
 
     def poke(self) -> None:
         """Run the next pass now instead of at the end of the interval."""
@@ -81,13 +96,23 @@ class Ticker:
             # Cleared before the pass: a poke during it is not lost, the next pass follows at once.
             self._wake.clear()
             self.run_once()
-            self._wake.wait(self.every)
+            self._wake.wait(self._seconds_to_wake())
+
+    def _seconds_to_wake(self) -> float:
+        """Until the planned next pass: never more than the interval, never less than nothing."""
+        if self.next_wake is None:
+            return self.every
+        return min(self.every, max(0.0, (self.next_wake - self.clock()).total_seconds()))
 
     def _pass(self) -> None:
         started = self.clock()
         self.last_started = started
+        self.next_wake = None
         try:
             report = run_pass(self.store, started, self.client_factory, self.options)
+            # Under the store's lock when it has one: the API's routes rewrite the same working tree.
+            with getattr(self.store, "lock", contextlib.nullcontext()):
+                upcoming = next_due(self.store, started, on_secrets=self.options.on_secrets)
         except SwitchboardError as exc:
             self.failures += 1
             # /health is public: it shows the kind of failure; the log has switchboard's (safe) message.
@@ -100,6 +125,8 @@ class Ticker:
             log.error("tick pass failed unexpectedly (%s) — retrying in %gs", type(exc).__name__, self.every)
         else:
             self.last_error = None
+            retry = RETRY_SOON if left_due(report) else None
+            self.next_wake = wake_at(started, upcoming, fetch_every=timedelta(seconds=self.every), retry=retry)
             delivered = report.count("delivered")
             self.delivered += delivered
             if report.outcomes:
@@ -113,6 +140,10 @@ class Ticker:
         finally:
             self.passes += 1
             self.last_finished = self.clock()
+            if self.last_error is None:
+                self._beat = replace(self._beat, last_pass=self.last_finished)
+            self._beat = replace(self._beat, next_wake=self.next_wake, last_error=self.last_error)
+            write_heartbeat(self._heartbeat, self._beat)
 
     def status(self) -> dict[str, Any]:
         """What the loop has done, for ``GET /health``."""
@@ -123,6 +154,7 @@ class Ticker:
             "running": self._thread is not None and self._thread.is_alive(),
             "last_started": self.last_started.isoformat() if self.last_started else None,
             "last_finished": self.last_finished.isoformat() if self.last_finished else None,
+            "next_wake": self.next_wake.isoformat() if self.next_wake else None,
             "last_error": self.last_error,
             "delivered": self.delivered,
         }

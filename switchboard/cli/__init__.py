@@ -11,7 +11,7 @@ FastAPI and PyGithub are imported only by the commands that need them, so
 - ``edit.py`` — ``onetime update`` and ``recurring update``;
 - ``results.py`` — ``results …``;
 - ``keys.py`` and ``config.py`` — ``keys …`` and ``config …``;
-- ``tick.py`` — ``tick`` and ``dispatch``;
+- ``tick.py`` — ``tick``, ``watch`` and ``dispatch``;
 - ``agent_tools.py`` — ``agent-tools attach|detach|show``;
 - ``setup.py`` — ``explain``, ``import``, ``init``, ``serve``, ``demo``, ``doctor``.
 
@@ -30,6 +30,7 @@ from switchboard.cli.schedules import onetime_app, recurring_app, send
 app.command("send")(send)
 app.command("explain")(setup.explain)
 app.command("tick")(tick.tick)
+app.command("watch")(tick.watch)
 app.command("import")(setup.import_cmd)
 app.command("init")(setup.init)
 app.command("serve")(setup.serve)

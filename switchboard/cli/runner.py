@@ -14,6 +14,7 @@ is recorded as ``unknown`` and no longer followed.
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -21,7 +22,8 @@ from datetime import UTC, datetime, timedelta
 
 from switchboard.actions import alerts
 from switchboard.config import Settings
-from switchboard.exceptions import InvalidInputError, SwitchboardError
+from switchboard.exceptions import InvalidInputError
+from switchboard.store import Store
 from switchboard.tick import ClientFactory, Job, RecentRuns, TickOptions, TickReport, next_due, run_pass
 from switchboard.timeparse import parse_duration
 
@@ -171,9 +173,9 @@ def run_tick_command(
     """Run the passes the flags ask for; returns the exit status.
 
     One pass, then (with ``--hold-up-to``) a pass for each thing that falls
-    due before the hold ends, or (with ``--watch``) a pass every ``interval``
-    seconds until interrupted. Exit status 1 when a delivery failed for good
-    and ``fail_on_permanent``; a TickError (sent but not recorded) propagates.
+    due before the hold ends, or (with ``--watch``) the watch loop: a pass at
+    each due instant and every ``interval`` seconds, until stopped. Exit
+    status 1 when a delivery failed for good and ``fail_on_permanent``; a TickError (sent but not recorded) propagates.
     """
     from switchboard.cli.root import parse_now
     from switchboard.context import letta_client, open_store
@@ -192,24 +194,26 @@ def run_tick_command(
 
     def one_pass(at: datetime) -> TickReport:
         report = run_pass(store, at, factory, options, sleep=sleep, recent=recent)
-        if not as_json or watch:
-            show(report, as_json, echo, compact=watch)
+        if not as_json:
+            show(report, as_json, echo)
         write_summary(report, settings.env)
         alerts.notify(report, env=settings.env)  # opt-in webhook (SWITCHBOARD_WEBHOOK_URL); never raises
         reports.append(report)
         return report
 
     if watch:
-        try:
-            while True:
-                try:
-                    one_pass(clock())
-                except SwitchboardError as exc:
-                    print(f"Error: {exc} (retrying in {interval:g}s)", file=sys.stderr, flush=True)
-                sleep(interval)
-        except KeyboardInterrupt:
-            # Ctrl-C or a stop from systemd: the pass under way has recorded what it sent.
-            return 0
+        return run_watch(
+            store,
+            factory,
+            options,
+            env=settings.env,
+            fetch_every=interval,
+            as_json=as_json,
+            echo=echo,
+            clock=clock,
+            # The default sleep would outlast a SIGTERM; the loop's own wait is cut short by it.
+            sleep=None if sleep is time.sleep else sleep,
+        )
 
     started = clock()
     report = one_pass(parse_now(now) if now is not None else started)
@@ -242,3 +246,63 @@ def merge(reports: list[TickReport]) -> dict[str, object]:
             merged[name] = [*merged[name], *extra[name]]  # type: ignore[misc]
     merged["passes"] = len(reports)
     return merged
+
+
+def run_watch(
+    store: Store,
+    factory: ClientFactory,
+    options: TickOptions,
+    *,
+    env: Mapping[str, str],
+    fetch_every: float,
+    as_json: bool,
+    echo: Callable[[str], None] = print,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    sleep: Callable[[float], object] | None = None,
+) -> int:
+    """The watch loop until Ctrl-C or SIGTERM; shows each pass that did something. Returns 0."""
+    from switchboard.watch import Watcher
+
+    def on_report(report: TickReport) -> None:
+        if report.outcomes or report.recovered or report.followed or report.pruned:
+            show(report, as_json, echo, compact=True)
+            write_summary(report, env)
+            alerts.notify(report, env=env)  # opt-in webhook (SWITCHBOARD_WEBHOOK_URL); never raises
+
+    def on_error(line: str) -> None:
+        print(f"Error: {line}", file=sys.stderr, flush=True)
+
+    watcher = Watcher(
+        store,
+        factory,
+        fetch_every=fetch_every,
+        options=options,
+        clock=clock,
+        on_report=on_report,
+        on_error=on_error,
+        sleep=sleep,
+    )
+    # systemd stops a service with SIGTERM: end after the pass under way, which records what it sent.
+    previous = signal.signal(signal.SIGTERM, lambda *_: watcher.stop())
+    try:
+        watcher.run()
+    except KeyboardInterrupt:
+        pass  # Ctrl-C: the pass under way has recorded what it sent, or the next one will
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    return 0
+
+
+def run_watch_command(
+    settings: Settings, *, fetch_every: float, as_json: bool, echo: Callable[[str], None] = print
+) -> int:
+    """`switchboard watch`: mask the secrets, open the store, run the loop."""
+    from switchboard.context import letta_client, open_store
+
+    masker = Masker(settings.env)
+    masker([settings.encryption_key, settings.api_key, settings.github_token, *map(settings.env.get, _SECRET_ENV)])
+    store = open_store(settings)
+    options = tick_options(False, masker, settings.env)
+    return run_watch(
+        store, letta_client, options, env=settings.env, fetch_every=fetch_every, as_json=as_json, echo=echo
+    )

@@ -175,7 +175,7 @@ def demo(
 
 @handled
 def doctor(ctx: typer.Context, now: NowOption = None, as_json: JsonFlag = False) -> None:
-    """Check the key, Letta, the repository and the tick workflow; print the fix for each problem."""
+    """Check the key, Letta, the repository, the tick workflow and a watcher; print the fix for each problem."""
     from switchboard.doctor import healthy, run_checks
 
     checks = run_checks(settings(ctx), now=parse_now(now))

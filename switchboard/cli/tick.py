@@ -1,6 +1,6 @@
-"""Delivering: ``tick`` runs a pass here; ``dispatch`` starts the tick workflow on GitHub.
+"""Delivering: ``tick`` runs a pass, ``watch`` runs them at each due instant, ``dispatch`` starts the workflow.
 
-Both are commands of the root; ``cli/__init__.py`` puts them there, in ``--help`` order.
+All three are commands of the root; ``cli/__init__.py`` puts them there, in ``--help`` order.
 """
 
 from __future__ import annotations
@@ -18,8 +18,12 @@ def tick(
     ctx: typer.Context,
     now: str = NOW_OPT,
     dry_run: bool = typer.Option(False, "--dry-run", help="Say what is due; send and commit nothing."),
-    watch: bool = typer.Option(False, "--watch", help="Run a pass every --interval seconds until stopped."),
-    interval: float = typer.Option(60.0, "--interval", min=1.0, help="Seconds between passes with --watch."),
+    watch: bool = typer.Option(
+        False, "--watch", help="Keep running: a pass when something falls due and every --interval seconds."
+    ),
+    interval: float = typer.Option(
+        60.0, "--interval", min=1.0, help="With --watch: seconds between fetches of the remote."
+    ),
     hold_up_to: str = typer.Option(
         None, "--hold-up-to", help="After a pass, wait up to this long (e.g. 4m) for what falls due next."
     ),
@@ -43,6 +47,23 @@ def tick(
     )
     if code:
         raise typer.Exit(code)
+
+
+@handled
+def watch(
+    ctx: typer.Context,
+    fetch_every: float = typer.Option(
+        30.0,
+        "--fetch-every",
+        min=1.0,
+        help="Seconds between looks at the remote for schedules pushed from elsewhere.",
+    ),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Run beside your Letta: deliver each message at its due instant, until stopped (Ctrl-C, SIGTERM)."""
+    from switchboard.cli.runner import run_watch_command
+
+    run_watch_command(settings(ctx), fetch_every=fetch_every, as_json=as_json)
 
 
 @handled

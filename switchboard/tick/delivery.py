@@ -200,6 +200,8 @@ class _Delivery:
                     if not idle:
                         self._defer(jobs[index:])
                         return
+                if options.before_send is not None:
+                    options.before_send(job)
                 run = send_with_retry(
                     client,
                     sched.agent_id,

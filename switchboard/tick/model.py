@@ -53,6 +53,8 @@ class TickOptions:
     run_timeout: timedelta = timedelta(hours=24)
     #: Called with the claimed jobs before anything is sent.
     on_claimed: Callable[[list[Job]], None] | None = None
+    #: Called with each job just before it is sent (the watch loop holds a send claimed ahead until it is due).
+    before_send: Callable[[Job], None] | None = None
     #: Called with every Letta key the pass decrypts, before any is used (the runner masks them).
     on_secrets: Callable[[list[str]], None] | None = None
 
