@@ -77,6 +77,7 @@ VARIABLES: dict[str, str] = {
     "GITHUB_RUN_ID": "Set by GitHub Actions: named in the webhook's body.",
     "GITHUB_RUN_ATTEMPT": "Set by GitHub Actions: named in the webhook's body.",
     "GITHUB_SERVER_URL": "Set by GitHub Actions: the run's link in the webhook's body.",
+    "COLUMNS": "The width tables are fitted to, even through a pipe (a terminal's own width otherwise).",
 }
 
 

@@ -4,13 +4,18 @@ It makes a bare "GitHub" remote and a clone of it in a temporary folder, a
 fresh key, three schedules from plain English, and runs the same tick the
 GitHub workflow runs. Letta is played by a stand-in HTTP server on 127.0.0.1
 unless a real server is named with LETTA_BASE_URL, LETTA_API_KEY and
---agent-id.
+--agent-id. With ``keep`` the repository and the stand-in stay until Ctrl-C,
+with the ``export`` lines that point other commands at them.
 """
 
 from __future__ import annotations
 
+import shlex
+import shutil
+import signal
 import subprocess
 import tempfile
+import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -46,18 +51,47 @@ def make_repository(top: Path) -> Path:
     return clone
 
 
+def wait_for_interrupt() -> None:
+    """Block until Ctrl-C (SIGINT) or SIGTERM."""
+    stop = threading.Event()
+
+    def stopped(signum: int, frame: object) -> None:
+        stop.set()
+
+    # Set outright: a shell starts a background job with SIGINT ignored, and `kill` sends SIGTERM.
+    old = {sig: signal.signal(sig, stopped) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+
+
 def run_demo(
-    *, agent_id: str | None = None, out: Echo = print, now: datetime | None = None, env: Mapping[str, str] | None = None
+    *,
+    agent_id: str | None = None,
+    out: Echo = print,
+    now: datetime | None = None,
+    env: Mapping[str, str] | None = None,
+    keep: bool = False,
+    wait: Callable[[], None] = wait_for_interrupt,
 ) -> list[str]:
-    """Narrate and run the main job once; returns the Letta run ids it got (``env``: LETTA_* for a real agent)."""
+    """Narrate and run the main job once; returns the Letta run ids it got (``env``: LETTA_* for a real agent).
+
+    With ``keep``, the repository and the stand-in stay up until ``wait`` returns
+    (Ctrl-C), after the lines that point other commands at them.
+    """
     env = env or {}
     real_url, real_key = env.get("LETTA_BASE_URL"), env.get("LETTA_API_KEY")
     now = now or datetime.now(UTC)
-    with tempfile.TemporaryDirectory(prefix="switchboard-demo-") as tmp:
+    tmp = tempfile.mkdtemp(prefix="switchboard-demo-")
+    try:
         clone = make_repository(Path(tmp))
         out("1. A throwaway repository stands in for your private GitHub repository:")
         out(f"   a bare remote plus a clone, in {tmp} (deleted at the end).")
-        codec = codec_from_keys(generate_key())
+        key = generate_key()
+        codec = codec_from_keys(key)
         store = indexed_store(GitBackend(clone), codec)
         out("2. A fresh Fernet key plays the repository secret SWITCHBOARD_ENCRYPTION_KEY.")
 
@@ -75,10 +109,37 @@ def run_demo(
             out("   To use a real server: LETTA_BASE_URL=… LETTA_API_KEY=… switchboard demo --agent-id agent-…")
         try:
             run_ids = _schedule_and_tick(store, clone, agent_id, base_url, api_key, now, out)
+            if keep:
+                _keep_running(clone, key, base_url, api_key, agent_id, out, wait)
         finally:
             if standin is not None:
                 standin.stop()
         return run_ids
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _keep_running(
+    clone: Path, key: str, base_url: str, api_key: str | None, agent_id: str, out: Echo, wait: Callable[[], None]
+) -> None:
+    # The key is the demo's own, made a minute ago for a folder deleted at the end: showing it costs nothing.
+    lines = {
+        "SWITCHBOARD_REPO": str(clone),
+        "SWITCHBOARD_ENCRYPTION_KEY": key,
+        "LETTA_BASE_URL": base_url,
+        "AGENT_ID": agent_id,
+    }
+    if api_key == "demo-letta-key":
+        lines["LETTA_API_KEY"] = api_key  # a real key stays where the user keeps it
+    out("")
+    out(f"Kept running: the repository {clone} and Letta at {base_url}.")
+    out("In another terminal, point switchboard at them:")
+    for name, value in lines.items():
+        out(f"   export {name}={shlex.quote(value)}")
+    out('   switchboard send --agent-id "$AGENT_ID" --message "Hello" && switchboard results list')
+    out("Press Ctrl-C to stop the stand-in and delete the repository.")
+    wait()
+    out("Stopped; the demo repository is deleted.")
 
 
 def _schedule_and_tick(
@@ -123,5 +184,6 @@ def _schedule_and_tick(
     out("8. The remote's history (newest first):")
     out(log.rstrip())
     out("That is the whole product: schedules as encrypted files, a tick that delivers what is due exactly once,")
-    out("and results with Letta run ids, all in git. Next: see README.md → 'Set up your own'.")
+    out("and results with Letta run ids, all in git. Next: see README.md → 'Set up your own'")
+    out("(or `switchboard demo --keep` to keep this repository and the stand-in running, to try commands on).")
     return [r.run_id for r in results if r.run_id]

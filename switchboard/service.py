@@ -406,6 +406,41 @@ def results_of(store: Store, api_key: str | None, schedule_id: str) -> tuple[lis
     return results, pending
 
 
+def resolve_result_ref(store: Store, api_key: str | None, ref: str) -> str:
+    """The schedule id ``ref`` stands for, among the caller's schedules and those it has results of.
+
+    Like ``resolve_id``, but a delivered one-time message (gone from the
+    schedules, its name kept in its results) is found too.
+    """
+    text = str(ref).strip()
+    try:
+        return resolve_id(store, api_key, text)
+    except NotFoundError:
+        pass
+    # Only the newest line of each delivery is read: that is where a result's name is.
+    found: dict[str, str | None] = {}
+    for result in store.results(store.tenant(api_key)):
+        found.setdefault(result.schedule_id, result.name)
+    prefix = text.lower() if len(text) >= MIN_PREFIX else None
+    by_id = [sid for sid in found if prefix is not None and sid.startswith(prefix)]
+    by_name = [sid for sid, name in found.items() if name == text] or [
+        sid for sid, name in found.items() if name is not None and name.casefold() == text.casefold()
+    ]
+    matches = by_id + [sid for sid in by_name if sid not in by_id]
+    shown = shown_value(text)
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise NotFoundError(
+            f'no schedule and no result is named "{shown}" or has an id starting with it, for this Letta key '
+            f"— see `switchboard results list`"
+        )
+    listed = ", ".join(matches[:10]) + (f" and {len(matches) - 10} more" if len(matches) > 10 else "")
+    raise InvalidInputError(
+        f'"{shown}" matches the results of {len(matches)} schedules: {listed} — give the whole id (or a longer prefix)'
+    )
+
+
 def rotate_keys(store: Store) -> int:
     """Re-encrypt every file under data/ with the newest key, in one commit."""
     codec = store.codec

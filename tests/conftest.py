@@ -133,6 +133,7 @@ def cli_env(
         "GITHUB_TOKEN",
         "GITHUB_ACTIONS",
         "GITHUB_STEP_SUMMARY",
+        "COLUMNS",  # an exported terminal width would cut the tables the tests read whole
     ):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
@@ -167,6 +168,7 @@ def github_mode_env(
 def run_cli(*args: str, env: dict[str, str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """The real `switchboard` command in a subprocess."""
     full = {k: v for k, v in os.environ.items() if not k.startswith(("SWITCHBOARD_", "LETTA_", "GITHUB_"))}
+    full.pop("COLUMNS", None)  # tables are cut to an exported width; the tests read them whole
     full.update(env)
     return subprocess.run(
         [sys.executable, "-m", "switchboard", *args],

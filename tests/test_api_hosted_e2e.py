@@ -10,6 +10,7 @@ not notice it changed its base URL.
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -169,6 +170,28 @@ def test_one_time_list_and_delete(served: Served) -> None:
     assert made["id"] in {s["id"] for s in served.call("GET", "/schedules/one-time").json()}
     assert served.call("DELETE", f"/schedules/one-time/{made['id']}").status_code == 200
     assert served.call("GET", f"/schedules/one-time/{made['id']}").status_code == 404
+
+
+def test_a_json_body_without_content_type_is_read_as_json(served: Served) -> None:
+    # Clients of the hosted service that send a bare body, as it accepted them.
+    future = (datetime.now(UTC) + timedelta(hours=3)).isoformat()
+    body = json.dumps({"agent_id": served.agent, "execute_at": future, "message": "No header", "role": "user"})
+    request = httpx.Request("POST", served.base_url + "/schedules/one-time", content=body.encode())
+    assert "content-type" not in request.headers  # httpx adds none for raw bytes
+    request.headers["Authorization"] = f"Bearer {LETTA_KEY}"
+    with httpx.Client(timeout=30) as client:
+        response = client.send(request)
+    assert response.status_code == 201, response.text
+    assert response.json()["message"] == "No header"
+    assert served.call("DELETE", f"/schedules/one-time/{response.json()['id']}").status_code == 200
+    # A body that is not JSON is still a 422 naming the problem, with or without the header.
+    bad = httpx.post(
+        served.base_url + "/schedules/recurring",
+        content=b"agent_id=x",
+        headers={"Authorization": f"Bearer {LETTA_KEY}"},
+        timeout=30,
+    )
+    assert bad.status_code == 422
 
 
 # -- results ------------------------------------------------------------------------------------

@@ -196,10 +196,29 @@ def test_results_after_a_tick(cli_env: dict[str, str], repo: Repo, agent: str, s
     assert js(cli_env, "results", "list", "--schedule-id", pending["id"]) == []
     lines = ok(cli_env, "results", "list").stdout.splitlines()
     assert lines[0] == "Results, newest first (1)"
-    assert lines[1].split() == ["sent", "schedule", "type", "status", "run", "run", "id", "late", "note"]
+    assert lines[1].split() == ["sent", "schedule", "type", "status", "run", "run", "id", "late", "message", "note"]
     assert f"{due['id']}  one-time  delivered  completed  {delivery.run_id}" in lines[3]
     assert delivery.run_id in ok(cli_env, "results", "get", due["id"]).stdout
     assert [s["id"] for s in js(cli_env, "onetime", "list")] == [pending["id"]]  # the delivered one is gone
+
+
+def test_results_get_by_name_or_prefix_after_the_schedule_is_gone(
+    cli_env: dict[str, str], agent: str, standin: LettaStandIn
+) -> None:
+    due = js(cli_env, "send", "--agent-id", agent, "-m", "Water the plants", "--name", "plants")
+    assert js(cli_env, "onetime", "list") == []  # delivered, so no longer a schedule
+    [delivery] = standin.deliveries
+    by_name = js(cli_env, "results", "get", "plants")
+    assert [(r["schedule_id"], r["run_id"]) for r in by_name] == [(due["id"], delivery.run_id)]
+    assert js(cli_env, "results", "get", "PLANTS") == by_name  # a name ignoring case, as everywhere
+    assert js(cli_env, "results", "get", due["id"][:8]) == by_name
+    assert delivery.run_id in ok(cli_env, "results", "get", "plants").stdout
+    # Two delivered messages with one name: refused, naming both.
+    again = js(cli_env, "send", "--agent-id", agent, "-m", "Water them again", "--name", "plants")
+    refused = cli(cli_env, "results", "get", "plants")
+    assert refused.exit_code == 1
+    assert refused.stderr.startswith('Error: "plants" matches the results of 2 schedules: ')
+    assert due["id"] in refused.stderr and again["id"] in refused.stderr
 
 
 # -- explain ----------------------------------------------------------------------------------------
@@ -278,8 +297,42 @@ def test_keys_rotate_then_drop_the_old_key(
     )
     assert ok(only_new, "keys", "rotate").stdout.startswith(
         f"Re-encrypted {len(encrypted)} files with the only key in SWITCHBOARD_ENCRYPTION_KEY, in one commit. "
-        f"To move to a new key, put it in front"
+        f"To move to a new key, run `switchboard keys rotate --new`."
     )
+
+
+def test_keys_rotate_right_after_init_updates_the_saved_key(
+    cli_env: dict[str, str], repo: Repo, agent: str, tmp_path: Path
+) -> None:
+    env = cli_env | {"SWITCHBOARD_ENCRYPTION_KEY": ""}
+    ok(env, "init")
+    config = tmp_path / "config" / "letta-switchboard" / "config.json"
+    first = json.loads(config.read_text())["encryption_key"]
+    made = js(env, "send", "--agent-id", agent, "-m", "Kept across keys", "--at", "2031-05-04T09:00:00Z")
+
+    # A new key in the environment, the old one only in the config file (what init left).
+    second = generate_key()
+    rotated = ok(env | {"SWITCHBOARD_ENCRYPTION_KEY": second}, "keys", "rotate").stdout
+    assert rotated.splitlines()[-1] == f"Saved the newest key in {config} (mode 0600), in place of the older one."
+    assert json.loads(config.read_text())["encryption_key"] == second
+    assert [s["id"] for s in js(env, "onetime", "list")] == [made["id"]]  # the saved key alone opens it
+    codec_from_keys(second).decrypt((repo.clone / TENANT_KEY).read_bytes())
+
+    # --new makes the key itself, shows it once and saves it.
+    third = js(env, "keys", "rotate", "--new")
+    assert third["key"] not in (first, second) and third["config_file"] == str(config)
+    assert json.loads(config.read_text())["encryption_key"] == third["key"]
+    assert first not in json.dumps(third)
+    for path in repo.remote_files():
+        if path.endswith(".enc"):
+            codec_from_keys(third["key"]).decrypt((repo.clone / path).read_bytes())
+    assert [s["id"] for s in js(env, "onetime", "list")] == [made["id"]]
+
+    # A key in the environment beats the file: rotating away from it says so, and the new key is saved.
+    fourth = js(env | {"SWITCHBOARD_ENCRYPTION_KEY": third["key"]}, "keys", "rotate", "--new")
+    assert fourth["environment_stale"] is True
+    assert json.loads(config.read_text())["encryption_key"] == fourth["key"]
+    assert [s["id"] for s in js(env, "onetime", "list")] == [made["id"]]
 
 
 # -- import --------------------------------------------------------------------------------------------------
@@ -451,11 +504,38 @@ def test_tables_fit_a_narrow_terminal_and_keep_ids_whole() -> None:
     wide = render_table("T", columns, rows, None)
     assert wide[3].split("  ")[0] == sid and "A long message A long message" in wide[3]
     narrow = render_table("T", columns, rows, 80)
-    assert narrow[0] == "T  (2 columns hidden: widen the terminal, or use --json)"
+    assert narrow[0] == "T  (2 columns hidden; all in --json)"
     assert all(len(line) <= 80 for line in narrow)
     assert narrow[3].startswith(f"{sid}  2026-11-30 10:00 CET  ") and narrow[3].endswith("…")
     tiny = render_table("T", columns, rows, 40)
     assert tiny[3] == sid and "4 columns hidden" in tiny[0]
+
+
+def test_a_narrow_table_shortens_ids_to_prefixes_before_hiding_the_message() -> None:
+    sid, run = "04fc2fbf-e3da-46af-bc43-2d5f9fc876ed", "run-9d0c2c55-6a4e-4c1e-8a8e-0c4b7a5f3e21"
+    columns = [Column("schedule", keep=7, short=8), Column("status", keep=8), Column("run id", keep=7, short=12)]
+    columns += [Column("message", keep=6, cut=True)]
+    rows = [[sid, "delivered", run, "Water the plants, and the ones on the balcony too"]]
+    assert render_table("T", columns, rows, None)[3].split("  ")[0] == sid  # not a terminal: whole
+    narrow = render_table("T", columns, rows, 60)
+    assert narrow[0] == "T  (ids shortened; all in --json)"
+    assert narrow[3].startswith("04fc2fbf  delivered  run-9d0c2c55  Water the plants") and narrow[3].endswith("…")
+    assert all(len(line) <= 60 for line in narrow)
+    assert render_table("T", columns, rows, 200)[3].startswith(f"{sid}  delivered  {run}")  # room enough: whole
+
+
+def test_lists_fit_columns_and_show_the_message(cli_env: dict[str, str], agent: str) -> None:
+    made = js(cli_env, "send", "--agent-id", agent, "-m", "Water the plants on the balcony, then the garden")
+    narrow = cli_env | {"COLUMNS": "80"}
+    results = ok(narrow, "results", "list").stdout.splitlines()
+    assert all(len(line) <= 80 for line in results)
+    assert results[3].split()[3:5] == [made["id"][:8], "delivered"]
+    assert "Water the plants" in results[3]
+    js(cli_env, "send", "--agent-id", agent, "-m", "Later, the garden", "--at", "2031-05-04T09:00:00Z")
+    listed = ok(narrow, "onetime", "list").stdout.splitlines()
+    assert all(len(line) <= 80 for line in listed) and "Later, the garden" in listed[3]
+    assert made["id"] not in ok(narrow, "results", "list").stdout
+    assert made["id"] in ok(cli_env | {"COLUMNS": ""}, "results", "list").stdout  # piped: ids whole
 
 
 def test_without_a_letta_key_it_says_so(cli_env: dict[str, str], agent: str) -> None:

@@ -177,9 +177,18 @@ def test_path_like_refs_are_looked_up_not_opened(world: World, command: list[str
 
 
 ID_COMMANDS = [
-    ["results", "get"],
     ["results", "list", "--schedule-id"],
 ]
+
+NO_SUCH_RESULT = (
+    'no schedule and no result is named "{bad}" or has an id starting with it, for this Letta key — see '
+    "`switchboard results list`"
+)
+
+
+@pytest.mark.parametrize("bad", ["../../etc/passwd", "a/b", "%2e%2e", "deadbeef"])
+def test_results_get_looks_refs_up(world: World, bad: str) -> None:
+    refused(world, ["results", "get", bad], NO_SUCH_RESULT.format(bad=bad))
 
 
 @pytest.mark.parametrize("bad", ["../../etc/passwd", "a/b", "%2e%2e"])

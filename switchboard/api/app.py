@@ -185,6 +185,36 @@ class CrashGuard:
                 await send({"type": "http.response.body", "body": body})
 
 
+class JsonByDefault:
+    """ASGI middleware: a body sent to a hosted-service route without ``Content-Type`` is read as JSON.
+
+    The hosted service parsed such bodies (`curl -d '{…}'` sends
+    ``application/x-www-form-urlencoded``, but scripts built on bare HTTP
+    clients often send no header at all), while FastAPI's strict default would
+    answer 422. Every route needs ``Authorization: Bearer``, which a browser
+    cannot add across sites without a preflight, so this opens no CSRF hole.
+    """
+
+    #: The hosted service's routes; the Letta-shaped ones stay as strict as Letta.
+    PREFIXES = ("/schedules/", "/results")
+
+    def __init__(self, app: ASGIApp) -> None:
+        """Wrap ``app``."""
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Add ``Content-Type: application/json`` where a hosted route's request has none."""
+        if (
+            scope["type"] == "http"
+            and scope.get("method") in ("POST", "PUT", "PATCH")
+            and str(scope.get("path", "")).startswith(self.PREFIXES)
+            and not any(k.lower() == b"content-type" for k, _ in scope.get("headers", []))
+        ):
+            scope = dict(scope)
+            scope["headers"] = [*scope.get("headers", []), (b"content-type", b"application/json")]
+        await self.app(scope, receive, send)
+
+
 class BodyLimit:
     """ASGI middleware: 413 for a body over ``max_bytes`` (by Content-Length, then by what arrives).
 
@@ -323,7 +353,8 @@ def create_app(
     app.include_router(letta_schedule.router)
     app.include_router(agent_tools.router)
     app.include_router(web.router)
-    # Added last is outermost: BodyLimit, then CrashGuard, then FastAPI's own handlers.
+    # Added last is outermost: BodyLimit, then CrashGuard, then JsonByDefault, then FastAPI's own handlers.
+    app.add_middleware(JsonByDefault)
     app.add_middleware(CrashGuard)
     app.add_middleware(BodyLimit, max_bytes=opts.max_body_bytes)
     return app

@@ -8,33 +8,41 @@ then call ``switchboard serve`` at ``--serve-url``.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Annotated
 
 import typer
 
+from switchboard.cli.helppages import ReadableTyper
 from switchboard.cli.render import print_json
-from switchboard.cli.root import JSON_OPT, handled, settings, store_of
+from switchboard.cli.root import JsonFlag, handled, settings, store_of
 
-agent_tools_app = typer.Typer(help="Letta tools with which an agent schedules its own messages.", no_args_is_help=True)
+agent_tools_app = ReadableTyper(
+    help="Letta tools with which an agent schedules its own messages.", no_args_is_help=True
+)
 
 SERVE_URL_ENV = "SWITCHBOARD_SERVE_URL"
-AGENT_OPT = typer.Option(..., "--agent-id", help="The Letta agent: agent-<uuid> or agent-local-<uuid>")
+AgentOption = Annotated[str, typer.Option("--agent-id", help="The Letta agent: agent-<uuid> or agent-local-<uuid>")]
 
 
 @agent_tools_app.command("attach")
 @handled
 def attach(
     ctx: typer.Context,
-    agent_id: str = AGENT_OPT,
-    serve_url: str = typer.Option(
-        None,
-        "--serve-url",
-        help=f"Where `switchboard serve` answers, as the Letta server reaches it (default ${SERVE_URL_ENV}, "
-        "else http://127.0.0.1:8000).",
-    ),
-    max_schedules: int = typer.Option(100, "--max-schedules", help="Active schedules the agent may have made at once."),
-    min_interval: str = typer.Option("5m", "--min-interval", help="Least time between fires, e.g. 5m."),
-    tz: str = typer.Option("UTC", "--tz", help="Zone the tools read times in when the agent names none."),
-    as_json: bool = JSON_OPT,
+    agent_id: AgentOption,
+    serve_url: Annotated[
+        str | None,
+        typer.Option(
+            "--serve-url",
+            help=f"Where `switchboard serve` answers, as the Letta server reaches it (default ${SERVE_URL_ENV}, "
+            "else http://127.0.0.1:8000).",
+        ),
+    ] = None,
+    max_schedules: Annotated[
+        int, typer.Option("--max-schedules", help="Active schedules the agent may have made at once.")
+    ] = 100,
+    min_interval: Annotated[str, typer.Option("--min-interval", help="Least time between fires, e.g. 5m.")] = "5m",
+    tz: Annotated[str, typer.Option("--tz", help="Zone the tools read times in when the agent names none.")] = "UTC",
+    as_json: JsonFlag = False,
 ) -> None:
     """Register the tools on the agent's Letta server, attach them, and give the agent its own token."""
     from switchboard.agent_tools.attach import attach as do_attach
@@ -62,7 +70,7 @@ def attach(
 
 @agent_tools_app.command("detach")
 @handled
-def detach(ctx: typer.Context, agent_id: str = AGENT_OPT, as_json: bool = JSON_OPT) -> None:
+def detach(ctx: typer.Context, agent_id: AgentOption, as_json: JsonFlag = False) -> None:
     """Take the tools off the agent and revoke its token (its schedules stay)."""
     from switchboard.agent_tools.attach import detach as do_detach
     from switchboard.context import letta_rest_client
@@ -79,7 +87,7 @@ def detach(ctx: typer.Context, agent_id: str = AGENT_OPT, as_json: bool = JSON_O
 
 @agent_tools_app.command("show")
 @handled
-def show(ctx: typer.Context, agent_id: str = AGENT_OPT, as_json: bool = JSON_OPT) -> None:
+def show(ctx: typer.Context, agent_id: AgentOption, as_json: JsonFlag = False) -> None:
     """What is attached to the agent: the tools, where they call, its limits and its schedules."""
     from switchboard.agent_tools.attach import show as do_show
     from switchboard.agent_tools.scheduling import interval_words

@@ -7,10 +7,11 @@ from pathlib import Path
 import typer
 
 from switchboard import config as config_mod
+from switchboard.cli.helppages import ReadableTyper
 from switchboard.cli.render import Column, print_json, table
 from switchboard.cli.root import JSON_OPT, fail, handled, settings
 
-config_app = typer.Typer(help="The user config file.", no_args_is_help=True)
+config_app = ReadableTyper(help="The user config file.", no_args_is_help=True)
 
 
 @config_app.command("set-api-key")

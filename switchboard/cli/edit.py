@@ -9,38 +9,46 @@ in one commit. ``schedules.py`` registers both on its command groups.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
 from switchboard.cli.render import print_json, show_explanation, when
-from switchboard.cli.root import ID_ARG, JSON_OPT, NOW_OPT, fail, handled, parse_now, settings, zone_of
+from switchboard.cli.root import JsonFlag, NowOption, ScheduleRef, fail, handled, parse_now, settings, zone_of
 from switchboard.models import Kind, RecurringSchedule
 
-NEW_MESSAGE_OPT = typer.Option(None, "--message", "-m", help="New text for the agent.")
-NEW_ROLE_OPT = typer.Option(None, "--role", help="New role: user, system or assistant.")
-NEW_AGENT_OPT = typer.Option(None, "--agent-id", help="Send to this Letta agent instead.")
-NEW_NAME_OPT = typer.Option(None, "--name", help='New name (at most 200 characters); --name "" removes it.')
-NEW_TZ_OPT = typer.Option(None, "--tz", help="IANA zone the new time is read in (recurring: the zone it runs in).")
-DRY_RUN_OPT = typer.Option(
-    False, "--dry-run", help="Show the preview (with --json: the schedule as it would be); save nothing."
-)
+NewMessageOption = Annotated[str | None, typer.Option("--message", "-m", help="New text for the agent.")]
+NewRoleOption = Annotated[str | None, typer.Option("--role", help="New role: user, system or assistant.")]
+NewAgentOption = Annotated[str | None, typer.Option("--agent-id", help="Send to this Letta agent instead.")]
+NewNameOption = Annotated[
+    str | None, typer.Option("--name", help='New name (at most 200 characters); --name "" removes it.')
+]
+NewZoneOption = Annotated[
+    str | None, typer.Option("--tz", help="IANA zone the new time is read in (recurring: the zone it runs in).")
+]
+DryRunFlag = Annotated[
+    bool, typer.Option("--dry-run", help="Show the preview (with --json: the schedule as it would be); save nothing.")
+]
 
 
 @handled
 def onetime_update(
     ctx: typer.Context,
-    schedule_ref: str = ID_ARG,
-    message: str = NEW_MESSAGE_OPT,
-    execute_at: str = typer.Option(None, "--execute-at", "--at", help='New time: "tomorrow at 9am", ISO 8601…'),
-    tz: str = NEW_TZ_OPT,
-    role: str = NEW_ROLE_OPT,
-    agent_id: str = NEW_AGENT_OPT,
-    name: str = NEW_NAME_OPT,
-    now: str = NOW_OPT,
-    dry_run: bool = DRY_RUN_OPT,
-    as_json: bool = JSON_OPT,
-    allow_past: bool = typer.Option(False, "--allow-past", help="Accept a new time that has already passed."),
+    schedule_ref: ScheduleRef,
+    message: NewMessageOption = None,
+    execute_at: Annotated[
+        str | None, typer.Option("--execute-at", "--at", help='New time: "tomorrow at 9am", ISO 8601…')
+    ] = None,
+    tz: NewZoneOption = None,
+    role: NewRoleOption = None,
+    agent_id: NewAgentOption = None,
+    name: NewNameOption = None,
+    now: NowOption = None,
+    dry_run: DryRunFlag = False,
+    as_json: JsonFlag = False,
+    allow_past: Annotated[
+        bool, typer.Option("--allow-past", help="Accept a new time that has already passed.")
+    ] = False,
 ) -> None:
     """Change a one-time schedule in place (same id; a new time moves it)."""
     from switchboard.explain import explain_at
@@ -73,16 +81,18 @@ def onetime_update(
 @handled
 def recurring_update(
     ctx: typer.Context,
-    schedule_ref: str = ID_ARG,
-    message: str = NEW_MESSAGE_OPT,
-    cron: str = typer.Option(None, "--cron", "--every", help='New schedule: "every weekday at 10am" or cron.'),
-    tz: str = NEW_TZ_OPT,
-    role: str = NEW_ROLE_OPT,
-    agent_id: str = NEW_AGENT_OPT,
-    name: str = NEW_NAME_OPT,
-    now: str = NOW_OPT,
-    dry_run: bool = DRY_RUN_OPT,
-    as_json: bool = JSON_OPT,
+    schedule_ref: ScheduleRef,
+    message: NewMessageOption = None,
+    cron: Annotated[
+        str | None, typer.Option("--cron", "--every", help='New schedule: "every weekday at 10am" or cron.')
+    ] = None,
+    tz: NewZoneOption = None,
+    role: NewRoleOption = None,
+    agent_id: NewAgentOption = None,
+    name: NewNameOption = None,
+    now: NowOption = None,
+    dry_run: DryRunFlag = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """Change a recurring schedule in place (same id and results; a new cron or zone counts from now)."""
     clock = parse_now(now)

@@ -1,4 +1,4 @@
-"""What the commands print: JSON, plain tables that keep ids whole, times for people, schedules and results."""
+"""What the commands print: JSON, tables fitted to the terminal, times for people, schedules and results."""
 
 from __future__ import annotations
 
@@ -26,31 +26,49 @@ def print_json(data: Any) -> None:
 
 @dataclass(frozen=True)
 class Column:
-    """A table column: ``keep`` ranks what a narrow terminal keeps; ``cut`` text may end in "…"."""
+    """A table column: ``keep`` ranks what a narrow terminal keeps; ``cut`` text may end in "…".
+
+    ``short`` is how many first characters of an id a narrow table shows
+    (an id prefix works wherever a command takes an id); 0 keeps it whole.
+    ``at_least`` is the fewest cells a cut column is worth showing in.
+    """
 
     header: str
     keep: int = 5
     cut: bool = False
     right: bool = False
+    short: int = 0
+    at_least: int = 12
 
 
-#: Gap between columns, and the narrowest a cut column gets.
-_GAP, _MIN_CUT = 2, 12
+#: Gap between columns.
+_GAP = 2
 
 
 def render_table(title: str, columns: Sequence[Column], rows: Sequence[Sequence[str]], width: int | None) -> list[str]:
-    """Plain-text table lines; within ``width`` by cutting text columns, then hiding the least kept ones.
+    """Plain-text table lines; within ``width`` by shortening ids, cutting text, then hiding the least kept columns.
 
-    Ids, times and statuses are never cut. ``width`` None (not a terminal) means no limit.
+    Times and statuses are never cut; ids only to their first ``short``
+    characters. ``width`` None (not a terminal) means no limit.
     """
     from rich.cells import cell_len, set_cell_size
 
     shown = list(range(len(columns)))
     natural = [max([cell_len(c.header)] + [cell_len(r[i]) for r in rows]) for i, c in enumerate(columns)]
-    least = [min(natural[i], max(_MIN_CUT, cell_len(c.header))) if c.cut else natural[i] for i, c in enumerate(columns)]
+    least = [
+        min(natural[i], max(c.at_least, cell_len(c.header))) if c.cut else natural[i] for i, c in enumerate(columns)
+    ]
 
     def total(sizes: Sequence[int]) -> int:
         return sum(sizes[i] for i in shown) + _GAP * (len(shown) - 1)
+
+    # Whole ids first go, in a table too wide for them: their prefixes leave room for the message.
+    shortened = width is not None and total(least) > width and any(c.short for c in columns)
+    if shortened:
+        rows = [[r[i][: c.short] if c.short else r[i] for i, c in enumerate(columns)] for r in rows]
+        for i, c in enumerate(columns):
+            if c.short:
+                natural[i] = least[i] = max([cell_len(c.header)] + [cell_len(r[i]) for r in rows])
 
     if width is not None:
         while len(shown) > 1 and total(least) > width:
@@ -75,11 +93,14 @@ def render_table(title: str, columns: Sequence[Column], rows: Sequence[Sequence[
         return (" " * _GAP).join(cell(cells[i], i) for i in shown).rstrip()
 
     hidden = len(columns) - len(shown)
-    note = (
-        f"  ({hidden} column{'s' if hidden != 1 else ''} hidden: widen the terminal, or use --json)" if hidden else ""
-    )
+    notes = ["ids shortened"] if shortened else []
+    notes += [f"{hidden} column{'s' if hidden != 1 else ''} hidden"] if hidden else []
+    note = f"  ({', '.join(notes)}; all in --json)" if notes else ""
+    heading = title + note
+    if width is not None and cell_len(heading) > width:
+        heading = set_cell_size(heading, width - 1) + "…"
     return [
-        title + note,
+        heading,
         line([c.header for c in columns]),
         line(["─" * sizes[i] for i in range(len(columns))]),
         *(line(row) for row in rows),
@@ -87,10 +108,17 @@ def render_table(title: str, columns: Sequence[Column], rows: Sequence[Sequence[
 
 
 def table(title: str, columns: Sequence[Column], rows: Sequence[Sequence[Any]]) -> None:
-    """Print a table: fitted to a terminal; piped or redirected, never cut."""
+    """Print a table: fitted to a terminal (or to COLUMNS when set); piped or redirected, never cut."""
     import shutil
 
-    width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+    from switchboard.config import read_environment
+
+    wanted = read_environment().get("COLUMNS", "")
+    if sys.stdout.isatty():
+        width: int | None = shutil.get_terminal_size().columns
+    else:
+        # A width asked for outright (COLUMNS=100 … | less) is kept even through a pipe.
+        width = int(wanted) if wanted.isdigit() and int(wanted) > 0 else None
     cells = [["-" if value is None else str(value) for value in row] for row in rows]
     # A message's line breaks would break the table's rows.
     cells = [[" ".join(value.split()) for value in row] for row in cells]
@@ -141,8 +169,8 @@ def show_schedules(items: Sequence[Schedule], as_json: bool, title: str, *, hint
     name_column = [Column("name", keep=6, cut=True)] if names else []
     rows: list[list[str]] = []
     if isinstance(items[0], OneTimeSchedule):
-        columns = [Column("id", keep=9), *name_column, Column("due", keep=8), *role_column]
-        columns += [Column("message", keep=5, cut=True), Column("agent", keep=4, cut=True)]
+        columns = [Column("id", keep=9, short=8), *name_column, Column("due", keep=8), *role_column]
+        columns += [Column("message", keep=7, cut=True, at_least=20), Column("agent", keep=4, cut=True)]
         for s in items:
             assert isinstance(s, OneTimeSchedule)
             rows.append(
@@ -156,9 +184,9 @@ def show_schedules(items: Sequence[Schedule], as_json: bool, title: str, *, hint
                 ]
             )
     else:
-        columns = [Column("id", keep=9), *name_column, Column("cron", keep=8), Column("next run", keep=8)]
+        columns = [Column("id", keep=9, short=8), *name_column, Column("cron", keep=8), Column("next run", keep=8)]
         columns += [Column("status", keep=7), Column("zone", keep=6, cut=True), *role_column]
-        columns += [Column("message", keep=5, cut=True), Column("agent", keep=4, cut=True)]
+        columns += [Column("message", keep=7, cut=True, at_least=20), Column("agent", keep=4, cut=True)]
         for s in items:
             assert isinstance(s, RecurringSchedule)
             status = s.status if s.claimed_by is None else f"{s.status}, sending"
@@ -228,10 +256,11 @@ def show_results(items: Sequence[Result], as_json: bool, *, schedule_id: str | N
     names = not one and any(r.name for r in items)
     columns = [Column("sent", keep=9)]
     if not one:
-        columns += [Column("schedule", keep=6), *([Column("name", keep=5, cut=True)] if names else [])]
-        columns += [Column("type", keep=3)]
-    columns += [Column("status", keep=8), Column("run", keep=7), Column("run id", keep=7)]
-    columns += [Column("late", keep=5, right=True), Column("note", keep=4, cut=True)]
+        columns += [Column("schedule", keep=7, short=8), *([Column("name", keep=5, cut=True)] if names else [])]
+        columns += [Column("type", keep=2)]
+    columns += [Column("status", keep=8), Column("run", keep=6), Column("run id", keep=7, short=12)]
+    columns += [Column("late", keep=3, right=True), Column("message", keep=7, cut=True, at_least=20)]
+    columns += [Column("note", keep=4, cut=True)]
     rows = [
         [
             when(r.executed_at),
@@ -240,6 +269,7 @@ def show_results(items: Sequence[Result], as_json: bool, *, schedule_id: str | N
             r.run_end or "-",
             r.run_id or "-",
             _late(r.lateness_s),
+            _short(r.message or ""),
             _note(r),
         ]
         for r in items

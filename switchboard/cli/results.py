@@ -2,26 +2,29 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
+from switchboard.cli.helppages import ReadableTyper
 from switchboard.cli.render import key_hint, show_results, warn_unreadable, when
-from switchboard.cli.root import JSON_OPT, NOW_OPT, handled, parse_now, settings, store_of
+from switchboard.cli.root import JsonFlag, NowOption, handled, parse_now, settings, store_of
 from switchboard.models import OneTimeSchedule
 
-results_app = typer.Typer(help="Delivery results, with Letta run ids.", no_args_is_help=True)
+results_app = ReadableTyper(help="Delivery results, with Letta run ids.", no_args_is_help=True)
 
 
 @results_app.command("list")
 @handled
 def results_list(
     ctx: typer.Context,
-    schedule_id: str = typer.Option(None, "--schedule-id", help="Only this schedule's results."),
-    limit: int = typer.Option(50, "--limit", min=1, help="At most this many, newest first."),
-    refresh: bool = typer.Option(
-        False, "--refresh", help="First ask Letta how unfinished runs ended, and record it (one commit)."
-    ),
-    now: str = NOW_OPT,
-    as_json: bool = JSON_OPT,
+    schedule_id: Annotated[str | None, typer.Option("--schedule-id", help="Only this schedule's results.")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many, newest first.")] = 50,
+    refresh: Annotated[
+        bool, typer.Option("--refresh", help="First ask Letta how unfinished runs ended, and record it (one commit).")
+    ] = False,
+    now: NowOption = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """Every delivery, newest first, with Letta's run id and how its run ended."""
     from switchboard.service import follow_runs, list_results
@@ -41,12 +44,22 @@ def results_list(
 @results_app.command("get")
 @handled
 def results_get(
-    ctx: typer.Context, schedule_id: str = typer.Argument(..., metavar="SCHEDULE_ID"), as_json: bool = JSON_OPT
+    ctx: typer.Context,
+    ref: Annotated[
+        str,
+        typer.Argument(
+            metavar="ID", help="The schedule's id, its name, or 8+ first characters of its id (delivered ones too)."
+        ),
+    ],
+    as_json: JsonFlag = False,
 ) -> None:
     """The results of one schedule, newest first."""
-    from switchboard.service import results_of
+    from switchboard.service import resolve_result_ref, results_of
 
-    items, pending = results_of(store_of(ctx), settings(ctx).api_key, schedule_id)
+    store = store_of(ctx)
+    api_key = settings(ctx).api_key
+    schedule_id = resolve_result_ref(store, api_key, ref)
+    items, pending = results_of(store, api_key, schedule_id)
     if items or as_json:
         show_results(items, as_json, schedule_id=schedule_id)
     elif isinstance(pending, OneTimeSchedule):

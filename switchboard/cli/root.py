@@ -17,17 +17,18 @@ import re
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 
 from switchboard import config as config_mod
+from switchboard.cli.helppages import ReadableTyper
 from switchboard.config import Settings
 from switchboard.exceptions import InvalidInputError, SwitchboardError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-app = typer.Typer(
+app = ReadableTyper(
     name="switchboard",
     help="Scheduled and immediate messages for Letta agents, stored encrypted in your git repository.",
     no_args_is_help=True,
@@ -35,15 +36,24 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print only JSON on stdout.")]
+ZoneOption = Annotated[
+    str | None,
+    typer.Option(
+        "--tz",
+        help="IANA time zone the phrase is read in, e.g. Europe/Berlin "
+        "(default: SWITCHBOARD_TZ, else `config set-tz`, else this machine's zone).",
+    ),
+]
+NowOption = Annotated[
+    str | None, typer.Option("--now", help="Pretend it is this ISO 8601 instant (for trying things out).")
+]
+ScheduleRef = Annotated[
+    str, typer.Argument(metavar="ID", help="The schedule's id, its name, or 8+ first characters of its id.")
+]
+# The same two as defaults, for the commands still written without Annotated (tick, config).
 JSON_OPT = typer.Option(False, "--json", help="Print only JSON on stdout.")
-TZ_OPT = typer.Option(
-    None,
-    "--tz",
-    help="IANA time zone the phrase is read in, e.g. Europe/Berlin "
-    "(default: SWITCHBOARD_TZ, else `config set-tz`, else this machine's zone).",
-)
 NOW_OPT = typer.Option(None, "--now", help="Pretend it is this ISO 8601 instant (for trying things out).")
-ID_ARG = typer.Argument(..., metavar="ID", help="The schedule's id, its name, or 8+ first characters of its id.")
 
 
 def version_line() -> str:
@@ -62,11 +72,15 @@ def _print_version(value: bool) -> None:
 @app.callback()
 def root(
     ctx: typer.Context,
-    repo: str = typer.Option(None, "--repo", help="Local clone to write to (default: the git root here)."),
-    github: str = typer.Option(None, "--github", help="OWNER/NAME: write through the GitHub API, no clone."),
-    version: bool = typer.Option(
-        False, "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
-    ),
+    repo: Annotated[
+        str | None, typer.Option("--repo", help="Local clone to write to (default: the git root here).")
+    ] = None,
+    github: Annotated[
+        str | None, typer.Option("--github", help="OWNER/NAME: write through the GitHub API, no clone.")
+    ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
 ) -> None:
     """Scheduled and immediate messages for Letta agents."""
     ctx.obj = {"repo": repo, "github_repo": github}

@@ -6,10 +6,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
+from switchboard.cli.helppages import ReadableTyper
 from switchboard.cli.render import (
     key_hint,
     others_hint,
@@ -21,10 +22,10 @@ from switchboard.cli.render import (
     when,
 )
 from switchboard.cli.root import (
-    ID_ARG,
-    JSON_OPT,
-    NOW_OPT,
-    TZ_OPT,
+    JsonFlag,
+    NowOption,
+    ScheduleRef,
+    ZoneOption,
     fail,
     handled,
     parse_now,
@@ -35,37 +36,52 @@ from switchboard.cli.root import (
 from switchboard.config import Settings
 from switchboard.models import Kind, OneTimeSchedule, RecurringSchedule
 
-onetime_app = typer.Typer(help="One-time schedules.", no_args_is_help=True)
-recurring_app = typer.Typer(help="Recurring schedules.", no_args_is_help=True)
+onetime_app = ReadableTyper(help="One-time schedules.", no_args_is_help=True)
+recurring_app = ReadableTyper(help="Recurring schedules.", no_args_is_help=True)
 
-AGENT_OPT = typer.Option(..., "--agent-id", help="The Letta agent to message: agent-<uuid> or agent-local-<uuid>")
-MESSAGE_OPT = typer.Option(..., "--message", "-m", help="The text the agent receives.")
-ROLE_OPT = typer.Option("user", "--role", help="user, system or assistant.")
-NAME_OPT = typer.Option(None, "--name", help="A name to find it by instead of its id (at most 200 characters).")
-CLOCK_OPT = typer.Option(
-    "github", "--clock", help='Who fires it: "github" (the tick) or "letta" (Letta Cloud native schedules, watched).'
-)
-CONVERSATION_OPT = typer.Option(
-    None,
-    "--conversation",
-    help='Where each message goes: "default" (the agent\'s default conversation; the default), "new" (a new '
-    "conversation for every fire, as Letta's own schedules do) or a conversation id.",
-)
-ENVELOPE_OPT = typer.Option(
-    True,
-    "--envelope/--plain",
-    help="Deliver it telling the agent its name, zone, due time and the current time (default), or exactly as "
-    "written (--plain).",
-)
-NO_DISPATCH_OPT = typer.Option(
-    False, "--no-dispatch", help="Do not start the tick workflow; leave the message to the scheduled tick."
-)
-ALLOW_PAST_OPT = typer.Option(
-    False, "--allow-past", help="Accept a time that has already passed, and deliver the message at once."
-)
-NO_DELIVER_OPT = typer.Option(
-    False, "--no-deliver", help="A message due now is only stored (and the tick workflow started), not sent from here."
-)
+AgentOption = Annotated[
+    str, typer.Option("--agent-id", help="The Letta agent to message: agent-<uuid> or agent-local-<uuid>")
+]
+MessageOption = Annotated[str, typer.Option("--message", "-m", help="The text the agent receives.")]
+RoleOption = Annotated[str, typer.Option("--role", help="user, system or assistant.")]
+NameOption = Annotated[
+    str | None, typer.Option("--name", help="A name to find it by instead of its id (at most 200 characters).")
+]
+ClockOption = Annotated[
+    str,
+    typer.Option(
+        "--clock", help='Who fires it: "github" (the tick) or "letta" (Letta Cloud native schedules, watched).'
+    ),
+]
+ConversationOption = Annotated[
+    str | None,
+    typer.Option(
+        "--conversation",
+        help='Where each message goes: "default" (the agent\'s default conversation; the default), "new" (a new '
+        "conversation for every fire, as Letta's own schedules do) or a conversation id.",
+    ),
+]
+EnvelopeFlag = Annotated[
+    bool,
+    typer.Option(
+        "--envelope/--plain",
+        help="Deliver it telling the agent its name, zone, due time and the current time (default), or exactly as "
+        "written (--plain).",
+    ),
+]
+NoDispatchFlag = Annotated[
+    bool, typer.Option("--no-dispatch", help="Do not start the tick workflow; leave the message to the scheduled tick.")
+]
+AllowPastFlag = Annotated[
+    bool,
+    typer.Option("--allow-past", help="Accept a time that has already passed, and deliver the message at once."),
+]
+NoDeliverFlag = Annotated[
+    bool,
+    typer.Option(
+        "--no-deliver", help="A message due now is only stored (and the tick workflow started), not sent from here."
+    ),
+]
 
 
 # -- one-time --------------------------------------------------------------------------------------
@@ -74,22 +90,23 @@ NO_DELIVER_OPT = typer.Option(
 @handled
 def send(
     ctx: typer.Context,
-    agent_id: str = AGENT_OPT,
-    message: str = MESSAGE_OPT,
-    execute_at: str = typer.Option(
-        None, "--execute-at", "--at", help='When: "tomorrow at 9am", "in 5 minutes", ISO 8601. Default: now.'
-    ),
-    tz: str | None = TZ_OPT,
-    role: str = ROLE_OPT,
-    now: str = NOW_OPT,
-    as_json: bool = JSON_OPT,
-    no_dispatch: bool = NO_DISPATCH_OPT,
-    no_deliver: bool = NO_DELIVER_OPT,
-    name: str = NAME_OPT,
-    allow_past: bool = ALLOW_PAST_OPT,
-    clock: str = CLOCK_OPT,
-    conversation: str = CONVERSATION_OPT,
-    envelope: bool = ENVELOPE_OPT,
+    agent_id: AgentOption,
+    message: MessageOption,
+    execute_at: Annotated[
+        str | None,
+        typer.Option("--execute-at", "--at", help='When: "tomorrow at 9am", "in 5 minutes", ISO 8601. Default: now.'),
+    ] = None,
+    tz: ZoneOption = None,
+    role: RoleOption = "user",
+    now: NowOption = None,
+    as_json: JsonFlag = False,
+    no_dispatch: NoDispatchFlag = False,
+    no_deliver: NoDeliverFlag = False,
+    name: NameOption = None,
+    allow_past: AllowPastFlag = False,
+    clock: ClockOption = "github",
+    conversation: ConversationOption = None,
+    envelope: EnvelopeFlag = True,
 ) -> None:
     """Schedule a message once; with no time (or one already due) it is delivered from here at once."""
     _send(
@@ -102,22 +119,22 @@ def send(
 @handled
 def onetime_create(
     ctx: typer.Context,
-    agent_id: str = AGENT_OPT,
-    message: str = MESSAGE_OPT,
-    execute_at: str = typer.Option(
-        None, "--execute-at", "--at", help='When: "tomorrow at 9am", ISO 8601… Default: now.'
-    ),
-    tz: str | None = TZ_OPT,
-    role: str = ROLE_OPT,
-    now: str = NOW_OPT,
-    as_json: bool = JSON_OPT,
-    no_dispatch: bool = NO_DISPATCH_OPT,
-    no_deliver: bool = NO_DELIVER_OPT,
-    name: str = NAME_OPT,
-    allow_past: bool = ALLOW_PAST_OPT,
-    clock: str = CLOCK_OPT,
-    conversation: str = CONVERSATION_OPT,
-    envelope: bool = ENVELOPE_OPT,
+    agent_id: AgentOption,
+    message: MessageOption,
+    execute_at: Annotated[
+        str | None, typer.Option("--execute-at", "--at", help='When: "tomorrow at 9am", ISO 8601… Default: now.')
+    ] = None,
+    tz: ZoneOption = None,
+    role: RoleOption = "user",
+    now: NowOption = None,
+    as_json: JsonFlag = False,
+    no_dispatch: NoDispatchFlag = False,
+    no_deliver: NoDeliverFlag = False,
+    name: NameOption = None,
+    allow_past: AllowPastFlag = False,
+    clock: ClockOption = "github",
+    conversation: ConversationOption = None,
+    envelope: EnvelopeFlag = True,
 ) -> None:
     """Schedule a message once (the same as `send`)."""
     _send(
@@ -128,21 +145,23 @@ def onetime_create(
 
 @onetime_app.command("list")
 @handled
-def onetime_list(ctx: typer.Context, as_json: bool = JSON_OPT) -> None:
+def onetime_list(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """Your pending one-time schedules."""
     _list(ctx, "one-time", as_json)
 
 
 @onetime_app.command("get")
 @handled
-def onetime_get(ctx: typer.Context, schedule_id: str = ID_ARG, as_json: bool = JSON_OPT) -> None:
+def onetime_get(ctx: typer.Context, schedule_id: ScheduleRef, as_json: JsonFlag = False) -> None:
     """One one-time schedule."""
     _get(ctx, schedule_id, "one-time", as_json)
 
 
 @onetime_app.command("delete")
 @handled
-def onetime_delete(ctx: typer.Context, schedule_id: str = ID_ARG, now: str = NOW_OPT, as_json: bool = JSON_OPT) -> None:
+def onetime_delete(
+    ctx: typer.Context, schedule_id: ScheduleRef, now: NowOption = None, as_json: JsonFlag = False
+) -> None:
     """Delete a one-time schedule (refused while a tick is delivering it)."""
     _delete(ctx, schedule_id, "one-time", now, as_json)
 
@@ -154,19 +173,20 @@ def onetime_delete(ctx: typer.Context, schedule_id: str = ID_ARG, now: str = NOW
 @handled
 def recurring_create(
     ctx: typer.Context,
-    agent_id: str = AGENT_OPT,
-    message: str = MESSAGE_OPT,
-    cron: str = typer.Option(
-        ..., "--cron", "--every", help='"every weekday at 10am", "every 15 minutes" or cron "0 10 * * 1-5".'
-    ),
-    tz: str | None = TZ_OPT,
-    role: str = ROLE_OPT,
-    now: str = NOW_OPT,
-    as_json: bool = JSON_OPT,
-    name: str = NAME_OPT,
-    clock: str = CLOCK_OPT,
-    conversation: str = CONVERSATION_OPT,
-    envelope: bool = ENVELOPE_OPT,
+    agent_id: AgentOption,
+    message: MessageOption,
+    cron: Annotated[
+        str,
+        typer.Option("--cron", "--every", help='"every weekday at 10am", "every 15 minutes" or cron "0 10 * * 1-5".'),
+    ],
+    tz: ZoneOption = None,
+    role: RoleOption = "user",
+    now: NowOption = None,
+    as_json: JsonFlag = False,
+    name: NameOption = None,
+    clock: ClockOption = "github",
+    conversation: ConversationOption = None,
+    envelope: EnvelopeFlag = True,
 ) -> None:
     """Schedule a message at every fire of a cron expression (or phrase) in a time zone."""
     from switchboard.context import open_store
@@ -201,14 +221,14 @@ def recurring_create(
 
 @recurring_app.command("list")
 @handled
-def recurring_list(ctx: typer.Context, as_json: bool = JSON_OPT) -> None:
+def recurring_list(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """Your recurring schedules."""
     _list(ctx, "recurring", as_json)
 
 
 @recurring_app.command("get")
 @handled
-def recurring_get(ctx: typer.Context, schedule_id: str = ID_ARG, as_json: bool = JSON_OPT) -> None:
+def recurring_get(ctx: typer.Context, schedule_id: ScheduleRef, as_json: JsonFlag = False) -> None:
     """One recurring schedule."""
     _get(ctx, schedule_id, "recurring", as_json)
 
@@ -216,7 +236,7 @@ def recurring_get(ctx: typer.Context, schedule_id: str = ID_ARG, as_json: bool =
 @recurring_app.command("delete")
 @handled
 def recurring_delete(
-    ctx: typer.Context, schedule_id: str = ID_ARG, now: str = NOW_OPT, as_json: bool = JSON_OPT
+    ctx: typer.Context, schedule_id: ScheduleRef, now: NowOption = None, as_json: JsonFlag = False
 ) -> None:
     """Delete a recurring schedule (refused while a tick is delivering it)."""
     _delete(ctx, schedule_id, "recurring", now, as_json)
@@ -224,7 +244,9 @@ def recurring_delete(
 
 @recurring_app.command("run")
 @handled
-def recurring_run(ctx: typer.Context, schedule_id: str = ID_ARG, now: str = NOW_OPT, as_json: bool = JSON_OPT) -> None:
+def recurring_run(
+    ctx: typer.Context, schedule_id: ScheduleRef, now: NowOption = None, as_json: JsonFlag = False
+) -> None:
     """Send one extra fire now, from here; the schedule's next fire does not move."""
     from switchboard.context import letta_client_now
     from switchboard.tick import run_now
@@ -257,7 +279,7 @@ def recurring_run(ctx: typer.Context, schedule_id: str = ID_ARG, now: str = NOW_
 @recurring_app.command("pause")
 @handled
 def recurring_pause(
-    ctx: typer.Context, schedule_id: str = ID_ARG, now: str = NOW_OPT, as_json: bool = JSON_OPT
+    ctx: typer.Context, schedule_id: ScheduleRef, now: NowOption = None, as_json: JsonFlag = False
 ) -> None:
     """Stop a recurring schedule from firing (it is kept)."""
     _pause(ctx, schedule_id, True, now, as_json)
@@ -266,7 +288,7 @@ def recurring_pause(
 @recurring_app.command("resume")
 @handled
 def recurring_resume(
-    ctx: typer.Context, schedule_id: str = ID_ARG, now: str = NOW_OPT, as_json: bool = JSON_OPT
+    ctx: typer.Context, schedule_id: ScheduleRef, now: NowOption = None, as_json: JsonFlag = False
 ) -> None:
     """Let a paused recurring schedule fire again, from now on."""
     _pause(ctx, schedule_id, False, now, as_json)

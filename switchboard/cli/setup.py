@@ -7,23 +7,36 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
 from switchboard import __version__
 from switchboard.cli.render import print_json, show_explanation
-from switchboard.cli.root import JSON_OPT, NOW_OPT, TZ_OPT, fail, handled, parse_now, settings, version_line, zone_of
+from switchboard.cli.root import (
+    JsonFlag,
+    NowOption,
+    ZoneOption,
+    fail,
+    handled,
+    parse_now,
+    settings,
+    version_line,
+    zone_of,
+)
 
 
 @handled
 def explain(
     ctx: typer.Context,
-    at: str = typer.Option(None, "--at", help="A one-time phrase, e.g. 'tomorrow at 9am'."),
-    every: str = typer.Option(None, "--every", help="A recurring phrase or cron, e.g. 'every weekday at 10am'."),
-    tz: str | None = TZ_OPT,
-    now: str = NOW_OPT,
-    count: int = typer.Option(5, "--count", min=1, max=100, help="How many next fire times to show."),
-    as_json: bool = JSON_OPT,
+    at: Annotated[str | None, typer.Option("--at", help="A one-time phrase, e.g. 'tomorrow at 9am'.")] = None,
+    every: Annotated[
+        str | None, typer.Option("--every", help="A recurring phrase or cron, e.g. 'every weekday at 10am'.")
+    ] = None,
+    tz: ZoneOption = None,
+    now: NowOption = None,
+    count: Annotated[int, typer.Option("--count", min=1, max=100, help="How many next fire times to show.")] = 5,
+    as_json: JsonFlag = False,
 ) -> None:
     """Show how a phrase is understood, and when it fires, before saving anything."""
     from switchboard.explain import explain_at, explain_every
@@ -31,26 +44,32 @@ def explain(
     if (at is None) == (every is None):
         raise fail("give exactly one of --at TEXT or --every TEXT")
     clock = parse_now(now)
-    tz = zone_of(ctx, tz)
-    data = explain_at(at, tz=tz, now=clock) if at is not None else explain_every(every, tz=tz, now=clock, count=count)
+    zone = zone_of(ctx, tz)
+    if at is not None:
+        data = explain_at(at, tz=zone, now=clock)
+    else:
+        assert every is not None  # exactly one of the two, checked above
+        data = explain_every(every, tz=zone, now=clock, count=count)
     if as_json:
         print_json(data)
         return
-    show_explanation(data, tz)
+    show_explanation(data, zone)
 
 
 @handled
 def import_cmd(
     ctx: typer.Context,
-    file: Path = typer.Argument(..., help="JSON from the hosted service's list endpoints."),
-    tz: str = typer.Option(
-        "UTC",
-        "--tz",
-        help="Zone for an execute_at without an offset, and for recurring schedules that name none "
-        "(the hosted service used UTC).",
-    ),
-    now: str = NOW_OPT,
-    as_json: bool = JSON_OPT,
+    file: Annotated[Path, typer.Argument(help="JSON from the hosted service's list endpoints.")],
+    tz: Annotated[
+        str,
+        typer.Option(
+            "--tz",
+            help="Zone for an execute_at without an offset, and for recurring schedules that name none "
+            "(the hosted service used UTC).",
+        ),
+    ] = "UTC",
+    now: NowOption = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """Import schedules exported from the hosted service, in one commit (importing again adds nothing)."""
     from switchboard.context import open_store
@@ -99,10 +118,11 @@ def import_cmd(
 @handled
 def init(
     ctx: typer.Context,
-    github: str = typer.Option(
-        None, "--github", help="OWNER/NAME: set up this GitHub repository through the API (secret, workflow)."
-    ),
-    as_json: bool = JSON_OPT,
+    github: Annotated[
+        str | None,
+        typer.Option("--github", help="OWNER/NAME: set up this GitHub repository through the API (secret, workflow)."),
+    ] = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """Make a key (unless one is set) and the tenant secret; on GitHub, store the secret and enable the tick."""
     import dataclasses
@@ -121,11 +141,14 @@ def init(
 @handled
 def serve(
     ctx: typer.Context,
-    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0: every interface)."),
-    port: int = typer.Option(8000, "--port", min=0, max=65535, help="TCP port."),
-    tick_every: float = typer.Option(
-        None, "--tick-every", min=1.0, help="Also deliver what falls due: a tick pass every S seconds, in-process."
-    ),
+    host: Annotated[str, typer.Option("--host", help="Address to listen on (0.0.0.0: every interface).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="TCP port.")] = 8000,
+    tick_every: Annotated[
+        float | None,
+        typer.Option(
+            "--tick-every", min=1.0, help="Also deliver what falls due: a tick pass every S seconds, in-process."
+        ),
+    ] = None,
 ) -> None:
     """Serve the REST API: the hosted service's endpoints, Letta's schedule API and a web page."""
     try:
@@ -148,18 +171,22 @@ def serve(
 @handled
 def demo(
     ctx: typer.Context,
-    agent_id: str = typer.Option(
-        None, "--agent-id", help="With LETTA_API_KEY and LETTA_BASE_URL: send to this real agent."
-    ),
+    agent_id: Annotated[
+        str | None, typer.Option("--agent-id", help="With LETTA_API_KEY and LETTA_BASE_URL: send to this real agent.")
+    ] = None,
+    keep: Annotated[
+        bool,
+        typer.Option("--keep", help="Keep the repository and the stand-in running until Ctrl-C, to try commands on."),
+    ] = False,
 ) -> None:
     """Watch the whole product work, offline, in a throwaway repository."""
     from switchboard.demo import run_demo
 
-    run_demo(agent_id=agent_id, out=typer.echo, env=settings(ctx).env)
+    run_demo(agent_id=agent_id, out=typer.echo, env=settings(ctx).env, keep=keep)
 
 
 @handled
-def doctor(ctx: typer.Context, now: str = NOW_OPT, as_json: bool = JSON_OPT) -> None:
+def doctor(ctx: typer.Context, now: NowOption = None, as_json: JsonFlag = False) -> None:
     """Check the key, Letta, the repository, the tick workflow and a watcher; print the fix for each problem."""
     from switchboard.doctor import healthy, run_checks
 

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import typer
 
+from switchboard.cli.helppages import ReadableTyper
 from switchboard.cli.render import print_json
 from switchboard.cli.root import JSON_OPT, handled, settings
 
-skill_app = typer.Typer(help="A skill for Letta Code agents to schedule their own messages.", no_args_is_help=True)
+skill_app = ReadableTyper(help="A skill for Letta Code agents to schedule their own messages.", no_args_is_help=True)
 
 
 @skill_app.command("install")

@@ -5,32 +5,34 @@ All three are commands of the root; ``cli/__init__.py`` puts them there, in ``--
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
 from switchboard.cli.render import print_json
-from switchboard.cli.root import JSON_OPT, NOW_OPT, fail, handled, settings
+from switchboard.cli.root import JsonFlag, NowOption, fail, handled, settings
 
 
 @handled
 def tick(
     ctx: typer.Context,
-    now: str = NOW_OPT,
-    dry_run: bool = typer.Option(False, "--dry-run", help="Say what is due; send and commit nothing."),
-    watch: bool = typer.Option(
-        False, "--watch", help="Keep running: a pass when something falls due and every --interval seconds."
-    ),
-    interval: float = typer.Option(
-        60.0, "--interval", min=1.0, help="With --watch: seconds between fetches of the remote."
-    ),
-    hold_up_to: str = typer.Option(
-        None, "--hold-up-to", help="After a pass, wait up to this long (e.g. 4m) for what falls due next."
-    ),
-    fail_on_permanent: bool = typer.Option(
-        True, "--fail-on-permanent/--no-fail-on-permanent", help="Exit 1 when a delivery failed for good."
-    ),
-    as_json: bool = JSON_OPT,
+    now: NowOption = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what is due; send and commit nothing.")] = False,
+    watch: Annotated[
+        bool,
+        typer.Option("--watch", help="Keep running: a pass when something falls due and every --interval seconds."),
+    ] = False,
+    interval: Annotated[
+        float, typer.Option("--interval", min=1.0, help="With --watch: seconds between fetches of the remote.")
+    ] = 60.0,
+    hold_up_to: Annotated[
+        str | None,
+        typer.Option("--hold-up-to", help="After a pass, wait up to this long (e.g. 4m) for what falls due next."),
+    ] = None,
+    fail_on_permanent: Annotated[
+        bool, typer.Option("--fail-on-permanent/--no-fail-on-permanent", help="Exit 1 when a delivery failed for good.")
+    ] = True,
+    as_json: JsonFlag = False,
 ) -> None:
     """Deliver everything due (one pass), and commit the results."""
     from switchboard.cli.runner import run_tick_command
@@ -52,13 +54,13 @@ def tick(
 @handled
 def watch(
     ctx: typer.Context,
-    fetch_every: float = typer.Option(
-        30.0,
-        "--fetch-every",
-        min=1.0,
-        help="Seconds between looks at the remote for schedules pushed from elsewhere.",
-    ),
-    as_json: bool = JSON_OPT,
+    fetch_every: Annotated[
+        float,
+        typer.Option(
+            "--fetch-every", min=1.0, help="Seconds between looks at the remote for schedules pushed from elsewhere."
+        ),
+    ] = 30.0,
+    as_json: JsonFlag = False,
 ) -> None:
     """Run beside your Letta: deliver each message at its due instant, until stopped (Ctrl-C, SIGTERM)."""
     from switchboard.cli.runner import run_watch_command
@@ -69,14 +71,23 @@ def watch(
 @handled
 def dispatch(
     ctx: typer.Context,
-    wait: bool = typer.Option(False, "--wait", help="Follow the run until it completes; exit 1 unless it succeeds."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="The tick only shows what is due; sends nothing."),
-    hold: str = typer.Option("0m", "--hold", help="Keep the job open this long for what falls due (at most 30m)."),
-    timeout: float = typer.Option(
-        None, "--timeout", min=1.0, help="With --wait: give up after this many seconds (default: hold + 15 min)."
-    ),
-    poll: float = typer.Option(5.0, "--poll", min=0.1, help="With --wait: seconds between looks at the run."),
-    as_json: bool = JSON_OPT,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Follow the run until it completes; exit 1 unless it succeeds.")
+    ] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="The tick only shows what is due; sends nothing.")] = False,
+    hold: Annotated[
+        str, typer.Option("--hold", help="Keep the job open this long for what falls due (at most 30m).")
+    ] = "0m",
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--timeout", min=1.0, help="With --wait: give up after this many seconds (default: hold + 15 min)."
+        ),
+    ] = None,
+    poll: Annotated[
+        float, typer.Option("--poll", min=0.1, help="With --wait: seconds between looks at the run.")
+    ] = 5.0,
+    as_json: JsonFlag = False,
 ) -> None:
     """Start the tick workflow now (workflow_dispatch) instead of waiting for its schedule."""
     from switchboard.actions.dispatch import (

@@ -47,7 +47,7 @@ def test_send_then_follow_the_run_to_completion(real_letta: RealLetta) -> None:
 
 
 def test_a_resent_otid_is_not_deduplicated_by_letta(real_letta: RealLetta) -> None:
-    """What the README says of a claim taken over after a tick died: Letta (0.11.7 and 0.16.8) keeps both copies.
+    """What the docs say of a claim taken over after a tick died: Letta (0.11.7 and 0.16.8) keeps both copies.
 
     The second send with the same otid is accepted as a new run and stored again; the shared otid is
     what lets the agent (or you) recognise the repeat.
