@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
 from switchboard import config as config_mod
 from switchboard.cli.helppages import ReadableTyper
 from switchboard.cli.render import Column, print_json, table
-from switchboard.cli.root import JSON_OPT, fail, handled, settings
+from switchboard.cli.root import JsonFlag, fail, handled, settings
 
 config_app = ReadableTyper(help="The user config file.", no_args_is_help=True)
 
@@ -17,8 +18,8 @@ config_app = ReadableTyper(help="The user config file.", no_args_is_help=True)
 @config_app.command("set-api-key")
 @handled
 def config_set_api_key(
-    key: str = typer.Argument(None, help="Your Letta API key (leave it out to be asked, unechoed)."),
-    as_json: bool = JSON_OPT,
+    key: Annotated[str | None, typer.Argument(help="Your Letta API key (leave it out to be asked, unechoed).")] = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """Save the Letta API key in the user config file."""
     if key is None:
@@ -32,10 +33,10 @@ def config_set_api_key(
 @config_app.command("set-url")
 @handled
 def config_set_url(
-    url: str = typer.Argument(
-        ..., help="Letta base URL: https://api.letta.com, or ws://HOST:PORT for an App Server (letta server)."
-    ),
-    as_json: bool = JSON_OPT,
+    url: Annotated[
+        str, typer.Argument(help="Letta base URL: https://api.letta.com, or ws://HOST:PORT for an App Server.")
+    ],
+    as_json: JsonFlag = False,
 ) -> None:
     """Save the Letta base URL in the user config file."""
     from urllib.parse import urlsplit
@@ -52,9 +53,9 @@ def config_set_url(
 @config_app.command("set-repo")
 @handled
 def config_set_repo(
-    path: str = typer.Argument(None, help="Local clone to write to."),
-    github: str = typer.Option(None, "--github", help="OWNER/NAME to write through the GitHub API."),
-    as_json: bool = JSON_OPT,
+    path: Annotated[str | None, typer.Argument(help="Local clone to write to.")] = None,
+    github: Annotated[str | None, typer.Option("--github", help="OWNER/NAME to write through the GitHub API.")] = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """Save which repository switchboard writes to."""
     if (path is None) == (github is None):
@@ -67,6 +68,7 @@ def config_set_repo(
     else:
         from switchboard.backends.git import GitBackend
 
+        assert path is not None  # exactly one of the two, checked above
         # Saved only once it is a clone: its top folder, wherever inside it the path pointed.
         _set("repo", str(GitBackend(Path(path).expanduser().resolve()).root), as_json, replaces="github_repo")
 
@@ -74,7 +76,7 @@ def config_set_repo(
 @config_app.command("set-tz")
 @handled
 def config_set_tz(
-    name: str = typer.Argument(..., help="IANA time zone, e.g. Europe/Berlin."), as_json: bool = JSON_OPT
+    name: Annotated[str, typer.Argument(help="IANA time zone, e.g. Europe/Berlin.")], as_json: JsonFlag = False
 ) -> None:
     """Save the time zone phrases are read in when a command gets no --tz (else this machine's zone is used)."""
     from switchboard.zones import zone
@@ -84,7 +86,7 @@ def config_set_tz(
 
 @config_app.command("show")
 @handled
-def config_show(ctx: typer.Context, as_json: bool = JSON_OPT) -> None:
+def config_show(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """Show the resolved settings (secrets only as set / not set)."""
     conf = settings(ctx)
     shown = conf.shown()

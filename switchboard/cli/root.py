@@ -51,9 +51,6 @@ NowOption = Annotated[
 ScheduleRef = Annotated[
     str, typer.Argument(metavar="ID", help="The schedule's id, its name, or 8+ first characters of its id.")
 ]
-# The same two as defaults, for the commands still written without Annotated (tick, config).
-JSON_OPT = typer.Option(False, "--json", help="Print only JSON on stdout.")
-NOW_OPT = typer.Option(None, "--now", help="Pretend it is this ISO 8601 instant (for trying things out).")
 
 
 def version_line() -> str:

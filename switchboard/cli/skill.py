@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
 from switchboard.cli.helppages import ReadableTyper
 from switchboard.cli.render import print_json
-from switchboard.cli.root import JSON_OPT, handled, settings
+from switchboard.cli.root import JsonFlag, handled, settings
 
 skill_app = ReadableTyper(help="A skill for Letta Code agents to schedule their own messages.", no_args_is_help=True)
 
@@ -17,18 +18,21 @@ skill_app = ReadableTyper(help="A skill for Letta Code agents to schedule their 
 @handled
 def install(
     ctx: typer.Context,
-    directory: Path = typer.Option(
-        None, "--dir", help="Install into this skills folder instead (the skill goes in DIR/switchboard/)."
-    ),
-    project: Path = typer.Option(
-        None,
-        "--project",
-        help="Install for the agents working in this project folder only (PROJECT/.agents/skills/).",
-    ),
-    agent_id: str = typer.Option(
-        None, "--agent-id", help="Install for this one agent only (~/.letta/agents/AGENT/memory/skills/)."
-    ),
-    as_json: bool = JSON_OPT,
+    directory: Annotated[
+        Path | None,
+        typer.Option("--dir", help="Install into this skills folder instead (the skill goes in DIR/switchboard/)."),
+    ] = None,
+    project: Annotated[
+        Path | None,
+        typer.Option(
+            "--project", help="Install for the agents working in this project folder only (PROJECT/.agents/skills/)."
+        ),
+    ] = None,
+    agent_id: Annotated[
+        str | None,
+        typer.Option("--agent-id", help="Install for this one agent only (~/.letta/agents/AGENT/memory/skills/)."),
+    ] = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """Install the skill where Letta Code finds it: by default for all your agents (~/.letta/skills/)."""
     from switchboard.exceptions import InvalidInputError
