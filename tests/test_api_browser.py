@@ -350,6 +350,13 @@ def test_the_page_names_and_changes_schedules_in_place(api: ApiServer, browser: 
     until(browser, lambda d: len(rows(d, "one-time-table")) == 1, "the one-time schedule is listed")
     browser.find_element(By.CSS_SELECTOR, "#one-time-table button[data-action=edit-one-time]").click()
     until(browser, lambda d: d.find_element(By.ID, "edit-section").is_displayed(), "the edit form opens")
+    type_into(browser, "edit-when", "yesterday at 9am")
+    browser.find_element(By.ID, "edit-save").click()
+    until(browser, lambda d: "already passed" in text(d, "edit-out"), "a past time is refused in the edit form too")
+    assert "--allow-past" not in text(browser, "edit-out")
+    browser.find_element(By.ID, "edit-save").click()
+    until(browser, lambda d: "already passed" in text(d, "edit-out"), "and refused again, never saved")
+    assert api.client().get(f"/schedules/one-time/{once['id']}").json() == once
     type_into(browser, "edit-when", "2031-06-01 08:30")
     type_into(browser, "edit-tz", "Asia/Tokyo")
     browser.find_element(By.ID, "edit-name").clear()
