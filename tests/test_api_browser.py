@@ -18,6 +18,7 @@ from api_server import ApiServer, serve_api
 from conftest import LETTA_KEY, Repo
 
 from switchboard.envelope import written
+from switchboard.store import Transaction
 
 pytestmark = pytest.mark.browser
 
@@ -159,6 +160,7 @@ def test_the_page_manages_schedules_in_a_real_browser(api: ApiServer, browser: A
     until(browser, lambda d: len(rows(d, "one-time-table")) == 1, "the new schedule is listed")
     [made] = api.client().get("/schedules/one-time").json()
     assert made["message"] == "Browser hello"
+    assert text(browser, "preview-out") == f"Saved one-time schedule {made['id']}.", "the page says what it saved"
     until(browser, lambda d: rows(d, "one-time-table")[0].get_attribute("data-id") == made["id"], "its row has its id")
 
     # A phrase that is not a time: the preview says so and nothing can be saved.
@@ -172,6 +174,9 @@ def test_the_page_manages_schedules_in_a_real_browser(api: ApiServer, browser: A
     browser.find_element(By.ID, "preview").click()
     until(browser, lambda d: "already passed" in text(d, "preview-out"), "a past time is refused")
     assert not browser.find_element(By.ID, "save").is_enabled()
+    said = text(browser, "preview-out")
+    assert re.match(r"Once, at yesterday 09:00 CES?T, \d+ h ago \(Europe/Berlin\)", said), said
+    assert "--allow-past" not in said, "the page names no CLI flag"
 
     # A recurring one: preview, save, pause, resume, delete.
     Select(browser.find_element(By.ID, "kind")).select_by_value("recurring")
@@ -293,7 +298,7 @@ def test_the_page_names_and_changes_schedules_in_place(api: ApiServer, browser: 
     browser.find_element(By.ID, "save").click()
     until(browser, lambda d: len(rows(d, "recurring-table")) == 1, "the recurring schedule is listed")
     [made] = api.client().get("/schedules/recurring").json()
-    assert (made["name"], made["conversation"]) == ("standup", "new")
+    assert (made["name"], made["conversation"], made["envelope"]) == ("standup", "new", True)
 
     def cell_text(d: Any, table: str, name: str) -> str:
         value: str = rows(d, table)[0].find_element(By.CSS_SELECTOR, f"td.{name}").text
@@ -330,6 +335,8 @@ def test_the_page_names_and_changes_schedules_in_place(api: ApiServer, browser: 
     browser.find_element(By.ID, "edit-save").click()
     until(browser, lambda d: "could not understand" in text(d, "edit-out"), "a bad phrase is explained")
     assert api.client().get(f"/schedules/recurring/{made['id']}").json() == changed
+    browser.find_element(By.ID, "edit-when").send_keys(" x")
+    until(browser, lambda d: text(d, "edit-out") == "", "the edit form's error goes once the input changes")
     browser.find_element(By.ID, "edit-cancel").click()
     assert not browser.find_element(By.ID, "edit-section").is_displayed()
 
@@ -343,6 +350,13 @@ def test_the_page_names_and_changes_schedules_in_place(api: ApiServer, browser: 
     until(browser, lambda d: len(rows(d, "one-time-table")) == 1, "the one-time schedule is listed")
     browser.find_element(By.CSS_SELECTOR, "#one-time-table button[data-action=edit-one-time]").click()
     until(browser, lambda d: d.find_element(By.ID, "edit-section").is_displayed(), "the edit form opens")
+    type_into(browser, "edit-when", "yesterday at 9am")
+    browser.find_element(By.ID, "edit-save").click()
+    until(browser, lambda d: "already passed" in text(d, "edit-out"), "a past time is refused in the edit form too")
+    assert "--allow-past" not in text(browser, "edit-out")
+    browser.find_element(By.ID, "edit-save").click()
+    until(browser, lambda d: "already passed" in text(d, "edit-out"), "and refused again, never saved")
+    assert api.client().get(f"/schedules/one-time/{once['id']}").json() == once
     type_into(browser, "edit-when", "2031-06-01 08:30")
     type_into(browser, "edit-tz", "Asia/Tokyo")
     browser.find_element(By.ID, "edit-name").clear()
@@ -428,6 +442,20 @@ def test_previews_are_for_people_and_a_stale_error_goes_away(api: ApiServer, bro
     until(browser, lambda d: text(d, "preview-out") == "", "the error goes once the input changes")
     assert "error" not in (browser.find_element(By.ID, "preview-out").get_attribute("class") or "")
 
+    # An error from Save is about the fields as they were: it goes as soon as one of them changes.
+    type_into(browser, "when", "tomorrow at 9am")
+    type_into(browser, "agent", "agent-nobody")
+    type_into(browser, "message", "Hello")
+    browser.find_element(By.ID, "preview").click()
+    until(browser, lambda d: d.find_element(By.ID, "save").is_enabled(), "a previewed phrase can be saved")
+    browser.find_element(By.ID, "save").click()
+    until(browser, lambda d: "agent_id" in text(d, "preview-out"), "the refused agent id is explained")
+    assert api.client().get("/schedules/one-time").json() == []
+    type_into(browser, "agent", api.agent)
+    until(browser, lambda d: text(d, "preview-out") == "", "the save's error goes once a field changes")
+    browser.find_element(By.ID, "save").click()
+    until(browser, lambda d: "Saved one-time schedule" in text(d, "preview-out"), "the fixed message is saved")
+
 
 def test_results_show_the_message_and_tables_filter_and_page(api: ApiServer, browser: Any) -> None:
     with api.client() as client:
@@ -460,3 +488,32 @@ def test_results_show_the_message_and_tables_filter_and_page(api: ApiServer, bro
     until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#results-table td.run-id"), "the run shows")
     row = browser.find_element(By.CSS_SELECTOR, "#results-table tbody tr")
     assert row.find_element(By.CSS_SELECTOR, "td.message").text == "Daily"
+
+
+def test_a_schedule_being_delivered_is_not_deleted_and_the_page_says_why(api: ApiServer, browser: Any) -> None:
+    with api.client() as client:
+        once = client.post(
+            "/schedules/one-time",
+            json={"agent_id": api.agent, "message": "Later", "execute_at": "2031-05-04T09:00:00Z", "name": "later"},
+        ).json()
+    store = api.state.store
+
+    def claim(tx: Transaction) -> None:
+        # As a pass on another machine does the moment it starts delivering it.
+        held = store.load(store.locate(store.tenant(LETTA_KEY), once["id"]))
+        tx.save(held.model_copy(update={"claimed_by": "a-running-pass", "claimed_at": api.state.now()}))
+
+    store.transact("tests: a tick claims it", claim)
+    browser.get(api.base_url + "/")
+    use_key(browser, LETTA_KEY)
+    until(browser, lambda d: len(rows(d, "one-time-table")) == 1, "the schedule is listed")
+    delete = browser.find_element(By.CSS_SELECTOR, "#one-time-table button[data-action=delete-one-time]")
+    delete.click()
+    answer_confirm(browser, accept=True)
+    until(browser, lambda d: d.find_element(By.ID, "notice").is_displayed(), "the refusal is shown")
+    assert text(browser, "notice").startswith(
+        f"one-time schedule {once['id']} is being delivered by a tick right now — nothing was deleted; try again"
+    ), text(browser, "notice")
+    assert text(browser, "notice").count("try again") == 1, "said once"
+    assert api.client().get(f"/schedules/one-time/{once['id']}").status_code == 200
+    assert len(rows(browser, "one-time-table")) == 1 and delete.is_enabled(), "it can be asked again"

@@ -328,10 +328,14 @@ function invalidatePreview() {
 }
 
 // The lines a preview shows: the instant or the next fires in the zone they were read in, with UTC beside.
-function previewLines(data, verb) {
+// A past one-time instant ends with `refusal` instead of explain's notes (those are worded for the CLI).
+function previewLines(data, verb, refusal) {
   const lines = [];
   if (data.kind === "one-time") {
-    lines.push(`${verb.once}, at ${human(data.execute_at, data.timezone)} (${data.timezone}) — ${utcShort(data.execute_at)}.`);
+    // In UTC itself the zone and the UTC time beside it would only say the same thing twice.
+    const beside = data.timezone === "UTC" ? "" : ` (${data.timezone}) — ${utcShort(data.execute_at)}`;
+    lines.push(`${verb.once}, at ${human(data.execute_at, data.timezone)}${beside}.`);
+    if (data.past) return [...lines, refusal];
   } else {
     lines.push(`${verb.every}: ${data.cron} in ${data.timezone} — ${data.description}.`);
     lines.push(`Next: ${data.next.slice(0, 3).map((iso) => when(iso, data.timezone)).join("; ")}`);
@@ -340,32 +344,31 @@ function previewLines(data, verb) {
   return lines;
 }
 
+const PAST_REFUSAL = "That time has already passed — give a time still to come, or leave it empty to send now.";
+
 async function preview() {
   const out = $("preview-out");
   const kind = $("kind").value;
-  const when = $("when").value.trim();
+  const phrase = $("when").value.trim();
   const tz = $("tz").value.trim() || "UTC";
   invalidatePreview();
-  out.className = "preview";
-  if (!when && kind === "one-time") {
+  if (!phrase && kind === "one-time") {
     out.textContent = "Sent as soon as it is saved (no time given).";
     previewed = currentInputs();
     $("save").disabled = false;
     return;
   }
   const params = new URLSearchParams({ tz });
-  params.set(kind === "one-time" ? "at" : "every", when);
+  params.set(kind === "one-time" ? "at" : "every", phrase);
   try {
     const data = await call("GET", `/explain?${params}`, undefined, { auth: false });
-    const lines = previewLines(data, { once: "Once", every: "Recurring" });
+    const lines = previewLines(data, { once: "Once", every: "Recurring" }, PAST_REFUSAL);
+    out.textContent = lines.join("\n");
     if (data.past) {
       // A time already past is refused here: the API would deliver it at once, which is rarely what was meant.
-      lines.push("That time has already passed — give a time still to come, or leave it empty to send now.");
-      out.textContent = lines.join("\n");
       out.className = "preview error";
       return;
     }
-    out.textContent = lines.join("\n");
     previewed = currentInputs();
     $("save").disabled = false;
   } catch (err) {
@@ -381,7 +384,7 @@ async function save(event) {
     return;
   }
   const kind = $("kind").value;
-  const when = $("when").value.trim();
+  const phrase = $("when").value.trim();
   const body = {
     agent_id: $("agent").value.trim(),
     message: $("message").value,
@@ -395,21 +398,31 @@ async function save(event) {
   const conversation = $("conversation").value.trim();
   if (conversation) body.conversation = conversation;
   if (kind === "one-time") {
-    if (when) body.execute_at = when;
+    if (phrase) body.execute_at = phrase;
   } else {
-    body.cron = when;
+    body.cron = phrase;
   }
   try {
     const made = await call("POST", kind === "one-time" ? "/schedules/one-time" : "/schedules/recurring", body);
-    $("preview-out").textContent = `Saved ${kind} schedule ${made.id}.`;
     $("message").value = "";
     $("name").value = "";
-    invalidatePreview();
+    invalidatePreview(); // the next message is previewed afresh; it clears the box, so "Saved" comes after
+    $("preview-out").textContent = `Saved ${kind} schedule ${made.id}.`;
     notice("");
     await refresh();
   } catch (err) {
     $("preview-out").textContent = err.message;
     $("preview-out").className = "preview error";
+  }
+}
+
+// An error from Save (a bad agent id, say) is about the fields as they were: it goes when any of them changes.
+// A preview's error stays until the time, zone or kind changes (invalidatePreview), as it is about those.
+function clearSaveError() {
+  const out = $("preview-out");
+  if (out.classList.contains("error") && previewed !== null) {
+    out.textContent = "";
+    out.className = "preview";
   }
 }
 
@@ -441,22 +454,19 @@ function stopEdit() {
 
 async function previewEdit() {
   if (!editing) return;
-  const [when, tz] = JSON.parse(editTime());
-  if (!when) {
+  const [phrase, tz] = JSON.parse(editTime());
+  if (!phrase) {
     editOut(editing.kind === "one-time" ? "Give a time (or keep the one shown)." : "Give a schedule.", true);
     return;
   }
   const params = new URLSearchParams({ tz });
-  params.set(editing.kind === "one-time" ? "at" : "every", when);
+  params.set(editing.kind === "one-time" ? "at" : "every", phrase);
   try {
     const data = await call("GET", `/explain?${params}`, undefined, { auth: false });
-    const lines = previewLines(data, { once: "Moves", every: "Becomes" });
-    if (data.past) {
-      lines.push("That time has already passed — give a time still to come.");
-      editOut(lines.join("\n"), true);
-      return;
-    }
-    editOut(lines.join("\n"), false);
+    const refusal = "That time has already passed — give a time still to come.";
+    const lines = previewLines(data, { once: "Moves", every: "Becomes" }, refusal);
+    editOut(lines.join("\n"), Boolean(data.past));
+    if (data.past) return;
     editing.previewed = editTime();
   } catch (err) {
     editOut(err.message, true);
@@ -477,8 +487,8 @@ async function saveEdit(event) {
   if (name !== (s.name || "")) body.name = name || null;
   if ($("edit-message").value !== s.message) body.message = $("edit-message").value;
   if (timeChanged) {
-    const [when, tz] = JSON.parse(editTime());
-    body[editing.kind === "one-time" ? "execute_at" : "cron"] = when;
+    const [phrase, tz] = JSON.parse(editTime());
+    body[editing.kind === "one-time" ? "execute_at" : "cron"] = phrase;
     body.timezone = tz;
   }
   if (!Object.keys(body).length) {
@@ -493,7 +503,7 @@ async function saveEdit(event) {
     notice("");
     await refresh();
   } catch (err) {
-    editOut(err.status === 409 ? `${err.message} (try again in a moment)` : err.message, true);
+    editOut(err.message, true); // a 409 says itself that nothing changed and to try again
   }
 }
 
@@ -536,8 +546,8 @@ async function act(event) {
     notice(target.dataset.action === "run" && answer.status !== "success" ? `Run failed: ${answer.error}` : "");
     await refresh();
   } catch (err) {
-    // 409: a tick is delivering that schedule right now; nothing was deleted or paused.
-    notice(err.status === 409 ? `${err.message} (try again in a moment)` : err.message);
+    // A 409 (a tick is delivering that schedule right now) says itself that nothing was done and when to retry.
+    notice(err.message);
     target.disabled = false;
   }
 }
@@ -551,7 +561,11 @@ function start() {
   $("forget-key").addEventListener("click", forgetKey);
   $("preview").addEventListener("click", preview);
   $("create-form").addEventListener("submit", save);
-  for (const id of ["kind", "when", "tz"]) $(id).addEventListener("input", invalidatePreview);
+  for (const id of ["when", "tz"]) $(id).addEventListener("input", invalidatePreview);
+  for (const id of ["agent", "name", "role", "message", "conversation"]) {
+    $(id).addEventListener("input", clearSaveError);
+  }
+  // A select fires "input" and then "change": one handler is enough.
   $("kind").addEventListener("change", () => {
     invalidatePreview();
     $("when").placeholder = $("kind").value === "one-time" ? "tomorrow at 9am" : "every weekday at 10am";
