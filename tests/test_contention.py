@@ -25,6 +25,7 @@ from typer.testing import CliRunner
 from switchboard.backends.base import Changes
 from switchboard.backends.git import GitBackend
 from switchboard.cli import app
+from switchboard.envelope import written
 from switchboard.exceptions import ContentionError
 from switchboard.index import indexed_store
 from switchboard.store import TICK_PATIENCE, Patience, Store, Transaction
@@ -134,7 +135,7 @@ def test_interactive_send_lands_while_many_writers_race_on_one_remote(world: Wor
     assert sum(landed) >= WRITERS  # the writers did race: they landed commits meanwhile
     subjects = world.remote_log()
     assert sum(1 for s in subjects if s.startswith("switchboard: add one-time")) == 4
-    assert [d.text for d in world.letta.deliveries] == ["racing now"]
+    assert [written(d.text) for d in world.letta.deliveries] == ["racing now"]
 
 
 def test_giving_up_says_so_and_writes_nothing(world: World) -> None:
