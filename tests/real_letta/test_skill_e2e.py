@@ -118,3 +118,6 @@ def test_an_agent_that_followed_the_skill_gets_its_own_message_back(
     assert "Time zone: Europe/Berlin" in text_of(arrived)
     again = cli(app_env, "tick", "--now", (due + timedelta(minutes=2)).isoformat())
     assert [r for r in again["results"] if r["schedule_id"] == pending["id"]] == []
+    # Nothing the agent saw or said holds the key or the token its shell used.
+    seen = json.dumps(app_server.messages())
+    assert app_env["SWITCHBOARD_ENCRYPTION_KEY"] not in seen and app_server.token not in seen
