@@ -125,11 +125,16 @@ def _text_of(message: dict[str, Any]) -> str:
 
 
 def _scripted_call(body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    """The tool and arguments a directive in the last message asks for, when that tool is offered."""
-    messages = body.get("messages") or []
-    if not messages or messages[-1].get("role") != "user":
-        return None
-    found = DIRECTIVE.search(_text_of(messages[-1]))
+    """The tool and arguments a directive in the user's latest turn asks for, when that tool is offered.
+
+    The turn is every user message after the last answer: Letta Code's App
+    Server may put a reminder of its own (say, that new skills are available)
+    after the user's message, as a message of its own.
+    """
+    messages = list(body.get("messages") or [])
+    found = None
+    while messages and messages[-1].get("role") == "user" and found is None:
+        found = DIRECTIVE.search(_text_of(messages.pop()))
     if found is None:
         return None
     tools = {t.get("function", {}).get("name"): t.get("function", {}) for t in body.get("tools") or []}

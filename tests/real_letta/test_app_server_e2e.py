@@ -19,6 +19,7 @@ import pytest
 from conftest import run_cli
 
 from real_letta.conftest import AppServer
+from switchboard.envelope import written
 from switchboard.tick import OTID_NAMESPACE
 
 pytestmark = pytest.mark.real_letta
@@ -51,6 +52,11 @@ def text_of(message: dict[str, Any]) -> str:
     return str(content[-1]["text"])
 
 
+def message_of(message: dict[str, Any]) -> str:
+    """The message a stored user message carries, without switchboard's envelope (the CLI's default)."""
+    return written(text_of(message))
+
+
 def assert_proof(app_server: AppServer, result: dict[str, Any], text: str) -> None:
     """Delivered once, with proof: a turn that ended, and one stored message with the result's otid."""
     assert result["status"] == "delivered", result
@@ -60,7 +66,9 @@ def assert_proof(app_server: AppServer, result: dict[str, Any], text: str) -> No
     assert (result["run_status"], result["stop_reason"]) == ("completed", "end_turn")
     mine = app_server.with_otid(result["otid"])
     assert len(mine) == 1, f"{len(mine)} stored messages carry otid {result['otid']}"
-    assert mine[0]["message_type"] == "user_message" and text_of(mine[0]) == text
+    assert mine[0]["message_type"] == "user_message" and message_of(mine[0]) == text
+    # The CLI's schedules arrive in the envelope that tells the agent the time.
+    assert text_of(mine[0]).startswith("<system-reminder>\nScheduled message "), text_of(mine[0])[:200]
 
 
 def test_send_now_reaches_the_agent_once_with_proof(app_server: AppServer, app_env: dict[str, str]) -> None:
@@ -181,7 +189,7 @@ def test_one_agents_messages_go_one_at_a_time_in_due_order(app_server: AppServer
     by_id = {r["schedule_id"]: r for r in report["results"]}
     assert all(r["run_status"] == "completed" and r["turn_id"] for r in by_id.values())
     # Newest first: the second message's turn came after the first one's.
-    stored = [text_of(m) for m in app_server.messages() if m.get("message_type") == "user_message"]
+    stored = [message_of(m) for m in app_server.messages() if m.get("message_type") == "user_message"]
     assert stored.index(f"second {tag}") < stored.index(f"first {tag}")
     for schedule in (first, second):
         assert len(app_server.with_otid(by_id[schedule["id"]]["otid"])) == 1

@@ -1,10 +1,15 @@
 """An agent that follows the switchboard skill gets its own message back from a tick (real App Server).
 
-The App Server's agent runs its Bash tool as the server's user. The fake
-model answers a user message with a Bash tool call to
-``switchboard send --agent-id "$LETTA_AGENT_ID" … --execute-at "in 1 minute"``,
-as SKILL.md says; the schedule lands in the repository; a tick a little
-later delivers that message, in its envelope, back to the same agent, once.
+The agent does what a model would: it loads the installed skill with Letta
+Code's ``Skill`` tool (the server finds it in ``~/.letta/skills`` and hands
+the agent SKILL.md), then, asked for a reminder, runs
+``switchboard send --agent-id "$LETTA_AGENT_ID" … --execute-at "in 1 minute"``
+with its ``Bash`` tool, as SKILL.md says. The App Server runs Bash as its own
+user with ``LETTA_AGENT_ID`` set; the schedule lands in the repository; a
+tick a little later delivers that message, in its envelope, back to the same
+agent, once. The fake model (scripts/fake_model.py) makes each tool call a
+user message's ``tool_directive`` asks for, in the shape Letta Code's tools
+take (``{"skill": …}``; ``{"command": …, "description": …}``).
 
 Written against the ``app_server`` and ``app_env`` fixtures of
 tests/real_letta/conftest.py (``base_url``, ``token``, ``agent_id``,
@@ -32,10 +37,6 @@ from switchboard.skill import skill_text
 from switchboard.tick import OTID_NAMESPACE
 
 pytestmark = pytest.mark.real_letta
-
-if not hasattr(pytest.importorskip("real_letta.conftest"), "AppServer"):
-    # Until the App Server fixtures are in this tree, there is nothing to run this against.
-    pytest.skip("no app_server fixture in tests/real_letta/conftest.py", allow_module_level=True)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -75,6 +76,13 @@ def test_an_agent_that_followed_the_skill_gets_its_own_message_back(
     assert installed.returncode == 0, installed.stderr
     assert (app_server.home / ".letta" / "skills" / "switchboard" / "SKILL.md").read_text() == skill_text()
 
+    # Asked about reminders, the agent loads the skill: the server hands it SKILL.md as it was installed.
+    loaded = app_server.send("Can you remind me of things later? " + tool_directive("Skill", {"skill": "switchboard"}))
+    assert loaded.status == "completed", loaded
+    said = [text_of(m) for m in app_server.messages()[:10] if m.get("message_type") == "user_message"]
+    [handed] = [t for t in said if t.startswith('<skill_content name="switchboard">')]
+    assert skill_text().split("---\n", 2)[2].strip() in handed
+
     # What the agent's shell needs to reach the repository, kept in a file so no key is in its messages.
     settings = tmp_path / "switchboard.env"
     settings.write_text("".join(f"export {k}={shlex.quote(v)}\n" for k, v in app_env.items() if k != "HOME"))
@@ -96,6 +104,9 @@ def test_an_agent_that_followed_the_skill_gets_its_own_message_back(
     due = datetime.fromisoformat(pending["execute_at"])
     assert timedelta(seconds=30) <= due - asked <= timedelta(minutes=5), (asked, due)
 
+    ran = next(m for m in app_server.messages() if m.get("message_type") == "tool_return_message")  # newest first
+    assert json.loads(ran["tool_return"])["id"] == pending["id"], ran  # the agent saw the answer SKILL.md promises
+
     # A tick after it is due delivers it back to the same agent, once.
     report = cli(app_env, "tick", "--now", (due + timedelta(minutes=1)).isoformat())
     [result] = [r for r in report["results"] if r["schedule_id"] == pending["id"]]
@@ -107,3 +118,6 @@ def test_an_agent_that_followed_the_skill_gets_its_own_message_back(
     assert "Time zone: Europe/Berlin" in text_of(arrived)
     again = cli(app_env, "tick", "--now", (due + timedelta(minutes=2)).isoformat())
     assert [r for r in again["results"] if r["schedule_id"] == pending["id"]] == []
+    # Nothing the agent saw or said holds the key or the token its shell used.
+    seen = json.dumps(app_server.messages())
+    assert app_env["SWITCHBOARD_ENCRYPTION_KEY"] not in seen and app_server.token not in seen
