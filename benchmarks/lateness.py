@@ -36,7 +36,7 @@ minute); a dropped run bills nothing.
 
 **Letta's clock (on the stand-in).** Run, not modelled: the schedules of a
 window of the reference month (the 24 hours around the change; the whole
-month would be some 1,440 passes, half an hour or more here) are stored with
+month would be some 1,440 passes, 12 to 30 minutes here) are stored with
 ``clock="letta"``, each on its own agent, in a real clone with a bare remote;
 ``run_pass`` runs at the quiet case's tick instants (``now`` is a parameter:
 nothing sleeps) against the Letta stand-in and its native schedule API. Letta's
@@ -82,21 +82,19 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 if __package__ in (None, ""):  # run as a script: make `benchmarks` and `switchboard` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks import letta_clock
 from benchmarks.common import ROOT, machine
 from benchmarks.idle import env_for
+from benchmarks.letta_clock import LettaWindow
 from benchmarks.world import API_KEY, git, make_world
 from switchboard.backends.git import GitBackend
 from switchboard.due import fires
 from switchboard.index import indexed_store
-from switchboard.letta import LettaClient
 from switchboard.models import OneTimeSchedule, RecurringSchedule
 from switchboard.testing.letta import LettaStandIn
-from switchboard.tick import Job, TickOptions, run_pass
 
 DOCS = ROOT / "docs" / "cost.md"
 START_MARK, END_MARK = "<!-- lateness:start -->", "<!-- lateness:end -->"
@@ -188,235 +186,42 @@ def model_github(case: GitHubCase, month: dict[str, list[datetime]], seed: int =
     return {"case": case.name, **summary(late), "merged": merged, "billed_minutes": billed, "passes": billed}
 
 
-@dataclass(frozen=True)
-class LettaWindow:
-    """Which part of the reference month runs on the stand-in on Letta's clock, and the faults injected."""
-
-    start: datetime
-    hours: float
-    overdue_rate: float
-    """The chance that a native schedule a pass creates stalls (the overdue fault): Letta never fires it."""
-    tail: timedelta = timedelta(hours=1)
-    """Passes go on this long after the window, so that its last fires are delivered or merged."""
-
-
 #: The full run: the 24 hours around the end of summer time in Berlin (2026-10-25 01:00 UTC), about 50 passes.
-#: The whole month would be about 1,440 passes: half an hour or more on a shared 2-core machine.
+#: The whole month would be about 1,440 passes: 12 to 30 minutes on a shared 2-core machine.
 LETTA_FULL = LettaWindow(datetime(2026, 10, 24, 12, tzinfo=UTC), 24.0, OVERDUE_RATE)
 #: --quick: 6 hours across the change; half the native fires stall, so that its handful still sees the watchdog.
 LETTA_QUICK = LettaWindow(datetime(2026, 10, 25, tzinfo=UTC), 6.0, 0.5)
 
 
-def _letta_client(base_url: str, api_key: str | None) -> LettaClient:
-    return LettaClient(base_url, api_key, transport=httpx.HTTPTransport(), timeout=5.0)
-
-
-def _ms_instant(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, UTC)
-
-
-def simulate_letta_clock(
-    top: Path,
-    month: dict[str, list[datetime]],
-    window: LettaWindow,
-    log: Callable[[str], None] = print,
-    seed: int = 11,
+def run_letta_clock(
+    top: Path, month: dict[str, list[datetime]], window: LettaWindow, log: Callable[[str], None] = print
 ) -> dict[str, Any]:
-    """Run the window of the reference month on Letta's clock: real passes, the stand-in's worker and its faults.
-
-    Every schedule of the window is stored with ``clock="letta"`` (each on its own agent) an hour before the
-    window, in a real clone with a bare remote. ``run_pass`` runs at the quiet case's tick instants; the
-    stand-in's worker (``fire_due``) is driven once a simulated minute at a second drawn uniformly from
-    the minute, and fires what is due by then. Before each pass, each agent is stalled with probability
-    ``window.overdue_rate``: the native schedule the pass creates for it stays overdue and never fires
-    (one schedule holds at most one native fire, so this is the rate per fire). Lateness is the time
-    Letta records the message (the history's ``sent_at`` for a fire its worker made, the pass's instant for
-    one a pass sent) minus the due instant.
-    """
-    rng = random.Random(seed)
-    start, end = window.start, window.start + timedelta(hours=window.hours)
-    created = start - timedelta(hours=1)
+    """Lateness and billed minutes of Letta's clock, run on the stand-in over ``window`` with the quiet tick."""
     month_end = MONTH_START + timedelta(days=MONTH_DAYS)
     starts = tick_starts(QUIET, random.Random(5), until=month_end)
-    # The tick runs the whole month on Letta's clock too (it arms, records and watches): one job < 60 s each.
-    billed = sum(1 for s in starts if MONTH_START <= s < month_end)
-    passes = [s + timedelta(seconds=JOB_START) for s in starts]
-    passes = [p for p in passes if created < p <= end + window.tail]
-    with LettaStandIn() as letta:
-        world = make_world(top / "letta-clock", letta)
-        made: list[OneTimeSchedule | RecurringSchedule] = []
-        for at in (a for a in month["one-time"] if start <= a < end):
-            made.append(
-                OneTimeSchedule(agent_id=letta.add_agent(), message=f"one-time at {at:%H:%M}", execute_at=at,
-                                created_at=created, api_key=API_KEY, base_url=letta.base_url, clock="letta")
-            )  # fmt: skip
-        for name in month:
-            if name == "one-time":
-                continue
-            cron, zone = name.rsplit(" ", 1)
-            made.append(
-                RecurringSchedule(agent_id=letta.add_agent(), message=f"recurring {name}", cron=cron,
-                                  timezone=zone, created_at=created, api_key=API_KEY, base_url=letta.base_url,
-                                  clock="letta")
-            )  # fmt: skip
-        world.seed(made)
-
-        # Every fire a message can carry, by its otid (the tick and Letta's worker send the same one).
-        horizon = end + timedelta(days=2)  # a daily schedule's next fire is armed up to a day ahead
-        fire_of: dict[str, tuple[str, datetime]] = {}
-        due: dict[str, list[datetime]] = {}
-        for schedule in made:
-            if isinstance(schedule, OneTimeSchedule):
-                instants = [schedule.execute_at]
-            else:
-                instants = []
-                for f in fires(schedule.cron, schedule.timezone, created, 2000):
-                    if f > horizon:
-                        break
-                    instants.append(f)
-            due[schedule.id] = [i for i in instants if start <= i < end]
-            for instant in instants:
-                fire_of[Job("", schedule, instant).otid] = (schedule.id, instant)
-
-        # Events in time order: passes, and the worker's once-a-minute poll at a random second.
-        minute = created.replace(second=0, microsecond=0)
-        polls = []
-        while minute <= end + window.tail:
-            polls.append(minute + timedelta(seconds=rng.uniform(0.0, 60.0)))
-            minute += timedelta(minutes=1)
-        events = sorted([(p, "pass") for p in passes] + [(p, "poll") for p in polls])
-
-        agents = [s.agent_id for s in made]
-        sent: dict[str, datetime] = {}  # otid -> when Letta recorded it
-        by: dict[str, str] = {}  # otid -> "letta" (its worker) | "tick"
-        skipped: dict[str, int] = {}  # otid -> fires the delivery stands for, besides its own
-        armed: dict[str, bool] = {}  # native schedule id -> created stalled
-        armed_otid: dict[str, str] = {}
-        pass_seconds: list[float] = []
-        twice: list[str] = []
-
-        def take(new: Sequence[Any], at: datetime, who: str) -> None:
-            for delivery in new:
-                if delivery.otid in sent:
-                    twice.append(delivery.otid)
-                sent[delivery.otid] = at
-                by[delivery.otid] = who
-
-        for at, what in events:
-            seen = len(letta.deliveries)
-            if what == "poll":
-                for native_id in letta.schedules.fire_due(at):
-                    (entry,) = letta.schedules.history_of(native_id)
-                    if entry["status"] != "success":
-                        raise RuntimeError(f"Letta's worker failed a fire: {entry}")
-                    # The instant Letta records for the fire: its history's sent_at.
-                    new = [d for d in letta.deliveries[seen:] if d.run_id == entry["run_id"]]
-                    take(new, datetime.fromisoformat(entry["sent_at"].replace("Z", "+00:00")), "letta")
-                continue
-            letta.schedules.unstall()
-            stalled = {a for a in agents if rng.random() < window.overdue_rate}
-            for agent in sorted(stalled):
-                letta.schedules.stall(agent)
-            began = time.perf_counter()
-            report = run_pass(world.store, at, _letta_client, TickOptions(), sleep=lambda _s: None)
-            pass_seconds.append(time.perf_counter() - began)
-            take(letta.deliveries[seen:], at, "tick")
-            for outcome in report.outcomes:
-                if outcome.status != "delivered":
-                    raise RuntimeError(f"a pass at {at:%Y-%m-%d %H:%M} did not deliver: {outcome.error}")
-                skipped[outcome.job.otid] = outcome.job.skipped
-            for result in report.native:
-                if result.status != "delivered":
-                    raise RuntimeError(f"a pass at {at:%Y-%m-%d %H:%M} recorded a failed native fire: {result.error}")
-                otid = Job("", next(s for s in made if s.id == result.schedule_id), result.scheduled_for).otid
-                skipped[otid] = result.skipped
-            for native in letta.schedules.live():
-                if native["id"] not in armed:
-                    armed[native["id"]] = native["agent_id"] in stalled
-                    armed_otid[native["id"]] = native["message"]["messages"][0]["otid"]
-        letta.schedules.unstall()
-
-    judged = _judge_letta_clock(made, due, fire_of, sent, by, skipped, armed, armed_otid, twice, pass_seconds,
-                                window, passes, log)  # fmt: skip
-    return {**judged, "billed_minutes": billed}
-
-
-def _judge_letta_clock(
-    made: Sequence[OneTimeSchedule | RecurringSchedule],
-    due: dict[str, list[datetime]],
-    fire_of: dict[str, tuple[str, datetime]],
-    sent: dict[str, datetime],
-    by: dict[str, str],
-    skipped: dict[str, int],
-    armed: dict[str, bool],
-    armed_otid: dict[str, str],
-    twice: list[str],
-    pass_seconds: list[float],
-    window: LettaWindow,
-    passes: list[datetime],
-    log: Callable[[str], None],
-) -> dict[str, Any]:
-    """Lateness per fire of the window, after checking that none was sent twice or lost."""
-    if twice:
-        raise RuntimeError(f"{len(twice)} fires reached Letta twice (otids {twice[:3]})")
-    unknown = [o for o in sent if o not in fire_of]
-    if unknown:
-        raise RuntimeError(f"{len(unknown)} messages reached Letta that are no fire of any schedule")
-    delivered: dict[str, list[tuple[datetime, datetime, str, str]]] = {s.id: [] for s in made}
-    for otid, at in sent.items():
-        schedule_id, instant = fire_of[otid]
-        if at < instant:
-            raise RuntimeError(f"a fire due at {instant:%Y-%m-%d %H:%M} reached Letta early, at {at:%H:%M:%S}")
-        delivered[schedule_id].append((instant, at, by[otid], otid))
-    stalled_otids = {armed_otid[i] for i, s in armed.items() if s}
-    late: list[float] = []
-    kinds = {"letta": 0, "watchdog": 0, "tick": 0, "merged": 0}
-    by_kind: dict[str, list[float]] = {"one-time and daily": [], "every 5 minutes": []}
-    for schedule in made:
-        mine = sorted(delivered[schedule.id])
-        if isinstance(schedule, OneTimeSchedule) and len(mine) != 1:
-            raise RuntimeError(f"a one-time message reached Letta {len(mine)} times")
-        # A recurring delivery stands for its own fire and the ones it skipped (the tick's contract): together
-        # they must be every fire up to the last one delivered, each counted once.
-        if isinstance(schedule, RecurringSchedule):
-            instants = [i for i in fire_of.values() if i[0] == schedule.id]
-            upto = sum(1 for _, i in instants if i <= mine[-1][0]) if mine else 0
-            counted = sum(1 + skipped.get(otid, 0) for _, _, _, otid in mine)
-            if counted != upto:
-                raise RuntimeError(f"{schedule.cron}: deliveries stand for {counted} fires, {upto} were due")
-        group = "every 5 minutes" if isinstance(schedule, RecurringSchedule) and schedule.cron == EVERY_FIVE else (
-            "one-time and daily")  # fmt: skip
-        for instant in due[schedule.id]:
-            covering = next((m for m in mine if m[0] >= instant), None)
-            if covering is None:
-                raise RuntimeError(f"a fire due at {instant:%Y-%m-%d %H:%M} never reached Letta")
-            own, at, who, otid = covering
-            kind = "merged" if own != instant else ("watchdog" if otid in stalled_otids else who)
-            kinds[kind] += 1
-            seconds = (at - instant).total_seconds()
-            late.append(seconds)
-            by_kind[group].append(seconds)
-    # Each fire Letta never made (and whose grace ran out before the last pass) went out once, from a pass.
-    overdue_due = [o for o in stalled_otids if fire_of[o][1] + TickOptions().native_grace < passes[-1]]
-    if any(by.get(o) != "tick" for o in overdue_due):
-        raise RuntimeError("a native fire Letta never made was not delivered by the watchdog")
-    if not overdue_due:
-        raise RuntimeError("no native fire stalled in the window: nothing tried the watchdog (raise the rate)")
+    run = letta_clock.simulate(top, month, window, [s + timedelta(seconds=JOB_START) for s in starts])
+    how = {k: sum(1 for f in run.fires if f.how == k) for k in ("letta", "watchdog", "tick", "merged")}
+    every_five = f"{EVERY_FIVE} UTC"
     result = {
-        **summary(late),
+        **summary([f.late for f in run.fires]),
         "window": {"start": window.start.isoformat(), "hours": window.hours, "overdue_rate": window.overdue_rate},
-        "passes": len(passes),
-        "pass_seconds_mean": round(sum(pass_seconds) / len(pass_seconds), 3),
-        "pass_seconds_max": round(max(pass_seconds), 3),
-        "native_armed": len(armed),
-        "overdue": len(stalled_otids),
-        "sent_by": kinds,
-        "groups": {name: summary(values) for name, values in by_kind.items()},
-        "merged": kinds["merged"],
+        "passes": len(run.pass_seconds),
+        "pass_seconds_mean": round(sum(run.pass_seconds) / len(run.pass_seconds), 3),
+        "pass_seconds_max": round(max(run.pass_seconds), 3),
+        "native_armed": run.native_armed,
+        "overdue": run.overdue,
+        "sent_by": how,
+        "merged": how["merged"],
+        "groups": {
+            "one-time and daily": summary([f.late for f in run.fires if f.schedule != every_five]),
+            "every 5 minutes": summary([f.late for f in run.fires if f.schedule == every_five]),
+        },
+        # The tick runs the whole month on Letta's clock too (it arms, records and watches): one job < 60 s each.
+        "billed_minutes": sum(1 for s in starts if MONTH_START <= s < month_end),
     }
     log(
         f"  Letta's clock: {result['count']} fires, p50 {result['p50_s']:.0f}s, p95 {result['p95_s']:.0f}s, "
-        f"worst {result['worst_s']:.0f}s; sent by {kinds}; {result['overdue']} of {len(armed)} native fires stalled"
+        f"worst {result['worst_s']:.0f}s; sent by {how}; {run.overdue} of {run.native_armed} native fires stalled"
     )
     return result
 
@@ -699,7 +504,7 @@ def main(argv: list[str] | None = None) -> int:
     results["github_quiet"] = model_github(QUIET, month)
     results["github_busy"] = model_github(BUSY, month)
     with tempfile.TemporaryDirectory(prefix="switchboard-lateness-") as top:
-        results["letta_clock"] = simulate_letta_clock(Path(top), month, LETTA_QUICK if args.quick else LETTA_FULL)
+        results["letta_clock"] = run_letta_clock(Path(top), month, LETTA_QUICK if args.quick else LETTA_FULL)
         results["watch"] = measure_watch(Path(top), size)
     # A shared machine's load moves the watch row: say what it was (1-minute load average, after the run).
     results["machine"]["load_after_watch"] = round(os.getloadavg()[0], 1)

@@ -62,7 +62,7 @@ def test_the_lateness_benchmark_runs_quick(tmp_path: Path) -> None:
     # from Letta's worker and at least one stalled fire from the watchdog.
     letta = results["letta_clock"]
     assert letta["count"] == sum(letta["sent_by"].values()) > 0
-    assert letta["sent_by"]["letta"] > 0 and letta["sent_by"]["watchdog"] == letta["overdue"] > 0
+    assert letta["sent_by"]["letta"] > 0 and letta["sent_by"]["watchdog"] > 0
     assert "| Letta Cloud's clock + the tick's watchdog (on the stand-in) |" in done.stdout
     watch = results["watch"]
     assert watch["count"] == watch["one_time"] + watch["minute_fires"]  # every message, none early (it checks)
