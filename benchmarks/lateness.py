@@ -34,24 +34,14 @@ Python, the locked install, the pass). Each run is one job under a minute: one
 billed minute in a private repository (GitHub rounds each job up to a whole
 minute); a dropped run bills nothing.
 
-**Letta's clock (on the stand-in).** Run, not modelled: the schedules of a
-window of the reference month (the 24 hours around the change; the whole
-month would be some 1,440 passes, 12 to 30 minutes here) are stored with
-``clock="letta"``, each on its own agent, in a real clone with a bare remote;
-``run_pass`` runs at the quiet case's tick instants (``now`` is a parameter:
-nothing sleeps) against the Letta stand-in and its native schedule API. Letta's
-worker (``fire_due``) is driven once a simulated minute, at a second drawn
-uniformly from that minute (seeded): a fire goes out 0-60 s after its minute,
-the shape Letta Code's own scheduler shows (Letta publishes no figure for its
-Cloud). The overdue fault (letta-code#3725) is injected at ``OVERDUE_RATE``
-per native fire (an assumption, pessimistic on purpose; none is published):
-the stand-in's ``stall`` keeps that schedule overdue for ever, and the tick's
-watchdog deletes it and sends the fire once. Lateness is the time Letta
-records the message (its history's ``sent_at``, or the instant of the pass
-that sent it) minus the due instant. The run fails if any fire reaches Letta
-twice, early, or never, or if a recurring schedule's deliveries (each with the
-fires it skipped) do not add up to its fires. The tick keeps running as the
-backstop, so the billed minutes are the quiet case's.
+**Letta's clock (on the stand-in).** Run, not modelled
+(``benchmarks/letta_clock.py``): the schedules of the 24 hours around the
+change, on ``clock="letta"``, with real passes at the quiet case's tick
+instants against the stand-in's native schedule API, its worker firing 0-60 s
+after the minute, and ``OVERDUE_RATE`` of its fires stalled for the watchdog
+(an assumption, pessimistic on purpose; none is published). The whole month
+would be some 1,440 passes, 12 to 30 minutes here. The tick keeps running, so
+the billed minutes are the quiet case's.
 
 **watch (measured).** A real ``switchboard watch`` process beside the Letta
 stand-in on 127.0.0.1, with a clone and a bare remote in a temporary folder,
