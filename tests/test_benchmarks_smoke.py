@@ -58,6 +58,12 @@ def test_the_lateness_benchmark_runs_quick(tmp_path: Path) -> None:
     assert (month["one_time"], month["berlin"], month["every_five"]) == (300, 90, 8640)
     assert results["github_quiet"]["count"] == results["github_busy"]["count"] == month["messages"]
     assert results["github_quiet"]["billed_minutes"] == 1440 and results["github_busy"]["billed_minutes"] < 1440
+    # Letta's clock ran on the stand-in: every fire of its window reached Letta once (the benchmark checks), some
+    # from Letta's worker and at least one stalled fire from the watchdog.
+    letta = results["letta_clock"]
+    assert letta["count"] == sum(letta["sent_by"].values()) > 0
+    assert letta["sent_by"]["letta"] > 0 and letta["sent_by"]["watchdog"] > 0
+    assert "| Letta Cloud's clock + the tick's watchdog (on the stand-in) |" in done.stdout
     watch = results["watch"]
     assert watch["count"] == watch["one_time"] + watch["minute_fires"]  # every message, none early (it checks)
     assert "| `switchboard watch` beside your server (measured) |" in done.stdout
