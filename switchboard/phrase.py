@@ -212,7 +212,7 @@ def read(phrase: str, raw: str) -> Reading:
             continue
         if _lone_number(name, match) and pos > 0 and not after_at:
             # "dec 24 15" or "14th april 15": a year, a day or an hour? Only "at 15" says it is an hour.
-            raise TimeParseError(f'"{raw}": is "{match[0]}" an hour? — write "at {match[0]}" or "{match[0]}:00"')
+            raise TimeParseError(_lone_number_error(raw, match[0]))
         after_at = False
         kind = "clock" if name.startswith(("clock", "noon", "midnight")) else name
         kind = "date" if name in ("iso_date", "numeric_date", "month_date", "day_of_month") else kind
@@ -512,3 +512,12 @@ def hour_in(clock: TimeOfDay, part: str | None, named_day: bool, raw: str) -> Ti
 def as_time(clock: TimeOfDay) -> time:
     """The ``datetime.time`` of a settled clock."""
     return time(clock.hour, clock.minute, clock.second)
+
+
+def _lone_number_error(raw: str, number: str) -> str:
+    """What to say of a number that may be an hour, a day or a year: only a real hour gets "at N" offered."""
+    if not number.isdigit():
+        return f'"{raw}": is "{number}" an hour? — write "at {number}"'
+    if int(number) <= 24:
+        return f'"{raw}": is "{number}" an hour? — write "at {number}" or "{number}:00"'
+    return f'"{raw}": "{number}" is not an hour, and a day or a year must be written as a date — {_EXACT_HINT}'

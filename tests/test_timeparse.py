@@ -297,6 +297,12 @@ SUGGESTION = 'try "in 5 minutes", "tomorrow at 9am" or an ISO 8601 time such as 
             '(or 24-hour "21:00")',
         ),
         ("14th april 15", '"14th april 15": is "15" an hour? — write "at 15" or "15:00"'),
+        (
+            "3 30",
+            '"3 30": "30" is not an hour, and a day or a year must be written as a date — name an exact time, '
+            'such as "tomorrow at 9am", "in 2 hours" or "friday at 15:00"',
+        ),
+        ("two three", '"two three": is "three" an hour? — write "at three"'),
         ("3/4", '"3/4" could be day/month or month/day — write the month as a word ("24 dec") or use 2026-12-24'),
     ],
 )
