@@ -2,7 +2,7 @@
 
     .venv/bin/python -m benchmarks.corpus tests/data/time_corpus.tsv [MORE.tsv ...] [--show wrong,refused]
 
-Each file is tab-separated ``phrase, zone, now, expected`` (see switchboard/corpus.py).
+Each file is tab-separated ``phrase, zone, now, expected`` (see switchboard/testing/corpus.py).
 Prints one summary line per file, and the rows of the verdicts named by --show.
 Exits 1 when any row is wrong.
 """
@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from switchboard.corpus import read_table, score, summary
+from switchboard.testing.corpus import read_table, score, summary
 
 
 def main(argv: list[str] | None = None) -> int:

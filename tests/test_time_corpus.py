@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from switchboard.corpus import Row, judge, read_table, summary
 from switchboard.exceptions import TimeParseError
+from switchboard.testing.corpus import Row, judge, read_table, summary
 from switchboard.timeparse import parse_instant
 
 ZONES = ["UTC", "Europe/Berlin", "America/New_York", "Pacific/Apia", "Asia/Kathmandu"]
