@@ -144,3 +144,13 @@ def human_bytes(count: float) -> str:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{value:.1f} GiB"
+
+
+def replace_between(path: Path, start: str, end: str, text: str) -> None:
+    """Put ``text`` between the ``start`` and ``end`` markers of the page at ``path`` (the generated tables)."""
+    body = path.read_text()
+    head, _, rest = body.partition(start)
+    _, _, tail = rest.partition(end)
+    if not rest:
+        raise SystemExit(f"{path} has no {start} … {end} markers")
+    path.write_text(f"{head}{start}\n{text}\n{end}{tail}")

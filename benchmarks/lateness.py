@@ -76,7 +76,7 @@ if __package__ in (None, ""):  # run as a script: make `benchmarks` and `switchb
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks import letta_clock
-from benchmarks.common import ROOT, machine
+from benchmarks.common import ROOT, machine, replace_between
 from benchmarks.idle import env_for
 from benchmarks.letta_clock import LettaWindow
 from benchmarks.world import API_KEY, git, make_world
@@ -457,12 +457,7 @@ def markdown(results: dict[str, Any]) -> str:
 
 def update_docs(text: str, path: Path = DOCS) -> None:
     """Put ``text`` between the lateness markers of docs/cost.md."""
-    body = path.read_text()
-    head, _, rest = body.partition(START_MARK)
-    _, _, tail = rest.partition(END_MARK)
-    if not rest:
-        raise SystemExit(f"{path} has no {START_MARK} … {END_MARK} markers")
-    path.write_text(f"{head}{START_MARK}\n{text}\n{END_MARK}{tail}")
+    replace_between(path, START_MARK, END_MARK, text)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -29,7 +29,7 @@ if __package__ in (None, ""):  # run as a script: make `benchmarks` and `switchb
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks import common, fanout, growth, idle, importing, scan, sendnow
-from benchmarks.common import human_bytes
+from benchmarks.common import human_bytes, replace_between
 from switchboard.testing.letta import LettaStandIn
 
 DOCS = common.ROOT / "docs" / "benchmarks.md"
@@ -334,12 +334,7 @@ def _none(found: list[str]) -> str:
 
 def update_docs(markdown: str, path: Path = DOCS) -> None:
     """Put ``markdown`` between the results markers of docs/benchmarks.md."""
-    text = path.read_text()
-    head, _, rest = text.partition(START)
-    _, _, tail = rest.partition(END)
-    if not rest:
-        raise SystemExit(f"{path} has no {START} … {END} markers")
-    path.write_text(f"{head}{START}\n{markdown}\n{END}{tail}")
+    replace_between(path, START, END, markdown)
 
 
 def main(argv: list[str] | None = None) -> int:
