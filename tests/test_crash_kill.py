@@ -20,6 +20,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import tick_support
@@ -73,6 +74,29 @@ def started_work(world: World, proc: subprocess.Popen[str]) -> None:
         time.sleep(0.005)
 
 
+def git_running(group: int) -> bool:
+    """Whether a git command of the process group GROUP is running now."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)
+        except OSError:
+            continue
+        if fields[0].endswith("(git") and int(fields[1].split()[2]) == group:
+            return True
+    return False
+
+
+def in_git_command(proc: subprocess.Popen[str], n: int) -> None:
+    """Wait until the N-th git command that PROC's process group starts is running (or PROC has ended)."""
+    for _ in range(n - 1):
+        while proc.poll() is None and not git_running(proc.pid):
+            pass
+        while proc.poll() is None and git_running(proc.pid):
+            pass
+    while proc.poll() is None and not git_running(proc.pid):
+        pass
+
+
 @pytest.fixture(name="served")
 def served_fixture(world: World) -> Iterator[World]:
     """The world with its clone pushing to its remote through `git daemon` on 127.0.0.1.
@@ -110,11 +134,11 @@ def test_ticks_killed_at_random_moments_lose_nothing_and_send_nothing_twice(serv
     rng = random.Random(seed)
     world.letta.run_duration = 0.05  # each delivery waits a poll for its run: passes last long enough to be hit
     agents = world.letta.agents
-    last = T0 + STEP * KILLS
+    due_by = T0 + STEP * KILLS
     schedules = [
         # A third due at the start, the rest falling due along the way.
         world.one_time(
-            T0 + (last - T0) * max(0, i - 10) / MESSAGES - timedelta(minutes=5),
+            T0 + (due_by - T0) * max(0, i - 10) / MESSAGES - timedelta(minutes=5),
             agent=agents[i % 3],
             message=f"message {i}",
         )
@@ -122,29 +146,38 @@ def test_ticks_killed_at_random_moments_lose_nothing_and_send_nothing_twice(serv
     ]
     world.seed(*schedules)
 
+    # Kill at a random moment of the pass itself: while one of its git commands runs (the n-th it starts), or
+    # counted from when it first takes the clone's lock (git work, claiming) or from when Letta receives its
+    # first message (sending, recording), and drawn within how long that part of the last pass that ran to its
+    # end took, so that the kill lands inside the pass however fast this machine is. Ticks go on (up to three
+    # times as many) until KILLS of them were killed.
+    lasted = {"lock": 1.0, "send": 0.5}
     killed = 0
+    step = 0
     recovered: list[str] = []
-    for step in range(KILLS):
-        now = (T0 + STEP * step).isoformat()
-        proc = tick_process(world, now)
-        # Kill at a random moment of the pass itself: counted from when it first takes the clone's lock
-        # (git work, claiming), or from when Letta receives its first message (sending, recording).
+    while killed < KILLS and step < 3 * KILLS:
+        proc = tick_process(world, (T0 + STEP * step).isoformat())
+        step += 1
         sent_before = len(world.letta.deliveries)
         started_work(world, proc)
-        if rng.random() < 0.5:
-            delay = rng.uniform(0.0, 2.2)
-        else:
+        part = rng.choice(["git", "lock", "send"])
+        if part == "git":
+            in_git_command(proc, rng.randrange(1, 12))
+        elif part == "send":
             while proc.poll() is None and len(world.letta.deliveries) == sent_before:
                 time.sleep(0.005)
-            delay = rng.uniform(0.0, 0.8)
+        began = time.monotonic()
         try:
-            proc.wait(timeout=delay)
+            proc.wait(timeout=0.0 if part == "git" else rng.uniform(0.0, lasted[part]))
+            if part != "git" and (part == "lock" or len(world.letta.deliveries) > sent_before):
+                lasted[part] = max(time.monotonic() - began, 0.02)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             killed += 1
         _, err = proc.communicate()
         recovered += [line for line in err.splitlines() if line.startswith("Recovered: ")]
-    assert killed >= KILLS // 3, f"too few ticks were killed mid-pass ({killed}; seed {seed})"
+    assert killed >= KILLS // 2, f"too few ticks were killed mid-pass ({killed} of {step}; seed {seed})"
+    last = T0 + STEP * step
 
     # The clean pass: after every claim expired.
     final = tick_process(world, (last + timedelta(hours=1)).isoformat())
@@ -153,7 +186,7 @@ def test_ticks_killed_at_random_moments_lose_nothing_and_send_nothing_twice(serv
     recovered += [line for line in err.splitlines() if line.startswith("Recovered: ")]
     asked = sum(1 for r in world.letta.requests if r.method == "GET" and r.path.split("?")[0].endswith("/messages"))
     # Seen with -s: how much of the recovery this run exercised.
-    print(f"seed {seed}: {killed} killed, {asked} takeovers asked Letta, recovered: {Counter(recovered)}")
+    print(f"seed {seed}: {killed} of {step} killed, {asked} takeovers asked Letta, recovered: {Counter(recovered)}")
 
     sent = Counter(d.otid for d in world.letta.deliveries)
     twice = {otid: n for otid, n in sent.items() if n > 1}
