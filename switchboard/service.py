@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from switchboard.exceptions import BusyError, InvalidInputError, NotFoundError
+from switchboard.crypto import FOREIGN_KEY
+from switchboard.exceptions import BusyError, DecryptError, InvalidInputError, NotFoundError
 from switchboard.letta import LettaTarget
 from switchboard.models import (
     CLAIM_TTL,
@@ -442,13 +443,21 @@ def resolve_result_ref(store: Store, api_key: str | None, ref: str) -> str:
 
 
 def rotate_keys(store: Store) -> int:
-    """Re-encrypt every file under data/ with the newest key, in one commit."""
+    """Re-encrypt every file under data/ with the newest key, in one commit.
+
+    A damaged file (random bytes, cut short) opens with no key: it is left as
+    it is and noted in ``store.unreadable``, so one such file does not keep
+    the rest on an old key. A file of a key missing from the list stops the
+    rotation instead: that key may still be somewhere, and the rotation
+    would leave the file behind for good once the older keys are dropped.
+    """
     codec = store.codec
     if codec.plaintext:
         raise InvalidInputError("dev mode stores plaintext: there is nothing to rotate")
 
     def compute(tx: Transaction) -> int:
         store.tenant_secret()  # a wrong key is named by the file every command reads first
+        store.unreadable.clear()  # a retried pass notes again what it skips
         count = 0
         for path in store.backend.list("data"):
             if not path.endswith(".enc"):
@@ -456,7 +465,13 @@ def rotate_keys(store: Store) -> int:
             raw = store.backend.read(path)
             if raw is None:
                 continue
-            tx.put(path, codec.rotate(raw, path=path))
+            try:
+                tx.put(path, codec.rotate(raw, path=path))
+            except DecryptError as exc:
+                if exc.reason == FOREIGN_KEY:
+                    raise
+                store.unreadable[path] = exc.reason or str(exc)
+                continue
             count += 1
         return count
 

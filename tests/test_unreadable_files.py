@@ -18,6 +18,7 @@ from tick_support import LETTA_KEY, OTHER_KEY, T0, World, texts
 
 from switchboard import service
 from switchboard.actions import alerts
+from switchboard.backends.git import GitBackend
 from switchboard.cli.runner import show, summary_markdown
 from switchboard.crypto import codec_from_keys, generate_key, token_damage
 from switchboard.exceptions import DecryptError
@@ -138,3 +139,35 @@ def test_a_store_without_the_right_key_skips_and_says_so(world: World) -> None:
     stranger = indexed_store(world.clone("stranger").backend, codec_from_keys(f"{generate_key()},{world.key}"))
     assert len(service.list_one_time(stranger, LETTA_KEY)) == 2  # an added key still opens the old files
     assert stranger.take_unreadable() == {}
+
+
+def test_keys_rotate_skips_damaged_files_and_stops_at_another_keys_file(world: World) -> None:
+    seed_six(world)
+    skipped = poison(world)
+    new = generate_key()
+    rotating = indexed_store(GitBackend(world.path()), codec_from_keys(f"{new},{world.key}"))
+
+    # A file of a key that is not in the list: that key may still exist, so the rotation stops and says so.
+    before = world.snapshot()
+    with pytest.raises(DecryptError) as refused:
+        service.rotate_keys(rotating)
+    assert refused.value.reason == FOREIGN
+    assert world.snapshot() == before
+
+    foreign = next(path for path, why in skipped.items() if why == FOREIGN)
+    world.store.transact("tests: drop the other key's file", lambda tx: tx.delete(foreign))
+    del skipped[foreign]
+    before = world.snapshot()
+
+    # Damaged files open with no key: left as they are and named; every other file moves to the new key.
+    count = service.rotate_keys(rotating)
+    assert rotating.take_unreadable() == skipped
+    after = {path: content for path, content in world.snapshot().items() if path.endswith(".enc")}
+    assert sorted(after) == sorted(p for p in before if p.endswith(".enc"))
+    assert count == len(after) - len(skipped)
+    only_new = codec_from_keys(new)
+    for path, content in after.items():
+        if path in skipped:
+            assert content == before[path]
+        else:
+            only_new.decrypt(content, path=path)

@@ -9,7 +9,7 @@ import typer
 
 from switchboard import config as config_mod
 from switchboard.cli.helppages import ReadableTyper
-from switchboard.cli.render import print_json
+from switchboard.cli.render import print_json, warn_unreadable
 from switchboard.cli.root import JsonFlag, handled, settings
 from switchboard.crypto import KEY_ENV
 
@@ -64,6 +64,8 @@ def keys_rotate(
     keys = rotation_keys(conf.encryption_key, saved, generate_key() if new else None)
     store = open_store(dataclasses.replace(conf, encryption_key=",".join(keys)))
     count = rotate_keys(store)
+    skipped = store.take_unreadable()
+    warn_unreadable(skipped)
     newest = store.codec.keys[0]
     # Everything is now written with the newest key: the saved one alone opens it all. A key made
     # here is saved even when none was, or it would exist nowhere but in this terminal.
@@ -73,6 +75,8 @@ def keys_rotate(
     stale = conf.env.get(KEY_ENV, "").split(",")[0].strip() not in ("", newest)
     if as_json:
         shown: dict[str, object] = {"reencrypted": count}
+        if skipped:
+            shown["skipped"] = skipped
         if new:
             shown["key"] = newest
         print_json(
