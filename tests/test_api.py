@@ -21,9 +21,11 @@ from conftest import LETTA_KEY, ROOT, Repo, run_cli
 from fastapi import FastAPI
 
 from switchboard.api import ApiOptions
+from switchboard.api.hosted import UNREADABLE_HEADER
 from switchboard.backends.git import GitBackend
 from switchboard.doctor import watcher_check
 from switchboard.index import indexed_store
+from switchboard.store import ONE_TIME, RECURRING, RESULTS
 from switchboard.watch import HEARTBEAT_FILE, read_heartbeat
 
 #: An agent id of the shape Letta makes.
@@ -473,6 +475,26 @@ def test_history_of_an_undelivered_schedule_is_empty(api: ApiServer) -> None:
         sid = recurring(api, client)["id"]
         assert client.get(f"/results/{sid}/history").json() == []
         assert client.get(f"/results/{sid}").status_code == 404
+
+
+def test_a_listing_counts_the_callers_files_that_do_not_open_in_a_header(api: ApiServer) -> None:
+    with api.client() as client:
+        kept = one_time(api, client)
+        store = api.state.store
+        mine = store.tenant(LETTA_KEY)
+        damaged = {
+            f"{ONE_TIME}/2031-05-04/09/{mine}/{MISSING_ID}.json.enc": os.urandom(200),
+            f"{RECURRING}/{mine}/{MISSING_ID}.json.enc": store.codec.encrypt(b"{}" * 40)[:-9],
+            f"{RESULTS}/{mine}/{MISSING_ID}/20310504T090000000000Z-0a0b0c0d.json.enc": os.urandom(90),
+        }
+        store.transact("tests: files nobody can open", lambda tx: [tx.put(p, b) for p, b in damaged.items()])
+
+        for path in ("/schedules/one-time", "/schedules/recurring", "/results"):
+            answer = client.get(path)
+            assert answer.status_code == 200 and answer.headers.get(UNREADABLE_HEADER) == "1", path
+        assert [s["id"] for s in client.get("/schedules/one-time").json()] == [kept["id"]]  # the rest is shown
+    with api.client(OTHER_KEY) as other:  # files of another Letta key are not this caller's to count
+        assert UNREADABLE_HEADER not in other.get("/schedules/one-time").headers
 
 
 # -- limits -------------------------------------------------------------------------------------------

@@ -517,3 +517,27 @@ def test_a_schedule_being_delivered_is_not_deleted_and_the_page_says_why(api: Ap
     assert text(browser, "notice").count("try again") == 1, "said once"
     assert api.client().get(f"/schedules/one-time/{once['id']}").status_code == 200
     assert len(rows(browser, "one-time-table")) == 1 and delete.is_enabled(), "it can be asked again"
+
+
+def test_the_page_says_when_files_of_yours_do_not_open(api: ApiServer, browser: Any) -> None:
+    with api.client() as client:
+        made = {"agent_id": api.agent, "message": "Later", "execute_at": "2031-05-04T09:00:00Z"}
+        assert client.post("/schedules/one-time", json=made).status_code == 201
+    browser.get(api.base_url + "/")
+    use_key(browser, LETTA_KEY)
+    until(browser, lambda d: len(rows(d, "one-time-table")) == 1, "the schedule is listed")
+    assert not browser.find_element(By.ID, "unreadable").is_displayed()
+
+    store = api.state.store
+    mine = store.tenant(LETTA_KEY)
+    damaged = f"data/schedules/one-time/2031-05-04/10/{mine}/{'0' * 8}-1111-4222-8333-{'4' * 12}.json.enc"
+    store.transact("tests: a file nobody can open", lambda tx: tx.put(damaged, b"not a token at all"))
+    browser.refresh()
+    use_key(browser, LETTA_KEY)
+    until(browser, lambda d: d.find_element(By.ID, "unreadable").is_displayed(), "the note is shown")
+    assert text(browser, "unreadable") == (
+        "One file of yours could not be read and is left out of these lists. "
+        "`switchboard doctor` names each and says why."
+    )
+    listed = rows(browser, "one-time-table")
+    assert len(listed) == 1 and "Later" in listed[0].text, "the rest is shown"

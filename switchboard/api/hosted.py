@@ -28,8 +28,8 @@ prefixes are the CLI's.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Annotated, Any
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any, TypeVar
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, BackgroundTasks, Query, Request, Response
@@ -114,6 +114,27 @@ def page(
     return [s.public() for s in chosen]
 
 
+T = TypeVar("T")
+
+#: On a listing: how many of the caller's files were left out because they do not open.
+UNREADABLE_HEADER = "X-Switchboard-Unreadable"
+
+
+def listing(response: Response, state: ApiState, list_them: Callable[[], list[T]]) -> list[T]:
+    """``list_them()``, counting in a header the caller's files it left out because they do not open.
+
+    The body keeps the hosted service's shape; the page shows the count, and
+    ``switchboard doctor`` names each file and says why.
+    """
+    with state.lock:
+        state.store.take_unreadable()  # what a pass of the ticker skipped is its own to report
+        items = list_them()
+        skipped = state.store.take_unreadable()
+    if skipped:
+        response.headers[UNREADABLE_HEADER] = str(len(skipped))
+    return items
+
+
 # -- one-time -------------------------------------------------------------------------------
 
 
@@ -161,8 +182,7 @@ def list_one_time(
     request: Request, response: Response, caller: CallerDep, state: StateDep, limit: Limit = None, after: After = None
 ) -> list[dict[str, Any]]:
     """Your pending one-time schedules, due first."""
-    with state.lock:
-        items = service.list_one_time(state.store, caller.key)
+    items = listing(response, state, lambda: service.list_one_time(state.store, caller.key))
     return page(request, response, items, limit, after)
 
 
@@ -233,8 +253,7 @@ def list_recurring(
     request: Request, response: Response, caller: CallerDep, state: StateDep, limit: Limit = None, after: After = None
 ) -> list[dict[str, Any]]:
     """Your recurring schedules, oldest first."""
-    with state.lock:
-        items = service.list_recurring(state.store, caller.key)
+    items = listing(response, state, lambda: service.list_recurring(state.store, caller.key))
     return page(request, response, items, limit, after)
 
 
@@ -298,6 +317,7 @@ def resume_recurring(schedule_id: ScheduleIdPath, caller: CallerDep, state: Stat
 
 @router.get("/results", response_model=list[ResultOut], responses=AUTH_RESPONSES, tags=["results"])
 def list_results(
+    response: Response,
     caller: CallerDep,
     state: StateDep,
     limit: ResultLimit = None,
@@ -306,10 +326,13 @@ def list_results(
 ) -> list[dict[str, Any]]:
     """Every delivery, newest first, with Letta's run id and the message."""
     wanted = None if schedule_id is None else query_id(schedule_id, "schedule_id")
-    with state.lock:
-        items = service.list_results(
+    items = listing(
+        response,
+        state,
+        lambda: service.list_results(
             state.store, caller.key, schedule_id=wanted, limit=None if limit is None else offset + limit
-        )
+        ),
+    )
     return [hosted_result(r) for r in items[offset:]]
 
 

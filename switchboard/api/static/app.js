@@ -49,6 +49,7 @@ async function call(method, path, body, { auth = true } = {}) {
     data = null;
   }
   if (!response.ok) throw new ApiFailure(response.status, describe(data, response.status));
+  unreadable += Number(response.headers.get("X-Switchboard-Unreadable") || 0);
   return data;
 }
 
@@ -184,6 +185,7 @@ function short(text, width = 60) {
 const PAGE_SIZE = 20;
 const pages = { "one-time-table": 0, "recurring-table": 0, "results-table": 0 };
 let shown = { "one-time": [], recurring: [], results: [] }; // as last fetched
+let unreadable = 0; // files of yours the last refresh left out as they do not open (a header counts them)
 
 function matches(item) {
   const wanted = $("filter").value.trim().toLowerCase();
@@ -266,7 +268,17 @@ function render() {
   }
 }
 
+function showUnreadable(count) {
+  const box = $("unreadable");
+  box.textContent = count
+    ? `${count === 1 ? "One file" : `${count} files`} of yours could not be read and ${count === 1 ? "is" : "are"} ` +
+      "left out of these lists. `switchboard doctor` names each and says why."
+    : "";
+  box.hidden = !count;
+}
+
 async function refresh() {
+  unreadable = 0;
   const [oneTime, recurring, results] = await Promise.all([
     call("GET", "/schedules/one-time"),
     call("GET", "/schedules/recurring"),
@@ -275,6 +287,7 @@ async function refresh() {
   listed["one-time"] = new Map(oneTime.map((s) => [s.id, s]));
   listed.recurring = new Map(recurring.map((s) => [s.id, s]));
   shown = { "one-time": oneTime, recurring, results };
+  showUnreadable(unreadable);
   render();
 }
 
