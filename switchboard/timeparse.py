@@ -54,7 +54,10 @@ _SCHEDULE_HELP = (
 )
 
 
-_REPEATING_WORDS = re.compile(r"\b(?:hourly|daily|weekly|monthly|yearly|annually|weekdays|weekends)\b")
+_REPEATING_WORDS = re.compile(
+    r"\b(?:hourly|daily|weekly|monthly|yearly|annually|weekdays|weekends|mornings|afternoons|evenings|nights|"
+    r"(?:mon|tues|wednes|thurs|fri|satur|sun)days)\b"
+)
 
 
 def looks_recurring(text: str) -> bool:
@@ -385,10 +388,44 @@ class _Schedule:
     nth_weekdays: list[str] = field(default_factory=list)  # croniter's "L5" (last Friday), "1#1"
     month_days: set[str] = field(default_factory=set)  # "15", or "L" for the last day
     months: set[int] = field(default_factory=set)
+    bare_times: list[phrase.TimeOfDay] = field(default_factory=list)  # "at 7", "7:30": half of the day unsaid
+    parts: set[str] = field(default_factory=set)  # "morning", "evening"…: every day, at that part's hour
 
     def says_when(self) -> bool:
         """Whether anything beyond a time of day was said: "at 9am" alone is not a schedule."""
-        return bool(self.step or self.period or self.weekdays or self.nth_weekdays or self.month_days or self.months)
+        return bool(
+            self.step
+            or self.period
+            or self.weekdays
+            or self.nth_weekdays
+            or self.month_days
+            or self.months
+            or self.parts
+        )
+
+    def settle_times(self, raw: str) -> None:
+        """Read the times of day as the one-time parser does (``phrase.hour_in``), with the parts of the day.
+
+        "every evening at 7" is 19:00 and "every morning" 09:00; "at 8" to "at 12" with a day are morning and
+        noon; "every day at 3" does not say which 3 o'clock and is refused.
+        """
+        if self.parts and self.step:
+            raise TimeParseError(
+                f'"{raw}" gives both an interval and a part of the day — say one, or name the times, such as '
+                '"every day at 8am, 10am and noon"'
+            )
+        if len(self.parts) > 1 and (self.times or self.bare_times):
+            parts = " and ".join(p for p in phrase.PART_OF_DAY_HOURS if p in self.parts)
+            raise TimeParseError(f'"{raw}" names {parts} and a time — say one, such as "every day at 9am and 7pm"')
+        part = next(iter(self.parts)) if len(self.parts) == 1 else None
+        for clock in self.bare_times:
+            self.times.add(phrase.as_time(phrase.hour_in(clock, part, True, raw)))
+        if part is not None:
+            for exact in self.times:  # "every morning at 7pm" says two things
+                clock = phrase.TimeOfDay(exact.hour, exact.minute, midnight=exact == time(0))
+                phrase.hour_in(clock, part, True, raw)
+        if not self.times and not self.step:
+            self.times.update(time(phrase.PART_OF_DAY_HOURS[p]) for p in self.parts)
 
 
 # Takes what one clause matched and fills it into the _Schedule (or refuses it).
@@ -404,6 +441,7 @@ def parse_recurring(text: str, *, tz: str = "UTC") -> tuple[str, str]:
     schedule = _read_schedule(_normalise(raw))
     if schedule is None:
         raise TimeParseError(f'could not understand "{raw}" as a schedule — {_SCHEDULE_HELP}')
+    schedule.settle_times(raw)
     return validate_cron(_to_cron(schedule, raw)), zone_name
 
 
@@ -497,15 +535,29 @@ def _of_the_month(match: re.Match[str], schedule: _Schedule) -> None:
 
 
 def _time(match: re.Match[str], schedule: _Schedule) -> None:
-    """ "at 9am", "17:30", "noon"; "3:30" (morning or afternoon?) is refused, "9:30" and "12:30" are read."""
-    bare = re.fullmatch(r"([1-7]):\d{2}", match[1])
+    """ "at 9am", "17:30", "noon"; "7:30" leaves the half of the day to the rest of the phrase."""
+    text = match[1]
+    bare = re.fullmatch(r"([1-9]|1[0-2]):(\d{2})", text)
     if bare:
-        text = match[1]
-        raise TimeParseError(
-            f'"{text}" does not say whether it is in the morning or the afternoon — write "{text}am" or '
-            f'"{text}pm" (or 24-hour "{int(bare[1]) + 12}:{text[-2:]}")'
-        )
-    schedule.times.add(_time_of_day(match[1]))
+        schedule.bare_times.append(phrase.TimeOfDay(int(bare[1]), int(bare[2]), kind="bare", text=text))
+        return
+    schedule.times.add(_time_of_day(text))
+
+
+def _hour(match: re.Match[str], schedule: _Schedule) -> None:
+    """ "at 17" (the 24-hour clock), "at 7" (the half of the day from the rest of the phrase)."""
+    hour = int(match["h"])
+    if hour > 23:
+        raise TimeParseError(f'there is no time of day "{match["h"]}" — use 0:00-23:59, or 1-12 with am/pm')
+    if 1 <= hour <= 12 and not match["h"].startswith("0"):
+        schedule.bare_times.append(phrase.TimeOfDay(hour, kind="bare", text=match["h"]))
+    else:
+        schedule.times.add(time(hour))
+
+
+def _part_of_day(match: re.Match[str], schedule: _Schedule) -> None:
+    """ "every morning", "weekday evenings": every day at that part's hour, or at the time given in it."""
+    schedule.parts.add(match["part"])
 
 
 def _nth_weekday(match: re.Match[str], schedule: _Schedule) -> None:
@@ -562,6 +614,8 @@ _CLAUSES: list[tuple[re.Pattern[str], _Record]] = [
     (re.compile(r"\b(?:twice|thrice|\d+ times) (?:a|an|per|every|each) \w+"), _refuse_vague),
     (re.compile(rf"\bevery (?:other|second|2nd) {_WEEKDAY}\b"), _refuse_other_weekday),
     (_TIME_RE, _time),
+    (re.compile(r"\bat (?P<h>\d{1,2})(?: ?o'?clock)?\b(?![:.]\d)"), _hour),
+    (re.compile(r"\b(?:in the )?(?P<part>morning|afternoon|evening|night)s?\b"), _part_of_day),
     (re.compile(r"\bevery (half|quarter)(?:[ -](?:of )?an?)?[ -]hour\b"), _every_half_hour),
     (
         re.compile(
