@@ -332,6 +332,7 @@ class OneTimeSchedule(_Schedule):
             "timezone": self.timezone or "UTC",
             "created_at": iso(self.created_at),
             "envelope": self.envelope,
+            "clock": self.clock,
         }
 
 
@@ -396,6 +397,7 @@ class RecurringSchedule(_Schedule):
             "status": self.status,
             "paused_reason": self.paused_reason,
             "envelope": self.envelope,
+            "clock": self.clock,
         }
 
 

@@ -162,7 +162,7 @@ def test_one_time_round_trip_keeps_the_hosted_shapes(api: ApiServer) -> None:
     with api.client() as client:
         created = one_time(api, client, execute_at="2030-01-02T03:04:05+01:00", role="system")
         # The hosted service's fields, and switchboard's optional name.
-        assert set(created) == ONE_TIME_FIELDS | {"name", "timezone", "conversation", "envelope"}
+        assert set(created) == ONE_TIME_FIELDS | {"name", "timezone", "conversation", "envelope", "clock"}
         assert created["execute_at"] == "2030-01-02T02:04:05+00:00"
         assert created["role"] == "system"
         sid = created["id"]

@@ -56,6 +56,7 @@ def test_send_now_and_at_a_time(cli_env: dict[str, str], repo: Repo, agent: str)
     made = js(cli_env, "send", "--agent-id", agent, "--message", "Hello", "--now", NOW, "--no-deliver")
     assert set(made) == {
         "id", "name", "agent_id", "message", "role", "conversation", "execute_at", "timezone", "created_at", "envelope",
+        "clock",
     }  # fmt: skip
     assert made["execute_at"] == made["created_at"] == "2026-03-10T15:20:00+00:00"
     assert (made["agent_id"], made["message"], made["role"]) == (agent, "Hello", "user")

@@ -84,6 +84,7 @@ def test_send_json_is_the_schedule_and_its_result(
     made = json.loads(out)
     assert set(made) == {
         "id", "name", "agent_id", "message", "role", "conversation", "execute_at", "timezone", "created_at", "envelope",
+        "clock",
         "result",
     }  # fmt: skip
     assert made["execute_at"] == "2020-01-01T00:00:00+00:00"  # already due: delivered now, late

@@ -232,6 +232,7 @@ def test_public_views_never_hold_the_letta_key() -> None:
     assert "sk-let-secret" not in repr(made)
     assert set(made.public()) == {
         "id", "name", "agent_id", "message", "role", "conversation", "execute_at", "timezone", "created_at", "envelope",
+        "clock",
     }  # fmt: skip
     assert made.public()["conversation"] == "default"
     rec = recurring(api_key="sk-let-secret", timezone="Europe/Berlin")

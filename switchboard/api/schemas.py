@@ -169,6 +169,7 @@ class OneTimeOut(BaseModel):
     timezone: str = Field("UTC", description="The zone its time was given in (lists show it there).")
     created_at: str
     envelope: bool = Field(False, description="Delivered after a note telling the agent the time.")
+    clock: Clock = Field("github", description='Who fires it: "github" (the tick) or "letta" (Letta\'s own clock).')
 
 
 class RecurringOut(BaseModel):
@@ -188,6 +189,7 @@ class RecurringOut(BaseModel):
     status: Status
     paused_reason: str | None
     envelope: bool = Field(False, description="Delivered after a note telling the agent the time.")
+    clock: Clock = Field("github", description='Who fires it: "github" (the tick) or "letta" (Letta\'s own clock).')
 
 
 def hosted_status(status: str) -> str:
