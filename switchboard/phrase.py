@@ -210,6 +210,9 @@ def read(phrase: str, raw: str) -> Reading:
             after_at = filler[0] in ("at", "@")
             pos = _skip_space(phrase, filler.end())
             continue
+        if name == "clock" and match.groupdict().get("ap") == "a" and not match.groupdict().get("m") and not after_at:
+            # "4a" alone is as often a flat, a seat or a paper size as 4am; "at 4a" and "4:15a" are times.
+            raise TimeParseError(f'"{raw}": is "{match[0]}" a time? — write "{match["h"]}am"')
         if _lone_number(name, match) and pos > 0 and not after_at:
             # "dec 24 15" or "14th april 15": a year, a day or an hour? Only "at 15" says it is an hour.
             raise TimeParseError(_lone_number_error(raw, match[0]))
@@ -468,20 +471,28 @@ def weekday_date(match: re.Match[str], today: date, raw: str) -> date:
     """The date a weekday part names: the coming one, "this" today included, "next" after today, "last" before it.
 
     A bare weekday that is today ("tuesday" said on a Tuesday) could be today or a week away:
-    it is refused.
+    it is refused. So is "next X" where many mean the X a week later: "next wednesday" said
+    on a Tuesday (tomorrow would be "tomorrow"), "next saturday" said on a weekday (the weekend
+    ahead is "this weekend").
     """
     wanted = _WEEKDAYS[match["wd"]]
     modifier = match["mod"]
+    name = _WEEKDAY_NAMES[wanted]
     if modifier == "last":
         return today - timedelta(days=(today.weekday() - wanted - 1) % 7 + 1)
     ahead = (wanted - today.weekday()) % 7
     if ahead == 0 and modifier in (None, "on"):
-        name = _WEEKDAY_NAMES[wanted]
         raise TimeParseError(
             f'"{raw}": {name} is today — say "today" or "this {name}" for today, "next {name}" for a week from now'
         )
     if ahead == 0 and modifier != "this":
         ahead = 7
+    if modifier == "next" and (ahead == 1 or (wanted >= 5 and today.weekday() < 5)):
+        coming, later = today + timedelta(days=ahead), today + timedelta(days=ahead + 7)
+        raise TimeParseError(
+            f'"{raw}": next {name} could be {coming:%a %Y-%m-%d} or {later:%a %Y-%m-%d} — name the date, '
+            f'such as "{later:%b} {later.day}"'.replace(f"{later:%b}", f"{later:%b}".lower())
+        )
     return today + timedelta(days=ahead)
 
 

@@ -151,6 +151,9 @@ def parse_instant(text: str, *, tz: str = "UTC", now: datetime) -> datetime:
     return found
 
 
+RECENT_TIME = timedelta(hours=1)
+"""A time of day alone that passed less than this ago is today's ("16:00" said at 16:22), not tomorrow's: likely a slip."""
+
 PAST_GRACE = timedelta(seconds=60)
 """How far in the past a one-time phrase may resolve and still count as "now" (clocks and typing take time)."""
 
@@ -305,7 +308,7 @@ def _phrase_instant(raw: str, tz: zoneinfo.ZoneInfo, now: datetime) -> datetime:
     wall = phrase.as_time(clock)
     if day is None:  # a time of day alone: the next time the clock shows it
         found_at = _localize(datetime.combine(today, wall), local)
-        if found_at < now:
+        if found_at < now - RECENT_TIME:
             found_at = _localize(datetime.combine(today + timedelta(days=1), wall), local)
         return found_at
     return _localize(datetime.combine(day, wall), local)
