@@ -152,7 +152,7 @@ def parse_instant(text: str, *, tz: str = "UTC", now: datetime) -> datetime:
 
 
 RECENT_TIME = timedelta(hours=1)
-"""A time of day alone that passed less than this ago is today's ("16:00" said at 16:22), not tomorrow's: likely a slip."""
+"""A time of day alone that passed less than this ago is today's ("16:00" said at 16:22): a slip, not tomorrow's."""
 
 PAST_GRACE = timedelta(seconds=60)
 """How far in the past a one-time phrase may resolve and still count as "now" (clocks and typing take time)."""
@@ -266,7 +266,7 @@ def _phrase_instant(raw: str, tz: zoneinfo.ZoneInfo, now: datetime) -> datetime:
         if part not in (None, "night", "evening"):
             raise TimeParseError(f'"{raw}" says tonight and the {part} — say one')
         part = part or "night"
-        set_day(today, "tonight")
+        set_day(today - timedelta(days=parts["tonight"][0] == "last night"), parts["tonight"][0])
     if "same_time" in parts:
         if clock is not None:
             raise TimeParseError(f'"{raw}" says two times of day — say one')
