@@ -132,10 +132,10 @@ _ANCHORED = re.compile(
 _PARTS: list[tuple[str, re.Pattern[str]]] = [
     (name, re.compile(pattern + _END))
     for name, pattern in [
-        ("now", r"(?:right )?now|immediately|asap"),
+        ("now", r"(?:right )?now|immediately|asap|at the moment"),
         ("same_time", r"(?:this|same|the same) time (?P<day>tomorrow|today)"),
         ("relative", rf"in (?P<amount>{_AMOUNT})(?: time)?"),
-        ("relative", rf"(?P<amount>{_AMOUNT}) (?P<dir>from now|later|hence|ago|from today|from tomorrow)"),
+        ("relative", rf"(?P<amount>{_AMOUNT}) (?P<dir>from (?:right )?now|later|hence|ago|from today|from tomorrow)"),
         ("iso_date", r"(?P<y>\d{4})[-/.](?P<m>\d{1,2})[-/.](?P<d>\d{1,2})"),
         ("numeric_date", r"(?P<a>\d{1,2})/(?P<b>\d{1,2})(?:/(?P<y>\d{4}|\d{2}))?"),
         ("numeric_date", r"(?P<a>\d{1,2})(?P<sep>[.-])(?P<b>\d{1,2})(?P=sep)(?P<y>\d{4}|\d{2})"),
@@ -144,7 +144,7 @@ _PARTS: list[tuple[str, re.Pattern[str]]] = [
             rf"(?:the )?(?P<nth>{_NTH}) (?P<wd>{_WEEKDAY}|day) (?:(?:of|in) (?P<mon>{_MONTH}){_YEAR}|{_MONTH_REF})",
         ),
         ("month_day", rf"(?:the )?(?P<d>{_DAY}|\d{{1,2}})(?: day)? {_MONTH_REF}"),
-        ("month_date", rf"(?P<mon>{_MONTH}) (?:the )?(?P<d>{_DAY}){_YEAR}"),
+        ("month_date", rf"(?P<mon>{_MONTH}) ?(?:the )?(?P<d>{_DAY}){_YEAR}"),
         ("month_date", rf"(?:the )?(?P<d>{_DAY})(?: day)? ?(?:of )?(?P<mon>{_MONTH}){_YEAR}"),
         ("month_date", rf"(?P<d>\d{{1,2}})(?P<sep>[/-])(?P<mon>{_MONTH})(?P=sep)(?P<y>\d{{4}})"),
         ("day_of_month", rf"(?:the )?(?P<d>\d{{1,2}}(?:st|nd|rd|th)|{_alt(_ORDINAL_WORDS)})"),
@@ -158,6 +158,7 @@ _PARTS: list[tuple[str, re.Pattern[str]]] = [
         ("week_day", rf"(?P<week>this|next|last) week(?:s)? (?P<wd>{_WEEKDAY})"),
         ("weekday", rf"(?:on )?(?P<wd>{_WEEKDAY}) (?P<mod>after next)"),
         ("weekday", rf"(?:(?P<mod>this coming|coming|this|next|last|on) )?(?P<wd>{_WEEKDAY})"),
+        ("part", r"(?:(?P<this>the) )?(?P<part>morning|afternoon|evening|night) of(?= \S)"),  # "the morning of dec 24"
         ("part", r"(?:(?P<this>this|in the|in|at) )?(?P<part>morning|afternoon|evening|night)"),
         (
             "clock_relation",

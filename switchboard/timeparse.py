@@ -298,9 +298,14 @@ def _phrase_instant(raw: str, tz: zoneinfo.ZoneInfo, now: datetime) -> datetime:
                 )
         clock = phrase.hour_in(clock, part, named_day, raw)
     elif part is not None:
-        if day is None:  # "in the morning" said at night: this one or the next? Ask.
-            raise TimeParseError(f'"{raw}" does not say which day — write "tomorrow {part}" or "this {part}"')
         clock = phrase.TimeOfDay(phrase.PART_OF_DAY_HOURS[part])
+        if day is None:
+            # "evening" said in the afternoon is this evening; "in the morning" said at night could be
+            # this one or the next: ask.
+            found_at = _localize(datetime.combine(today, phrase.as_time(clock)), local)
+            if found_at < now:
+                raise TimeParseError(f'"{raw}" does not say which day — write "tomorrow {part}" or "this {part}"')
+            return found_at
     elif day is not None:
         clock = phrase.TimeOfDay(DEFAULT_TIME.hour, DEFAULT_TIME.minute)
     else:
