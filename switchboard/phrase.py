@@ -163,7 +163,13 @@ _PARTS: list[tuple[str, re.Pattern[str]]] = [
         (
             "clock_relation",
             rf"(?P<mins>an? quarter|quarter|half|\d{{1,2}}|{_alt(_MINUTE_WORDS)}|five|ten)(?: minutes?)? "
-            rf"(?P<dir>past|after|to|till|til|before|of) (?P<target>{_HOUR}(?: ?{_MERIDIEM})?|noon|midday|midnight)",
+            rf"(?P<dir>past|after|to|till|til|before|of) "
+            rf"(?P<target>\d{{1,2}}h|{_HOUR}(?: ?{_MERIDIEM})?|noon|midday|midnight)",
+        ),
+        (  # "15 minutes from 1pm": only with "minutes" and a time that says its half of the day
+            "clock_relation",
+            rf"(?P<mins>\d{{1,2}}|{_alt(_MINUTE_WORDS)}|five|ten) minutes? (?P<dir>from) "
+            rf"(?P<target>\d{{1,2}}h|{_HOUR} ?{_MERIDIEM}|noon|midday|midnight)",
         ),
         (
             "clock",
@@ -349,6 +355,8 @@ def _relation(match: re.Match[str], raw: str) -> TimeOfDay:
         raise TimeParseError(f'"{raw}": write "{mins_text} {unit} after noon" or "{mins_text}pm"')
     if target in ("noon", "midday"):
         base = TimeOfDay(12)
+    elif target.endswith("h"):  # "15 minutes past 15h": the 24-hour clock
+        base = _checked(TimeOfDay(int(target[:-1]), text=target))
     elif target == "midnight":
         base = TimeOfDay(0, midnight=True)
     else:
