@@ -456,7 +456,8 @@ def date_of(match: re.Match[str], today: date, raw: str) -> tuple[date, bool]:
         return _nth_weekday_date(groups, today, raw), bool(year_text)
     if "rel" in groups:  # "the 20th of next month"
         month_start = _month_of(groups["rel"], today)
-        return _real_date(month_start.year, month_start.month, _day_number(groups["d"]), raw), True
+        found = _real_date(month_start.year, month_start.month, _day_number(groups["d"]), raw)
+        return _this_month_unless_passed(found, groups["rel"], today, raw), True
     if "mon" in groups or ("a" not in groups and "m" not in groups):
         day = _day_number(groups["d"])
         # "the 24th" alone: this month's, or next month's when it has passed
@@ -520,6 +521,20 @@ def _nth_weekday_date(groups: dict[str, str | None], today: date, raw: str) -> d
     else:
         first = _month_of(groups["rel"], today)
     days = [first + timedelta(days=n) for n in range(31) if (first + timedelta(days=n)).month == first.month]
+    found = _nth_of(days, groups, raw)
+    return found if groups["mon"] else _this_month_unless_passed(found, groups["rel"], today, raw)
+
+
+def _this_month_unless_passed(found: date, relation: str | None, today: date, raw: str) -> date:
+    """``found``, unless "of the month" (not "this" or "next") names a day already passed: either is meant."""
+    if relation is None and found < today:
+        raise TimeParseError(f'"{raw}": the one this month has passed — say "of this month" or "of next month"')
+    return found
+
+
+def _nth_of(days: list[date], groups: dict[str, str | None], raw: str) -> date:
+    """The first, second... or last of ``days`` (all of one month) that is the weekday asked for."""
+    first = days[0]
     nth_text = str(groups["nth"])
     nth = int(nth_text[0]) if nth_text[0].isdigit() else _NTH_NUMBERS[nth_text]
     if groups["wd"] != "day":
