@@ -13,7 +13,10 @@ resolved together, and every ambiguity is refused with a suggestion:
   15:00); with a named day and no such word, 8-11 are morning hours and 12 is
   noon ("tomorrow at 9" is 09:00); anything else is refused;
 - a day with no time means 09:00; a part of the day alone means its default
-  hour (morning 09:00, afternoon 15:00, evening 19:00, night 20:00).
+  hour (morning 09:00, afternoon 15:00, evening 19:00, night 20:00);
+- "next X" is refused where many read it as the X a week later ("next wednesday"
+  said on a Tuesday, "next saturday" said on a weekday), and so is "of the month"
+  on a day already passed; weeks run Monday to Sunday ("thursday next week").
 """
 
 from __future__ import annotations
