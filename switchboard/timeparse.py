@@ -57,11 +57,20 @@ _SCHEDULE_HELP = (
 _REPEATING_WORDS = re.compile(r"\b(?:hourly|daily|weekly|monthly|yearly|annually|weekdays|weekends)\b")
 
 
+# "3 fridays from now" counts days once; its plural is not a repeating one.
+_COUNTED_DAYS = re.compile(r"\b\w+ \w+s (?:from now|hence|ago|back)\b")
+
+
+def _says_repeating(phrase: str) -> bool:
+    """Whether a normalised phrase has a repeating word ("daily", "weekdays"), leaving counted days aside."""
+    return bool(_REPEATING_WORDS.search(_COUNTED_DAYS.sub(" ", phrase)))
+
+
 def looks_recurring(text: str) -> bool:
     """Whether a phrase asks for a repeating schedule ("every monday at 9am", "daily", a cron) rather than one time."""
     phrase = _normalise(text)
     starts = re.match(r"(?:every|each)\b", phrase)
-    return bool(starts or _REPEATING_WORDS.search(phrase) or _looks_like_cron(" ".join(text.split())))
+    return bool(starts or _says_repeating(phrase) or _looks_like_cron(" ".join(text.split())))
 
 
 # ---------------------------------------------------------------- words
@@ -191,7 +200,7 @@ def _refuse_non_instants(raw: str, phrase: str) -> None:
     """Refuse what is not one instant: nothing, a bare number, a repeating schedule."""
     if not phrase or phrase.isdigit():
         raise TimeParseError(f'could not understand "{raw}" as a time — {_INSTANT_HELP}')
-    if re.match(r"(?:every|each)\b", phrase) or _looks_like_cron(phrase) or _REPEATING_WORDS.search(phrase):
+    if re.match(r"(?:every|each)\b", phrase) or _looks_like_cron(phrase) or _says_repeating(phrase):
         raise TimeParseError(
             f'"{raw}" is a repeating schedule, not one time — make it a recurring schedule, or {_INSTANT_HELP}'
         )
