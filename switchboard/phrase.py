@@ -13,7 +13,10 @@ resolved together, and every ambiguity is refused with a suggestion:
   15:00); with a named day and no such word, 8-11 are morning hours and 12 is
   noon ("tomorrow at 9" is 09:00); anything else is refused;
 - a day with no time means 09:00; a part of the day alone means its default
-  hour (morning 09:00, afternoon 15:00, evening 19:00, night 20:00).
+  hour (morning 09:00, afternoon 15:00, evening 19:00, night 20:00);
+- "next X" is refused where many read it as the X a week later ("next wednesday"
+  said on a Tuesday, "next saturday" said on a weekday), and so is "of the month"
+  on a day already passed; weeks run Monday to Sunday ("thursday next week").
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ _UNITS = {
     "w": "weeks", "wk": "weeks", "wks": "weeks", "week": "weeks", "weeks": "weeks",
     "month": "months", "months": "months", "mo": "months", "mos": "months",
     "year": "years", "years": "years", "yr": "years", "yrs": "years",
-    "fortnight": "fortnights", "fortnights": "fortnights",
+    "fortnight": "fortnights", "fortnights": "fortnights", "'": "minutes", '"': "seconds",
 }  # fmt: skip
 
 _SMALL = [
@@ -102,11 +105,15 @@ def _alt(words: object) -> str:
 
 
 _END = r"(?=\s|$)"
-_NUM = rf"(?:\d+(?:\.\d+)?|{_alt(_NUMBER_WORDS)}|an?|a couple(?: of)?|couple(?: of)?|a few|few|several|some)"
+_NUM = (
+    rf"(?:\d+(?:\.\d+)?|{_alt(_NUMBER_WORDS)}|an?|a couple(?: of)?|couple(?: of)?|an? pair of|pair of|a few|few"
+    r"|several|some)"
+)
 # A word amount needs its space, or "and" would read as "an d(ay)".
 _AMOUNT_ONE = (
-    rf"\d+(?:\.\d+)? ?(?:{_alt(_UNITS)})|(?:{_NUM}) (?:{_alt(_UNITS)})"
+    rf"\d+(?:\.\d+)? ?(?:{_alt(_UNITS)})|(?:{_NUM})(?: and an? half)? (?:more )?(?:{_alt(_UNITS)})"
     r"|half an? hour|an? half hour|half hour|an? quarter(?: of an?)? hour|quarter hour"
+    r"|three quarters of an? hour|[13]/4 ?(?:h|hr|hour)|1/2 ?(?:h|hr|hour)"
 )
 _AMOUNT = rf"(?:{_AMOUNT_ONE})(?:(?: and| ) ?(?:{_AMOUNT_ONE}))*(?: and an? half)?"
 _HOUR = rf"(?:\d{{1,2}}|{_alt(_HOUR_WORDS)})"
@@ -114,29 +121,58 @@ _MERIDIEM = r"(?:am|pm)"
 _DAY = rf"\d{{1,2}}(?:st|nd|rd|th)?|{_alt(_ORDINAL_WORDS)}"
 _MONTH = _alt(_MONTHS)
 _YEAR = r"(?: (?P<y>\d{4}))?"
+_WEEKDAY = _alt(_WEEKDAYS)
+_NTH = r"first|1st|second|2nd|third|3rd|fourth|4th|fifth|5th|last"
+# A month named by where it is: "of next month", "in the month", "of the previous month".
+_MONTH_REF = r"(?:of|in) (?:the )?(?:(?P<rel>next|following|this|current|previous|last) )?month"
+# Phrases that name a week or month as a place for a day, not as a vague span ("wednesday next week").
+_ANCHORED = re.compile(
+    rf"\b(?:{_WEEKDAY}) (?:of )?(?:this|next|last) week\b|\b(?:this|next|last) week(?:s)? (?:{_WEEKDAY})\b"
+    r"|\b(?:of|in) (?:the )?(?:next|following|this|current|previous|last) month\b"
+)
 
 # Each part: (name, pattern). Tried in this order at each position; the first that matches wins.
 _PARTS: list[tuple[str, re.Pattern[str]]] = [
     (name, re.compile(pattern + _END))
     for name, pattern in [
-        ("now", r"(?:right )?now|immediately|asap"),
+        ("now", r"(?:right )?now|immediately|asap|at the moment"),
         ("same_time", r"(?:this|same|the same) time (?P<day>tomorrow|today)"),
         ("relative", rf"in (?P<amount>{_AMOUNT})(?: time)?"),
-        ("relative", rf"(?P<amount>{_AMOUNT}) (?P<dir>from now|later|hence|ago|from today|from tomorrow)"),
+        ("relative", rf"(?P<amount>{_AMOUNT}) (?P<dir>from (?:right )?now|later|hence|ago|from today|from tomorrow)"),
         ("iso_date", r"(?P<y>\d{4})[-/.](?P<m>\d{1,2})[-/.](?P<d>\d{1,2})"),
         ("numeric_date", r"(?P<a>\d{1,2})/(?P<b>\d{1,2})(?:/(?P<y>\d{4}|\d{2}))?"),
         ("numeric_date", r"(?P<a>\d{1,2})(?P<sep>[.-])(?P<b>\d{1,2})(?P=sep)(?P<y>\d{4}|\d{2})"),
-        ("month_date", rf"(?P<mon>{_MONTH}) (?:the )?(?P<d>{_DAY}){_YEAR}"),
-        ("month_date", rf"(?:the )?(?P<d>{_DAY}) (?:of )?(?P<mon>{_MONTH}){_YEAR}"),
+        (
+            "nth_weekday",
+            rf"(?:the )?(?P<nth>{_NTH}) (?P<wd>{_WEEKDAY}|day) (?:(?:of|in) (?P<mon>{_MONTH}){_YEAR}|{_MONTH_REF})",
+        ),
+        ("month_day", rf"(?:the )?(?P<d>{_DAY}|\d{{1,2}})(?: day)? {_MONTH_REF}"),
+        ("month_date", rf"(?P<mon>{_MONTH}) ?(?:the )?(?P<d>{_DAY}){_YEAR}"),
+        ("month_date", rf"(?:the )?(?P<d>{_DAY})(?: day)? ?(?:of )?(?P<mon>{_MONTH}){_YEAR}"),
+        ("month_date", rf"(?P<d>\d{{1,2}})(?P<sep>[/-])(?P<mon>{_MONTH})(?P=sep)(?P<y>\d{{4}})"),
         ("day_of_month", rf"(?:the )?(?P<d>\d{{1,2}}(?:st|nd|rd|th)|{_alt(_ORDINAL_WORDS)})"),
         ("day_word", r"(?:the )?day after tomorrow|(?:the )?day before yesterday|today|tomorrow|tmrw|tmr|yesterday"),
-        ("tonight", r"tonight|tonite"),
-        ("weekday", rf"(?:(?P<mod>this coming|coming|this|next|last|on) )?(?P<wd>{_alt(_WEEKDAYS)})"),
+        ("tonight", r"tonight|tonite|last night"),
+        (
+            "weekday_count",
+            rf"(?P<count>\d+|{_alt(_NUMBER_WORDS)}) (?P<wd>{_WEEKDAY})s (?P<dir>from now|hence|ago|back)",
+        ),
+        ("week_day", rf"(?:on )?(?P<wd>{_WEEKDAY}) (?:of )?(?P<week>this|next|last) week"),
+        ("week_day", rf"(?P<week>this|next|last) week(?:s)? (?P<wd>{_WEEKDAY})"),
+        ("weekday", rf"(?:on )?(?P<wd>{_WEEKDAY}) (?P<mod>after next)"),
+        ("weekday", rf"(?:(?P<mod>this coming|coming|this|next|last|on) )?(?P<wd>{_WEEKDAY})"),
+        ("part", r"(?:(?P<this>the) )?(?P<part>morning|afternoon|evening|night) of(?= \S)"),  # "the morning of dec 24"
         ("part", r"(?:(?P<this>this|in the|in|at) )?(?P<part>morning|afternoon|evening|night)"),
         (
             "clock_relation",
             rf"(?P<mins>an? quarter|quarter|half|\d{{1,2}}|{_alt(_MINUTE_WORDS)}|five|ten)(?: minutes?)? "
-            rf"(?P<dir>past|after|to|till|til|before|of) (?P<target>{_HOUR}(?: ?{_MERIDIEM})?|noon|midday|midnight)",
+            rf"(?P<dir>past|after|to|till|til|before|of) "
+            rf"(?P<target>\d{{1,2}}h|{_HOUR}(?: ?{_MERIDIEM})?|noon|midday|midnight)",
+        ),
+        (  # "15 minutes from 1pm": only with "minutes" and a time that says its half of the day
+            "clock_relation",
+            rf"(?P<mins>\d{{1,2}}|{_alt(_MINUTE_WORDS)}|five|ten) minutes? (?P<dir>from) "
+            rf"(?P<target>\d{{1,2}}h|{_HOUR} ?{_MERIDIEM}|noon|midday|midnight)",
         ),
         (
             "clock",
@@ -148,7 +184,7 @@ _PARTS: list[tuple[str, re.Pattern[str]]] = [
         ("clock_h", r"(?P<h>\d{1,2})h(?P<m>\d{2})?"),
         ("clock_hhmm", r"at (?P<hhmm>\d{4})"),
         ("clock_hmm", r"at (?P<h>[1-9])(?P<m>[0-5]\d)"),
-        ("noon", r"(?:12 )?(?:noon|midday)"),
+        ("noon", r"(?:12 )?(?:the )?(?:noon|midday|mid day)"),
         ("midnight", r"(?:12 )?midnight"),
         (
             "clock_words",
@@ -192,7 +228,7 @@ class Reading:
 
 def read(phrase: str, raw: str) -> Reading:
     """Split the normalised ``phrase`` into its parts; refuse words no part explains or a part said twice."""
-    vague = _VAGUE.search(phrase)
+    vague = _VAGUE.search(_ANCHORED.sub(" ", phrase))
     if vague:
         raise TimeParseError(f'"{raw}" is not an exact time ("{vague[0]}") — {_EXACT_HINT}')
     reading = Reading()
@@ -210,12 +246,17 @@ def read(phrase: str, raw: str) -> Reading:
             after_at = filler[0] in ("at", "@")
             pos = _skip_space(phrase, filler.end())
             continue
+        if name == "clock" and match.groupdict().get("ap") == "a" and not match.groupdict().get("m") and not after_at:
+            # "4a" alone is as often a flat, a seat or a paper size as 4am; "at 4a" and "4:15a" are times.
+            raise TimeParseError(f'"{raw}": is "{match[0]}" a time? — write "{match["h"]}am"')
         if _lone_number(name, match) and pos > 0 and not after_at:
             # "dec 24 15" or "14th april 15": a year, a day or an hour? Only "at 15" says it is an hour.
             raise TimeParseError(_lone_number_error(raw, match[0]))
         after_at = False
         kind = "clock" if name.startswith(("clock", "noon", "midnight")) else name
-        kind = "date" if name in ("iso_date", "numeric_date", "month_date", "day_of_month") else kind
+        kind = "date" if name in ("iso_date", "numeric_date", "month_date", "day_of_month", "nth_weekday") else kind
+        kind = "date" if name == "month_day" else kind
+        kind = "weekday" if name in ("weekday_count", "week_day") else kind
         if kind in reading.parts:
             raise TimeParseError(f'"{raw}" says {_what(kind)} twice — {_EXACT_HINT}')
         reading.parts[kind] = match
@@ -317,6 +358,8 @@ def _relation(match: re.Match[str], raw: str) -> TimeOfDay:
         raise TimeParseError(f'"{raw}": write "{mins_text} {unit} after noon" or "{mins_text}pm"')
     if target in ("noon", "midday"):
         base = TimeOfDay(12)
+    elif target.endswith("h"):  # "15 minutes past 15h": the 24-hour clock
+        base = _checked(TimeOfDay(int(target[:-1]), text=target))
     elif target == "midnight":
         base = TimeOfDay(0, midnight=True)
     else:
@@ -349,7 +392,16 @@ def _relation(match: re.Match[str], raw: str) -> TimeOfDay:
 def amount(text: str, raw: str) -> dict[str, float]:
     """Read "2 hours and 30 minutes", "an hour and a half", "a couple of days" as units and counts."""
     text = re.sub(r"\bhalf an? hour\b|\ban? half hour\b|\bhalf hour\b", "30 minutes", text)
-    text = re.sub(r"\ban? quarter(?: of an?)? hour\b|\bquarter hour\b", "15 minutes", text)
+    text = re.sub(r"\ban? quarter(?: of an?)? hour\b|\bquarter hour\b|(?<!\S)1/4 ?(?:h|hr|hour)\b", "15 minutes", text)
+    text = re.sub(r"\bthree quarters of an? hour\b|(?<!\S)3/4 ?(?:h|hr|hour)\b", "45 minutes", text)
+    text = re.sub(r"(?<!\S)1/2 ?(?:h|hr|hour)\b", "30 minutes", text)
+    text = re.sub(r" more (?=\S)", " ", text)  # "in 2 more minutes"
+    # "2 and a half hours": the half belongs to the unit that follows
+    text = re.sub(
+        rf"(?<!\S)(\d+|{_alt(_NUMBER_WORDS)}|an?) and an? half (?=\S)",
+        lambda m: f"{1 if m[1] in ('a', 'an') else _NUMBER_WORDS.get(m[1]) or int(m[1])}.5 ",
+        text,
+    )
     half = text.endswith(" and a half") or text.endswith(" and an half")
     text = re.sub(r" and an? half$", "", text)
     found: dict[str, float] = {}
@@ -362,7 +414,7 @@ def amount(text: str, raw: str) -> dict[str, float]:
     for count_text, unit_text in pieces:
         if count_text in ("a few", "few", "several", "some"):
             raise TimeParseError(f'"{raw}" does not say how many ("{count_text}") — say a number, such as "in 3 hours"')
-        if count_text.startswith(("a couple", "couple")):
+        if count_text.startswith(("a couple", "couple", "a pair", "an pair", "pair")):
             count: float = 2
         elif count_text in ("a", "an"):
             count = 1
@@ -403,6 +455,12 @@ def date_of(match: re.Match[str], today: date, raw: str) -> tuple[date, bool]:
     """The date a date part names, and whether its year was said; a date without a year is the next one."""
     groups = match.groupdict()
     year_text = groups.get("y")
+    if "nth" in groups:
+        return _nth_weekday_date(groups, today, raw), bool(year_text)
+    if "rel" in groups:  # "the 20th of next month"
+        month_start = _month_of(groups["rel"], today)
+        found = _real_date(month_start.year, month_start.month, _day_number(groups["d"]), raw)
+        return _this_month_unless_passed(found, groups["rel"], today, raw), True
     if "mon" in groups or ("a" not in groups and "m" not in groups):
         day = _day_number(groups["d"])
         # "the 24th" alone: this month's, or next month's when it has passed
@@ -441,6 +499,54 @@ def date_of(match: re.Match[str], today: date, raw: str) -> tuple[date, bool]:
     return candidate, False
 
 
+_NTH_NUMBERS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "last": -1}
+
+
+def _month_of(relation: str | None, today: date) -> date:
+    """The first day of the month "next month", "this month" or "the previous month" names."""
+    first = today.replace(day=1)
+    if relation in ("next", "following"):
+        return (first + timedelta(days=32)).replace(day=1)
+    if relation in ("previous", "last"):
+        return (first - timedelta(days=1)).replace(day=1)
+    return first
+
+
+def _nth_weekday_date(groups: dict[str, str | None], today: date, raw: str) -> date:
+    """ "the first monday of march", "the last friday of the month", "the last day of october 2015"."""
+    if groups["mon"]:
+        month = _MONTHS[groups["mon"]]
+        year = int(groups["y"]) if groups["y"] else today.year
+        first = date(year, month, 1)
+        # Without a year, a month that ended more than a month ago is next year's (as with dates).
+        if not groups["y"] and date(year, month, 28) < today - timedelta(days=31):
+            first = date(year + 1, month, 1)
+    else:
+        first = _month_of(groups["rel"], today)
+    days = [first + timedelta(days=n) for n in range(31) if (first + timedelta(days=n)).month == first.month]
+    found = _nth_of(days, groups, raw)
+    return found if groups["mon"] else _this_month_unless_passed(found, groups["rel"], today, raw)
+
+
+def _this_month_unless_passed(found: date, relation: str | None, today: date, raw: str) -> date:
+    """``found``, unless "of the month" (not "this" or "next") names a day already passed: either is meant."""
+    if relation is None and found < today:
+        raise TimeParseError(f'"{raw}": the one this month has passed — say "of this month" or "of next month"')
+    return found
+
+
+def _nth_of(days: list[date], groups: dict[str, str | None], raw: str) -> date:
+    """The first, second... or last of ``days`` (all of one month) that is the weekday asked for."""
+    first = days[0]
+    nth_text = str(groups["nth"])
+    nth = int(nth_text[0]) if nth_text[0].isdigit() else _NTH_NUMBERS[nth_text]
+    if groups["wd"] != "day":
+        days = [d for d in days if d.weekday() == _WEEKDAYS[str(groups["wd"])]]
+    if nth > len(days):
+        raise TimeParseError(f'"{raw}": {first:%B %Y} has no {groups["nth"]} {groups["wd"]} — name the date')
+    return days[nth - 1] if nth > 0 else days[-1]
+
+
 def _day_number(text: str) -> int:
     return _ORDINAL_WORDS[text] if text in _ORDINAL_WORDS else int(re.sub(r"\D", "", text))
 
@@ -468,20 +574,49 @@ def weekday_date(match: re.Match[str], today: date, raw: str) -> date:
     """The date a weekday part names: the coming one, "this" today included, "next" after today, "last" before it.
 
     A bare weekday that is today ("tuesday" said on a Tuesday) could be today or a week away:
-    it is refused.
+    it is refused. So is "next X" where many mean the X a week later: "next wednesday" said
+    on a Tuesday (tomorrow would be "tomorrow"), "next saturday" said on a weekday (the weekend
+    ahead is "this weekend").
     """
     wanted = _WEEKDAYS[match["wd"]]
-    modifier = match["mod"]
+    groups = match.groupdict()
+    modifier = groups.get("mod")
+    name = _WEEKDAY_NAMES[wanted]
+    if groups.get("count"):  # "3 fridays from now": the third one after today; "2 thursdays ago"
+        count = int(groups["count"]) if groups["count"].isdigit() else _NUMBER_WORDS[groups["count"]]
+        if not 1 <= count <= 520:
+            raise TimeParseError(f'"{raw}": count weekdays from 1, such as "2 {name}s from now"')
+        if groups["dir"] in ("ago", "back"):
+            return today - timedelta(days=(today.weekday() - wanted - 1) % 7 + 1 + 7 * (count - 1))
+        return today + timedelta(days=(wanted - today.weekday() - 1) % 7 + 1 + 7 * (count - 1))
+    if groups.get("week"):  # "wednesday next week": weeks run Monday to Sunday, so Sunday is refused
+        if wanted == 6:
+            raise TimeParseError(
+                f'"{raw}": some weeks start on sunday, some end on it — name the date of the sunday you mean'
+            )
+        shift = {"this": 0, "next": 7, "last": -7}[groups["week"]]
+        return today + timedelta(days=wanted - today.weekday() + shift)
+    if modifier == "after next":  # "friday after next": the one after the coming one
+        ahead = (wanted - today.weekday()) % 7
+        if ahead == 0:
+            raise TimeParseError(f'"{raw}": {name} is today — name the date of the {name} you mean')
+        return today + timedelta(days=ahead + 7)
     if modifier == "last":
         return today - timedelta(days=(today.weekday() - wanted - 1) % 7 + 1)
     ahead = (wanted - today.weekday()) % 7
     if ahead == 0 and modifier in (None, "on"):
-        name = _WEEKDAY_NAMES[wanted]
         raise TimeParseError(
             f'"{raw}": {name} is today — say "today" or "this {name}" for today, "next {name}" for a week from now'
         )
     if ahead == 0 and modifier != "this":
         ahead = 7
+    if modifier == "next" and (ahead == 1 or (wanted >= 5 and today.weekday() < 5)):
+        coming, later = today + timedelta(days=ahead), today + timedelta(days=ahead + 7)
+        example = f"{later:%b}".lower() + f" {later.day}"
+        raise TimeParseError(
+            f'"{raw}": next {name} could be {coming:%a %Y-%m-%d} or {later:%a %Y-%m-%d} — name the date, '
+            f'such as "{example}"'
+        )
     return today + timedelta(days=ahead)
 
 

@@ -60,11 +60,20 @@ _REPEATING_WORDS = re.compile(
 )
 
 
+# "3 fridays from now" counts days once; its plural is not a repeating one.
+_COUNTED_DAYS = re.compile(r"\b\w+ \w+s (?:from now|hence|ago|back)\b")
+
+
+def _says_repeating(phrase: str) -> bool:
+    """Whether a normalised phrase has a repeating word ("daily", "weekdays"), leaving counted days aside."""
+    return bool(_REPEATING_WORDS.search(_COUNTED_DAYS.sub(" ", phrase)))
+
+
 def looks_recurring(text: str) -> bool:
     """Whether a phrase asks for a repeating schedule ("every monday at 9am", "daily", a cron) rather than one time."""
     phrase = _normalise(text)
     starts = re.match(r"(?:every|each)\b", phrase)
-    return bool(starts or _REPEATING_WORDS.search(phrase) or _looks_like_cron(" ".join(text.split())))
+    return bool(starts or _says_repeating(phrase) or _looks_like_cron(" ".join(text.split())))
 
 
 # ---------------------------------------------------------------- words
@@ -154,6 +163,9 @@ def parse_instant(text: str, *, tz: str = "UTC", now: datetime) -> datetime:
     return found
 
 
+RECENT_TIME = timedelta(hours=1)
+"""A time of day alone that passed less than this ago is today's ("16:00" said at 16:22): a slip, not tomorrow's."""
+
 PAST_GRACE = timedelta(seconds=60)
 """How far in the past a one-time phrase may resolve and still count as "now" (clocks and typing take time)."""
 
@@ -191,7 +203,7 @@ def _refuse_non_instants(raw: str, phrase: str) -> None:
     """Refuse what is not one instant: nothing, a bare number, a repeating schedule."""
     if not phrase or phrase.isdigit():
         raise TimeParseError(f'could not understand "{raw}" as a time — {_INSTANT_HELP}')
-    if re.match(r"(?:every|each)\b", phrase) or _looks_like_cron(phrase) or _REPEATING_WORDS.search(phrase):
+    if re.match(r"(?:every|each)\b", phrase) or _looks_like_cron(phrase) or _says_repeating(phrase):
         raise TimeParseError(
             f'"{raw}" is a repeating schedule, not one time — make it a recurring schedule, or {_INSTANT_HELP}'
         )
@@ -266,7 +278,7 @@ def _phrase_instant(raw: str, tz: zoneinfo.ZoneInfo, now: datetime) -> datetime:
         if part not in (None, "night", "evening"):
             raise TimeParseError(f'"{raw}" says tonight and the {part} — say one')
         part = part or "night"
-        set_day(today, "tonight")
+        set_day(today - timedelta(days=parts["tonight"][0] == "last night"), parts["tonight"][0])
     if "same_time" in parts:
         if clock is not None:
             raise TimeParseError(f'"{raw}" says two times of day — say one')
@@ -298,9 +310,14 @@ def _phrase_instant(raw: str, tz: zoneinfo.ZoneInfo, now: datetime) -> datetime:
                 )
         clock = phrase.hour_in(clock, part, named_day, raw)
     elif part is not None:
-        if day is None:  # "in the morning" said at night: this one or the next? Ask.
-            raise TimeParseError(f'"{raw}" does not say which day — write "tomorrow {part}" or "this {part}"')
         clock = phrase.TimeOfDay(phrase.PART_OF_DAY_HOURS[part])
+        if day is None:
+            # "evening" said in the afternoon is this evening; "in the morning" said at night could be
+            # this one or the next: ask.
+            found_at = _localize(datetime.combine(today, phrase.as_time(clock)), local)
+            if found_at < now:
+                raise TimeParseError(f'"{raw}" does not say which day — write "tomorrow {part}" or "this {part}"')
+            return found_at
     elif day is not None:
         clock = phrase.TimeOfDay(DEFAULT_TIME.hour, DEFAULT_TIME.minute)
     else:
@@ -308,7 +325,7 @@ def _phrase_instant(raw: str, tz: zoneinfo.ZoneInfo, now: datetime) -> datetime:
     wall = phrase.as_time(clock)
     if day is None:  # a time of day alone: the next time the clock shows it
         found_at = _localize(datetime.combine(today, wall), local)
-        if found_at < now:
+        if found_at < now - RECENT_TIME:
             found_at = _localize(datetime.combine(today + timedelta(days=1), wall), local)
         return found_at
     return _localize(datetime.combine(day, wall), local)

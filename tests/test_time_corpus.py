@@ -67,6 +67,8 @@ WORDS = [
     "3:30", "17:00", "25:00", "15h", "3/4", "24/12/2026", "2026-12-24", "hours", "minutes", "days", "weeks",
     "months", "years", "fortnight", "couple", "few", "ten", "thirty", "twenty", "five", "pm", "am", "oclock",
     "utc", "pst", "+02:00", "ish", "about", "1.5", "same", "time",
+    "week", "month", "first", "second", "last", "fifth", "sunday", "mondays", "fridays", "back", "hence", "1/2",
+    "3/4h", "more", "and", "quarters", "mid", "moment", "right", "h", "15h", "6pm", "morning of", "the 31st",
 ]  # fmt: skip
 REFERENCE = datetime(2026, 12, 5, 15, 22, tzinfo=UTC)
 

@@ -226,6 +226,10 @@ def test_recurring_checks_the_zone() -> None:
         ("9am", "UTC", TUESDAY, "2026-03-11T09:00:00Z"),
         ("at 5pm", "UTC", TUESDAY, "2026-03-10T17:00:00Z"),
         ("noon", "Asia/Kolkata", TUESDAY, "2026-03-11T06:30:00Z"),
+        # ...unless it passed less than an hour ago: then it is today's (a slip, refused as past by send)
+        ("3pm", "UTC", TUESDAY, "2026-03-10T15:00:00Z"),
+        ("14:21", "UTC", TUESDAY, "2026-03-10T14:21:00Z"),
+        ("14:19", "UTC", TUESDAY, "2026-03-11T14:19:00Z"),
         # relative: minutes and hours are elapsed time, days keep the clock time
         ("in an hour", "UTC", TUESDAY, "2026-03-10T16:20:00Z"),
         ("in half an hour", "UTC", TUESDAY, "2026-03-10T15:50:00Z"),
@@ -236,6 +240,12 @@ def test_recurring_checks_the_zone() -> None:
         ("in 3 days", "America/New_York", utc("2026-03-06T20:00:00Z"), "2026-03-09T19:00:00Z"),
         ("in 24 hours", "America/New_York", utc("2026-03-07T20:00:00Z"), "2026-03-08T20:00:00Z"),
         ("NOW", "Europe/Berlin", TUESDAY, "2026-03-10T15:20:00Z"),
+        # weeks run Monday to Sunday; a weekday of a month; counted weekdays
+        ("wednesday next week", "UTC", TUESDAY, "2026-03-18T09:00:00Z"),
+        ("monday of this week at 3pm", "UTC", TUESDAY, "2026-03-09T15:00:00Z"),
+        ("the last friday of march", "UTC", TUESDAY, "2026-03-27T09:00:00Z"),
+        ("2 thursdays from now", "UTC", TUESDAY, "2026-03-19T09:00:00Z"),
+        ("in two and a half hours", "UTC", TUESDAY, "2026-03-10T17:50:00Z"),
     ],
 )
 def test_instants(phrase: str, tz: str, now: datetime, expected: str) -> None:
@@ -303,6 +313,29 @@ SUGGESTION = 'try "in 5 minutes", "tomorrow at 9am" or an ISO 8601 time such as 
             'such as "tomorrow at 9am", "in 2 hours" or "friday at 15:00"',
         ),
         ("two three", '"two three": is "three" an hour? — write "at three"'),
+        (
+            "next wednesday",
+            '"next wednesday": next wednesday could be Wed 2026-03-11 or Wed 2026-03-18 — name the date, '
+            'such as "mar 18"',
+        ),
+        (
+            "next sunday at 9am",
+            '"next sunday at 9am": next sunday could be Sun 2026-03-15 or Sun 2026-03-22 — name the date, '
+            'such as "mar 22"',
+        ),
+        ("4a", '"4a": is "4a" a time? — write "4am"'),
+        (
+            "sunday next week",
+            '"sunday next week": some weeks start on sunday, some end on it — name the date of the sunday you mean',
+        ),
+        (
+            "the fifth monday of february",
+            '"the fifth monday of february": February 2026 has no fifth monday — name the date',
+        ),
+        (
+            "the 1st of the month",
+            '"the 1st of the month": the one this month has passed — say "of this month" or "of next month"',
+        ),
         ("3/4", '"3/4" could be day/month or month/day — write the month as a word ("24 dec") or use 2026-12-24'),
     ],
 )
