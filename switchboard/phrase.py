@@ -198,9 +198,16 @@ _PARTS: list[tuple[str, re.Pattern[str]]] = [
 ]
 _FILLERS = re.compile(r"(?:at|on|@|for)" + _END)
 
+# "around 5pm", "3pmish", "in about an hour": a message goes out at one instant, so a word that softens an
+# exact time adds nothing and is read past. What is left must be an exact time by itself: "about 3" and
+# "3ish" are refused as "3" is (morning or afternoon?).
+_APPROXIMATE = re.compile(
+    r"\b(?:around|about|approximately|approx|roughly|circa)\b"
+    r"|(?:(?<=\d)|(?<=[ap]m)|(?<=\bnoon)|(?<=midnight))[ -]?ish\b"
+)
 # Words that ask for a time nobody can pin down: refused with their own hint.
 _VAGUE = re.compile(
-    r"\d+ish\b|\b(?:around|about|approximately|approx|roughly|circa|sometime|soon|later today|early|late|"
+    r"\d+ish\b|\b(?:sometime|soon|later today|early|late|"
     r"end of|eod|eom|eow|weekend|next week|next month|next year|this week|this month|this year)\b"
 )
 _EXACT_HINT = 'name an exact time, such as "tomorrow at 9am", "in 2 hours" or "friday at 15:00"'
@@ -228,6 +235,7 @@ class Reading:
 
 def read(phrase: str, raw: str) -> Reading:
     """Split the normalised ``phrase`` into its parts; refuse words no part explains or a part said twice."""
+    phrase = " ".join(_APPROXIMATE.sub(" ", phrase).split())
     vague = _VAGUE.search(_ANCHORED.sub(" ", phrase))
     if vague:
         raise TimeParseError(f'"{raw}" is not an exact time ("{vague[0]}") — {_EXACT_HINT}')
@@ -329,7 +337,9 @@ def _clock(name: str, match: re.Match[str], raw: str) -> TimeOfDay:
             raise _no_such_time(text)
         return TimeOfDay(hour % 12 + (12 if meridiem == "p" else 0), minute, second, kind=f"{meridiem}m", text=text)
     # "09:30" and "17:00" are the 24-hour clock; "9:30", "9" and "nine" leave the half of the day unsaid.
-    bare = 1 <= hour <= 12 and not hour_text.startswith("0")
+    # "12:15" and "12:00" are noon's hour on both clocks (after midnight it is "00:15" or "12:15am"); "12"
+    # and "twelve" alone stay unsaid, as noon and midnight are both "12 o'clock".
+    bare = (1 <= hour <= 11 or (hour == 12 and not minute_text)) and not hour_text.startswith("0")
     return _checked(TimeOfDay(hour, minute, second, kind="bare" if bare else "exact", text=text))
 
 
@@ -631,6 +641,8 @@ def hour_in(clock: TimeOfDay, part: str | None, named_day: bool, raw: str) -> Ti
                 )
         elif named_day and clock.hour in _DAY_BARE:
             hour = _DAY_BARE[clock.hour]
+        elif clock.hour == 12:
+            raise TimeParseError(f'"{raw}" does not say whether 12 is noon or midnight — write "noon" or "midnight"')
         else:
             pm = clock.hour % 12 + 12
             raise TimeParseError(
