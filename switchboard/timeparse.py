@@ -42,6 +42,7 @@ __all__ = [
     "parse_recurring",
     "refuse_past",
     "validate_cron",
+    "written_as_iso",
     "zone",
 ]
 
@@ -161,6 +162,18 @@ def parse_instant(text: str, *, tz: str = "UTC", now: datetime) -> datetime:
             raise
         raise TimeParseError(f'"{raw}" is too far away — {_INSTANT_HELP}') from exc
     return found
+
+
+def written_as_iso(text: str) -> bool:
+    """Whether ``text`` is an ISO 8601 date or instant ("2026-03-11T09:00:00+01:00") rather than a phrase."""
+    raw = text.strip()
+    if not re.match(r"\d{4}-\d{2}-\d{2}", raw):
+        return False
+    try:
+        datetime.fromisoformat(raw)
+    except ValueError:
+        return False
+    return True
 
 
 RECENT_TIME = timedelta(hours=1)

@@ -427,6 +427,32 @@ def test_a_past_message_is_delivered_by_the_built_in_ticker(repo: Repo, key: str
         assert health["ticker"]["failures"] == 0
 
 
+def test_english_that_resolves_to_the_past_is_refused_and_iso_is_kept(api: ApiServer) -> None:
+    with api.client() as client:
+        refused = client.post(
+            "/schedules/one-time",
+            json={"agent_id": api.agent, "message": "Wake up", "execute_at": "yesterday at 9am", "timezone": "UTC"},
+        )
+        assert refused.status_code == 422
+        [detail] = refused.json()["detail"]
+        assert detail["loc"] == ["body", "execute_at"]
+        assert detail["msg"].startswith('"yesterday at 9am" is ')
+        assert "an ISO 8601 time in the past is delivered at once" in detail["msg"]
+        assert "Wake up" not in refused.text
+        assert client.get("/schedules/one-time").json() == []
+
+        later = one_time(api, client)
+        moved = client.patch(f"/schedules/one-time/{later['id']}", json={"execute_at": "yesterday at 9am"})
+        assert moved.status_code == 422
+        assert client.get(f"/schedules/one-time/{later['id']}").json()["execute_at"] == later["execute_at"]
+
+        kept = client.post(
+            "/schedules/one-time",
+            json={"agent_id": api.agent, "message": "Wake up", "execute_at": "2020-01-01T00:00:00Z"},
+        )
+        assert kept.status_code == 201, "the hosted service's contract: a past ISO time is delivered at once"
+
+
 def test_the_built_in_ticker_plans_its_next_pass_for_the_next_due_instant(repo: Repo, key: str) -> None:
     # An interval far longer than the test: a pass comes at the due instant, not at the end of it.
     with serve_api(repo, key, tick_every=3600) as server, server.client() as client:

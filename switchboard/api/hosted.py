@@ -29,6 +29,7 @@ prefixes are the CLI's.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlencode
 
@@ -72,7 +73,7 @@ from switchboard.exceptions import ApiError, NotFoundError
 from switchboard.models import Kind, OneTimeSchedule, RecurringSchedule, Result, Schedule
 from switchboard.tick import deliver_now
 from switchboard.tick.now import add_claimed, claim_manual
-from switchboard.timeparse import parse_instant, parse_recurring
+from switchboard.timeparse import parse_instant, parse_recurring, refuse_past, written_as_iso
 
 #: The paging of the lists: at most ``limit``, from just after the id ``after``.
 Limit = Annotated[int | None, Query(ge=1, le=1000, description="At most this many (all when omitted).")]
@@ -135,6 +136,18 @@ def listing(response: Response, state: ApiState, list_them: Callable[[], list[T]
     return items
 
 
+def phrase_not_past(text: str, tz: str, now: datetime) -> datetime:
+    """``execute_at`` read; English that resolves to the past is refused, ISO 8601 in the past is kept.
+
+    The hosted service delivered a past ISO ``execute_at`` at once, and its clients rely on that. English is
+    ours: "4pm" sent at 16:22 more likely meant tomorrow than now, so it is refused as on the CLI.
+    """
+    instant = parse_instant(text, tz=tz, now=now)
+    if not written_as_iso(text):
+        refuse_past(instant, text=text, tz=tz, now=now, anyway="; an ISO 8601 time in the past is delivered at once")
+    return instant
+
+
 # -- one-time -------------------------------------------------------------------------------
 
 
@@ -151,7 +164,7 @@ def create_one_time(body: OneTimeIn, caller: CallerDep, state: StateDep, backgro
     """
     now = state.now()
     phrase = body.execute_at
-    when = now if phrase is None else parsed("execute_at", lambda: parse_instant(phrase, tz=body.timezone, now=now))
+    when = now if phrase is None else parsed("execute_at", lambda: phrase_not_past(phrase, body.timezone, now))
     fields: dict[str, Any] = {
         "api_key": caller.key,
         "base_url": state.base_url,
@@ -202,7 +215,7 @@ def update_one_time(
     phrase = body.execute_at
     if phrase is not None:
         tz = body.timezone or "UTC"
-        changes["execute_at"] = parsed("execute_at", lambda: parse_instant(phrase, tz=tz, now=now))
+        changes["execute_at"] = parsed("execute_at", lambda: phrase_not_past(phrase, tz, now))
         if body.timezone is not None:
             changes["timezone"] = body.timezone
     elif body.timezone is not None:
