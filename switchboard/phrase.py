@@ -68,7 +68,9 @@ _NUMBER_WORDS.update(
 _NUMBER_WORDS.update({"sixty": 60, "ninety": 90, "a hundred": 100})
 _HOUR_WORDS = {word: _NUMBER_WORDS[word] for word in _SMALL[1:13]}
 _MINUTE_WORDS = {word: value for word, value in _NUMBER_WORDS.items() if 10 <= value <= 59}
-_MINUTE_WORDS.update({f"oh {word}": value for word, value in _NUMBER_WORDS.items() if 1 <= value <= 9})
+_MINUTE_WORDS.update(  # "twelve oh three", "nine o five", "twelve zero three"
+    {f"{lead} {word}": n for word, n in _NUMBER_WORDS.items() if 1 <= n <= 9 for lead in ("oh", "o", "zero")}
+)
 
 _ORDINAL_WORDS = {
     "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8,
