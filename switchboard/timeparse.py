@@ -251,6 +251,7 @@ def _instant_words(raw: str) -> str:
     text = re.sub(r"(?<=[a-z])-(?=[a-z])|(?<=\d)-(?=ish\b)", " ", text)
     text = re.sub(r"(?<=[a-z])\.", "", text)  # "dec." and a full stop after a word
     text = text.replace("@", " at ").replace("&", " and ")
+    text = re.sub(r"(?<=\d) ?/ ?(?=\d)", "/", text)  # "2 / 15" as "2/15"
     text = re.sub(r"[,;!?]", " ", text)
     return " ".join(text.rstrip(".").split())
 
