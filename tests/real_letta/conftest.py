@@ -49,6 +49,7 @@ import atexit
 import contextlib
 import importlib.util
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -413,3 +414,45 @@ def app_env(tmp_path: Path, repo: Repo, key: str, app_server: AppServer) -> dict
         "NO_PROXY": "127.0.0.1,localhost",
         "no_proxy": "127.0.0.1,localhost",
     }
+
+
+def log_tail(log: Path) -> str:
+    """The end of a server's output, for failure messages (switchboard logs no keys or texts)."""
+    return "\n".join(log.read_text(errors="replace").splitlines()[-30:])
+
+
+@contextlib.contextmanager
+def serve_process(env: dict[str, str], log: Path, *options: str, timeout: float = 60.0) -> Iterator[str]:
+    """`switchboard serve OPTIONS` on a free port of 127.0.0.1 with ``env``, output to ``log``; its base URL.
+
+    Yielded once ``/health`` answers; stopped at the end (SIGTERM first: uvicorn shuts down gracefully and a
+    ticker finishes its pass).
+    """
+    port = harness.free_port()
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "switchboard", "serve", "--host", "127.0.0.1", "--port", str(port), *options],
+            cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"switchboard serve exited {proc.returncode}:\n{log_tail(log)}", pytrace=False)
+            try:
+                if httpx.get(f"{base}/health", timeout=5, trust_env=False).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"switchboard serve not up after {timeout:g} s:\n{log_tail(log)}", pytrace=False)
+            time.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -15,9 +15,6 @@ import importlib.util
 import json
 import os
 import re
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,7 +27,7 @@ import httpx
 import pytest
 from conftest import ROOT, clone_of, make_remote, run_cli
 
-from real_letta.conftest import RealLetta, harness
+from real_letta.conftest import RealLetta, log_tail, serve_process
 from switchboard.agent_tools import attach as agent_attach
 from switchboard.backends.git import GitBackend
 from switchboard.crypto import codec_from_keys, generate_key
@@ -92,7 +89,7 @@ class Setup:
 
     def log_tail(self) -> str:
         """The end of serve's log (it logs no keys or texts)."""
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-30:])
+        return log_tail(self.log)
 
 
 @pytest.fixture(scope="module")
@@ -110,37 +107,10 @@ def setup(real_letta: RealLetta, tmp_path_factory: pytest.TempPathFactory) -> It
         "NO_PROXY": "127.0.0.1,localhost",
         "no_proxy": "127.0.0.1,localhost",
     }
-    port = harness.free_port()
     log = top / "serve.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "switchboard", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=ROOT, env={**base, **common, "SWITCHBOARD_REPO": str(served)}, stdin=subprocess.DEVNULL,
-            stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
     env = {**common, "SWITCHBOARD_REPO": str(laptop), "LETTA_API_KEY": real_letta.password}
-    ready = Setup(real_letta, f"http://127.0.0.1:{port}", env, log)
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"switchboard serve exited {proc.returncode}:\n{ready.log_tail()}", pytrace=False)
-            try:
-                if httpx.get(ready.serve_url + "/health", timeout=5, trust_env=False).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"switchboard serve not up after {START_TIMEOUT:g} s:\n{ready.log_tail()}", pytrace=False)
-            time.sleep(0.2)
-        yield ready
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with serve_process({**base, **common, "SWITCHBOARD_REPO": str(served)}, log, timeout=START_TIMEOUT) as url:
+        yield Setup(real_letta, url, env, log)
 
 
 def attach(setup: Setup, agent_id: str) -> dict[str, Any]:

@@ -9,8 +9,6 @@ real Letta server. It checks callers' keys against that server, and with
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -20,9 +18,9 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import ROOT, clone_of, make_remote
+from conftest import clone_of, make_remote
 
-from real_letta.conftest import RealLetta, harness
+from real_letta.conftest import RealLetta, log_tail, serve_process
 from switchboard.crypto import generate_key
 
 pytestmark = pytest.mark.real_letta
@@ -46,7 +44,7 @@ class Served:
 
     def log_tail(self) -> str:
         """The end of the server's output, for failure messages (it logs no keys or texts)."""
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-30:])
+        return log_tail(self.log)
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +52,6 @@ def served(real_letta: RealLetta, tmp_path_factory: pytest.TempPathFactory) -> I
     """`switchboard serve --tick-every 1` on a fresh clone, talking to the real Letta server."""
     top = tmp_path_factory.mktemp("serve")
     clone = clone_of(make_remote(top), top / "clone")
-    port = harness.free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SWITCHBOARD_", "LETTA_", "GITHUB_"))}
     env.update(
         {
@@ -68,35 +65,8 @@ def served(real_letta: RealLetta, tmp_path_factory: pytest.TempPathFactory) -> I
         }
     )
     log = top / "serve.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "switchboard", "serve", "--host", "127.0.0.1", "--port", str(port),
-             "--tick-every", "1"],
-            cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    served = Served(f"http://127.0.0.1:{port}", real_letta, log)
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"switchboard serve exited {proc.returncode}:\n{served.log_tail()}", pytrace=False)
-            try:
-                with served.client(None) as client:
-                    if client.get("/health").status_code == 200:
-                        break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"switchboard serve not up after {START_TIMEOUT:g} s:\n{served.log_tail()}", pytrace=False)
-            time.sleep(0.2)
-        yield served
-    finally:
-        proc.terminate()  # uvicorn shuts down gracefully: the ticker finishes its pass
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with serve_process(env, log, "--tick-every", "1", timeout=START_TIMEOUT) as base_url:
+        yield Served(base_url, real_letta, log)
 
 
 def wait_for_result(served: Served, key: str, schedule_id: str, timeout: float = 60.0) -> dict[str, Any]:

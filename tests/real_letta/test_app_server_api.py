@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
-from conftest import ROOT, clone_of, make_remote
+from conftest import clone_of, make_remote
 
-from real_letta.conftest import AppServer, harness
+from real_letta.conftest import AppServer, serve_process
 from switchboard.crypto import generate_key
 
 pytestmark = pytest.mark.real_letta
@@ -24,41 +21,14 @@ def api(app_server: AppServer, tmp_path_factory: pytest.TempPathFactory) -> Iter
     """`switchboard serve` (no ticker: a message due now is delivered by the request) with LETTA_BASE_URL ws://…."""
     top = tmp_path_factory.mktemp("serve-app")
     clone = clone_of(make_remote(top), top / "clone")
-    port = harness.free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SWITCHBOARD_", "LETTA_", "GITHUB_"))}
     env.update({
         "SWITCHBOARD_ENCRYPTION_KEY": generate_key(), "LETTA_BASE_URL": app_server.base_url,
         "SWITCHBOARD_REPO": str(clone), "XDG_CONFIG_HOME": str(top / "config"), "HOME": str(top / "home"),
         "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost",
     })  # fmt: skip
-    log = top / "serve.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "switchboard", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"switchboard serve exited:\n{Path(log).read_text()[-2000:]}", pytrace=False)
-            try:
-                if httpx.get(f"{base}/health", trust_env=False).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("switchboard serve did not come up in 60 s", pytrace=False)
-            time.sleep(0.2)
+    with serve_process(env, top / "serve.log") as base:
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def test_the_api_delivers_to_the_app_server_with_the_token_as_key(app_server: AppServer, api: str) -> None:
